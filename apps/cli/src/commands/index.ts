@@ -1,0 +1,6 @@
+import type { Command } from '../internal/command.js';
+import { initCommand } from './init.js';
+import { validateCommand } from './validate.js';
+
+/** Every `qscale` command, in the order `qscale --help` lists them. */
+export const COMMANDS: readonly Command[] = [validateCommand, initCommand];

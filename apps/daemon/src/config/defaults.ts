@@ -1,0 +1,77 @@
+/**
+ * Every default of the configuration in one place. Durations are in milliseconds.
+ */
+export const DEFAULTS = {
+  /** Redis used by every queue that does not name its own. @defaultValue `redis://127.0.0.1:6379` */
+  redisUrl: 'redis://127.0.0.1:6379',
+  /** Period of the control loop. @defaultValue 2000 (2s) */
+  tickMs: 2_000,
+  http: {
+    /** Serve /healthz, /metrics and /api/state. @defaultValue true */
+    enabled: true,
+    /** Loopback by default: nothing is exposed to the network unless asked. @defaultValue `127.0.0.1` */
+    host: '127.0.0.1',
+    /** @defaultValue 9730 */
+    port: 9_730,
+  },
+  limits: {
+    /** Workers of all queues together on this host. @defaultValue 64 */
+    maxWorkers: 64,
+    /** Share of the CPU limit workers may fill. @defaultValue 85 */
+    cpuMaxPercent: 85,
+    /** Share of the memory limit workers may fill. @defaultValue 85 */
+    memoryMaxPercent: 85,
+  },
+  supervision: {
+    /** Where worker PIDs are recorded, relative to the config file. @defaultValue `.qscale/state.json` */
+    stateFile: '.qscale/state.json',
+    /** What to do with workers of a previous run that are still alive. @defaultValue `adopt` */
+    previousWorkers: 'adopt' as 'adopt' | 'stop',
+    /** Refuse to start workers as root when no `user` is configured. @defaultValue false */
+    refuseRoot: false,
+  },
+  log: {
+    /** @defaultValue `info` */
+    level: 'info' as 'debug' | 'info' | 'warn' | 'error',
+    /** JSON lines, or human-readable on a TTY with `auto`. @defaultValue `auto` */
+    format: 'auto' as 'auto' | 'json' | 'pretty',
+  },
+  queue: {
+    /** @defaultValue `predictive` */
+    strategy: 'predictive',
+    slo: {
+      /** Target pickup wait. @defaultValue 30000 (30s) */
+      pickupMs: 30_000,
+      /** Share of jobs that must meet it. @defaultValue 95 */
+      percentile: 95,
+    },
+    workers: {
+      /** @defaultValue 0 */
+      min: 0,
+      /** @defaultValue 10 */
+      max: 10,
+      /** Jobs one worker runs at once. @defaultValue 1 */
+      concurrency: 1,
+    },
+    stop: {
+      /** Sent to the worker's process group to stop it gracefully. @defaultValue `['SIGTERM']` */
+      signals: ['SIGTERM'] as readonly string[],
+      /** Time a stopping worker gets before SIGKILL. @defaultValue 30000 (30s) */
+      graceMs: 30_000,
+    },
+    spawn: {
+      /** Spawn-to-first-pickup estimate until one is measured. @defaultValue 2000 (2s) */
+      latencyMs: 2_000,
+      /** Uptime after which a worker counts as running, not crashed. @defaultValue 1000 (1s) */
+      minUptimeMs: 1_000,
+    },
+    scaling: {
+      /** A reversal (up then down, or down then up) waits this long. @defaultValue 30000 (30s) */
+      cooldownMs: 30_000,
+      /** Scale-down uses the highest recommendation of this window. @defaultValue 60000 (60s) */
+      downStabilizationMs: 60_000,
+      /** Weight in the fair share of host capacity. @defaultValue 1 */
+      priority: 1,
+    },
+  },
+} as const;

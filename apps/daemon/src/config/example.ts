@@ -1,0 +1,56 @@
+/**
+ * The commented configuration `qscale init` writes. It is valid as written (a test says so),
+ * so a new user can run `qscale validate` on it straight away and edit from there.
+ */
+export function exampleConfig(): string {
+  return `# qscale configuration. Reference: every key, its unit and its default are in the
+# JSON Schema shipped as @qscale/daemon/schema.json.
+#
+# Durations take a unit: 500ms, 30s, 5m, 1h. Sizes take one too: 512MB, 256MiB, 2GiB.
+# \${NAME} and \${NAME:-default} are replaced with environment variables (as text, never
+# executed); unquoted, \${PORT} becomes a number when its value is one.
+
+redis:
+  url: "\${REDIS_URL:-redis://127.0.0.1:6379}"
+
+# How often the control loop looks at the queues and decides.
+tick: 2s
+
+# Status API and Prometheus metrics. Loopback only unless you change host; set a token
+# (16+ characters) before exposing it.
+http:
+  host: 127.0.0.1
+  port: 9730
+
+# What this host may give to workers, all queues together.
+limits:
+  maxWorkers: 64
+  cpu: { maxPercent: 85 }
+  memory: { maxPercent: 85 }
+
+# Settings every queue inherits; a queue overrides any of them.
+defaults:
+  strategy: predictive
+  slo: { pickup: 30s, percentile: 95 }   # 95% of jobs start within 30 s
+  workers: { min: 0, max: 10 }
+  stop: { signal: SIGTERM, grace: 30s }  # then SIGKILL to the worker's process group
+
+queues:
+  emails:
+    driver: bullmq            # laravel | bullmq | sidekiq | rq | celery
+    prefix: bull
+    slo: { pickup: 10s }
+    workers: { min: 1, max: 20 }
+    command: [node, workers/emails.js]   # an argv array: no shell, ever
+    env:                                 # the worker's whole environment (plus PATH)
+      NODE_ENV: production
+
+  reports:
+    driver: laravel
+    prefix: laravel_database_
+    slo: { pickup: 5m, percentile: 99 }
+    workers: { min: 0, max: 4 }
+    command: [php, artisan, queue:work, redis, --queue=reports, --timeout=600]
+    stop: { grace: 10m }      # let a long report finish
+`;
+}

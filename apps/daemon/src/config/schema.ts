@@ -1,0 +1,436 @@
+import { QUEUE_BACKENDS, type QueueBackend } from '@qscale/contracts';
+import { z } from 'zod';
+import { DEFAULTS } from './defaults.js';
+import {
+  account,
+  argv,
+  cores,
+  duration,
+  environment,
+  percent,
+  percentile,
+  QUEUE_NAME_EXPECTED,
+  QUEUE_NAME_PATTERN,
+  redisUrl,
+  signal,
+  size,
+  text,
+  wholeNumber,
+} from './fields.js';
+
+// The configuration file, as zod schemas. Every object is strict (unknown keys are errors).
+// Each queue is `defaults` deep-merged with the queue's own settings, then completed from
+// DEFAULTS; the result uses the house units (`...Ms`, `...Bytes`).
+
+export interface RedisConnection {
+  /** `redis://` or `rediss://` (TLS) URL; may carry user, password and db. */
+  url: string;
+  /** ACL user name, overriding the URL's. */
+  username: string | null;
+  /** Password, overriding the URL's. Never logged. */
+  password: string | null;
+  /** Database index, overriding the URL's. */
+  db: number | null;
+  /** TLS settings; null means TLS only if the URL is `rediss://`. */
+  tls: { caFile: string | null; servername: string | null; rejectUnauthorized: boolean } | null;
+}
+
+export interface StrategyChoice {
+  /** A built-in strategy (`predictive`, ...) or the package name of a third-party one. */
+  name: string;
+  /** Options checked by the strategy's own schema when it is created. */
+  options: Record<string, unknown>;
+}
+
+export interface QueueConfig {
+  /** The queue's name in this configuration, logs, metrics and API. */
+  name: string;
+  /** The queue system it lives in. */
+  driver: QueueBackend;
+  /** The queue's name in the backend (e.g. `{default}` for Laravel on a cluster). */
+  backendName: string;
+  /** The backend's key prefix; null means the driver's default. */
+  prefix: string | null;
+  redis: RedisConnection;
+  strategy: StrategyChoice;
+  slo: { pickupMs: number; percentile: number };
+  workers: { min: number; max: number; concurrency: number };
+  /** Program and arguments of one worker; spawned without a shell. */
+  command: string[];
+  /** The worker's whole environment (plus PATH). */
+  env: Record<string, string>;
+  /** Working directory of the workers; relative paths are resolved from the config file. */
+  cwd: string;
+  user: string | null;
+  group: string | null;
+  stop: { signals: string[]; graceMs: number };
+  spawn: { latencyMs: number; minUptimeMs: number };
+  recycle: { maxRssBytes: number | null; maxLifetimeMs: number | null };
+  resources: { cpuCores: number | null; memoryBytes: number | null };
+  scaling: {
+    cooldownMs: number;
+    downStabilizationMs: number;
+    maxStepUp: number | null;
+    maxStepDown: number | null;
+    priority: number;
+  };
+}
+
+export interface QscaleConfig {
+  redis: RedisConnection;
+  tickMs: number;
+  http: { enabled: boolean; host: string; port: number; token: string | null };
+  limits: {
+    maxWorkers: number;
+    cpu: { maxPercent: number; perWorkerCores: number | null };
+    memory: { maxPercent: number; perWorkerBytes: number | null };
+  };
+  supervision: { stateFile: string; previousWorkers: 'adopt' | 'stop'; refuseRoot: boolean };
+  log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'auto' | 'json' | 'pretty' };
+  /** In the order of the file. */
+  queues: QueueConfig[];
+}
+
+const redisSchema = z.strictObject({
+  url: redisUrl().optional(),
+  username: text('an ACL user name').optional(),
+  password: text('a password').optional(),
+  db: wholeNumber(0).optional(),
+  tls: z
+    .strictObject({
+      ca: text('a path to a CA certificate file').optional(),
+      servername: text('a host name').optional(),
+      rejectUnauthorized: z.boolean({ error: 'expected true or false' }).optional(),
+    })
+    .optional(),
+});
+type RedisInput = z.output<typeof redisSchema>;
+
+const strategySchema = z.union(
+  [
+    text('a strategy name'),
+    z.strictObject({
+      name: text('a strategy name'),
+      options: z.record(z.string(), z.unknown(), { error: 'expected a mapping' }).optional(),
+    }),
+  ],
+  { error: 'expected a strategy name like predictive, or { name, options }' },
+);
+
+/** Every setting a queue (or `defaults`) may carry; all optional until merged. */
+const queueSettingsSchema = z.strictObject({
+  driver: z
+    .enum(QUEUE_BACKENDS, { error: `expected one of ${QUEUE_BACKENDS.join(', ')}` })
+    .optional(),
+  name: text('the queue name used by the backend').optional(),
+  prefix: z.string({ error: 'expected a key prefix string' }).optional(),
+  redis: redisSchema.optional(),
+  strategy: strategySchema.optional(),
+  slo: z
+    .strictObject({
+      pickup: duration({ minMs: 1 }).optional(),
+      percentile: percentile().optional(),
+    })
+    .optional(),
+  workers: z
+    .strictObject({
+      min: wholeNumber(0).optional(),
+      max: wholeNumber(1).optional(),
+      concurrency: wholeNumber(1).optional(),
+    })
+    .optional(),
+  command: argv().optional(),
+  env: environment().optional(),
+  cwd: text('a directory').optional(),
+  user: account('user').optional(),
+  group: account('group').optional(),
+  stop: z
+    .strictObject({
+      signal: z
+        .union([signal(), z.array(signal()).min(1)], {
+          error: 'expected a signal name like SIGTERM, or a list such as [SIGTSTP, SIGTERM]',
+        })
+        .optional(),
+      grace: duration().optional(),
+    })
+    .optional(),
+  spawn: z
+    .strictObject({ latency: duration().optional(), minUptime: duration().optional() })
+    .optional(),
+  recycle: z
+    .strictObject({ memory: size().optional(), lifetime: duration({ minMs: 1_000 }).optional() })
+    .optional(),
+  resources: z.strictObject({ cpu: cores().optional(), memory: size().optional() }).optional(),
+  scaling: z
+    .strictObject({
+      cooldown: duration().optional(),
+      downStabilization: duration().optional(),
+      maxStepUp: wholeNumber(1).optional(),
+      maxStepDown: wholeNumber(1).optional(),
+      priority: z
+        .number({ error: 'expected a priority weight above 0' })
+        .gt(0, { error: 'expected a priority weight above 0' })
+        .optional(),
+    })
+    .optional(),
+});
+type QueueSettings = z.output<typeof queueSettingsSchema>;
+
+const fileSchema = z.strictObject({
+  /** Lets editors find the JSON Schema; ignored by qscale. */
+  $schema: z.string().optional(),
+  redis: redisSchema.optional(),
+  tick: duration({ minMs: 100 }).optional(),
+  http: z
+    .strictObject({
+      enabled: z.boolean({ error: 'expected true or false' }).optional(),
+      host: text('a host name or IP address to listen on').optional(),
+      port: wholeNumber(0, 65_535).optional(),
+      token: z
+        .string({ error: 'expected a bearer token string' })
+        .min(16, 'expected a bearer token of at least 16 characters')
+        .optional(),
+    })
+    .optional(),
+  limits: z
+    .strictObject({
+      maxWorkers: wholeNumber(1).optional(),
+      cpu: z
+        .strictObject({ maxPercent: percent().optional(), perWorker: cores().optional() })
+        .optional(),
+      memory: z
+        .strictObject({ maxPercent: percent().optional(), perWorker: size().optional() })
+        .optional(),
+    })
+    .optional(),
+  supervision: z
+    .strictObject({
+      stateFile: text('a file path').optional(),
+      previousWorkers: z.enum(['adopt', 'stop'], { error: 'expected adopt or stop' }).optional(),
+      refuseRoot: z.boolean({ error: 'expected true or false' }).optional(),
+    })
+    .optional(),
+  log: z
+    .strictObject({
+      level: z
+        .enum(['debug', 'info', 'warn', 'error'], { error: 'expected debug, info, warn or error' })
+        .optional(),
+      format: z
+        .enum(['auto', 'json', 'pretty'], { error: 'expected auto, json or pretty' })
+        .optional(),
+    })
+    .optional(),
+  defaults: queueSettingsSchema.optional(),
+  queues: z.record(
+    z
+      .string()
+      .max(200, `${QUEUE_NAME_EXPECTED}, at most 200 characters`)
+      .regex(QUEUE_NAME_PATTERN, QUEUE_NAME_EXPECTED),
+    queueSettingsSchema,
+    { error: 'expected a mapping of queue names to their settings' },
+  ),
+});
+
+/**
+ * The configuration file schema: validates a parsed YAML/JSON object and resolves it into a
+ * {@link QscaleConfig}. Paths stay as written; `loadConfig` resolves them from the file's folder.
+ */
+export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
+  const redis = resolveRedis(file.redis ?? {});
+  const queues: QueueConfig[] = [];
+  const names = Object.keys(file.queues);
+  if (names.length === 0) {
+    ctx.issues.push({
+      code: 'custom',
+      path: ['queues'],
+      message: 'expected at least one queue',
+      input: file.queues,
+    });
+  }
+  for (const name of names) {
+    const merged = mergeSettings(file.defaults ?? {}, file.queues[name] ?? {});
+    const queue = resolveQueue(name, merged, redis, file.redis ?? {}, (path, message) =>
+      ctx.issues.push({ ...WHOLE, path: ['queues', name, ...path], message }),
+    );
+    if (queue) queues.push(queue);
+  }
+  reportSharedBackendQueues(queues, (path, message) =>
+    ctx.issues.push({ ...WHOLE, path, message }),
+  );
+  return {
+    redis,
+    tickMs: file.tick ?? DEFAULTS.tickMs,
+    http: {
+      enabled: file.http?.enabled ?? DEFAULTS.http.enabled,
+      host: file.http?.host ?? DEFAULTS.http.host,
+      port: file.http?.port ?? DEFAULTS.http.port,
+      token: file.http?.token ?? null,
+    },
+    limits: {
+      maxWorkers: file.limits?.maxWorkers ?? DEFAULTS.limits.maxWorkers,
+      cpu: {
+        maxPercent: file.limits?.cpu?.maxPercent ?? DEFAULTS.limits.cpuMaxPercent,
+        perWorkerCores: file.limits?.cpu?.perWorker ?? null,
+      },
+      memory: {
+        maxPercent: file.limits?.memory?.maxPercent ?? DEFAULTS.limits.memoryMaxPercent,
+        perWorkerBytes: file.limits?.memory?.perWorker ?? null,
+      },
+    },
+    supervision: {
+      stateFile: file.supervision?.stateFile ?? DEFAULTS.supervision.stateFile,
+      previousWorkers: file.supervision?.previousWorkers ?? DEFAULTS.supervision.previousWorkers,
+      refuseRoot: file.supervision?.refuseRoot ?? DEFAULTS.supervision.refuseRoot,
+    },
+    log: {
+      level: file.log?.level ?? DEFAULTS.log.level,
+      format: file.log?.format ?? DEFAULTS.log.format,
+    },
+    queues,
+  };
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+
+type Report = (path: (string | number)[], message: string) => void;
+
+/** Marks a problem whose message is complete: it is about several values, not one found value. */
+const WHOLE = { code: 'custom', input: undefined, params: { complete: true } } as const;
+
+function resolveQueue(
+  name: string,
+  settings: QueueSettings,
+  topRedis: RedisConnection,
+  topRedisInput: RedisInput,
+  report: Report,
+): QueueConfig | null {
+  const { driver, command } = settings;
+  if (driver === undefined) {
+    report(
+      ['driver'],
+      `required: set driver (${QUEUE_BACKENDS.join(', ')}) here or under defaults`,
+    );
+  }
+  if (command === undefined) {
+    report(['command'], 'required: set the worker command as an argv array here or under defaults');
+  }
+  const min = settings.workers?.min ?? DEFAULTS.queue.workers.min;
+  const max = settings.workers?.max ?? DEFAULTS.queue.workers.max;
+  if (min > max) report(['workers'], `min (${min}) is greater than max (${max})`);
+  if (driver === undefined || command === undefined || min > max) return null;
+
+  const strategy = settings.strategy ?? DEFAULTS.queue.strategy;
+  return {
+    name,
+    driver,
+    backendName: settings.name ?? name,
+    prefix: settings.prefix ?? null,
+    redis: settings.redis ? resolveRedis({ ...topRedisInput, ...settings.redis }) : topRedis,
+    strategy:
+      typeof strategy === 'string'
+        ? { name: strategy, options: {} }
+        : { name: strategy.name, options: strategy.options ?? {} },
+    slo: {
+      pickupMs: settings.slo?.pickup ?? DEFAULTS.queue.slo.pickupMs,
+      percentile: settings.slo?.percentile ?? DEFAULTS.queue.slo.percentile,
+    },
+    workers: {
+      min,
+      max,
+      concurrency: settings.workers?.concurrency ?? DEFAULTS.queue.workers.concurrency,
+    },
+    command,
+    env: settings.env ?? {},
+    cwd: settings.cwd ?? '.',
+    user: settings.user ?? null,
+    group: settings.group ?? null,
+    stop: {
+      signals: toList(settings.stop?.signal) ?? [...DEFAULTS.queue.stop.signals],
+      graceMs: settings.stop?.grace ?? DEFAULTS.queue.stop.graceMs,
+    },
+    spawn: {
+      latencyMs: settings.spawn?.latency ?? DEFAULTS.queue.spawn.latencyMs,
+      minUptimeMs: settings.spawn?.minUptime ?? DEFAULTS.queue.spawn.minUptimeMs,
+    },
+    recycle: {
+      maxRssBytes: settings.recycle?.memory ?? null,
+      maxLifetimeMs: settings.recycle?.lifetime ?? null,
+    },
+    resources: {
+      cpuCores: settings.resources?.cpu ?? null,
+      memoryBytes: settings.resources?.memory ?? null,
+    },
+    scaling: {
+      cooldownMs: settings.scaling?.cooldown ?? DEFAULTS.queue.scaling.cooldownMs,
+      downStabilizationMs:
+        settings.scaling?.downStabilization ?? DEFAULTS.queue.scaling.downStabilizationMs,
+      maxStepUp: settings.scaling?.maxStepUp ?? null,
+      maxStepDown: settings.scaling?.maxStepDown ?? null,
+      priority: settings.scaling?.priority ?? DEFAULTS.queue.scaling.priority,
+    },
+  };
+}
+
+function resolveRedis(input: RedisInput): RedisConnection {
+  return {
+    url: input.url ?? DEFAULTS.redisUrl,
+    username: input.username ?? null,
+    password: input.password ?? null,
+    db: input.db ?? null,
+    tls: input.tls
+      ? {
+          caFile: input.tls.ca ?? null,
+          servername: input.tls.servername ?? null,
+          rejectUnauthorized: input.tls.rejectUnauthorized ?? true,
+        }
+      : null,
+  };
+}
+
+/** Two queues reading the same backend queue would double-count and fight over workers. */
+function reportSharedBackendQueues(queues: QueueConfig[], report: Report): void {
+  const seen = new Map<string, string>();
+  for (const queue of queues) {
+    const url = new URL(queue.redis.url);
+    const db = queue.redis.db ?? (Number(url.pathname.slice(1)) || 0);
+    const identity = [url.host, db, queue.driver, queue.prefix ?? '', queue.backendName].join('\0');
+    const first = seen.get(identity);
+    if (first === undefined) {
+      seen.set(identity, queue.name);
+    } else {
+      report(
+        ['queues', queue.name],
+        `reads the same ${queue.driver} queue "${queue.backendName}" as queue "${first}"; give it another name or prefix`,
+      );
+    }
+  }
+}
+
+// Objects merge key by key; lists, strings and the strategy choice replace as a whole.
+const REPLACED_WHOLE = new Set(['strategy', 'command']);
+
+function mergeSettings(defaults: QueueSettings, own: QueueSettings): QueueSettings {
+  return mergeObjects(defaults, own) as QueueSettings;
+}
+
+function mergeObjects(base: object, over: object): object {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = merged[key];
+    merged[key] =
+      isPlainObject(current) && isPlainObject(value) && !REPLACED_WHOLE.has(key)
+        ? mergeObjects(current, value)
+        : value;
+  }
+  return merged;
+}
+
+function isPlainObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function toList<T>(value: T | T[] | undefined): T[] | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value : [value];
+}

@@ -1,0 +1,17 @@
+export { DEFAULTS } from './config/defaults.js';
+export type { Environment } from './config/env.js';
+export { exampleConfig } from './config/example.js';
+export { configJsonSchema } from './config/json-schema.js';
+export type { ParseConfigOptions } from './config/load.js';
+export { loadConfig, parseConfig } from './config/load.js';
+export type { ConfigErrorCode, ConfigProblem } from './config/problems.js';
+export { ConfigError, formatProblem } from './config/problems.js';
+export type {
+  ConfigInput,
+  QscaleConfig,
+  QueueConfig,
+  RedisConnection,
+  StrategyChoice,
+} from './config/schema.js';
+export { configSchema } from './config/schema.js';
+export { configWarnings } from './config/warnings.js';

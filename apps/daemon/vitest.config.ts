@@ -1,0 +1,3 @@
+import { qscaleVitestConfig } from '@qscale/vitest-config';
+
+export default qscaleVitestConfig();

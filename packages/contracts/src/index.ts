@@ -1,0 +1,73 @@
+export { isQscaleError, QscaleError } from './errors.js';
+export type { LogFields, Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type {
+  FigureSource,
+  PickupLatency,
+  QueueBackend,
+  QueueFigure,
+  QueueSnapshot,
+  ServiceTime,
+  SnapshotError,
+} from './queue-snapshot.js';
+export {
+  figureSourceSchema,
+  pickupLatencySchema,
+  QUEUE_BACKENDS,
+  QUEUE_FIGURES,
+  queueBackendSchema,
+  queueFigureSchema,
+  queueSnapshotSchema,
+  serviceTimeSchema,
+  snapshotErrorSchema,
+} from './queue-snapshot.js';
+export type {
+  CapacityLimiter,
+  HostCapacity,
+  Pressure,
+  ResourceSnapshot,
+  ResourceSource,
+  WorkerResources,
+} from './resources.js';
+export {
+  capacityLimiterSchema,
+  hostCapacitySchema,
+  pressureSchema,
+  resourceSnapshotSchema,
+  resourceSourceSchema,
+  workerResourcesSchema,
+} from './resources.js';
+export type {
+  Decision,
+  DecisionEdit,
+  OptionsSchema,
+  Policy,
+  PolicyInstance,
+  Recommendation,
+  ScalingContext,
+  Slo,
+  Strategy,
+  StrategyInstance,
+  WorkerBounds,
+} from './scaling.js';
+export {
+  decisionEditSchema,
+  decisionSchema,
+  definePolicy,
+  defineStrategy,
+  pluginShapeProblems,
+  recommendationSchema,
+  scalingContextSchema,
+  sloSchema,
+  workerBoundsSchema,
+} from './scaling.js';
+export {
+  bytesSchema,
+  coresSchema,
+  countSchema,
+  durationMsSchema,
+  epochMsSchema,
+  ratePerSecondSchema,
+} from './units.js';
+export type { WorkerCounts } from './workers.js';
+export { workerCountsSchema } from './workers.js';

@@ -1,0 +1,12 @@
+export type { ProcInfo } from './proc.js';
+export { findProcessesWithArg, listProcesses, readProc } from './proc.js';
+export type { PrivateRedis } from './redis.js';
+export {
+  connectRedis,
+  deleteKeys,
+  freePort,
+  redisUrl,
+  startPrivateRedis,
+  uniquePrefix,
+  waitFor,
+} from './redis.js';

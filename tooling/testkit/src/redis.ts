@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+
+/** The Redis every test talks to: REDIS_URL, or the machine's loopback server. */
+export function redisUrl(): string {
+  return process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+/** A key prefix no other test uses; pass it to the code under test and to `deleteKeys`. */
+export function uniquePrefix(label: string): string {
+  return `qscale-test:${label}:${randomUUID().slice(0, 8)}:`;
+}
+
+/** A client for test set-up; fails fast instead of retrying forever when Redis is down. */
+export function connectRedis(url = redisUrl()): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: false });
+}
+
+/** Deletes every key matching `pattern` (SCAN, never KEYS). Returns how many were deleted. */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface PrivateRedis {
+  readonly url: string;
+  readonly port: number;
+  /** PID of the running server, or null while it is stopped. */
+  readonly pid: number | null;
+  /** Stops the server (SIGTERM, then SIGKILL) and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, e.g. after `stop()` in an outage test. */
+  start(): Promise<void>;
+}
+
+/**
+ * Starts a private `redis-server` on a free loopback port, for tests that must stop,
+ * restart or reconfigure a server (outages, passwords, ACLs) without touching the shared one.
+ */
+export async function startPrivateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
+  const port = await freePort();
+  let child: ReturnType<typeof spawn> | undefined;
+  const url = `redis://127.0.0.1:${port}`;
+
+  const start = async (): Promise<void> => {
+    child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        ...extraArgs,
+      ],
+      { stdio: 'ignore' },
+    );
+    const spawned = child;
+    await new Promise<void>((resolve, reject) => {
+      spawned.once('error', reject);
+      spawned.once('spawn', () => resolve());
+    });
+    await waitFor(
+      async () => {
+        const probe = new Redis(port, '127.0.0.1', {
+          lazyConnect: true,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+        });
+        try {
+          await probe.connect();
+          const reply = await probe.ping().catch((error: Error) => error.message);
+          // A server with requirepass answers NOAUTH, which still means it is up.
+          return reply === 'PONG' || /NOAUTH|AUTH/.test(String(reply));
+        } catch {
+          return false;
+        } finally {
+          probe.disconnect();
+        }
+      },
+      { timeoutMs: 10_000, what: `redis-server on port ${port}` },
+    );
+  };
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+    running.kill('SIGTERM');
+    const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  await start();
+  return {
+    url,
+    port,
+    get pid() {
+      return child?.pid ?? null;
+    },
+    stop,
+    start,
+  };
+}
+
+/** Polls `condition` until it returns true; throws naming `what` when `timeoutMs` passes. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,56 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  connectRedis,
+  deleteKeys,
+  findProcessesWithArg,
+  readProc,
+  startPrivateRedis,
+  uniquePrefix,
+} from '../src/index.js';
+
+describe('testkit', () => {
+  const redis = connectRedis();
+  afterEach(async () => {
+    await deleteKeys(redis, 'qscale-test:testkit:*');
+  });
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('deletes only the keys under a prefix', async () => {
+    const mine = uniquePrefix('testkit');
+    const other = uniquePrefix('testkit');
+    await redis.set(`${mine}a`, '1');
+    await redis.set(`${mine}b`, '1');
+    await redis.set(`${other}c`, '1');
+    expect(await deleteKeys(redis, `${mine}*`)).toBe(2);
+    expect(await redis.exists(`${other}c`)).toBe(1);
+  });
+
+  it('starts, stops and restarts a private redis-server', async () => {
+    const server = await startPrivateRedis();
+    const firstPid = server.pid ?? -1;
+    expect((await readProc(firstPid))?.argv.join(' ')).toMatch(/redis-server/);
+    const client = connectRedis(server.url);
+    expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+    await server.stop();
+    expect(await readProc(firstPid)).toBeNull();
+    expect(server.pid).toBeNull();
+    await server.start();
+    expect(server.pid).not.toBe(firstPid);
+    await server.stop();
+  });
+
+  it('reads this process from /proc', async () => {
+    const me = await readProc(process.pid);
+    expect(me?.pid).toBe(process.pid);
+    expect(me?.startTicks).toBeGreaterThan(0);
+    expect(await readProc(2 ** 30)).toBeNull();
+  });
+
+  it('finds processes by a marker argument', async () => {
+    const found = await findProcessesWithArg(process.argv[1] ?? '');
+    expect(found.map((info) => info.pid)).toContain(process.pid);
+  });
+});
