@@ -91,6 +91,8 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
           maxRetriesPerRequest: 0,
           retryStrategy: () => null,
         });
+        // A refused connection is the expected answer while the server boots.
+        probe.on('error', () => {});
         try {
           await probe.connect();
           const reply = await probe.ping().catch((error: Error) => error.message);
