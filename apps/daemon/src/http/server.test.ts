@@ -1,0 +1,105 @@
+import { silentLogger } from '@qscale/contracts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DaemonMetrics } from '../observability/metrics.js';
+import { type HttpServer, startHttpServer } from './server.js';
+
+const TOKEN = 'a-long-enough-bearer-token';
+
+describe('the status API', () => {
+  let server: HttpServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+  });
+
+  async function start(token: string | null) {
+    const metrics = new DaemonMetrics();
+    metrics.observeSnapshot({
+      queue: 'emails',
+      backend: 'bullmq',
+      at: 1,
+      pending: 12,
+      delayed: 0,
+      active: 2,
+      oldestPendingAgeMs: 4_500,
+      arrivalRate: 3,
+      completionRate: 2.5,
+      pickupLatencyMs: { p50: 100, p95: 2_000, p99: 3_000, samples: 40 },
+      sources: {},
+    });
+    metrics.observeWorkers('emails', { running: 2, starting: 1, stopping: 0, concurrency: 1 });
+    metrics.observeDecision({
+      queue: 'emails',
+      from: 3,
+      to: 5,
+      recommendation: { workers: 5, reason: 'r', terms: {} },
+      edits: [],
+    });
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      token,
+      logger: silentLogger,
+      routes: {
+        health: () => ({ status: 'ok', ticks: 3 }),
+        metrics: () => metrics.render(),
+        state: () => ({ queues: [{ name: 'emails' }] }),
+      },
+    });
+    return server.url;
+  }
+
+  it('listens on loopback and serves health, metrics and state', async () => {
+    const url = await start(null);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', ticks: 3 });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toContain('qscale_queue_pending_jobs{queue="emails"} 12');
+    expect(metrics).toContain('qscale_queue_oldest_pending_age_seconds{queue="emails"} 4.5');
+    expect(metrics).toContain(
+      'qscale_queue_pickup_latency_seconds{queue="emails",quantile="0.95"} 2',
+    );
+    expect(metrics).toContain('qscale_workers{queue="emails",state="starting"} 1');
+    expect(metrics).toContain('qscale_decisions_total{queue="emails",direction="up"} 1');
+    expect(await (await fetch(`${url}/api/state`)).json()).toEqual({
+      queues: [{ name: 'emails' }],
+    });
+  });
+
+  it('requires the bearer token for metrics and state, but not for health', async () => {
+    const url = await start(TOKEN);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const denied = await fetch(`${url}/api/state`);
+    expect(denied.status).toBe(401);
+    expect(denied.headers.get('www-authenticate')).toBe('Bearer realm="qscale"');
+    const wrong = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrong.status).toBe(401);
+    const right = await fetch(`${url}/api/state`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(right.status).toBe(200);
+  });
+
+  it('answers only GET on known paths', async () => {
+    const url = await start(null);
+    expect((await fetch(`${url}/api/state`, { method: 'POST' })).status).toBe(405);
+    const missing = await fetch(`${url}/api/../etc/passwd`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('says so when the port is taken', async () => {
+    const url = await start(null);
+    const port = Number(new URL(url).port);
+    await expect(
+      startHttpServer({
+        host: '127.0.0.1',
+        port,
+        token: null,
+        logger: silentLogger,
+        routes: { health: () => ({ status: 'ok' }), metrics: async () => '', state: () => ({}) },
+      }),
+    ).rejects.toThrow(/EADDRINUSE/);
+  });
+});
