@@ -209,6 +209,19 @@ describe('qscale validate and init (the built binary)', () => {
     expect(extra.stderr).toContain('unexpected argument "b.yml"');
   });
 
+  it('stops quietly when its reader goes away (qscale ... | head -1)', async () => {
+    await writeFile(join(dir, 'good.yml'), base('    command: [node, w.js]\n'));
+    const child = spawn(process.execPath, [BIN, 'validate', '-c', 'good.yml'], { cwd: dir });
+    child.stdout.destroy(); // the pipe closes before the first write
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    const code = await new Promise((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('answers --help and --version', async () => {
     const help = await qscale(['--help'], dir);
     expect(help.code).toBe(0);

@@ -91,10 +91,21 @@ export interface QscaleConfig {
   queues: QueueConfig[];
 }
 
+/**
+ * A credential that may be absent; an empty string counts as absent, so
+ * `password: "${REDIS_PASSWORD:-}"` works when the variable is unset.
+ */
+function optionalSecret(what: string) {
+  return z
+    .string({ error: `expected ${what}` })
+    .optional()
+    .transform((value) => (value === '' ? undefined : value));
+}
+
 const redisSchema = z.strictObject({
   url: redisUrl().optional(),
-  username: text('an ACL user name').optional(),
-  password: text('a password').optional(),
+  username: optionalSecret('an ACL user name'),
+  password: optionalSecret('a password'),
   db: wholeNumber(0).optional(),
   tls: z
     .strictObject({
@@ -104,7 +115,7 @@ const redisSchema = z.strictObject({
     })
     .optional(),
 });
-type RedisInput = z.output<typeof redisSchema>;
+type RedisInput = Partial<z.output<typeof redisSchema>>;
 
 const strategySchema = z.union(
   [
@@ -186,10 +197,10 @@ const fileSchema = z.strictObject({
       enabled: z.boolean({ error: 'expected true or false' }).optional(),
       host: text('a host name or IP address to listen on').optional(),
       port: wholeNumber(0, 65_535).optional(),
-      token: z
-        .string({ error: 'expected a bearer token string' })
-        .min(16, 'expected a bearer token of at least 16 characters')
-        .optional(),
+      token: optionalSecret('a bearer token string').refine(
+        (token) => token === undefined || token.length >= 16,
+        'expected a bearer token of at least 16 characters',
+      ),
     })
     .optional(),
   limits: z
