@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A BullMQ worker process as qscale spawns it: `node worker.mjs <queue>`. Each job sleeps for
-// `job.data.ms` milliseconds (the demo's producer sets it). SIGTERM: finish the job in hand,
+// `job.data.ms` milliseconds (the demo's producer sets it; replace the handler with your work). SIGTERM: finish the job in hand,
 // then exit 0, which is what qscale's graceful stop expects.
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
