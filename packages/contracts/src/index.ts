@@ -25,16 +25,20 @@ export type {
   CapacityLimiter,
   HostCapacity,
   Pressure,
+  QueueCapacity,
   ResourceSnapshot,
   ResourceSource,
+  WorkerCostSource,
   WorkerResources,
 } from './resources.js';
 export {
   capacityLimiterSchema,
   hostCapacitySchema,
   pressureSchema,
+  queueCapacitySchema,
   resourceSnapshotSchema,
   resourceSourceSchema,
+  workerCostSourceSchema,
   workerResourcesSchema,
 } from './resources.js';
 export type {

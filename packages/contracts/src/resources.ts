@@ -57,6 +57,31 @@ export type ResourceSnapshot = z.infer<typeof resourceSnapshotSchema>;
 export const capacityLimiterSchema = z.enum(['cpu', 'memory', 'config']);
 export type CapacityLimiter = z.infer<typeof capacityLimiterSchema>;
 
+/**
+ * Where a per-worker cost came from: the median of the queue's running workers, the queue's
+ * `resources`, the global `limits.*.perWorker`, or the built-in default.
+ */
+export const workerCostSourceSchema = z.enum([
+  'measured',
+  'queue-config',
+  'limits-config',
+  'default',
+]);
+export type WorkerCostSource = z.infer<typeof workerCostSourceSchema>;
+
+/** What one more worker of a queue costs, and how many of its workers the host can hold. */
+export const queueCapacitySchema = z.strictObject({
+  /** CPU one worker of this queue is expected to use, in cores. */
+  cpuCoresPerWorker: coresSchema,
+  cpuFrom: workerCostSourceSchema,
+  /** Memory one worker of this queue is expected to use, in bytes. */
+  memoryBytesPerWorker: bytesSchema,
+  memoryFrom: workerCostSourceSchema,
+  /** Workers of this queue the host can hold if only this queue grows (the others unchanged). */
+  maxWorkers: countSchema,
+});
+export type QueueCapacity = z.infer<typeof queueCapacitySchema>;
+
 /** How many workers this host can hold, and why not more. */
 export const hostCapacitySchema = z.strictObject({
   /** Workers (all queues together) the host can hold. */
@@ -65,5 +90,12 @@ export const hostCapacitySchema = z.strictObject({
   limiter: capacityLimiterSchema,
   /** Room left after current use, counted once. */
   headroom: z.strictObject({ cpuCores: z.number(), memoryBytes: z.number() }),
+  /** Per queue (by name): its per-worker cost, where that came from, and its own ceiling. */
+  perQueue: z.record(z.string(), queueCapacitySchema).optional(),
+  /**
+   * Resources whose limit or use was unknown: they hold capacity at the current workers
+   * (their headroom reads 0) instead of guessing.
+   */
+  unknown: z.array(z.enum(['cpu', 'memory'])).optional(),
 });
 export type HostCapacity = z.infer<typeof hostCapacitySchema>;
