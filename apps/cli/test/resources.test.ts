@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hostCapacitySchema, resourceSnapshotSchema } from '@qscale/contracts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `qscale` binary as a user would, in `cwd`. */
+function qscale(args: string[], cwd: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const MiB = 1024 ** 2;
+const queue = (name: string, extra = '') =>
+  `  ${name}:\n    driver: bullmq\n    command: [node, w.js]\n${extra}`;
+
+describe('qscale resources (the built binary, on this machine)', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'qscale-cli-resources-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('--json gives the limits and a snapshot with CPU use measured over a second', async () => {
+    const run = await qscale(['resources', '--json'], dir);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const output = JSON.parse(run.stdout);
+    expect(output.config).toBeNull();
+    expect(output.capacity).toBeNull();
+    const snapshot = resourceSnapshotSchema.parse(output.snapshot);
+    expect(snapshot.cpu.usedCores).not.toBeNull();
+    expect(snapshot.memory.limitBytes).toBeLessThanOrEqual(totalmem());
+    expect(output.limits.cpu.hostCores).toBe(cpus().length);
+    expect(output.limits.memory.hostBytes).toBe(totalmem());
+  });
+
+  it('prints what it read and where the limits come from', async () => {
+    const run = await qscale(['resources'], dir);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^source {4}(host \(no cgroup limit applies\)|cgroup v[12])$/);
+    expect(lines[1]).toMatch(/^cpu {7}\d+\.\d\d of \d+\.\d\d cores used \(\d+%\) +limit: /);
+    expect(lines[2]).toMatch(
+      /^memory {4}[\d.]+ [KMGT]?i?B of [\d.]+ [KMGT]i?B used \(\d+%\) +limit: /,
+    );
+    expect(lines[3]).toMatch(/^pressure {2}(cpu|not available)/);
+  });
+
+  it('with --config, prints the capacity the configuration allows', async () => {
+    await writeFile(
+      join(dir, 'capped.yml'),
+      `limits: { maxWorkers: 3 }\nqueues:\n${queue('emails', '    resources: { cpu: 0.01, memory: 16MiB }\n')}`,
+    );
+    const run = await qscale(['resources', '--config', 'capped.yml'], dir);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toContain('\ncapacity under capped.yml: 3 workers (limited by config)\n');
+    expect(run.stdout).toMatch(
+      /\n {2}emails {2}0\.01 cores \(queue-config\), 16\.0 MiB \(queue-config\) per worker: up to 3 workers alone\n/,
+    );
+
+    // Workers of a terabyte each: not one fits in this machine's memory.
+    await writeFile(
+      join(dir, 'huge.yml'),
+      `limits: { memory: { perWorker: 1024GiB } }\nqueues:\n${queue('reports')}`,
+    );
+    const huge = await qscale(['resources', '-c', 'huge.yml', '--json'], dir);
+    expect(huge.code).toBe(0);
+    const output = JSON.parse(huge.stdout);
+    expect(output.config).toBe('huge.yml');
+    expect(hostCapacitySchema.parse(output.capacity)).toMatchObject({
+      maxWorkers: 0,
+      limiter: 'memory',
+      perQueue: {
+        reports: {
+          memoryBytesPerWorker: 1024 * 1024 * MiB,
+          memoryFrom: 'limits-config',
+          cpuFrom: 'default',
+          maxWorkers: 0,
+        },
+      },
+    });
+  });
+
+  it('an invalid configuration is reported like validate does, exit code 1', async () => {
+    await writeFile(
+      join(dir, 'bad.yml'),
+      `queues:\n${queue('emails', '    resources: { cpu: -1 }\n')}`,
+    );
+    const run = await qscale(['resources', '-c', 'bad.yml'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe(
+      'queues.emails.resources.cpu: expected a number of CPU cores above 0, e.g. 0.25, got -1 (bad.yml:5:23)\n',
+    );
+    expect(run.stderr).toBe('bad.yml: 1 problem\n');
+  });
+
+  it('usage errors exit 2, and the command is listed in --help', async () => {
+    const flag = await qscale(['resources', '--watch'], dir);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toBe(
+      "qscale resources: Unknown option '--watch'\nusage: qscale resources [--json] [--config FILE]\n",
+    );
+    expect((await qscale(['resources', 'extra'], dir)).stderr).toContain(
+      'unexpected argument "extra"',
+    );
+    const help = await qscale(['--help'], dir);
+    expect(help.stdout).toMatch(/\n {2}resources +CPU and memory as qscale sees them/);
+  });
+});
