@@ -195,7 +195,10 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
     const elapsed = sample.total - before.total;
     // A counter that went back (a new cgroup) or a clock that did not move gives no rate.
     if (used < 0 || elapsed <= 0) return null;
-    if (usage.kind === 'host') return (used / elapsed) * (plan.limitCores ?? 0);
+    if (usage.kind === 'host') {
+      // Busy share of all jiffies, times the CPUs: no clock tick rate or wall time needed.
+      return plan.limitCores === null ? null : (used / elapsed) * plan.limitCores;
+    }
     return used / elapsed;
   }
 
