@@ -234,7 +234,9 @@ export interface PidStat {
 
 /**
  * `/proc/PID/stat` (proc_pid_stat(5)). The command name sits in parentheses and may contain
- * spaces and parentheses itself, so fields are counted from the last `)`.
+ * spaces and parentheses itself, so fields are counted from the last `)`. Its `rss` field is
+ * `get_mm_rss()`: file + anon + shmem pages, the same counters `/proc/PID/statm` adds up as
+ * `resident` (fs/proc/task_mmu.c `task_statm`), so one read per PID gives both CPU and RSS.
  */
 export function parsePidStat(text: string): PidStat {
   const close = text.lastIndexOf(')');
