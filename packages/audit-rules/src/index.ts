@@ -1,3 +1,47 @@
-// @qscale/audit-rules: Security checks over the jobs-and-queues setup: config, Redis, queue data, host and project source.
-// The public API lands with its issue; see README.md.
-export {};
+// @qscale/audit-rules: security checks over the jobs-and-queues setup: config, Redis, queue
+// data, host and project source.
+export type {
+  AuditReport,
+  Finding,
+  FindingStatus,
+  HypothesisResult,
+  HypothesisStatus,
+  ManualResult,
+  TargetState,
+  TargetStatus,
+} from './internal/audit.js';
+export {
+  auditExitCode,
+  baselineFrom,
+  RULES_VERSION,
+  redactUrl,
+  runAudit,
+  TOOL_VERSION,
+} from './internal/audit.js';
+export type { Baseline } from './internal/baseline.js';
+export { parseBaseline, readBaseline } from './internal/baseline.js';
+export type { Hypothesis, ManualItem } from './internal/catalog.js';
+export { HYPOTHESES, MANUAL_ITEMS, RULES, RUNNER_RULES } from './internal/catalog.js';
+export type { AuditedConfig, AuditedQueue, AuditedRedis } from './internal/config-shape.js';
+export { parseAuditedConfig } from './internal/config-shape.js';
+export type { AuditErrorCode } from './internal/errors.js';
+export { AuditError } from './internal/errors.js';
+export type { AuditOptions, AuditProgress } from './internal/options.js';
+export { DEFAULTS } from './internal/options.js';
+export type { SecretMatch, SecretPattern } from './internal/patterns.js';
+export { findSecrets, redactSecret, SECRET_PATTERNS } from './internal/patterns.js';
+export { formatJson } from './internal/report/json.js';
+export { formatMarkdown } from './internal/report/markdown.js';
+export type { SarifOptions } from './internal/report/sarif.js';
+export { formatSarif } from './internal/report/sarif.js';
+export type {
+  AnyRule,
+  CheckOutcome,
+  Location,
+  RawFinding,
+  Rule,
+  SeedId,
+  Severity,
+  Target,
+} from './internal/types.js';
+export { SEVERITIES, TARGETS } from './internal/types.js';

@@ -1,0 +1,153 @@
+import { availableParallelism } from 'node:os';
+import type { Logger } from '@qscale/contracts';
+import type { Baseline } from './baseline.js';
+import type { ResolvedOptions, Severity } from './types.js';
+
+/** Every default of the audit in one place. */
+export const DEFAULTS = {
+  /** Globs (relative to --path) never scanned, on top of .gitignore. @defaultValue node_modules, vendor, dist, build, coverage, storage, bootstrap/cache */
+  exclude: [
+    '**/node_modules/**',
+    '**/vendor/**',
+    '**/dist/**',
+    '**/build/**',
+    '**/coverage/**',
+    '**/.turbo/**',
+    'storage/**',
+    'bootstrap/cache/**',
+    '**/*.min.js',
+  ] as readonly string[],
+  /** Scan test files and fixtures too. @defaultValue false */
+  includeTests: false,
+  /** Env files read for env() values, first found wins; `.env.example` never. @defaultValue `.env`, `.env.production` */
+  envFiles: ['.env', '.env.production'] as readonly string[],
+  /** P-SINK-REMOTE: project functions that run a command on a remote host. @defaultValue Coolify's helpers */
+  remoteSinks: [
+    'instant_remote_process',
+    'instant_remote_process_with_timeout',
+    'remote_process',
+    'executeInDocker',
+    'execute_remote_command',
+    'instant_scp',
+  ] as readonly string[],
+  /** Functions whose output is safe in a shell command (besides escapeshellarg). @defaultValue escapeShellValue */
+  escapers: ['escapeShellValue'] as readonly string[],
+  /** Functions that validate a value for shell use; a validated variable counts as trusted. */
+  validators: [
+    'validateShellSafePath',
+    'validateGitRef',
+    'validate_cron_expression',
+    'isSafeTmpPath',
+    'validateServerPath',
+  ] as readonly string[],
+  /** Functions that redact secrets from messages and logs. @defaultValue redact_sensitive_info, remove_iip */
+  redactors: ['redact_sensitive_info', 'remove_iip', 'redact', 'sanitize'] as readonly string[],
+  /** Model attributes validated on write (their interpolation is trusted). @defaultValue none */
+  validatedAttributes: [] as readonly string[],
+  /** Files larger than this are skipped. @defaultValue 2 MiB */
+  maxFileBytes: 2 * 1024 * 1024,
+  /** RDQ-003 warns above this payload size. @defaultValue 256 KiB */
+  payloadWarnBytes: 256 * 1024,
+  /** RDQ-003 reports high above this payload size. @defaultValue 1 MiB */
+  payloadHighBytes: 1024 * 1024,
+  /** Keys looked at by the queue-data sample (SCAN). @defaultValue 10000 */
+  sampleKeys: 10_000,
+  /** Items read from each list or sorted set. @defaultValue 200 */
+  sampleItemsPerKey: 200,
+  /** Job class prefixes that are never "unexpected" (RDQ-004). */
+  vendorClassPrefixes: ['Illuminate\\', 'Laravel\\', 'Spatie\\', 'Livewire\\'] as readonly string[],
+  /** Supervisor and systemd unit directories read by the host checks. */
+  unitDirs: [
+    '/etc/supervisor/conf.d',
+    '/etc/supervisord.d',
+    '/etc/systemd/system',
+  ] as readonly string[],
+  /** Process command lines that are queue workers or the autoscaler (host checks). */
+  workerPatterns: [
+    /\bartisan\s+(queue:work|queue:listen|horizon)(\S*)?\b/,
+    /\bqscaled?\b.*\b(start|--config)\b/,
+    /\bsidekiq\b/,
+    /\brq\s+worker\b/,
+    /\bcelery\b.*\bworker\b/,
+  ] as readonly RegExp[],
+} as const;
+
+export interface AuditOptions {
+  /** Project tree to scan (Laravel and/or Node). */
+  path?: string;
+  /** Resolved qscale config (`loadConfig()`'s result), checked by the autoscaler-config rules. */
+  config?: unknown;
+  /** Where `config` came from, shown as the location of its findings. @defaultValue `qscale.yml` */
+  configPath?: string;
+  /** Live Redis to check (read-only). Credentials are never printed. */
+  redis?: { url: string; username?: string | null; password?: string | null; tls?: boolean };
+  /** Sample queue contents on that Redis. @defaultValue true when `redis` is given */
+  queueData?: boolean;
+  /** Run the host checks (/proc, unit files, file modes). @defaultValue false */
+  host?:
+    | boolean
+    | {
+        procRoot?: string;
+        unitDirs?: readonly string[];
+        files?: readonly string[];
+        phpIniFiles?: readonly string[];
+        workerPatterns?: readonly RegExp[];
+      };
+  /** Findings accepted earlier, by fingerprint. */
+  baseline?: Baseline | null;
+  /** Where the baseline came from, for AUD-002 locations. */
+  baselinePath?: string;
+  /** Rule ids to skip. */
+  disable?: readonly string[];
+  /** Severity overrides per rule id. */
+  severity?: Readonly<Record<string, Severity>>;
+  logger?: Logger;
+  /** Progress of a long scan (files indexed, rules run); the CLI renders it. */
+  onProgress?: (progress: AuditProgress) => void;
+  /** Clock for the report's timestamps. @defaultValue () => new Date() */
+  now?: () => Date;
+  exclude?: readonly string[];
+  includeTests?: boolean;
+  envFiles?: readonly string[];
+  remoteSinks?: readonly string[];
+  escapers?: readonly string[];
+  validators?: readonly string[];
+  redactors?: readonly string[];
+  validatedAttributes?: readonly string[];
+  maxFileBytes?: number;
+  payloadWarnBytes?: number;
+  payloadHighBytes?: number;
+  sampleKeys?: number;
+  sampleItemsPerKey?: number;
+  /** CPU cores the worker ceilings are compared with. @defaultValue os.availableParallelism() */
+  hostCores?: number;
+  vendorClassPrefixes?: readonly string[];
+}
+
+export interface AuditProgress {
+  phase: 'index' | 'rules';
+  done: number;
+  total: number;
+  /** File being indexed or rule being run. */
+  current: string;
+}
+
+export function resolveOptions(options: AuditOptions): ResolvedOptions {
+  return {
+    exclude: options.exclude ?? DEFAULTS.exclude,
+    includeTests: options.includeTests ?? DEFAULTS.includeTests,
+    envFiles: options.envFiles ?? DEFAULTS.envFiles,
+    remoteSinks: options.remoteSinks ?? DEFAULTS.remoteSinks,
+    escapers: options.escapers ?? DEFAULTS.escapers,
+    validators: options.validators ?? DEFAULTS.validators,
+    redactors: options.redactors ?? DEFAULTS.redactors,
+    validatedAttributes: options.validatedAttributes ?? DEFAULTS.validatedAttributes,
+    maxFileBytes: options.maxFileBytes ?? DEFAULTS.maxFileBytes,
+    payloadWarnBytes: options.payloadWarnBytes ?? DEFAULTS.payloadWarnBytes,
+    payloadHighBytes: options.payloadHighBytes ?? DEFAULTS.payloadHighBytes,
+    sampleKeys: options.sampleKeys ?? DEFAULTS.sampleKeys,
+    sampleItemsPerKey: options.sampleItemsPerKey ?? DEFAULTS.sampleItemsPerKey,
+    hostCores: options.hostCores ?? availableParallelism(),
+    vendorClassPrefixes: options.vendorClassPrefixes ?? DEFAULTS.vendorClassPrefixes,
+  };
+}

@@ -1,0 +1,436 @@
+import type { ResolvedOptions } from '../types.js';
+import {
+  args,
+  calledFunction,
+  findAll,
+  line,
+  literal,
+  methodCall,
+  nameOf,
+  type PhpNode,
+  staticCall,
+  thisProperty,
+  walk,
+} from './ast.js';
+
+// Turns the argument of a shell sink into literal text and operands, following variables
+// assigned earlier in the same function (intra-procedural def-use), and scores each operand:
+// P-SAFE (escaped, cast, base64 in single quotes, validated) and P-PROV (untrusted, unknown,
+// trusted).
+
+export type Provenance = 'untrusted' | 'unknown' | 'trusted';
+
+export interface Operand {
+  node: PhpNode;
+  /** A readable name for the operand: `$database`, `$server->ip`, `implode(...)`. */
+  label: string;
+  /** Escaped or otherwise made safe for a shell (P-SAFE). */
+  safe: boolean;
+  provenance: Provenance;
+  /** Weak "escaping" applied to it: addslashes, escapeshellcmd, str_replace of double quotes. */
+  weakEscape: string | null;
+  /** Quote context of the operand in the final command. */
+  quote: 'none' | 'single' | 'double';
+  /** Line of the operand itself (it may come from an earlier assignment). */
+  line: number;
+  /** Offset of the operand's `${label}` in the flattened text. */
+  offset: number;
+}
+
+export type Part = { text: string } | { operand: Omit<Operand, 'quote' | 'offset'> };
+
+export interface FlatCommand {
+  /** Literal text with each operand written as `${label}`. */
+  text: string;
+  operands: Operand[];
+  node: PhpNode;
+}
+
+/** The function-like body a command lives in, with its assignments in source order. */
+export interface Scope {
+  body: PhpNode;
+  /** Parameters of the function (their values come from callers). */
+  params: Set<string>;
+  /** `$name` -> assignments (`=`, `.=`, `[] =`), in source order. */
+  defs: Map<string, { node: PhpNode; operator: string; push: boolean; line: number }[]>;
+  /** Variables passed to a validator (`validateShellSafePath($x)`, `preg_match(..., $x)`). */
+  validated: Set<string>;
+  /** Properties of `$this` that are constructor parameters of a queued job: untrusted input. */
+  jobParams: ReadonlySet<string>;
+  options: ResolvedOptions;
+}
+
+const TRUSTED_NAME = /([Uu]uid|_id|Id|_ids|Ids|^id|[Dd]elimiter|_count|Count)$/;
+const TRUSTED_CALLS = new Set([
+  'md5',
+  'sha1',
+  'hash',
+  'crc32',
+  'uniqid',
+  'random_bytes',
+  'bin2hex',
+  'random_int',
+  'time',
+  'config',
+  'storage_path',
+  'base_path',
+  'now',
+  'count',
+  'strlen',
+  'basename',
+]);
+const TRUSTED_STATIC = /^(Str::(uuid|random|ulid|orderedUuid)|Hash::make|Carbon::now|Uuid::.*)$/i;
+const CAST_SAFE = new Set(['int', 'float', 'bool', 'boolean', 'integer', 'double']);
+const SAFE_CALLS = new Set(['intval', 'floatval', 'boolval', 'escapeshellarg', 'base64_encode']);
+const UNTRUSTED_ROOTS = new Set([
+  'request',
+  '_get',
+  '_post',
+  '_request',
+  '_cookie',
+  '_files',
+  '_server',
+]);
+
+export function buildScope(
+  body: PhpNode,
+  params: readonly PhpNode[],
+  jobParams: ReadonlySet<string>,
+  options: ResolvedOptions,
+): Scope {
+  const defs: Scope['defs'] = new Map();
+  const validated = new Set<string>();
+  const validators = new Set(options.validators.map((v) => v.toLowerCase()));
+  walk(body, (node) => {
+    if (node !== body && ['closure', 'function', 'class'].includes(node.kind)) return false;
+    if (node.kind === 'assign') {
+      const left = node.left as PhpNode;
+      const push = left.kind === 'offsetlookup' && (left.offset === false || left.offset === null);
+      const target = push ? (left.what as PhpNode) : left;
+      if (target.kind === 'variable' && typeof target.name === 'string') {
+        const list = defs.get(target.name) ?? [];
+        list.push({
+          node: node.right as PhpNode,
+          operator: String(node.operator),
+          push,
+          line: line(node),
+        });
+        defs.set(target.name, list);
+      }
+    }
+    if (node.kind === 'call') {
+      const fn = calledFunction(node) ?? staticCall(node)?.[1] ?? methodCall(node)?.[1];
+      if (
+        fn &&
+        (validators.has(fn) || fn === 'preg_match' || fn === 'filter_var' || fn === 'in_array')
+      ) {
+        for (const arg of args(node)) {
+          const name = variableKey(arg);
+          if (name) validated.add(name);
+        }
+      }
+    }
+    return true;
+  });
+  return {
+    body,
+    params: new Set(params.map((p) => nameOf(p.name) ?? '')),
+    defs,
+    validated,
+    jobParams,
+    options,
+  };
+}
+
+/** `$x` -> `x`, `$this->x` -> `this.x`, `$o->x` -> `o.x`; else null. */
+function variableKey(node: PhpNode): string | null {
+  if (node.kind === 'variable' && typeof node.name === 'string') return node.name;
+  if (node.kind === 'propertylookup') {
+    const base = variableKey(node.what as PhpNode);
+    const prop = nameOf(node.offset);
+    return base && prop ? `${base}.${prop}` : null;
+  }
+  return null;
+}
+
+/** The separate commands an argument of a sink stands for (array items become commands). */
+export function commandsOf(arg: PhpNode, scope: Scope, depth = 0): PhpNode[] {
+  if (depth > 4) return [arg];
+  if (arg.kind === 'array')
+    return arrayValues(arg).flatMap((item) => commandsOf(item, scope, depth + 1));
+  if (arg.kind === 'call' && calledFunction(arg) === 'collect' && args(arg)[0]) {
+    return commandsOf(args(arg)[0] as PhpNode, scope, depth + 1);
+  }
+  if (arg.kind === 'variable' && typeof arg.name === 'string') {
+    const defs = scope.defs.get(arg.name) ?? [];
+    if (defs.some((def) => def.push || def.node.kind === 'array' || isCollect(def.node))) {
+      return defs.flatMap((def) =>
+        def.push ? [def.node] : commandsOf(def.node, scope, depth + 1),
+      );
+    }
+  }
+  return [arg];
+}
+
+function isCollect(node: PhpNode): boolean {
+  return node.kind === 'call' && calledFunction(node) === 'collect';
+}
+
+function arrayValues(node: PhpNode): PhpNode[] {
+  return ((node.items as PhpNode[]) ?? []).map((item) =>
+    item.kind === 'entry' ? (item.value as PhpNode) : item,
+  );
+}
+
+export function flatten(node: PhpNode, scope: Scope): FlatCommand {
+  const parts = flattenParts(node, scope, new Set(), 0);
+  let text = '';
+  const operands: Operand[] = [];
+  let quote: Operand['quote'] = 'none';
+  for (const part of parts) {
+    if ('text' in part) {
+      for (let i = 0; i < part.text.length; i++) {
+        const char = part.text[i];
+        if (char === '\\' && quote !== 'single') i++;
+        else if (char === "'" && quote !== 'double') quote = quote === 'single' ? 'none' : 'single';
+        else if (char === '"' && quote !== 'single') quote = quote === 'double' ? 'none' : 'double';
+      }
+      text += part.text;
+    } else {
+      operands.push({ ...part.operand, quote, offset: text.length });
+      text += `\${${part.operand.label}}`;
+    }
+  }
+  return { text, operands, node };
+}
+
+function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
+  if (depth > 12) return [opaque(node, scope)];
+  const text = literal(node);
+  if (text !== null) return [{ text }];
+  switch (node.kind) {
+    case 'encapsed':
+      return (node.value as PhpNode[]).flatMap((part) =>
+        flattenParts(part.expression as PhpNode, scope, seen, depth + 1),
+      );
+    case 'bin':
+      if (node.type === '.') {
+        return [
+          ...flattenParts(node.left as PhpNode, scope, seen, depth + 1),
+          ...flattenParts(node.right as PhpNode, scope, seen, depth + 1),
+        ];
+      }
+      return [opaque(node, scope)];
+    case 'variable': {
+      const name = typeof node.name === 'string' ? node.name : null;
+      if (name === null || seen.has(name)) return [opaque(node, scope)];
+      const defs = (scope.defs.get(name) ?? []).filter((def) => !def.push);
+      const useLine = line(node);
+      const before = defs.filter((def) => def.line <= useLine);
+      const usable = before.length > 0 ? before : defs;
+      const lastAssign = usable.map((def) => def.operator).lastIndexOf('=');
+      if (lastAssign < 0) return [opaque(node, scope)];
+      const chain = usable
+        .slice(lastAssign)
+        .filter((def) => def.operator === '=' || def.operator === '.=');
+      const inner = new Set(seen).add(name);
+      // A validated variable keeps its assigned text but its operands count as trusted.
+      const parts = chain.flatMap((def) => flattenParts(def.node, scope, inner, depth + 1));
+      if (scope.validated.has(name))
+        return parts.map((p) =>
+          'operand' in p ? { operand: { ...p.operand, provenance: 'trusted' } } : p,
+        );
+      return parts;
+    }
+    case 'call': {
+      const fn = calledFunction(node);
+      const first = args(node)[0];
+      if (fn === 'sprintf' && first) {
+        const format = literal(first);
+        if (format !== null) return sprintfParts(format, args(node).slice(1), scope, seen, depth);
+      }
+      if ((fn === 'implode' || fn === 'join') && args(node).length === 2) {
+        return [implodeOperand(node, scope, seen, depth)];
+      }
+      if ((fn === 'trim' || fn === 'strtolower' || fn === 'rtrim' || fn === 'ltrim') && first) {
+        return flattenParts(first, scope, seen, depth + 1);
+      }
+      return [opaque(node, scope)];
+    }
+    default:
+      return [opaque(node, scope)];
+  }
+}
+
+function sprintfParts(
+  format: string,
+  values: PhpNode[],
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] {
+  const parts: Part[] = [];
+  let index = 0;
+  for (const piece of format.split(/(%%|%[-+ 0'#]*\d*(?:\.\d+)?[bcdeEfFgGosuxX])/)) {
+    if (piece === '%%') parts.push({ text: '%' });
+    else if (/^%/.test(piece)) {
+      const value = values[index++];
+      if (/[dufFeEgGxXob]$/.test(piece)) parts.push({ text: '0' });
+      else if (value) parts.push(...flattenParts(value, scope, seen, depth + 1));
+    } else if (piece) parts.push({ text: piece });
+  }
+  return parts;
+}
+
+function implodeOperand(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part {
+  const [, list] = args(node) as [PhpNode, PhpNode];
+  let elements: PhpNode[] = [];
+  if (list.kind === 'array') elements = arrayValues(list);
+  else if (list.kind === 'call' && calledFunction(list) === 'array_map') {
+    const fn = args(list)[0];
+    const body =
+      fn?.kind === 'arrowfunc'
+        ? (fn.body as PhpNode)
+        : fn?.kind === 'closure'
+          ? returnOf(fn)
+          : null;
+    if (body) elements = [body];
+  }
+  const base = { node, label: 'implode(…)', weakEscape: null, line: line(node) };
+  if (elements.length === 0) return { operand: { ...base, safe: false, provenance: 'unknown' } };
+  const operands = elements
+    .flatMap((element) => flattenParts(element, scope, seen, depth + 1))
+    .filter((p): p is { operand: Omit<Operand, 'quote' | 'offset'> } => 'operand' in p)
+    .map((p) => p.operand);
+  const unsafe = operands.filter((op) => !op.safe && op.provenance !== 'trusted');
+  if (unsafe.length === 0) return { operand: { ...base, safe: true, provenance: 'trusted' } };
+  const provenance = unsafe.some((op) => op.provenance === 'untrusted') ? 'untrusted' : 'unknown';
+  return { operand: { ...base, safe: false, provenance } };
+}
+
+function returnOf(fn: PhpNode): PhpNode | null {
+  const ret = findAll(fn.body as PhpNode, 'return')[0];
+  return (ret?.expr as PhpNode | undefined) ?? null;
+}
+
+/** A value the command text cannot show: decide whether it is safe and where it comes from. */
+function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' | 'offset'> } {
+  const label = labelOf(node);
+  const base = { node, label, weakEscape: null as string | null, line: line(node) };
+  if (node.kind === 'cast' && CAST_SAFE.has(String(node.type))) {
+    return { operand: { ...base, safe: true, provenance: 'trusted' } };
+  }
+  if (node.kind === 'call') {
+    const fn = calledFunction(node);
+    const stat = staticCall(node);
+    const method = methodCall(node);
+    const escapers = scope.options.escapers.map((e) => e.toLowerCase());
+    const callee = fn ?? stat?.[1] ?? method?.[1] ?? '';
+    if ((fn && SAFE_CALLS.has(fn)) || escapers.includes(callee)) {
+      return { operand: { ...base, safe: true, provenance: 'trusted' } };
+    }
+    if (fn && TRUSTED_CALLS.has(fn))
+      return { operand: { ...base, safe: false, provenance: 'trusted' } };
+    if (stat && TRUSTED_STATIC.test(`${stat[0].split('\\').at(-1)}::${stat[1]}`)) {
+      return { operand: { ...base, safe: false, provenance: 'trusted' } };
+    }
+    const inner = args(node)[0];
+    if (fn === 'str_replace' && args(node).length >= 3) {
+      const search = literal(args(node)[0]);
+      const replace = literal(args(node)[1]);
+      const subject = args(node)[2] as PhpNode;
+      const innerProv = provenanceOf(subject, scope);
+      if (search === "'" && replace === "'\\''") {
+        return { operand: { ...base, safe: true, provenance: innerProv } };
+      }
+      return {
+        operand: { ...base, safe: false, provenance: innerProv, weakEscape: 'str_replace' },
+      };
+    }
+    if ((fn === 'addslashes' || fn === 'escapeshellcmd') && inner) {
+      return {
+        operand: { ...base, safe: false, provenance: provenanceOf(inner, scope), weakEscape: fn },
+      };
+    }
+    if (fn === 'request' || (method && isRequestObject(method[0]))) {
+      return { operand: { ...base, safe: false, provenance: 'untrusted' } };
+    }
+    return { operand: { ...base, safe: false, provenance: 'unknown' } };
+  }
+  if (node.kind === 'number' || node.kind === 'boolean' || node.kind === 'nullkeyword') {
+    return { operand: { ...base, safe: true, provenance: 'trusted' } };
+  }
+  if (node.kind === 'constref' || node.kind === 'staticlookup' || node.kind === 'magic') {
+    return { operand: { ...base, safe: false, provenance: 'trusted' } };
+  }
+  if (node.kind === 'retif') {
+    const a = opaque((node.trueExpr as PhpNode) ?? (node.test as PhpNode), scope).operand;
+    const b = opaque(node.falseExpr as PhpNode, scope).operand;
+    const safe = a.safe && b.safe;
+    const provenance = worst(a.provenance, b.provenance);
+    return { operand: { ...base, safe, provenance } };
+  }
+  return { operand: { ...base, safe: false, provenance: provenanceOf(node, scope) } };
+}
+
+function worst(a: Provenance, b: Provenance): Provenance {
+  if (a === 'untrusted' || b === 'untrusted') return 'untrusted';
+  if (a === 'unknown' || b === 'unknown') return 'unknown';
+  return 'trusted';
+}
+
+function isRequestObject(node: PhpNode): boolean {
+  const name = nameOf(node);
+  if (name && UNTRUSTED_ROOTS.has(name.toLowerCase())) return true;
+  if (node.kind === 'call' && calledFunction(node) === 'request') return true;
+  return thisProperty(node) === 'request';
+}
+
+/** P-PROV for a value: where it comes from. */
+export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
+  const key = variableKey(node);
+  if (key && scope.validated.has(key)) return 'trusted';
+  const lastName = key?.split('.').at(-1) ?? nameOf(node) ?? '';
+  if (lastName && TRUSTED_NAME.test(lastName)) return 'trusted';
+  if (node.kind === 'variable') {
+    const name = String(node.name);
+    if (UNTRUSTED_ROOTS.has(name.toLowerCase())) return 'untrusted';
+    return 'unknown';
+  }
+  if (node.kind === 'offsetlookup') {
+    const base = node.what as PhpNode;
+    return isRequestObject(base) ? 'untrusted' : provenanceOf(base, scope);
+  }
+  if (node.kind === 'propertylookup' || node.kind === 'nullsafepropertylookup') {
+    const prop = nameOf(node.offset) ?? '';
+    if (scope.options.validatedAttributes.includes(prop)) return 'trusted';
+    const owner = node.what as PhpNode;
+    if (isRequestObject(owner)) return 'untrusted';
+    const own = thisProperty(node);
+    if (own !== null) return scope.jobParams.has(own) ? 'untrusted' : 'unknown';
+    // A model attribute ($server->ip, $storage->name): user-editable unless declared validated.
+    return 'untrusted';
+  }
+  return 'unknown';
+}
+
+function labelOf(node: PhpNode): string {
+  if (node.kind === 'variable') return `$${String(node.name)}`;
+  if (node.kind === 'propertylookup' || node.kind === 'nullsafepropertylookup') {
+    const base = labelOf(node.what as PhpNode);
+    return `${base}->${nameOf(node.offset) ?? '?'}`;
+  }
+  if (node.kind === 'offsetlookup') return `${labelOf(node.what as PhpNode)}[…]`;
+  if (node.kind === 'call') {
+    const fn = calledFunction(node);
+    const stat = staticCall(node);
+    const method = methodCall(node);
+    const inner = args(node)[0];
+    const innerLabel = inner ? labelOf(inner) : '';
+    if (fn) return `${fn}(${innerLabel})`;
+    if (stat) return `${stat[0].split('\\').at(-1)}::${stat[1]}(…)`;
+    if (method) return `${labelOf(method[0])}->${method[1]}(…)`;
+  }
+  if (node.kind === 'cast') return `(${String(node.type)})${labelOf(node.expr as PhpNode)}`;
+  return node.kind;
+}

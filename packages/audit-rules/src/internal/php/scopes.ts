@@ -1,0 +1,190 @@
+import type { ResolvedOptions } from '../types.js';
+import {
+  args,
+  calledFunction,
+  literal,
+  methodCall,
+  nameOf,
+  type PhpNode,
+  staticCall,
+  walk,
+} from './ast.js';
+import { buildScope, commandsOf, type FlatCommand, flatten, type Scope } from './command.js';
+import type { PhpClass, PhpFile, PhpIndex } from './index-project.js';
+
+export interface ScopeInfo {
+  scope: Scope;
+  file: PhpFile;
+  cls: PhpClass | null;
+  /** Method name (lower case) or function name, null for top-level code and closures. */
+  method: string | null;
+}
+
+const FUNCTION_KINDS = new Set(['method', 'function', 'closure', 'arrowfunc']);
+
+/** Every function-like body of a file (plus its top level), each with its own scope. */
+export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOptions): ScopeInfo[] {
+  const out: ScopeInfo[] = [];
+  const classAt = (node: PhpNode) => file.classes.find((cls) => cls.node === node) ?? null;
+  out.push({ scope: buildScope(file.ast, [], new Set(), options), file, cls: null, method: null });
+  walk(file.ast, (node, ancestors) => {
+    if (!FUNCTION_KINDS.has(node.kind) || !node.body) return true;
+    const owner = [...ancestors].reverse().find((a) => a.kind === 'class');
+    const cls = owner ? classAt(owner) : null;
+    const jobParams =
+      cls && index.isQueued(cls.fqn)
+        ? new Set(cls.constructorParams.map((p) => p.name))
+        : new Set<string>();
+    const body = node.kind === 'arrowfunc' ? node : (node.body as PhpNode);
+    out.push({
+      scope: buildScope(body, (node.arguments as PhpNode[]) ?? [], jobParams, options),
+      file,
+      cls,
+      method:
+        node.kind === 'method' || node.kind === 'function'
+          ? (nameOf(node.name) ?? '').toLowerCase()
+          : null,
+    });
+    return true;
+  });
+  return out;
+}
+
+/** Walks a scope's own body: nested functions and classes are scopes of their own. */
+export function walkOwn(body: PhpNode, visit: (node: PhpNode) => unknown): void {
+  walk(body, (node) => {
+    if (node !== body && (FUNCTION_KINDS.has(node.kind) || node.kind === 'class')) return false;
+    return visit(node);
+  });
+}
+
+/** Calls directly in this scope's body (not in nested functions). */
+export function callsIn(scope: Scope): PhpNode[] {
+  const calls: PhpNode[] = [];
+  walk(scope.body, (node) => {
+    if (node !== scope.body && FUNCTION_KINDS.has(node.kind)) return false;
+    if (node.kind === 'call' || node.kind === 'new' || node.kind === 'encapsed') calls.push(node);
+    return true;
+  });
+  return calls;
+}
+
+const LOCAL_SINKS = new Set([
+  'exec',
+  'shell_exec',
+  'system',
+  'passthru',
+  'popen',
+  'proc_open',
+  'pcntl_exec',
+]);
+const PROCESS_METHODS = new Set([
+  'run',
+  'start',
+  'pipe',
+  'command',
+  'concurrently',
+  'fromshellcommandline',
+]);
+
+export interface SinkCall {
+  call: PhpNode;
+  sink: string;
+  commands: FlatCommand[];
+  info: ScopeInfo;
+}
+
+/** P-SINK-LOCAL and P-SINK-REMOTE calls of a scope, with their commands flattened. */
+export function sinksIn(info: ScopeInfo): SinkCall[] {
+  const { scope } = info;
+  const remote = new Set(scope.options.remoteSinks.map((s) => s.toLowerCase()));
+  const out: SinkCall[] = [];
+  for (const call of callsIn(scope)) {
+    let sink: string | null = null;
+    let commandArgs: PhpNode[] = [];
+    if (call.kind === 'encapsed') {
+      if (call.type === 'shell') {
+        sink = 'backtick';
+        commandArgs = [call];
+      }
+    } else if (call.kind === 'call') {
+      const fn = calledFunction(call);
+      const stat = staticCall(call);
+      const method = methodCall(call);
+      const first = args(call)[0];
+      if (fn && LOCAL_SINKS.has(fn) && first) {
+        if (!(fn === 'proc_open' && first.kind === 'array')) {
+          sink = fn;
+          commandArgs = [first];
+        }
+      } else if (fn && remote.has(fn) && first) {
+        sink = fn;
+        commandArgs = [first];
+      } else if (stat && /(^|\\)Process$/.test(stat[0]) && PROCESS_METHODS.has(stat[1]) && first) {
+        // A string command becomes Process::fromShellCommandline; an argv array does not.
+        if (first.kind !== 'array') {
+          sink = `${stat[0].split('\\').at(-1)}::${stat[1]}`;
+          commandArgs = [first];
+        }
+      } else if (method && remote.has(method[1])) {
+        sink = method[1];
+        commandArgs = args(call).flatMap((arg) => remoteItems(arg));
+      }
+    } else if (call.kind === 'new') {
+      const cls = nameOf(call.what);
+      const first = args(call)[0];
+      if (
+        cls &&
+        /(^|\\)Process$/.test(cls) &&
+        first &&
+        first.kind !== 'array' &&
+        literal(first) === null
+      ) {
+        // Symfony's constructor wants an argv array; a string here is a mistake worth showing.
+        sink = 'new Process';
+        commandArgs = [first];
+      }
+    }
+    if (!sink) continue;
+    const commands = commandArgs
+      .flatMap((arg) => commandsOf(arg, scope))
+      .map((node) => flatten(node, scope));
+    out.push({ call, sink, commands, info });
+  }
+  return out;
+}
+
+/** `execute_remote_command(['command' => ..., 'hidden' => true], [...])`: the command items. */
+function remoteItems(arg: PhpNode): PhpNode[] {
+  if (arg.kind !== 'array') return [arg];
+  const items = (arg.items as PhpNode[]) ?? [];
+  const keyed = items.find(
+    (item) => item.kind === 'entry' && literal(item.key as PhpNode) === 'command',
+  );
+  if (keyed) return [keyed.value as PhpNode];
+  return items.flatMap((item) => {
+    const value = item.kind === 'entry' ? (item.value as PhpNode) : item;
+    return value.kind === 'array' ? remoteItems(value) : [value];
+  });
+}
+
+/**
+ * Maximal string expressions of a scope (literals, interpolations, concatenations), flattened
+ * with def-use, for the text-pattern rules (host keys, curl | sh, docker flags...).
+ */
+export function stringsIn(info: ScopeInfo): FlatCommand[] {
+  const out: FlatCommand[] = [];
+  const { scope } = info;
+  walk(scope.body, (node) => {
+    if (node !== scope.body && FUNCTION_KINDS.has(node.kind)) return false;
+    const isString =
+      node.kind === 'string' ||
+      node.kind === 'nowdoc' ||
+      node.kind === 'encapsed' ||
+      (node.kind === 'bin' && node.type === '.');
+    if (!isString) return true;
+    out.push(flatten(node, scope));
+    return false;
+  });
+  return out;
+}

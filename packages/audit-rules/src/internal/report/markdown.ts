@@ -1,0 +1,113 @@
+import { type AuditReport, type Finding, locationText } from '../audit.js';
+
+const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/** The report in the audit plan's structure: scope, hypotheses, findings, manual review, fixes, notes. */
+export function formatMarkdown(report: AuditReport): string {
+  const out: string[] = [];
+  const sha = report.run.gitSha ? report.run.gitSha.slice(0, 12) : 'no git';
+  out.push(
+    `# Backend Jobs & Queues Security Audit — ${report.scope.project ?? 'runtime'} (${sha}, ${report.run.startedAt.slice(0, 10)})`,
+    '',
+  );
+  out.push('## Scope', '');
+  for (const target of report.run.targets) {
+    out.push(
+      `- ${target.kind}: ${target.ref} — ${target.status}${target.error ? ` (${target.error})` : ''}`,
+    );
+  }
+  if (report.run.targets.length === 0) out.push('- no target given');
+  if (report.scope.phpFiles > 0 || report.scope.nodeFiles > 0) {
+    out.push(
+      `- Files: ${report.scope.phpFiles} PHP, ${report.scope.nodeFiles} JS/TS; ${report.scope.queuedClasses} queued classes`,
+    );
+  }
+  if (report.scope.keyFiles.length > 0)
+    out.push(`- Key files: ${report.scope.keyFiles.join(', ')}`);
+  const categories = Object.entries(report.scope.jobCategories);
+  if (categories.length > 0)
+    out.push(`- Job categories: ${categories.map(([name, n]) => `${name} ${n}`).join(', ')}`);
+  if (report.scope.queueSample) {
+    const s = report.scope.queueSample;
+    out.push(
+      `- Queue sample: ${s.keysScanned} keys, ${s.items} items${s.truncated ? ' (truncated)' : ''}`,
+    );
+  }
+  out.push(
+    '',
+    '## Hypotheses',
+    '',
+    '| ID | Hypothesis | Result | Checks | Findings |',
+    '| --- | --- | --- | --- | --- |',
+  );
+  for (const h of report.hypotheses) {
+    out.push(
+      `| ${h.id} | ${cell(h.title)} | ${h.status} | ${h.checks.join(', ') || '—'} | ${h.findings} |`,
+    );
+  }
+  const open = report.findings.filter((f) => f.status === 'open');
+  const ids = new Map(open.map((f, i) => [f.fingerprint, `F-${String(i + 1).padStart(3, '0')}`]));
+  out.push('', '## Findings', '');
+  const groups: [string, Finding[]][] = [
+    ['Critical', open.filter((f) => f.severity === 'critical')],
+    ['Important', open.filter((f) => f.severity === 'high' || f.severity === 'medium')],
+    ['Low priority', open.filter((f) => f.severity === 'low')],
+  ];
+  for (const [name, list] of groups) {
+    out.push(`### ${name}`, '');
+    if (list.length === 0) out.push('None.', '');
+    for (const f of list) {
+      out.push(
+        `#### ${ids.get(f.fingerprint)} [${f.ruleId}] ${f.title} — ${locationText(f.location)}`,
+        '',
+      );
+      out.push(
+        `- Severity: ${f.severity}; seeds: ${f.seedRefs.join(', ') || '—'}${f.cwe.length > 0 ? `; ${f.cwe.join(', ')}` : ''}`,
+      );
+      out.push(`- ${f.message}`);
+      if (f.evidence) out.push(`- Evidence (redacted): \`${f.evidence.replace(/`/g, "'")}\``);
+      out.push(`- Fix: ${f.remediation}`, `- Fingerprint: ${f.fingerprint}`, '');
+    }
+  }
+  out.push(
+    '## Manual review required',
+    '',
+    '| Seed ID | Why manual | Evidence collected | Checklist | Reviewer | Date | Outcome |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const m of report.manual) {
+    const evidence =
+      m.evidence.length === 0
+        ? 'none found'
+        : `${m.evidence.slice(0, 5).join('; ')}${m.evidence.length > 5 ? `; +${m.evidence.length - 5} more` : ''}`;
+    out.push(
+      `| ${m.seed} | ${cell(m.why)} | ${cell(evidence)} | ${cell(m.checklist.join('; '))} |  |  |  |`,
+    );
+  }
+  out.push(
+    '',
+    '## Fixes',
+    '',
+    '| ID | Description | Status | PR/commit |',
+    '| --- | --- | --- | --- |',
+  );
+  if (open.length === 0) out.push('| — | nothing to fix | — | — |');
+  for (const f of open)
+    out.push(`| ${ids.get(f.fingerprint)} | ${cell(`[${f.ruleId}] ${f.message}`)} | open |  |`);
+  out.push('', '## Auditor notes', '');
+  out.push(
+    `- Tool: ${report.tool.name} ${report.tool.version}, rules ${report.tool.rulesVersion}; run ${report.run.startedAt} → ${report.run.finishedAt}`,
+  );
+  out.push(
+    `- Summary: ${report.summary.critical} critical, ${report.summary.high} high, ${report.summary.medium} medium, ${report.summary.low} low; ${report.summary.suppressed} suppressed (inline or baseline); ${report.summary.manual} manual items`,
+  );
+  const suppressed = report.findings.filter((f) => f.status !== 'open');
+  for (const f of suppressed)
+    out.push(
+      `- Suppressed ${f.ruleId} at ${locationText(f.location)} (${f.suppression?.kind}): ${f.suppression?.reason}`,
+    );
+  for (const u of report.unknown) out.push(`- Unknown: ${u.ruleId} (${u.target}): ${u.reason}`);
+  for (const e of report.errors) out.push(`- Error: ${e.ruleId ?? e.target}: ${e.message}`);
+  for (const note of report.notes) out.push(`- ${note}`);
+  return `${out.join('\n')}\n`;
+}

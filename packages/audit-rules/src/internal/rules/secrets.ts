@@ -1,0 +1,89 @@
+import { findSecrets, redactSecret } from '../patterns.js';
+import type { ProjectContext, RawFinding, Severity } from '../types.js';
+import { defineRule } from './define.js';
+import { lineOf, outcome, redactText } from './helpers.js';
+
+const ENV_FILE = /(^|\/)\.env(\.[\w-]+)?$/;
+const TEMPLATE_ENV = /\.env\.(example|sample|dist|template|testing|test)$/;
+const SECRET_ENV_KEYS =
+  /^(REDIS_PASSWORD|AWS_SECRET_ACCESS_KEY|APP_KEY|DB_PASSWORD|MAIL_PASSWORD|PUSHER_APP_SECRET|\w*(SECRET|TOKEN|WEBHOOK_URL|API_KEY|PRIVATE_KEY)\w*)$/;
+const NODE_FILE = /\.(ts|tsx|js|mjs|cjs|jsx|json)$|(^|\/)\.npmrc$/;
+const LIVE_KEY = new Set(['aws-access-key', 'private-key', 'stripe']);
+
+async function scan(
+  context: ProjectContext,
+  wanted: (path: string) => boolean,
+): Promise<RawFinding[]> {
+  const findings: RawFinding[] = [];
+  for (const path of context.tree.files) {
+    if (
+      !wanted(path) ||
+      TEMPLATE_ENV.test(path) ||
+      /(^|\/)(package-lock\.json|pnpm-lock\.yaml|composer\.lock|yarn\.lock)$/.test(path)
+    )
+      continue;
+    const text = await context.tree.read(path);
+    if (text === null) continue;
+    // Outside git nothing is known to be committed: only the contents are judged.
+    const tracked = context.tree.fromGit && context.tree.tracked.has(path);
+    if (ENV_FILE.test(path)) {
+      if (tracked) {
+        findings.push({
+          message: `${path} is committed to git: every secret in it is in the history`,
+          location: { path, startLine: 1 },
+          key: `${path}:tracked`,
+        });
+      }
+      for (const [index, raw] of text.split('\n').entries()) {
+        const match = /^\s*(?:export\s+)?([A-Z0-9_]+)\s*=\s*["']?([^"'\s#]+)/.exec(raw);
+        if (!match || !SECRET_ENV_KEYS.test(match[1] as string) || !tracked) continue;
+        const value = match[2] as string;
+        if (/^\$\{|^null$|^$/i.test(value)) continue;
+        findings.push({
+          message: `${match[1]} has a literal value in a committed env file: ${redactSecret(value)}`,
+          location: { path, startLine: index + 1, startColumn: 1 },
+          key: `${path}:${match[1]}`,
+        });
+      }
+      continue;
+    }
+    for (const secret of findSecrets(text)) {
+      const line = lineOf(text, secret.index);
+      const severity: Severity = LIVE_KEY.has(secret.patternId) ? 'critical' : 'high';
+      findings.push({
+        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} file: ${redactSecret(secret.match)}`,
+        severity,
+        location: { path, startLine: line, startColumn: 1 },
+        evidence: redactText(text.split('\n')[line - 1] ?? '', 160),
+        key: `${path}:${secret.patternId}:${redactSecret(secret.match)}`,
+      });
+    }
+  }
+  return findings;
+}
+
+export const sec001 = defineRule({
+  id: 'SEC-001',
+  title: 'Committed secrets relevant to jobs and queues (Laravel tree)',
+  severity: 'high',
+  target: 'laravel-src',
+  covers: ['S1:JOB-002', 'S1:JOB-016', 'S1:JOB-022'],
+  cwe: ['CWE-798'],
+  description:
+    'P-SECRETS over PHP, env, YAML, shell and Dockerfiles: committed .env/.env.production files, literal REDIS_PASSWORD/AWS_SECRET_ACCESS_KEY/APP_KEY values, tokens, webhook URLs, credential URLs and private keys (critical for live cloud keys).',
+  fix: 'Remove the file or value, rotate the secret, keep it in a secret store or an untracked env file.',
+  check: async (context) => outcome(await scan(context, (path) => !NODE_FILE.test(path))),
+});
+
+export const sec001n = defineRule({
+  id: 'SEC-001N',
+  title: 'Committed secrets relevant to jobs and queues (Node tree)',
+  severity: 'high',
+  target: 'node-src',
+  covers: ['S1:JOB-002', 'S1:JOB-022'],
+  cwe: ['CWE-798'],
+  description:
+    'P-SECRETS over JavaScript/TypeScript/JSON files and .npmrc: tokens, webhook URLs, credential URLs (redis://user:pass@…) and private keys.',
+  fix: 'Read secrets from the environment or a secret store; rotate what was committed.',
+  check: async (context) => outcome(await scan(context, (path) => NODE_FILE.test(path))),
+});
