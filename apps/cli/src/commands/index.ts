@@ -1,7 +1,13 @@
 import type { Command } from '../internal/command.js';
+import { auditCommand } from './audit.js';
 import { initCommand } from './init.js';
 import { resourcesCommand } from './resources.js';
 import { validateCommand } from './validate.js';
 
 /** Every `qscale` command, in the order `qscale --help` lists them. */
-export const COMMANDS: readonly Command[] = [validateCommand, initCommand, resourcesCommand];
+export const COMMANDS: readonly Command[] = [
+  validateCommand,
+  initCommand,
+  resourcesCommand,
+  auditCommand,
+];

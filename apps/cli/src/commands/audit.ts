@@ -1,0 +1,159 @@
+import { writeFile } from 'node:fs/promises';
+import {
+  AuditError,
+  type AuditOptions,
+  type AuditProgress,
+  type AuditReport,
+  auditExitCode,
+  baselineFrom,
+  formatJson,
+  formatMarkdown,
+  formatSarif,
+  readBaseline,
+  runAudit,
+  type Severity,
+} from '@qscale/audit-rules';
+import { ConfigError, formatProblem, loadConfig } from '@qscale/daemon';
+import { parseFlags, UsageError } from '../internal/args.js';
+import type { Command } from '../internal/command.js';
+import { plural } from '../internal/format.js';
+import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
+
+const FORMATS = ['markdown', 'json', 'sarif'] as const;
+const FAIL_ON = ['critical', 'high', 'medium', 'low', 'none'] as const;
+
+/** Trees with fewer PHP files than this finish before a progress line would help. */
+const PROGRESS_MIN_FILES = 200;
+
+export const auditCommand: Command = {
+  name: 'audit',
+  summary: 'security audit of the config, Redis, queue data, host and project source',
+  usage:
+    'qscale audit [--config FILE] [--redis URL] [--path DIR] [--host] [--format markdown|json|sarif] [--output FILE] [--fail-on critical|high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--include-tests] [--no-queue-data] [--allow-partial] [--fail-on-manual] [--sarif-include-runtime]',
+  async run(args, io) {
+    const { values } = parseFlags(args, {
+      config: { type: 'string', short: 'c' },
+      redis: { type: 'string' },
+      path: { type: 'string' },
+      host: { type: 'boolean', default: false },
+      format: { type: 'string', default: 'markdown' },
+      output: { type: 'string', short: 'o' },
+      'fail-on': { type: 'string', default: 'high' },
+      baseline: { type: 'string' },
+      'write-baseline': { type: 'string' },
+      'include-tests': { type: 'boolean', default: false },
+      'no-queue-data': { type: 'boolean', default: false },
+      'allow-partial': { type: 'boolean', default: false },
+      'fail-on-manual': { type: 'boolean', default: false },
+      'sarif-include-runtime': { type: 'boolean', default: false },
+    });
+    const format = oneOf(values.format, FORMATS, '--format');
+    const failOn = oneOf(values['fail-on'], FAIL_ON, '--fail-on');
+    if (!values.config && !values.redis && !values.path && !values.host) {
+      throw new UsageError(
+        'nothing to audit: give at least one of --config, --redis, --path, --host',
+      );
+    }
+
+    const options: AuditOptions = {
+      includeTests: values['include-tests'],
+      host: values.host,
+      queueData: !values['no-queue-data'],
+      onProgress: progressLine(io),
+    };
+    try {
+      if (values.config) {
+        options.config = await loadConfig(values.config, { env: io.env });
+        options.configPath = values.config;
+      }
+      if (values.path) options.path = values.path;
+      if (values.redis) options.redis = redisTarget(values.redis, io);
+      if (values.baseline) {
+        options.baseline = await readBaseline(values.baseline);
+        options.baselinePath = values.baseline;
+      }
+      const report = await runAudit(options);
+      await emit(report, format, values.output, values['sarif-include-runtime'], io);
+      if (values['write-baseline']) {
+        const baseline = baselineFrom(report, 'accepted when the baseline was written; review');
+        await writeFile(values['write-baseline'], `${JSON.stringify(baseline, null, 2)}\n`);
+        line(
+          io.stderr,
+          `wrote ${plural(baseline.findings.length, 'finding')} to ${values['write-baseline']}`,
+        );
+      }
+      return auditExitCode(report, {
+        failOn: failOn as Severity | 'none',
+        allowPartial: values['allow-partial'],
+        failOnManual: values['fail-on-manual'],
+      }) as ExitCode;
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        for (const problem of error.problems) line(io.stderr, formatProblem(problem));
+        line(io.stderr, `qscale audit: ${error.file}: ${plural(error.problems.length, 'problem')}`);
+        return EXIT.usage;
+      }
+      if (error instanceof AuditError) {
+        line(io.stderr, `qscale audit: ${error.message}`);
+        return EXIT.usage;
+      }
+      throw error;
+    }
+  },
+};
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`${flag} ${value}: expected one of ${allowed.join(', ')}`);
+}
+
+/**
+ * The Redis to audit. A password may come from QSCALE_AUDIT_REDIS_PASSWORD instead of the URL,
+ * so it never sits in the process list.
+ */
+function redisTarget(url: string, io: CliIo): NonNullable<AuditOptions['redis']> {
+  const password = io.env.QSCALE_AUDIT_REDIS_PASSWORD;
+  const username = io.env.QSCALE_AUDIT_REDIS_USERNAME;
+  return {
+    url,
+    ...(password ? { password } : {}),
+    ...(username ? { username } : {}),
+  };
+}
+
+async function emit(
+  report: AuditReport,
+  format: (typeof FORMATS)[number],
+  output: string | undefined,
+  includeRuntime: boolean,
+  io: CliIo,
+): Promise<void> {
+  const text =
+    format === 'json'
+      ? formatJson(report)
+      : format === 'sarif'
+        ? formatSarif(report, { includeRuntime })
+        : formatMarkdown(report);
+  if (output === undefined) {
+    io.stdout.write(text);
+    return;
+  }
+  await writeFile(output, text);
+  const { critical, high, medium, low, suppressed } = report.summary;
+  line(
+    io.stdout,
+    `${output}: ${critical} critical, ${high} high, ${medium} medium, ${low} low, ${suppressed} suppressed`,
+  );
+}
+
+/** One line per quarter of the files indexed, on stderr (stdout may be the report). */
+function progressLine(io: CliIo): (progress: AuditProgress) => void {
+  let lastQuarter = -1;
+  return (progress) => {
+    if (progress.phase !== 'index' || progress.total < PROGRESS_MIN_FILES) return;
+    const quarter = Math.floor((progress.done / progress.total) * 4);
+    if (quarter === lastQuarter) return;
+    lastQuarter = quarter;
+    line(io.stderr, `scanning: ${progress.done}/${progress.total} PHP files parsed`);
+  };
+}
