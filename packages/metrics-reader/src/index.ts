@@ -1,3 +1,14 @@
-// @qscale/metrics-reader: Reads Laravel, BullMQ, Sidekiq, RQ and Celery queues straight from Redis into QueueSnapshots.
-// The public API lands with its issue; see README.md.
-export {};
+export { DEFAULTS } from './defaults.js';
+export type { MetricsReaderErrorCode } from './errors.js';
+export { MetricsReaderError } from './errors.js';
+export { createMetricsReader } from './internal/reader.js';
+export type {
+  DiscoveredQueue,
+  DiscoveryTarget,
+  MetricsReader,
+  MetricsReaderOptions,
+  QueueSource,
+  ReaderStats,
+  RedisConnectionOptions,
+  SnapshotCost,
+} from './types.js';

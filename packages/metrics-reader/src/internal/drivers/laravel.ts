@@ -1,0 +1,394 @@
+import { z } from 'zod';
+import type { Batch } from '../batch.js';
+import { ListMarkers, type MarkerReading } from '../markers.js';
+import type { ResolvedSource } from '../options.js';
+import { DataProblem, parseJsonObject, secondsToMs } from '../payload.js';
+import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
+
+/**
+ * The fields of a Laravel payload the reader uses. Laravel 12.11+ stamps `createdAt` (integer
+ * seconds) and `delay`; Horizon stamps `pushedAt` (a string of float seconds). Laravel 10-12.10
+ * payloads carry no timestamp at all.
+ */
+const payloadSchema = z.looseObject({
+  uuid: z.string().optional(),
+  id: z.union([z.string(), z.number()]).optional(),
+  attempts: z.number().int().nonnegative().optional(),
+  createdAt: z.number().optional(),
+  pushedAt: z.union([z.string(), z.number()]).optional(),
+  delay: z.number().nullable().optional(),
+  timeout: z.number().nullable().optional(),
+});
+type Payload = z.infer<typeof payloadSchema>;
+
+/** A job seen in the reserved set. */
+interface Reservation {
+  score: number;
+  /** Estimated reservation time, ms; null when it cannot be placed (seen on the first read). */
+  reservedAt: number | null;
+  lastSeenAt: number;
+}
+
+/** Integer seconds carry up to a second of truncation: read them as the middle of that second. */
+const HALF_SECOND_MS = 500;
+
+/**
+ * Laravel's Redis queue (plain and Horizon payloads, Laravel 10-13): `queues:{name}` (list,
+ * RPUSH/LPOP), `:delayed` and `:reserved` (sorted sets scored in unix seconds). Laravel keeps
+ * no counters, so the reader observes: new members of the reserved set are pickups (their
+ * score is the reservation time plus `retry_after`, an offset it learns), members that leave
+ * it finished, and list markers count the jobs taken while a backlog persists.
+ */
+export class LaravelReader extends QueueReader {
+  protected readonly reportsFailed = false;
+  private readonly key: string;
+  private readonly markers: ListMarkers;
+  private reservations = new Map<string, Reservation>();
+  /** Learned reservation offset (retry_after, or the job timeout in newer Laravel), seconds. */
+  private offsets = new Map<string, { low: number; high: number }>();
+  private previous: { pending: number; active: number; readAt: number } | null = null;
+
+  // Replies of the current tick.
+  private length: number | null = null;
+  private delayedTotal: number | null = null;
+  private due: number | null = null;
+  private reservedTotal: number | null = null;
+  private expired: number | null = null;
+  private head: string | null = null;
+  private headRead = false;
+  private oldestDueScore: number | null = null;
+  private oldestExpiredScore: number | null = null;
+  private window: [string, number][] | null = null;
+
+  constructor(source: ResolvedSource, context: ReaderContext) {
+    super(source, context);
+    this.key = `${source.prefix}queues:${source.backendName}`;
+    this.markers = new ListMarkers(this.key, 'head', context.options.markerChecksPerTick);
+  }
+
+  plan(batch: Batch, tick: Tick): void {
+    const key = this.key;
+    const nowSec = Math.floor(tick.startedAt / 1000);
+    const limit = this.options.maxJobsPerTick;
+    this.length = this.delayedTotal = this.due = this.reservedTotal = this.expired = null;
+    this.head = null;
+    this.headRead = false;
+    this.oldestDueScore = this.oldestExpiredScore = null;
+    this.window = null;
+
+    this.read(batch, ['llen', key], ['pending', 'oldestPendingAgeMs', 'arrivalRate'], (v) => {
+      this.length = this.count(v, `LLEN ${key}`);
+    });
+    this.read(batch, ['zcard', `${key}:delayed`], ['delayed'], (v) => {
+      this.delayedTotal = this.count(v, `ZCARD ${key}:delayed`);
+    });
+    this.read(
+      batch,
+      ['zcount', `${key}:delayed`, '-inf', nowSec],
+      ['pending', 'delayed', 'oldestPendingAgeMs', 'arrivalRate'],
+      (v) => {
+        this.due = this.count(v, `ZCOUNT ${key}:delayed`);
+      },
+    );
+    this.read(
+      batch,
+      ['zcard', `${key}:reserved`],
+      ['active', 'arrivalRate', 'completionRate'],
+      (v) => {
+        this.reservedTotal = this.count(v, `ZCARD ${key}:reserved`);
+      },
+    );
+    this.read(
+      batch,
+      ['zcount', `${key}:reserved`, '-inf', nowSec],
+      ['pending', 'active', 'oldestPendingAgeMs', 'arrivalRate'],
+      (v) => {
+        this.expired = this.count(v, `ZCOUNT ${key}:reserved`);
+      },
+    );
+    this.read(batch, ['lindex', key, 0], ['oldestPendingAgeMs'], (v) => {
+      this.head = typeof v === 'string' ? v : null;
+      this.headRead = true;
+    });
+    this.markers.plan(batch, (command, error) =>
+      this.commandFailed(command, error, ['arrivalRate', 'completionRate']),
+    );
+    this.read(
+      batch,
+      ['zrange', `${key}:delayed`, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+      ['oldestPendingAgeMs'],
+      (v) => {
+        this.oldestDueScore = firstScore(v);
+      },
+    );
+    this.read(
+      batch,
+      ['zrange', `${key}:reserved`, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+      ['oldestPendingAgeMs'],
+      (v) => {
+        this.oldestExpiredScore = firstScore(v);
+      },
+    );
+    this.read(
+      batch,
+      ['zrevrange', `${key}:reserved`, 0, limit - 1, 'WITHSCORES'],
+      ['pickupLatencyMs', 'serviceTimeMs'],
+      (v) => {
+        this.window = pairs(v, `ZREVRANGE ${key}:reserved`);
+      },
+    );
+  }
+
+  protected finish(tick: Tick): void {
+    const { readAt, startedAt } = tick;
+    const draft = this.draft;
+    const expired = this.expired ?? 0;
+    const due = this.due ?? 0;
+
+    const pending =
+      this.length !== null && this.due !== null && this.expired !== null
+        ? this.length + due + expired
+        : null;
+    const active = this.reservedTotal !== null ? Math.max(0, this.reservedTotal - expired) : null;
+    draft.set('pending', pending, 'counter');
+    draft.set(
+      'delayed',
+      this.delayedTotal !== null ? Math.max(0, this.delayedTotal - due) : null,
+      'counter',
+    );
+    draft.set('active', active, 'counter');
+
+    const markerReading = this.markers.observe(readAt, this.length, this.head);
+    const starts = this.observeReservations(tick);
+    this.guard(['oldestPendingAgeMs'], () => this.oldestAge(startedAt, markerReading));
+    if (this.timestampsMissing) {
+      // Without timestamps, pickups are timed by markers: one per tick, accurate to a tick.
+      this.pickupSource = 'estimate';
+      for (const wait of markerReading.waits) this.pickups.add(wait, readAt);
+    }
+    this.rates(tick, pending, active, markerReading.pops ?? starts);
+  }
+
+  /** True once the queue's payloads have shown they carry no timestamp (Laravel < 12.11). */
+  private timestampsMissing = false;
+
+  private oldestAge(now: number, markers: MarkerReading): void {
+    const draft = this.draft;
+    if (this.length === null || !this.headRead) return;
+    const candidates: number[] = [];
+    let source: 'counter' | 'estimate' = 'counter';
+    if (this.oldestDueScore !== null) candidates.push(this.oldestDueScore * 1000);
+    if (this.oldestExpiredScore !== null) candidates.push(this.oldestExpiredScore * 1000);
+    if (this.head !== null) {
+      const payload = this.parse(this.head, `LINDEX ${this.key} 0`);
+      const readyAt = payload ? this.readyAt(payload) : null;
+      if (readyAt !== null) {
+        candidates.push(readyAt);
+      } else if (payload && this.isFresh(payload) && !this.hasTimestamp(payload)) {
+        this.timestampsMissing = true;
+        const arrival = markers.oldestArrival;
+        if (arrival) {
+          candidates.push(
+            arrival.fromMs === null ? arrival.toMs : (arrival.fromMs + arrival.toMs) / 2,
+          );
+          source = 'estimate';
+        }
+      } else if (payload) {
+        // A retried or migrated job: it became ready when it re-entered the list.
+        const arrival = markers.oldestArrival;
+        const fallback = this.baseTime(payload);
+        if (arrival) {
+          candidates.push(
+            arrival.fromMs === null ? arrival.toMs : (arrival.fromMs + arrival.toMs) / 2,
+          );
+        } else if (fallback !== null) {
+          candidates.push(fallback);
+        }
+        source = 'estimate';
+      } else {
+        // The head payload is unreadable; the problem is recorded.
+        return;
+      }
+    }
+    if (this.length + (this.due ?? 0) + (this.expired ?? 0) === 0) {
+      draft.set('oldestPendingAgeMs', 0, 'counter');
+      return;
+    }
+    if (candidates.length === 0) {
+      if (this.head !== null) {
+        draft.problem(
+          'MISSING_TIMESTAMP',
+          `the oldest job of ${this.key} carries no createdAt or pushedAt and has not been seen arriving yet`,
+          ['oldestPendingAgeMs'],
+        );
+      }
+      return;
+    }
+    draft.set('oldestPendingAgeMs', Math.max(0, now - Math.min(...candidates)), source);
+  }
+
+  /**
+   * Compares the newest reservations with the previous read: new members are pickups, missing
+   * ones finished. Returns the pickups counted (a lower bound when jobs start and finish
+   * between two reads).
+   */
+  private observeReservations(tick: Tick): number | null {
+    const window = this.window;
+    if (window === null) return null;
+    const previous = tick.previous;
+    const limit = this.options.maxJobsPerTick;
+    const full = window.length >= limit;
+    const lowestScore = window.at(-1)?.[1] ?? Number.POSITIVE_INFINITY;
+    const current = new Map<string, Reservation>();
+    let starts = 0;
+    for (const [member, score] of window) {
+      const known = this.reservations.get(member);
+      if (known) {
+        known.lastSeenAt = tick.readAt;
+        current.set(member, known);
+        continue;
+      }
+      const payload = this.parse(member, `ZREVRANGE ${this.key}:reserved`, ['pickupLatencyMs']);
+      const reservedAt =
+        previous && payload
+          ? this.placeReservation(payload, score, previous.readAt, tick.readAt)
+          : null;
+      current.set(member, { score, reservedAt, lastSeenAt: tick.readAt });
+      if (!previous) continue;
+      starts++;
+      if (payload && reservedAt !== null && payload.attempts === 1) {
+        const readyAt = this.readyAt({ ...payload, attempts: 0 });
+        if (readyAt !== null) this.pickups.add(reservedAt - readyAt, reservedAt);
+      }
+    }
+    for (const [member, reservation] of this.reservations) {
+      if (current.has(member)) continue;
+      // Out of the window because newer reservations pushed it out: still running.
+      if (full && reservation.score < lowestScore) continue;
+      if (reservation.reservedAt !== null) {
+        const finishedAt = (reservation.lastSeenAt + tick.readAt) / 2;
+        this.services.add(finishedAt - reservation.reservedAt, finishedAt);
+      }
+    }
+    this.reservations = current;
+    return previous ? starts : null;
+  }
+
+  /**
+   * Places a new reservation in time. Its score is floor(reservedAt in s) + offset, where the
+   * offset (retry_after, or the job's timeout in newer Laravel) is constant per queue and job
+   * timeout; each sighting narrows it, since the reservation happened between two reads.
+   */
+  private placeReservation(
+    payload: Payload,
+    score: number,
+    previousReadAt: number,
+    readAt: number,
+  ): number {
+    const key = String(payload.timeout ?? 'default');
+    const low = score - Math.floor(readAt / 1000);
+    const high = score - Math.floor(previousReadAt / 1000);
+    const known = this.offsets.get(key);
+    let offset = { low, high };
+    if (known) {
+      const narrowed = { low: Math.max(known.low, low), high: Math.min(known.high, high) };
+      // Disjoint means the offset changed (a new retry_after): start learning again.
+      offset = narrowed.low <= narrowed.high ? narrowed : offset;
+    }
+    this.offsets.set(key, offset);
+    const from = Math.max(previousReadAt, (score - offset.high) * 1000);
+    const to = Math.min(readAt, (score - offset.low + 1) * 1000);
+    return to >= from ? (from + to) / 2 : (previousReadAt + readAt) / 2;
+  }
+
+  private rates(
+    tick: Tick,
+    pending: number | null,
+    active: number | null,
+    starts: number | null,
+  ): void {
+    const previous = this.previous;
+    if (pending === null || active === null) {
+      this.previous = null;
+      return;
+    }
+    if (previous && starts !== null) {
+      this.arrivals.add(previous.readAt, tick.readAt, pending - previous.pending + starts);
+      this.completions.add(previous.readAt, tick.readAt, starts - (active - previous.active));
+    }
+    this.previous = { pending, active, readAt: tick.readAt };
+  }
+
+  private parse(
+    raw: string,
+    where: string,
+    figures: readonly ('oldestPendingAgeMs' | 'pickupLatencyMs')[] = ['oldestPendingAgeMs'],
+  ): Payload | null {
+    try {
+      const json = parseJsonObject(raw, where, this.options.maxPayloadBytes);
+      const parsed = payloadSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new DataProblem(
+          'BAD_PAYLOAD',
+          `${where} holds a job whose ${issue?.path.join('.') || 'payload'} is not what Laravel writes (${issue?.message ?? 'invalid'})`,
+        );
+      }
+      return parsed.data;
+    } catch (error) {
+      this.dataFailed(error, figures);
+      return null;
+    }
+  }
+
+  private isFresh(payload: Payload): boolean {
+    return (payload.attempts ?? 0) === 0;
+  }
+
+  private hasTimestamp(payload: Payload): boolean {
+    return payload.pushedAt !== undefined || payload.createdAt !== undefined;
+  }
+
+  /** Creation time: Horizon's sub-second pushedAt, else the framework's whole-second createdAt. */
+  private baseTime(payload: Payload): number | null {
+    if (payload.pushedAt !== undefined) {
+      const pushed = secondsToMs(payload.pushedAt);
+      if (pushed === null) {
+        throw new DataProblem(
+          'BAD_PAYLOAD',
+          `pushedAt ${JSON.stringify(payload.pushedAt)} in ${this.key} is not a number of seconds`,
+        );
+      }
+      return pushed;
+    }
+    if (payload.createdAt !== undefined) return payload.createdAt * 1000 + HALF_SECOND_MS;
+    return null;
+  }
+
+  /** When a job that was never attempted became ready: created, plus its dispatch delay. */
+  private readyAt(payload: Payload): number | null {
+    if (!this.isFresh(payload)) return null;
+    const base = this.baseTime(payload);
+    if (base === null) return null;
+    return base + (payload.delay ?? 0) * 1000;
+  }
+}
+
+/** The score of the first member of a WITHSCORES reply, or null when empty. */
+function firstScore(value: unknown): number | null {
+  if (!Array.isArray(value) || value.length < 2) return null;
+  const score = Number(value[1]);
+  return Number.isFinite(score) ? score : null;
+}
+
+/** A WITHSCORES reply as [member, score] pairs. */
+function pairs(value: unknown, what: string): [string, number][] {
+  if (!Array.isArray(value)) {
+    throw new DataProblem('BAD_PAYLOAD', `${what} returned no list`);
+  }
+  const result: [string, number][] = [];
+  for (let index = 0; index + 1 < value.length; index += 2) {
+    result.push([String(value[index]), Number(value[index + 1])]);
+  }
+  return result;
+}

@@ -1,0 +1,294 @@
+import type { Batch } from '../batch.js';
+import type { ResolvedSource } from '../options.js';
+import { DataProblem, describe, isoUtcToMs } from '../payload.js';
+import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
+
+interface Registry {
+  key: string;
+  /** Highest score read so far; null until the first read. */
+  lastScore: number | null;
+  /** Members read at `lastScore` (ties are re-read by the inclusive range). */
+  atLastScore: Set<string>;
+}
+
+/**
+ * RQ 1.x/2.x (`rq:queue:{name}` list of job ids, `rq:job:{id}` hashes, registries as sorted
+ * sets). Depth from LLEN/ZCARD; in-flight jobs are the StartedJobRegistry (`rq:wip:`);
+ * completions are the new members of the finished and failed registries (scored by expiry,
+ * so new members come last); pickups and run times come from the job hashes of newly started
+ * and newly finished jobs (`enqueued_at`, `started_at`, `ended_at`).
+ */
+export class RqReader extends QueueReader {
+  protected readonly reportsFailed = true;
+  private readonly queueKey: string;
+  private readonly jobPrefix: string;
+  private readonly wip: string;
+  private readonly scheduled: string;
+  private readonly finished: Registry;
+  private readonly failedRegistry: Registry;
+  private inFlight = new Set<string>();
+  private firstRead = true;
+  private previous: { pending: number; active: number; readAt: number } | null = null;
+  private readonly ready = new Map<string, number>();
+
+  private length: number | null = null;
+  private intermediate: number | null = null;
+  private wipCount: number | null = null;
+  private scheduledCount: number | null = null;
+  private due: number | null = null;
+  private failedCount: number | null = null;
+  private oldestId: string | null = null;
+  private oldestDueScore: number | null = null;
+  private wipMembers: string[] | null = null;
+  private newFinished: string[] | null = null;
+  private newFailed: string[] | null = null;
+  private finishedCount = 0;
+  private detailsPlanned = false;
+
+  constructor(source: ResolvedSource, context: ReaderContext) {
+    super(source, context);
+    const root = `${source.prefix}rq:`;
+    this.queueKey = `${root}queue:${source.backendName}`;
+    this.jobPrefix = `${root}job:`;
+    this.wip = `${root}wip:${source.backendName}`;
+    this.scheduled = `${root}scheduled:${source.backendName}`;
+    this.finished = {
+      key: `${root}finished:${source.backendName}`,
+      lastScore: null,
+      atLastScore: new Set(),
+    };
+    this.failedRegistry = {
+      key: `${root}failed:${source.backendName}`,
+      lastScore: null,
+      atLastScore: new Set(),
+    };
+    this.completionSource = 'counter';
+  }
+
+  plan(batch: Batch, tick: Tick): void {
+    const nowSec = tick.startedAt / 1000;
+    const limit = this.options.maxJobsPerTick;
+    this.length = this.intermediate = this.wipCount = this.scheduledCount = null;
+    this.due = this.failedCount = this.oldestDueScore = null;
+    this.oldestId = null;
+    this.wipMembers = this.newFinished = this.newFailed = null;
+    this.finishedCount = 0;
+    this.detailsPlanned = false;
+
+    const depth = ['pending', 'oldestPendingAgeMs', 'arrivalRate'] as const;
+    this.read(batch, ['llen', this.queueKey], depth, (v) => {
+      this.length = this.count(v, `LLEN ${this.queueKey}`);
+    });
+    this.read(batch, ['llen', `${this.queueKey}:intermediate`], ['active', 'arrivalRate'], (v) => {
+      this.intermediate = this.count(v, `LLEN ${this.queueKey}:intermediate`);
+    });
+    this.read(batch, ['zcard', this.wip], ['active', 'arrivalRate'], (v) => {
+      this.wipCount = this.count(v, `ZCARD ${this.wip}`);
+    });
+    this.read(batch, ['zcard', this.scheduled], ['delayed'], (v) => {
+      this.scheduledCount = this.count(v, `ZCARD ${this.scheduled}`);
+    });
+    this.read(batch, ['zcount', this.scheduled, '-inf', nowSec], [...depth, 'delayed'], (v) => {
+      this.due = this.count(v, `ZCOUNT ${this.scheduled}`);
+    });
+    this.read(
+      batch,
+      ['zrange', this.scheduled, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+      ['oldestPendingAgeMs'],
+      (v) => {
+        if (Array.isArray(v) && v.length >= 2) this.oldestDueScore = Number(v[1]);
+      },
+    );
+    this.read(batch, ['zcard', this.failedRegistry.key], ['failed'], (v) => {
+      this.failedCount = this.count(v, `ZCARD ${this.failedRegistry.key}`);
+    });
+    this.read(batch, ['lindex', this.queueKey, 0], ['oldestPendingAgeMs'], (v) => {
+      this.oldestId = typeof v === 'string' ? v : null;
+    });
+    this.read(batch, ['zrange', this.wip, 0, limit - 1], ['pickupLatencyMs'], (v) => {
+      this.wipMembers = Array.isArray(v) ? v.map(String) : [];
+    });
+    this.read(batch, ['get', `${this.source.prefix}rq:suspended`], [], (v) => {
+      this.draft.paused = v !== null && v !== undefined;
+    });
+    this.planRegistry(batch, this.finished, (ids) => {
+      this.newFinished = ids;
+    });
+    this.planRegistry(batch, this.failedRegistry, (ids) => {
+      this.newFailed = ids;
+    });
+  }
+
+  /** Members added since the last read (scores are `now + ttl`, so new members score highest). */
+  private planRegistry(batch: Batch, registry: Registry, done: (ids: string[]) => void): void {
+    const limit = this.options.maxJobsPerTick;
+    const figures = ['completionRate', 'arrivalRate'] as const;
+    if (registry.lastScore === null) {
+      this.read(batch, ['zrevrange', registry.key, 0, 0, 'WITHSCORES'], figures, (v) => {
+        const score = Array.isArray(v) && v.length >= 2 ? Number(v[1]) : Number.NEGATIVE_INFINITY;
+        registry.lastScore = score;
+        registry.atLastScore = new Set(
+          Array.isArray(v) && v[0] !== undefined ? [String(v[0])] : [],
+        );
+        done([]);
+      });
+      return;
+    }
+    const from = Number.isFinite(registry.lastScore) ? String(registry.lastScore) : '-inf';
+    this.read(
+      batch,
+      ['zrange', registry.key, from, '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES'],
+      figures,
+      (v) => {
+        const ids: string[] = [];
+        if (!Array.isArray(v)) return;
+        let top = registry.lastScore ?? Number.NEGATIVE_INFINITY;
+        let atTop = new Set(registry.atLastScore);
+        for (let index = 0; index + 1 < v.length; index += 2) {
+          const member = String(v[index]);
+          const score = Number(v[index + 1]);
+          if (score === registry.lastScore && registry.atLastScore.has(member)) continue;
+          ids.push(member);
+          if (score > top) {
+            top = score;
+            atTop = new Set();
+          }
+          if (score === top) atTop.add(member);
+        }
+        registry.lastScore = top;
+        registry.atLastScore = atTop;
+        done(ids);
+      },
+    );
+    this.read(batch, ['zcount', registry.key, `(${from}`, '+inf'], figures, (v) => {
+      // More than one read's worth finished: count them all, sample the first.
+      this.finishedCount += Math.max(0, this.count(v, `ZCOUNT ${registry.key}`) - limit);
+    });
+  }
+
+  override planDetails(batch: Batch): void {
+    this.detailsPlanned = true;
+    const wanted = new Map<string, 'oldest' | 'started' | 'finished'>();
+    if (this.oldestId !== null && !this.ready.has(this.oldestId))
+      wanted.set(this.oldestId, 'oldest');
+    const current = new Set((this.wipMembers ?? []).map(jobId));
+    if (this.wipMembers !== null) {
+      if (!this.firstRead) {
+        for (const id of current) if (!this.inFlight.has(id)) wanted.set(id, 'started');
+      }
+      this.inFlight = current;
+    }
+    for (const id of [...(this.newFinished ?? []), ...(this.newFailed ?? [])]) {
+      if (!this.firstRead) wanted.set(jobId(id), 'finished');
+    }
+    let budget = this.options.maxJobsPerTick;
+    for (const [id, purpose] of wanted) {
+      if (budget-- <= 0) break;
+      const key = `${this.jobPrefix}${id}`;
+      this.read(
+        batch,
+        ['hmget', key, 'enqueued_at', 'started_at', 'ended_at'],
+        purpose === 'oldest' ? ['oldestPendingAgeMs'] : [],
+        (v) => this.onJob(id, key, purpose, v),
+      );
+    }
+  }
+
+  private onJob(
+    id: string,
+    key: string,
+    purpose: 'oldest' | 'started' | 'finished',
+    value: unknown,
+  ): void {
+    if (!Array.isArray(value)) return;
+    const [enqueuedRaw, startedRaw, endedRaw] = value as (string | null)[];
+    const enqueued = isoUtcToMs(enqueuedRaw);
+    if (purpose === 'oldest') {
+      if (enqueuedRaw === null || enqueuedRaw === undefined) {
+        throw new DataProblem(
+          'MISSING_TIMESTAMP',
+          `${key} (the oldest queued job) has no enqueued_at`,
+        );
+      }
+      if (enqueued === null) {
+        throw new DataProblem(
+          'BAD_PAYLOAD',
+          `${key} has enqueued_at ${describe(enqueuedRaw)}, expected an ISO-8601 UTC time`,
+        );
+      }
+      this.ready.clear();
+      this.ready.set(id, enqueued);
+      return;
+    }
+    const started = isoUtcToMs(startedRaw);
+    if (enqueued !== null && started !== null && started >= enqueued - 1000) {
+      if (purpose === 'started') this.pickups.add(started - enqueued, started);
+    }
+    const ended = isoUtcToMs(endedRaw);
+    if (purpose === 'finished' && started !== null && ended !== null) {
+      this.services.add(ended - started, ended);
+    }
+  }
+
+  protected finish(tick: Tick): void {
+    const draft = this.draft;
+    const due = this.due ?? 0;
+    const pending = this.length !== null && this.due !== null ? this.length + due : null;
+    const active =
+      this.wipCount !== null && this.intermediate !== null
+        ? this.wipCount + this.intermediate
+        : null;
+    draft.set('pending', pending, 'counter');
+    draft.set(
+      'delayed',
+      this.scheduledCount !== null ? Math.max(0, this.scheduledCount - due) : null,
+      'counter',
+    );
+    draft.set('active', active, 'counter');
+    draft.set('failed', this.failedCount, 'counter');
+
+    if (pending === 0) {
+      draft.set('oldestPendingAgeMs', 0, 'counter');
+    } else if (pending !== null) {
+      const candidates: number[] = [];
+      if (this.oldestDueScore !== null) candidates.push(this.oldestDueScore * 1000);
+      const readyAt = this.oldestId !== null ? this.ready.get(this.oldestId) : undefined;
+      if (readyAt !== undefined) candidates.push(readyAt);
+      if (candidates.length > 0) {
+        draft.set(
+          'oldestPendingAgeMs',
+          Math.max(0, tick.startedAt - Math.min(...candidates)),
+          'counter',
+        );
+      }
+    }
+
+    const completed =
+      this.newFinished !== null && this.newFailed !== null
+        ? this.newFinished.length + this.newFailed.length + this.finishedCount
+        : null;
+    const previous = this.previous;
+    if (pending !== null && active !== null) {
+      if (previous && completed !== null && !this.firstRead) {
+        this.completions.add(previous.readAt, tick.readAt, completed);
+        // Conservation: what arrived is what is here now, minus what was here, plus what left.
+        this.arrivals.add(
+          previous.readAt,
+          tick.readAt,
+          pending + active - (previous.pending + previous.active) + completed,
+        );
+      }
+      this.previous = { pending, active, readAt: tick.readAt };
+    } else {
+      this.previous = null;
+    }
+    if (this.detailsPlanned && this.wipMembers !== null && this.newFinished !== null)
+      this.firstRead = false;
+  }
+}
+
+/** StartedJobRegistry members are `{job_id}:{execution_id}` in RQ 2.x, `{job_id}` before. */
+function jobId(member: string): string {
+  const colon = member.indexOf(':');
+  return colon === -1 ? member : member.slice(0, colon);
+}

@@ -1,0 +1,196 @@
+import type { Batch } from './batch.js';
+import type { Command, Reply } from './connection.js';
+
+/**
+ * A job seen at the newest end of a list. It arrived after the previous read (or it would
+ * have been the newest then) and no later than the read that saw it.
+ */
+interface Marker {
+  element: string;
+  /** Lower bound of its arrival: the previous read, or null when unknown (first read). */
+  afterMs: number | null;
+  /** Upper bound of its arrival: the read that saw it first. */
+  seenAt: number;
+  /** Jobs older than it at its last check (its distance from the old end). */
+  olderCount: number | null;
+  /** When it was last seen present. */
+  presentAt: number;
+}
+
+/** What the markers tell about one interval between two reads. */
+export interface MarkerReading {
+  /** Jobs taken from the old end since the previous read; null when not measurable. */
+  pops: number | null;
+  /** Age bracket of the oldest job: `[lowMs, highMs]` arrival times, or null when unknown. */
+  oldestArrival: { fromMs: number | null; toMs: number } | null;
+  /** Waits of markers that left the list since the previous read (estimates, in ms). */
+  waits: number[];
+}
+
+const MAX_MARKERS = 64;
+
+/**
+ * Follows a FIFO list whose jobs carry no usable timestamp (Celery; Laravel before 12.11)
+ * by remembering, each tick, the newest job as a marker and later finding it again with LPOS
+ * (by value, from the nearer end). A marker that is still there tells how many jobs were
+ * taken from the old end since; a marker that is gone was picked up between two reads.
+ * Accurate to one tick whenever the list keeps a backlog across reads; in a list that drains
+ * between reads nothing persists, and the figures it feeds stay unknown.
+ */
+export class ListMarkers {
+  private markers: Marker[] = [];
+  private newestVanished: Marker | null = null;
+  private oldestSeen: { element: string; since: number } | null = null;
+  private previousLength: number | null = null;
+  private previousReadAt: number | null = null;
+  private checked: { marker: Marker; index: number | null | undefined }[] = [];
+  private newest: string | null | undefined;
+
+  constructor(
+    private readonly key: string,
+    /** Where jobs are taken from: `head` (LPOP) or `tail` (RPOP/BRPOP). */
+    private readonly oldEnd: 'head' | 'tail',
+    private readonly checksPerTick: number,
+  ) {}
+
+  /** Index of the newest end for LINDEX. */
+  private get newIndex(): number {
+    return this.oldEnd === 'head' ? -1 : 0;
+  }
+
+  /**
+   * Adds LINDEX of the newest job and LPOS of the oldest markers. The list's length and oldest
+   * job are read by the driver and passed to `observe`.
+   */
+  plan(batch: Batch, onError: (command: Command, error: Error) => void): void {
+    this.newest = undefined;
+    this.checked = this.markers.slice(0, this.checksPerTick).map((marker) => ({
+      marker,
+      index: undefined,
+    }));
+    const newestCommand: Command = ['lindex', this.key, this.newIndex];
+    batch.add(newestCommand, (reply: Reply) => {
+      if (reply.ok) this.newest = typeof reply.value === 'string' ? reply.value : null;
+      else onError(newestCommand, reply.error);
+    });
+    for (const check of this.checked) {
+      const command = this.lposCommand(check.marker);
+      batch.add(command, (reply: Reply) => {
+        if (!reply.ok) {
+          onError(command, reply.error);
+          return;
+        }
+        check.index = typeof reply.value === 'number' ? reply.value : null;
+      });
+    }
+  }
+
+  private lposCommand(marker: Marker): Command {
+    const length = this.previousLength ?? 0;
+    const fromOld = marker.olderCount ?? length;
+    const fromNew = Math.max(0, length - 1 - fromOld);
+    // Scan from the end the marker is probably nearer to; LPOS answers the index from the head.
+    const scanFromHead = this.oldEnd === 'head' ? fromOld <= fromNew : fromNew < fromOld;
+    return ['lpos', this.key, marker.element, 'RANK', scanFromHead ? 1 : -1];
+  }
+
+  /**
+   * Interprets the replies. `length` is LLEN, `oldest` the job at the old end (LINDEX), both
+   * read in the same round trip; null when they could not be read.
+   */
+  observe(readAt: number, length: number | null, oldest: string | null): MarkerReading {
+    const previousReadAt = this.previousReadAt;
+    const reading: MarkerReading = { pops: null, oldestArrival: null, waits: [] };
+    const complete =
+      length !== null &&
+      this.newest !== undefined &&
+      this.checked.every((c) => c.index !== undefined);
+    if (!complete) {
+      // A failed read breaks the chain; start afresh next tick.
+      this.previousReadAt = null;
+      this.previousLength = null;
+      return reading;
+    }
+
+    // Markers checked this tick, oldest first: gone ones were picked up since their last sighting.
+    let pops: number | null = null;
+    for (const { marker, index } of this.checked) {
+      if (index === null || index === undefined) {
+        this.markers = this.markers.filter((known) => known !== marker);
+        this.newestVanished = marker;
+        if (marker.afterMs !== null) {
+          const pickedAt = (marker.presentAt + readAt) / 2;
+          const arrivedAt = (marker.afterMs + marker.seenAt) / 2;
+          reading.waits.push(pickedAt - arrivedAt);
+        }
+        continue;
+      }
+      const olderCount = this.oldEnd === 'head' ? index : length - 1 - index;
+      if (pops === null && marker.olderCount !== null && marker.presentAt === previousReadAt) {
+        pops = Math.max(0, marker.olderCount - olderCount);
+      }
+      marker.olderCount = olderCount;
+      marker.presentAt = readAt;
+    }
+    // Without a marker present at both reads (the list drained in between, or was empty), jobs
+    // may have come and gone unseen: the count stays unknown.
+    reading.pops = previousReadAt === null ? null : pops;
+
+    // The newest job becomes a marker when it is not the newest marker already.
+    const newest = this.newest;
+    if (typeof newest === 'string' && this.markers.at(-1)?.element !== newest) {
+      this.markers.push({
+        element: newest,
+        afterMs: previousReadAt,
+        seenAt: readAt,
+        olderCount: length - 1,
+        presentAt: readAt,
+      });
+      if (this.markers.length > MAX_MARKERS) this.thin();
+    }
+
+    reading.oldestArrival = this.oldestArrival(readAt, length, oldest);
+    this.previousReadAt = readAt;
+    this.previousLength = length;
+    return reading;
+  }
+
+  private oldestArrival(
+    readAt: number,
+    length: number,
+    oldest: string | null,
+  ): MarkerReading['oldestArrival'] {
+    if (length === 0 || oldest === null) {
+      this.oldestSeen = null;
+      return null;
+    }
+    if (this.oldestSeen?.element !== oldest) this.oldestSeen = { element: oldest, since: readAt };
+    const exact = this.markers.find((marker) => marker.element === oldest);
+    if (exact && (exact.afterMs !== null || exact.seenAt < readAt)) {
+      return { fromMs: exact.afterMs, toMs: exact.seenAt };
+    }
+    const firstPresent = this.markers[0];
+    if (firstPresent && this.newestVanished) {
+      // Newer than the newest marker that left, older than the oldest that stayed.
+      return { fromMs: this.newestVanished.seenAt, toMs: firstPresent.seenAt };
+    }
+    // The backlog predates every marker: only a lower bound on its age is known, and none at
+    // all on the first sighting.
+    const upper = Math.min(firstPresent?.seenAt ?? readAt, this.oldestSeen.since);
+    return upper < readAt ? { fromMs: null, toMs: upper } : null;
+  }
+
+  /** Keeps the marker count bounded by dropping the one closest to its older neighbour. */
+  private thin(): void {
+    let drop = 1;
+    let smallest = Number.POSITIVE_INFINITY;
+    for (let index = 1; index < this.markers.length - 1; index++) {
+      const gap = (this.markers[index]?.seenAt ?? 0) - (this.markers[index - 1]?.seenAt ?? 0);
+      if (gap < smallest) {
+        smallest = gap;
+        drop = index;
+      }
+    }
+    this.markers.splice(drop, 1);
+  }
+}

@@ -1,0 +1,146 @@
+import type { Logger, QueueBackend, QueueSnapshot } from '@qscale/contracts';
+
+/** How to reach one Redis; the same shape as the daemon's resolved `redis` settings. */
+export interface RedisConnectionOptions {
+  /** `redis://` or `rediss://` (TLS) URL; may carry user, password and db. */
+  url: string;
+  /** ACL user name, overriding the URL's. */
+  username?: string | null | undefined;
+  /** Password, overriding the URL's. Never logged. */
+  password?: string | null | undefined;
+  /** Database index, overriding the URL's. */
+  db?: number | null | undefined;
+  /** TLS settings; null means TLS only when the URL is `rediss://`. */
+  tls?:
+    | {
+        /** PEM file of the CA that signed the server's certificate. */
+        caFile?: string | null | undefined;
+        /** Name to check the server's certificate against (SNI). */
+        servername?: string | null | undefined;
+        /** Refuse a certificate that does not verify. @defaultValue true */
+        rejectUnauthorized?: boolean | undefined;
+      }
+    | null
+    | undefined;
+}
+
+/** One queue to read, as the configuration resolves it. */
+export interface QueueSource {
+  /** The queue's name in qscale's configuration; becomes `QueueSnapshot.queue`. */
+  queue: string;
+  /** The queue system. */
+  driver: QueueBackend;
+  /** The queue's name in the backend (e.g. `default`, `{default}` on a Laravel cluster). */
+  backendName: string;
+  /** The backend's key prefix; null means the driver's default (see `DEFAULTS.prefixes`). */
+  prefix: string | null;
+  /** Queues with equal connection settings share one client and one pipeline per tick. */
+  redis: RedisConnectionOptions;
+}
+
+/** Options of {@link createMetricsReader}. Every duration is in milliseconds. */
+export interface MetricsReaderOptions {
+  /** The queues to read, in the order `snapshot()` returns them. */
+  sources: readonly QueueSource[];
+  /** Receives connection problems and data problems with structured fields. */
+  logger?: Logger;
+  /** The clock, epoch milliseconds; inject one to make tests deterministic. @defaultValue `Date.now` */
+  now?: () => number;
+  /** @see DEFAULTS.windowMs */
+  windowMs?: number;
+  /** @see DEFAULTS.rateWindowMs */
+  rateWindowMs?: number;
+  /** @see DEFAULTS.minSamples */
+  minSamples?: number;
+  /** @see DEFAULTS.maxPayloadBytes */
+  maxPayloadBytes?: number;
+  /** @see DEFAULTS.maxJobsPerTick */
+  maxJobsPerTick?: number;
+  /** @see DEFAULTS.maxEventsPerTick */
+  maxEventsPerTick?: number;
+  /** @see DEFAULTS.markerChecksPerTick */
+  markerChecksPerTick?: number;
+  /** @see DEFAULTS.commandTimeoutMs */
+  commandTimeoutMs?: number;
+  /** @see DEFAULTS.connectTimeoutMs */
+  connectTimeoutMs?: number;
+  /** @see DEFAULTS.reconnect */
+  reconnect?: { initialDelayMs?: number; maxDelayMs?: number };
+  /** @see DEFAULTS.discoveryIntervalMs */
+  discoveryIntervalMs?: number;
+  /**
+   * Name the reader's connections give themselves (`CLIENT SETNAME`), so they can be told apart
+   * in `CLIENT LIST`. Needs the ACL permission for `CLIENT`; null sets no name.
+   * @defaultValue null
+   */
+  connectionName?: string | null;
+}
+
+/** Where to look for queues with {@link MetricsReader.discover}. */
+export interface DiscoveryTarget {
+  driver: QueueBackend;
+  /** Null means the driver's default prefix. */
+  prefix: string | null;
+  redis: RedisConnectionOptions;
+}
+
+/** A queue found in Redis. */
+export interface DiscoveredQueue {
+  driver: QueueBackend;
+  /** The queue's name in the backend, to use as `backendName`. */
+  backendName: string;
+  /** The prefix it was found under (the driver's default when the target gave none). */
+  prefix: string;
+  /** The Redis it lives in, without credentials. */
+  redis: string;
+}
+
+/** What the last snapshot cost, for the benchmark and the daemon's /metrics. */
+export interface SnapshotCost {
+  /** When the snapshot started, epoch milliseconds. */
+  at: number;
+  /** Wall time of the whole snapshot, all connections in parallel. */
+  durationMs: number;
+  /** Pipelined round trips, all connections together. */
+  roundTrips: number;
+  /** Most round trips any one connection needed (the issue's bound: 2). */
+  maxRoundTripsPerConnection: number;
+  /** Redis commands sent. */
+  commands: number;
+  /** Connections read (one per distinct Redis). */
+  connections: number;
+  /** Queues whose snapshot carries an error. */
+  queuesWithErrors: number;
+}
+
+/** Running totals since the reader was created. */
+export interface ReaderStats {
+  snapshots: number;
+  roundTrips: number;
+  commands: number;
+  /** Snapshots in which a connection could not be read. */
+  connectionFailures: number;
+  /** SCAN/SSCAN calls made by `discover()`. */
+  discoveryScans: number;
+  /** Cost of the most recent snapshot; null before the first. */
+  last: SnapshotCost | null;
+}
+
+/** The reader the daemon keeps for its lifetime. */
+export interface MetricsReader {
+  /**
+   * One snapshot per source, in order. Never rejects for data or connection problems: an
+   * affected queue gets `error` and null figures while the others go on. Concurrent calls
+   * share one read.
+   */
+  snapshot(): Promise<QueueSnapshot[]>;
+  /**
+   * The queues that exist, per driver, for `targets` (by default, every connection, driver and
+   * prefix of the sources). SCANs each target at most once per `discoveryIntervalMs`.
+   */
+  discover(targets?: readonly DiscoveryTarget[]): Promise<DiscoveredQueue[]>;
+  /** Totals and the cost of the last snapshot. */
+  stats(): ReaderStats;
+  /** Closes every Redis connection; the reader cannot be used afterwards. */
+  close(): Promise<void>;
+}
