@@ -582,6 +582,8 @@ async function connectRedis(
     retryStrategy: () => null,
     connectTimeout: 5_000,
     enableOfflineQueue: false,
+    // The audit user may lack INFO; the ready check would only warn on the console.
+    enableReadyCheck: false,
     ...(tls ? { tls: {} } : {}),
   };
   const anonymous = new Redis(common);

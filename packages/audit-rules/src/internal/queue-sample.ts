@@ -59,7 +59,14 @@ export async function sampleQueues(
   let cursor = '0';
   let truncated = false;
   do {
-    const [next, batch] = await redis.scan(cursor, 'COUNT', 1000);
+    let reply: [string, string[]];
+    try {
+      reply = await redis.scan(cursor, 'COUNT', 1000);
+    } catch (error) {
+      if (!/NOPERM/.test((error as Error).message)) throw error;
+      return { items: [], keysScanned: 0, truncated: false, refused: ['SCAN'] };
+    }
+    const [next, batch] = reply;
     cursor = next;
     keys.push(...batch);
     if (keys.length >= maxKeys) {

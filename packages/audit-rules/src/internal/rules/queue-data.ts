@@ -79,8 +79,13 @@ export const rdq001 = defineRule({
         props = text ? serializedSecretProps(text) : [];
       }
       if (text === null) continue;
+      // Secret-named properties are already listed by name; the pattern adds nothing there.
       const patterns = [
-        ...new Set(findSecrets(text).map((s) => `${s.patternId} ${redactSecret(s.match)}`)),
+        ...new Set(
+          findSecrets(text)
+            .filter((s) => s.patternId !== 'php-serialized-secret-prop' || props.length === 0)
+            .map((s) => `${s.patternId} ${redactSecret(s.match)}`),
+        ),
       ];
       if (props.length === 0 && patterns.length === 0) continue;
       const what = [
