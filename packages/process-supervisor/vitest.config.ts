@@ -1,4 +1,4 @@
 import { qscaleVitestConfig } from '@qscale/vitest-config';
 
-// Empty until its issue lands; remove passWithNoTests with the first test.
-export default qscaleVitestConfig({ passWithNoTests: true });
+// Process tests spawn real workers on a machine shared with other suites: one file at a time.
+export default qscaleVitestConfig({ fileParallelism: false });

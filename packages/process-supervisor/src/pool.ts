@@ -115,8 +115,10 @@ export class WorkerPool {
       else if (worker.state === 'starting') starting++;
       else if (worker.state === 'stopping') stopping++;
     }
+    // Slots waiting for a spawn (or a crash backoff) are starting; a degraded queue's are not.
+    const coolingOff = this.#degraded && performance.now() < this.#gateUntil;
     const pending =
-      this.#stopping || this.#degraded ? 0 : Math.max(0, this.#desired - running - starting);
+      this.#stopping || coolingOff ? 0 : Math.max(0, this.#desired - running - starting);
     return {
       running,
       starting: starting + pending,
@@ -357,7 +359,11 @@ export class WorkerPool {
 
   /** How many workers may be spawned now: none during a backoff, one probe after failed starts. */
   #allowance(starting: number): number {
-    if (performance.now() < this.#gateUntil) return 0;
+    if (performance.now() < this.#gateUntil) {
+      // Timers fire on the loop's millisecond clock, which may lag this one: never stall.
+      this.#gateTimer ?? this.#scheduleGate();
+      return 0;
+    }
     if (this.#failedStarts > 0) return starting === 0 ? 1 : 0;
     return Number.POSITIVE_INFINITY;
   }
@@ -438,11 +444,11 @@ export class WorkerPool {
     worker.requestStop(reason, this.#stopPlan());
   }
 
+  /** A new command gets a fresh chance; the pool stays degraded until a worker runs. */
   #resetRestartGate(): void {
     this.#failedStarts = 0;
     this.#crashStreak = 0;
     this.#gateUntil = 0;
-    this.#degraded = false;
     if (this.#gateTimer) clearTimeout(this.#gateTimer);
     this.#gateTimer = null;
   }
@@ -454,7 +460,7 @@ export class WorkerPool {
         this.#gateTimer = null;
         this.#reconcile();
       },
-      Math.max(0, this.#gateUntil - performance.now()),
+      Math.max(0, Math.ceil(this.#gateUntil - performance.now()) + 1),
     );
     this.#gateTimer.unref();
   }

@@ -42,10 +42,14 @@ export async function readStateFile(path: string): Promise<StateDocument | null>
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new SupervisorError('STATE_FILE_INVALID', `cannot read state file ${path}`, {
-      cause: error,
-    });
+    // No file (or no folder yet): nothing to adopt. Whether it can be written is checked next.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw new SupervisorError(
+      'STATE_FILE_INVALID',
+      `cannot read state file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   let json: unknown;
   try {

@@ -226,10 +226,14 @@ export class Worker {
       const [first, ...rest] = plan.signals;
       if (first) {
         this.hooks.stopping(this, first);
-        this.#signal(first);
+        this.#signal(...withContinue(first));
       }
       rest.forEach((signal, index) => {
-        this.#timer(() => this.#signal(signal), plan.signalGapMs * (index + 1), true);
+        this.#timer(
+          () => this.#signal(...withContinue(signal)),
+          plan.signalGapMs * (index + 1),
+          true,
+        );
       });
       this.#killWaitMs = plan.killWaitMs;
       if (this.adopted) this.#schedulePoll();
@@ -322,28 +326,29 @@ export class Worker {
     this.hooks.running(this);
   }
 
-  #signal(signal: NodeJS.Signals): void {
+  /** Sends the signals, in order, to the worker's process group. */
+  #signal(...signals: NodeJS.Signals[]): void {
     if (this.pid === null || this.#exit) return;
     if (!this.adopted) {
       // Our child is not reaped before its 'exit' callback runs, so its PID (the group id)
       // cannot have been reused yet.
-      if (signalGroup(this.pid, signal) === 'denied') this.#child?.kill(signal);
+      for (const signal of signals) {
+        if (signalGroup(this.pid, signal) === 'denied') this.#child?.kill(signal);
+      }
       return;
     }
-    this.#signalAdopted(this.pid, signal).catch((error: unknown) =>
-      this.hooks.problem(this, `cannot send ${signal}`, error),
+    this.#signalAdopted(this.pid, signals).catch((error: unknown) =>
+      this.hooks.problem(this, `cannot send ${signals.join(', ')}`, error),
     );
   }
 
-  /** Not our child: check it is still the same process (start time) before every signal. */
-  async #signalAdopted(pid: number, signal: NodeJS.Signals): Promise<void> {
+  /** Not our child: check it is still the same process (start time) before signalling. */
+  async #signalAdopted(pid: number, signals: NodeJS.Signals[]): Promise<void> {
     const stat = await readStat(pid);
-    if (isLive(stat) && stat.startTicks === this.startTicks) {
-      signalGroup(pid, signal);
-      return;
-    }
-    // The leader is gone; members of its group keep the group id from being reused.
-    if ((await liveGroupMembers(pid)).length > 0) signalGroup(pid, signal);
+    const same = isLive(stat) && stat.startTicks === this.startTicks;
+    // When the leader is gone, members of its group keep the group id from being reused.
+    if (!same && (await liveGroupMembers(pid)).length === 0) return;
+    for (const signal of signals) signalGroup(pid, signal);
   }
 
   #kill(): void {
@@ -450,6 +455,18 @@ export class Worker {
     clearTimeout(timer);
     this.#timers.delete(timer);
   }
+}
+
+const JOB_CONTROL_STOPS = new Set<string>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
+
+/**
+ * A stop signal followed by SIGCONT, as systemd does: a worker someone stopped (SIGSTOP)
+ * would otherwise never see the SIGTERM and only die at SIGKILL. Not after SIGTSTP and its
+ * kin: the kernel discards a pending stop signal when SIGCONT arrives, so the worker's TSTP
+ * handler (Sidekiq's "quiet") would never run.
+ */
+function withContinue(signal: NodeJS.Signals): NodeJS.Signals[] {
+  return JOB_CONTROL_STOPS.has(signal) ? [signal] : [signal, 'SIGCONT'];
 }
 
 /** Spawns one worker: no shell, its own process group, only the given environment. */
