@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { deleteKeys, type PrivateRedis, startPrivateRedis, uniquePrefix } from '@qscale/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AuditReport,
   auditExitCode,
@@ -20,7 +20,6 @@ import {
 const APP_PASSWORD = 'app-pw-0c4f9e2a7b';
 let openServer: PrivateRedis;
 let lockedServer: PrivateRedis;
-const clients: Redis[] = [];
 const tmp: string[] = [];
 
 beforeAll(async () => {
@@ -52,16 +51,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([openServer?.stop(), lockedServer?.stop()]);
   await Promise.all(tmp.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-function client(url: string, options: { username?: string; password?: string } = {}): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1, ...options });
-  clients.push(redis);
-  return redis;
-}
-
-afterEach(async () => {
-  for (const redis of clients.splice(0)) redis.disconnect();
 });
 
 const open = (report: AuditReport, ruleId: string) =>
@@ -185,15 +174,16 @@ describe('queue contents (sampled read-only)', () => {
     await billing.add('charge', { customerId: 7, apiToken: STRIPE });
     backups = new Queue('backups', { connection, prefix: `${prefix}bull` });
     await backups.add('backup', { databaseId: 3 });
-    worker = new Worker(
+    const failing = new Worker(
       'backups',
-      async () => {
+      async (): Promise<void> => {
         throw new Error(`could not connect to ${DSN}`);
       },
       { connection, prefix: `${prefix}bull` },
     );
-    await new Promise<void>((resolve) => worker?.once('failed', () => resolve()));
-    await worker.close();
+    worker = failing;
+    await new Promise<void>((resolve) => failing.once('failed', () => resolve()));
+    await failing.close();
   });
 
   afterAll(async () => {

@@ -1,0 +1,298 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AuditError,
+  type AuditedConfig,
+  auditExitCode,
+  baselineFrom,
+  findSecrets,
+  formatMarkdown,
+  formatSarif,
+  parseBaseline,
+  RULES,
+  redactSecret,
+  runAudit,
+} from '../src/index.js';
+
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'qscale-audit-report-'));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function tree(name: string, files: Record<string, string>): Promise<string> {
+  const dir = join(root, name);
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(dir, path, '..'), { recursive: true });
+    await writeFile(join(dir, path), text);
+  }
+  return dir;
+}
+
+const job = (comment: string) => `<?php
+
+namespace App\\Jobs;
+
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+
+class PruneImagesJob implements ShouldQueue
+{
+    public function handle(string $image): void
+    {
+        ${comment}
+        exec("docker image rm $image");
+    }
+}
+`;
+
+describe('suppressions', () => {
+  it('an inline reason suppresses; a reasonless comment suppresses nothing and is itself reported (AUD-001)', async () => {
+    const withReason = await runAudit({
+      path: await tree('inline-ok', {
+        'app/Jobs/PruneImagesJob.php': job(
+          '// qscale-audit-ignore JOB-006: $image comes from a fixed list',
+        ),
+      }),
+    });
+    expect(
+      withReason.findings
+        .filter((f) => f.ruleId === 'JOB-006')
+        .map((f) => [f.status, f.suppression?.reason]),
+    ).toEqual([['suppressed', '$image comes from a fixed list']]);
+    const bare = await runAudit({
+      path: await tree('inline-bare', {
+        'app/Jobs/PruneImagesJob.php': job('// qscale-audit-ignore JOB-006'),
+      }),
+    });
+    expect(bare.findings.filter((f) => f.ruleId === 'JOB-006').map((f) => f.status)).toEqual([
+      'open',
+    ]);
+    expect(bare.findings.filter((f) => f.ruleId === 'AUD-001').map((f) => f.location)).toEqual([
+      { path: 'app/Jobs/PruneImagesJob.php', startLine: 11, startColumn: 1 },
+    ]);
+  });
+
+  it('a baseline accepts findings by fingerprint; an entry without a reason is reported (AUD-002)', async () => {
+    const path = await tree('baseline', { 'app/Jobs/PruneImagesJob.php': job('') });
+    const first = await runAudit({ path });
+    expect(auditExitCode(first)).toBe(1);
+    const accepted = baselineFrom(first, 'images are pruned from a constant list');
+    const second = await runAudit({ path, baseline: accepted });
+    expect(second.findings.find((f) => f.ruleId === 'JOB-006')).toMatchObject({
+      status: 'baselined',
+      suppression: { kind: 'baseline', reason: 'images are pruned from a constant list' },
+    });
+    expect(auditExitCode(second)).toBe(0);
+    const reasonless = {
+      version: 1 as const,
+      findings: accepted.findings.map((f) => ({ ...f, reason: ' ' })),
+    };
+    const third = await runAudit({
+      path,
+      baseline: reasonless,
+      baselinePath: 'audit-baseline.json',
+    });
+    expect(third.findings.find((f) => f.ruleId === 'JOB-006')?.status).toBe('open');
+    expect(third.findings.filter((f) => f.ruleId === 'AUD-002')).toHaveLength(1);
+  });
+
+  it('a malformed baseline names the file, the entry and the field', () => {
+    expect(() =>
+      parseBaseline(
+        '{"version":1,"findings":[{"fingerprint":"abc","ruleId":"JOB-006","reason":"x"}]}',
+        'b.json',
+      ),
+    ).toThrow(
+      new AuditError(
+        'AUDIT_BASELINE_INVALID',
+        'b.json: findings.0.fingerprint: expected sha256:<64 hex digits>',
+      ),
+    );
+    expect(() => parseBaseline('nope', 'b.json')).toThrow(/^b\.json: not JSON/);
+  });
+});
+
+describe('redaction', () => {
+  it('shows 4 characters, the length and a sha256 prefix, never the value', () => {
+    expect(redactSecret('sk_live_1234567890abcdef')).toMatch(
+      /^sk_l… \(24 chars, sha256:[0-9a-f]{12}\)$/,
+    );
+    expect(
+      findSecrets('REDIS_URL=redis://app:hunter2hunter2@10.1.2.3:6379').map((s) => s.patternId),
+    ).toEqual(['url-credentials']);
+    expect(findSecrets('redis://user:pass@host and redis://app:${REDIS_PASSWORD}@host')).toEqual(
+      [],
+    );
+  });
+});
+
+const config = (overrides: Partial<AuditedConfig> = {}): AuditedConfig => ({
+  redis: { url: 'redis://10.0.0.9:6379', username: null, password: null, tls: null },
+  http: { enabled: true, host: '0.0.0.0', port: 9730, token: null },
+  limits: { maxWorkers: 64 },
+  supervision: { refuseRoot: false },
+  queues: [
+    {
+      name: 'emails',
+      driver: 'laravel',
+      backendName: '-oProxyCommand=id',
+      redis: { url: 'redis://10.0.0.9:6379', username: null, password: null, tls: null },
+      workers: { min: 0, max: 10 },
+      command: ['php', 'artisan', 'queue:work', '--tries=0'],
+      env: {},
+      user: null,
+      stop: { graceMs: 30_000 },
+      recycle: { maxRssBytes: null, maxLifetimeMs: null },
+      scaling: { cooldownMs: 0 },
+    },
+  ],
+  ...overrides,
+});
+
+describe('autoscaler-config rules', () => {
+  it('flag an exposed API, root workers, remote Redis without auth/TLS, bad names and short grace', async () => {
+    const report = await runAudit({ config: config(), configPath: 'qscale.yml', hostCores: 2 });
+    expect(report.findings.map((f) => `${f.ruleId} ${f.message}`).sort()).toEqual([
+      'AUT-001 limits.maxWorkers 64 is above 16 (2 cores × 8)',
+      'AUT-001 queue emails: scaling cooldown 0 lets a burst flap workers up and down',
+      'AUT-002 queue emails: stop grace 30s is shorter than the job timeout 60s (queue:work default); --tries=0 retries failing jobs forever; no --memory and no recycle.memory: a leaking worker is never restarted',
+      'AUT-003 queue emails: "-oProxyCommand=id" may be read as options or split into several arguments',
+      'CFG-001 the status API listens on 0.0.0.0:9730 without a bearer token',
+      'CFG-002 queues emails have no user and supervision.refuseRoot is off',
+      'CFG-003 redis: Redis at 10.0.0.9 without a password',
+      'CFG-004 redis: Redis at 10.0.0.9 in plaintext',
+      'CFG-005 queue emails: workers are never recycled',
+    ]);
+  });
+
+  it('a hardened config has no finding', async () => {
+    const hardened = config({
+      redis: { url: 'rediss://qscale:pw@10.0.0.9:6380', username: null, password: null, tls: null },
+      http: { enabled: true, host: '127.0.0.1', port: 9730, token: null },
+      limits: { maxWorkers: 12 },
+      supervision: { refuseRoot: true },
+    });
+    const [queue] = hardened.queues;
+    const report = await runAudit({
+      config: {
+        ...hardened,
+        queues: [
+          {
+            ...queue,
+            backendName: 'emails',
+            redis: hardened.redis,
+            user: 'app',
+            command: ['php', 'artisan', 'queue:work', '--timeout=50', '--tries=3', '--memory=256'],
+            stop: { graceMs: 70_000 },
+            scaling: { cooldownMs: 10_000 },
+          },
+        ],
+      },
+      hostCores: 2,
+    });
+    expect(report.findings).toEqual([]);
+  });
+
+  it('a config object of the wrong shape is an error naming the fields', async () => {
+    await expect(runAudit({ config: { queues: 'x' }, configPath: 'broken.yml' })).rejects.toThrow(
+      /^broken\.yml: not a resolved qscale configuration \(redis: .*queues: /,
+    );
+  });
+});
+
+describe('report formats', () => {
+  it('markdown follows the plan: scope, hypotheses, findings by group, manual review, fixes, notes', async () => {
+    const report = await runAudit({
+      path: await tree('md', { 'app/Jobs/PruneImagesJob.php': job('') }),
+    });
+    const text = formatMarkdown(report);
+    const headings = text.split('\n').filter((l) => /^##? /.test(l) || /^### /.test(l));
+    expect(headings.slice(1)).toEqual([
+      '## Scope',
+      '## Hypotheses',
+      '## Findings',
+      '### Critical',
+      '### Important',
+      '### Low priority',
+      '## Manual review required',
+      '## Fixes',
+      '## Auditor notes',
+    ]);
+    expect(text).toContain('| S1:JOB-006 | Deployment commands are built safely | fail |');
+    expect(text).toMatch(
+      /\| F-001 \| \[JOB-006\] \$image \(origin unknown\) interpolated unescaped into a command run by exec \| open \|/,
+    );
+  });
+
+  it('SARIF 2.1.0 as GitHub reads it: rules, ruleIndex, levels, security-severity, fingerprints; runtime only on request', async () => {
+    const report = await runAudit({
+      path: await tree('sarif', { 'app/Jobs/PruneImagesJob.php': job('') }),
+      config: config(),
+      hostCores: 2,
+    });
+    const sarif = JSON.parse(formatSarif(report));
+    expect(sarif.version).toBe('2.1.0');
+    expect(sarif.$schema).toBe('https://json.schemastore.org/sarif-2.1.0.json');
+    expect(sarif.runs).toHaveLength(1);
+    const [run] = sarif.runs;
+    expect(run.automationDetails).toEqual({ id: 'audit-rules/source/' });
+    expect(run.tool.driver.rules).toHaveLength(RULES.length + 2);
+    for (const rule of run.tool.driver.rules) {
+      expect(rule.shortDescription.text.length).toBeLessThanOrEqual(1024);
+      expect(rule.help.text.length).toBeGreaterThan(0);
+      expect(Number(rule.properties['security-severity'])).not.toBe(9);
+    }
+    expect(run.results).toHaveLength(1);
+    const [result] = run.results;
+    expect(run.tool.driver.rules[result.ruleIndex].id).toBe(result.ruleId);
+    expect(result).toMatchObject({
+      ruleId: 'JOB-006',
+      level: 'error',
+      locations: [
+        {
+          physicalLocation: {
+            artifactLocation: { uri: 'app/Jobs/PruneImagesJob.php' },
+            region: { startLine: 12 },
+          },
+        },
+      ],
+      properties: { 'security-severity': '8.0' },
+    });
+    expect(result.partialFingerprints.primaryLocationLineHash).toMatch(/^[0-9a-f]{32}$/);
+    const withRuntime = JSON.parse(formatSarif(report, { includeRuntime: true }));
+    expect(
+      withRuntime.runs.map((r: { automationDetails: { id: string } }) => r.automationDetails.id),
+    ).toEqual(['audit-rules/source/', 'audit-rules/runtime/']);
+    expect(withRuntime.runs[1].results.length).toBe(
+      report.findings.filter((f) => f.target === 'autoscaler-config').length,
+    );
+  });
+
+  it('every rule has an id, a title, covers at least one seed and says how to fix', () => {
+    const ids = RULES.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(RULES.length).toBeGreaterThanOrEqual(40);
+    for (const rule of RULES) {
+      expect(rule.covers.length).toBeGreaterThan(0);
+      expect(rule.fix.length).toBeGreaterThan(10);
+    }
+  });
+
+  it('bad options are errors that name the option', async () => {
+    await expect(runAudit({ path: join(root, 'does-not-exist') })).rejects.toThrow(
+      /: no such directory$/,
+    );
+    await expect(runAudit({ config: config(), sampleKeys: 0 })).rejects.toThrow(
+      'option sampleKeys: expected a whole number >= 1, got 0',
+    );
+    await expect(runAudit({ redis: { url: 'http://127.0.0.1:6379' } })).rejects.toThrow(
+      /unsupported scheme http:/,
+    );
+  });
+});
