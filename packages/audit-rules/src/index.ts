@@ -26,7 +26,7 @@ export type { AuditedConfig, AuditedQueue, AuditedRedis } from './internal/confi
 export { parseAuditedConfig } from './internal/config-shape.js';
 export type { AuditErrorCode } from './internal/errors.js';
 export { AuditError } from './internal/errors.js';
-export type { AuditOptions, AuditProgress } from './internal/options.js';
+export type { AuditOptions, AuditProgress, HostOptions } from './internal/options.js';
 export { DEFAULTS } from './internal/options.js';
 export type { SecretMatch, SecretPattern } from './internal/patterns.js';
 export { findSecrets, redactSecret, SECRET_PATTERNS } from './internal/patterns.js';

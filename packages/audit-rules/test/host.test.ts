@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PrivateRedis, startPrivateRedis, waitFor } from '@qscale/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditReport, runAudit } from '../src/index.js';
+import { type AuditReport, type HostOptions, runAudit } from '../src/index.js';
 
 const children: ChildProcess[] = [];
 const servers: PrivateRedis[] = [];
@@ -37,8 +37,7 @@ async function fakeWorker(options: { uid?: number; gid?: number } = {}): Promise
   return child.pid as number;
 }
 
-const hostAudit = (host: Parameters<typeof runAudit>[0]['host']): Promise<AuditReport> =>
-  runAudit({ host });
+const hostAudit = (host: HostOptions): Promise<AuditReport> => runAudit({ host });
 
 const at = (report: AuditReport, ruleId: string, resource: string) =>
   report.findings.filter(

@@ -72,6 +72,20 @@ export const DEFAULTS = {
   ] as readonly RegExp[],
 } as const;
 
+/** Where the host checks look; every field has a default (see DEFAULTS). */
+export interface HostOptions {
+  /** @defaultValue `/proc` */
+  procRoot?: string;
+  /** Supervisor/systemd unit directories. @defaultValue DEFAULTS.unitDirs */
+  unitDirs?: readonly string[];
+  /** Files whose modes SUP-002 checks. @defaultValue the config file, config/*.php and .env of --path */
+  files?: readonly string[];
+  /** PHP ini files QUE-005 reads. @defaultValue /etc/php/X/{cli,fpm}/php.ini, /usr/local/etc/php/php.ini */
+  phpIniFiles?: readonly string[];
+  /** Command lines that are workers. @defaultValue DEFAULTS.workerPatterns */
+  workerPatterns?: readonly RegExp[];
+}
+
 export interface AuditOptions {
   /** Project tree to scan (Laravel and/or Node). */
   path?: string;
@@ -83,11 +97,8 @@ export interface AuditOptions {
   redis?: { url: string; username?: string | null; password?: string | null; tls?: boolean };
   /** Sample queue contents on that Redis. @defaultValue true when `redis` is given */
   queueData?: boolean;
-  /** Run the host checks (/proc, unit files, file modes). @defaultValue false */
-  host?:
-    | boolean
-    | {
-        procRoot?: string;
+  /** Run the host checks (/proc, unit files, file modes); an object overrides where they look. @defaultValue false */
+  host?: boolean | HostOptions;
         unitDirs?: readonly string[];
         files?: readonly string[];
         phpIniFiles?: readonly string[];
