@@ -66,10 +66,12 @@ export async function workRq(
   queue: string,
   workMs: number,
   resultTtlSeconds = 500,
+  onStart?: (id: string, startedAt: number) => void,
 ): Promise<{ id: string; waitMs: number } | null> {
   const id = await redis.lpop(`${prefix}rq:queue:${queue}`);
   if (!id) return null;
   const startedAt = Date.now();
+  onStart?.(id, startedAt);
   const execution = randomBytes(4).toString('hex');
   const [enqueued] = await redis.hmget(`${prefix}rq:job:${id}`, 'enqueued_at');
   await redis

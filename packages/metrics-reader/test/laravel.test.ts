@@ -1,0 +1,171 @@
+import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from '@qscale/testkit';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createMetricsReader, type MetricsReader } from '../src/index.js';
+import { type LaravelPayloadVersion, LaravelRedisQueue } from './helpers/laravel.js';
+
+let redis: Redis;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(() => {
+  redis = connectRedis();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await redis.quit();
+});
+
+function setUp(label: string) {
+  const prefix = uniquePrefix(label);
+  cleanups.push(() => deleteKeys(redis, `${prefix}*`));
+  return prefix;
+}
+
+function reader(prefix: string, queues: string[]): MetricsReader {
+  const created = createMetricsReader({
+    sources: queues.map((name) => ({
+      queue: name,
+      driver: 'laravel' as const,
+      backendName: name,
+      prefix,
+      redis: { url: redisUrl() },
+    })),
+    minSamples: 1,
+  });
+  cleanups.push(() => created.close());
+  return created;
+}
+
+describe('Laravel depth', () => {
+  it('counts ready, due-but-unmigrated, delayed, reserved and expired reservations exactly', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'emails' });
+    for (let index = 0; index < 5; index++) await queue.push();
+    await queue.pop();
+    await queue.pop();
+    await queue.later(60);
+    await queue.later(120);
+    // A worker whose retry_after already passed: its reservation is expired (a crashed worker).
+    const crashed = new LaravelRedisQueue(redis, {
+      prefix,
+      queue: 'emails',
+      retryAfterSeconds: -10,
+    });
+    await crashed.pop();
+    // Due five seconds ago but not migrated: no worker has popped since.
+    await queue.later(-5);
+
+    const [snapshot] = await reader(prefix, ['emails']).snapshot();
+    // Ready: 2 in the list + 1 due delayed + 1 expired reservation (Laravel re-runs it).
+    expect(snapshot).toMatchObject({ pending: 4, delayed: 2, active: 2, backend: 'laravel' });
+    expect(snapshot).not.toHaveProperty('failed');
+    // The expired reservation became available again ten seconds ago.
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(9_000);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(11_500);
+    expect(snapshot?.error).toBeUndefined();
+  });
+
+  it.each([
+    ['12', 'createdAt in whole seconds'],
+    ['horizon', "Horizon's pushedAt"],
+  ] as const)('reads the oldest age from %s payloads (%s)', async (version, _what) => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'default', version });
+    await queue.push();
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await queue.push();
+    const [snapshot] = await reader(prefix, ['default']).snapshot();
+    expect(snapshot?.pending).toBe(2);
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(
+      version === 'horizon' ? 1_150 : 600,
+    );
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(version === 'horizon' ? 1_500 : 2_300);
+    expect(snapshot?.sources.oldestPendingAgeMs).toBe('counter');
+  });
+
+  it('ages Laravel 10-12.10 payloads, which carry no timestamp, from when the reader saw them arrive', async () => {
+    const prefix = setUp('laravel');
+    const version: LaravelPayloadVersion = '11';
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'legacy', version });
+    const metrics = reader(prefix, ['legacy']);
+    await metrics.snapshot();
+    const pushedAt = Date.now();
+    await queue.push();
+    await queue.push();
+    await metrics.snapshot();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const [snapshot] = await metrics.snapshot();
+    const truth = Date.now() - pushedAt;
+    expect(snapshot?.pending).toBe(2);
+    expect(snapshot?.sources.oldestPendingAgeMs).toBe('estimate');
+    expect(Math.abs((snapshot?.oldestPendingAgeMs ?? 0) - truth)).toBeLessThanOrEqual(1_100);
+  });
+
+  it('says the age of a pre-existing timestamp-less backlog is unknown rather than inventing one', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'legacy', version: '11' });
+    await queue.push();
+    const [snapshot] = await reader(prefix, ['legacy']).snapshot();
+    expect(snapshot?.pending).toBe(1);
+    expect(snapshot?.oldestPendingAgeMs).toBeNull();
+    expect(snapshot?.error?.code).toBe('MISSING_TIMESTAMP');
+  });
+});
+
+describe('Laravel garbage', () => {
+  it('gives a non-JSON head payload an error and a null age, and keeps the other figures', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'broken' });
+    await queue.pushRaw('this is not { json');
+    await queue.push();
+    const [snapshot] = await reader(prefix, ['broken']).snapshot();
+    expect(snapshot?.pending).toBe(2);
+    expect(snapshot?.oldestPendingAgeMs).toBeNull();
+    expect(snapshot?.error?.code).toBe('BAD_PAYLOAD');
+    expect(snapshot?.error?.message).toContain(`${prefix}queues:broken`);
+    expect(snapshot?.error?.message).toContain('"this is not { json"');
+  });
+
+  it('refuses to parse a 5 MB payload and says how large it was', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'huge' });
+    const payload = queue.createPayload();
+    payload.data = { blob: 'x'.repeat(5 * 1024 * 1024) };
+    await queue.pushRaw(JSON.stringify(payload));
+    const [snapshot] = await reader(prefix, ['huge']).snapshot();
+    expect(snapshot?.pending).toBe(1);
+    expect(snapshot?.oldestPendingAgeMs).toBeNull();
+    expect(snapshot?.error?.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(snapshot?.error?.message).toMatch(/52\d{5} bytes, above maxPayloadBytes \(1048576\)/);
+  });
+
+  it('names the type of a key that is a hash where a list is expected, and reads the other queues', async () => {
+    const prefix = setUp('laravel');
+    await redis.hset(`${prefix}queues:wrong`, 'field', 'value');
+    const good = new LaravelRedisQueue(redis, { prefix, queue: 'good' });
+    await good.push();
+    const [wrong, fine] = await reader(prefix, ['wrong', 'good']).snapshot();
+    expect(wrong?.pending).toBeNull();
+    expect(wrong?.oldestPendingAgeMs).toBeNull();
+    expect(wrong?.error).toEqual({
+      code: 'WRONG_TYPE',
+      message: expect.stringContaining(`${prefix}queues:wrong is a hash, expected a list`),
+    });
+    expect(fine?.pending).toBe(1);
+    expect(fine?.error).toBeUndefined();
+  });
+
+  it('flags a payload whose createdAt is not a number', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'odd' });
+    const payload = queue.createPayload();
+    payload.createdAt = 'yesterday';
+    await queue.pushRaw(JSON.stringify(payload));
+    const [snapshot] = await reader(prefix, ['odd']).snapshot();
+    expect(snapshot?.error?.code).toBe('BAD_PAYLOAD');
+    expect(snapshot?.error?.message).toContain('createdAt');
+    expect(snapshot?.pending).toBe(1);
+  });
+});
