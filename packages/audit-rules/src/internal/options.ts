@@ -99,11 +99,6 @@ export interface AuditOptions {
   queueData?: boolean;
   /** Run the host checks (/proc, unit files, file modes); an object overrides where they look. @defaultValue false */
   host?: boolean | HostOptions;
-        unitDirs?: readonly string[];
-        files?: readonly string[];
-        phpIniFiles?: readonly string[];
-        workerPatterns?: readonly RegExp[];
-      };
   /** Findings accepted earlier, by fingerprint. */
   baseline?: Baseline | null;
   /** Where the baseline came from, for AUD-002 locations. */
