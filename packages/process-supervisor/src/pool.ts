@@ -59,6 +59,8 @@ export class WorkerPool {
   #settings: PoolSettings;
   #redact: (line: string) => string;
   #desired = 0;
+  /** Nothing is spawned or stopped before the first `scaleTo`: adopted workers wait for it. */
+  #scaled = false;
   #seq = 0;
   #stopping: Promise<StopSummary> | null = null;
   #failedStarts = 0;
@@ -102,6 +104,7 @@ export class WorkerPool {
       );
     }
     this.#desired = workers;
+    this.#scaled = true;
     this.#reconcile();
   }
 
@@ -118,7 +121,9 @@ export class WorkerPool {
     // Slots waiting for a spawn (or a crash backoff) are starting; a degraded queue's are not.
     const coolingOff = this.#degraded && performance.now() < this.#gateUntil;
     const pending =
-      this.#stopping || coolingOff ? 0 : Math.max(0, this.#desired - running - starting);
+      this.#stopping || coolingOff || !this.#scaled
+        ? 0
+        : Math.max(0, this.#desired - running - starting);
     return {
       running,
       starting: starting + pending,
@@ -306,7 +311,7 @@ export class WorkerPool {
   }
 
   #reconcileOnce(): void {
-    if (this.#stopping) return;
+    if (this.#stopping || !this.#scaled) return;
     const desired = this.#desired;
     const live = () => [...this.#workers.values()].filter((worker) => worker.live);
 
@@ -317,14 +322,10 @@ export class WorkerPool {
       for (const worker of victims) this.#stopWorker(worker, 'scale-down');
     }
 
-    const all = live();
-    const kept = all.filter((worker) => worker.retiring === null);
-    const retiring = all.filter((worker) => worker.retiring !== null);
-    const missing = desired - kept.length;
-    if (missing > 0) this.#spawnMissing(missing, kept, retiring.length, all);
-
     // A retiring worker stops once enough replacements run to cover it.
-    const runningKept = kept.filter((worker) => worker.state === 'running').length;
+    const before = live();
+    const retiring = before.filter((worker) => worker.retiring !== null);
+    const runningKept = before.filter((w) => w.retiring === null && w.state === 'running').length;
     const excess = Math.min(retiring.length, runningKept + retiring.length - desired);
     if (excess > 0) {
       const order = retiring.sort(
@@ -333,6 +334,15 @@ export class WorkerPool {
           byAge(a, b),
       );
       for (const worker of order.slice(0, excess)) this.#stopWorker(worker, 'recycle');
+    }
+
+    // Scale up, and start replacements for the retiring (a few at a time).
+    const all = live();
+    const kept = all.filter((worker) => worker.retiring === null);
+    const missing = desired - kept.length;
+    if (missing > 0) {
+      const retiringLeft = all.length - kept.length;
+      this.#spawnMissing(missing, kept, retiringLeft, all);
     }
   }
 
@@ -526,7 +536,10 @@ export class WorkerPool {
         queue: this.name,
       });
     }
-    this.#emit('running', { ...ref(worker), spawnLatencyMs: worker.uptimeMs });
+    this.#emit('running', {
+      ...ref(worker),
+      spawnLatencyMs: worker.adopted ? null : worker.uptimeMs,
+    });
     this.#context.logger.debug('worker running', { ...fields(worker), uptimeMs: worker.uptimeMs });
     this.#reconcile();
   }

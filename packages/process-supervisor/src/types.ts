@@ -180,7 +180,10 @@ export interface PoolEvents {
   /** A process was started. */
   spawned: WorkerRef & { pid: number; pgid: number; argv0: string; reason: SpawnReason };
   /** A worker passed the minimum uptime. */
-  running: WorkerRef & { spawnLatencyMs: number };
+  running: WorkerRef & {
+    /** From the spawn call to now; null for an adopted worker (not spawned by this run). */
+    spawnLatencyMs: number | null;
+  };
   /** A worker's process ended, whatever the reason. */
   exited: WorkerRef & {
     code: number | null;
