@@ -1,3 +1,19 @@
-// @qscale/strategies: Pure scaling strategies: from a ScalingContext to a Recommendation.
-// The public API lands with its issue; see README.md.
-export {};
+export type { HorizonOptions } from './builtin/horizon.js';
+export { horizonStrategy } from './builtin/horizon.js';
+export type { HpaOptions } from './builtin/hpa.js';
+export { hpaStrategy } from './builtin/hpa.js';
+export type { LaravelHybridOptions } from './builtin/laravel-hybrid.js';
+export { laravelHybridStrategy } from './builtin/laravel-hybrid.js';
+export type { PredictiveOptions } from './builtin/predictive.js';
+export { predictiveStrategy } from './builtin/predictive.js';
+export type { BacklogOptions, FixedOptions, LittlesLawOptions } from './builtin/simple.js';
+export { backlogStrategy, fixedStrategy, littlesLawStrategy } from './builtin/simple.js';
+export type { BuiltInStrategyName } from './create.js';
+export { BUILT_IN_STRATEGIES, createStrategy, STRATEGY_NAMES } from './create.js';
+export { DEFAULTS } from './defaults.js';
+export type { StrategyErrorCode } from './errors.js';
+export { StrategyError } from './errors.js';
+export type { PercentileSizing } from './internal/queueing.js';
+export { erlangC, littlesLawSlots, slotsForPercentile } from './internal/queueing.js';
+export type { LoadStrategyOptions } from './load.js';
+export { loadStrategy } from './load.js';

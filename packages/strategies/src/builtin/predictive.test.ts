@@ -1,0 +1,176 @@
+import type { QueueSnapshot } from '@qscale/contracts';
+import { describe, expect, it } from 'vitest';
+import { context, history } from '../../test/context.js';
+import { createStrategy } from '../create.js';
+
+const NOW = 1_000_000;
+const exponential1s = { mean: 1_000, p95: 3_000 };
+
+/** Two minutes of snapshots every 2 s at `rate(offsetMs)` jobs/s, jobs of 1 s. */
+function steadyHistory(rate: (offsetMs: number) => number): QueueSnapshot[] {
+  return history(60, 2_000, NOW, (offset) => ({
+    arrivalRate: rate(offset),
+    completionRate: rate(offset),
+    serviceTimeMs: exponential1s,
+  }));
+}
+
+function recommend(overrides: Parameters<typeof context>[0], options: object = {}) {
+  return createStrategy('predictive', options).recommend(context({ now: NOW, ...overrides }));
+}
+
+describe('predictive: steady state', () => {
+  const steady = (slo: { pickupMs: number; percentile: number }, options: object = {}) =>
+    recommend(
+      {
+        slo,
+        bounds: { min: 0, max: 100 },
+        history: steadyHistory(() => 20),
+        queue: { arrivalRate: 20, completionRate: 20, serviceTimeMs: exponential1s },
+        workers: { running: 25 },
+      },
+      options,
+    );
+
+  it("never sizes below Little's Law (20 jobs/s x 1 s = 20 busy workers)", () => {
+    const result = steady({ pickupMs: 60_000, percentile: 95 }, { backlogBudget: 0 });
+    expect(result.workers).toBeGreaterThan(20);
+    expect(result.terms.littlesLaw).toBeCloseTo(20, 6);
+    expect(result.reason).toMatch(/Erlang C/);
+  });
+
+  it('needs more workers for a tighter SLO and a higher percentile', () => {
+    const loose = steady({ pickupMs: 5_000, percentile: 90 }).workers;
+    const tight = steady({ pickupMs: 200, percentile: 90 }).workers;
+    const strict = steady({ pickupMs: 200, percentile: 99.9 }).workers;
+    expect(tight).toBeGreaterThan(loose);
+    expect(strict).toBeGreaterThan(tight);
+  });
+
+  it('plans a small standing backlog when the SLO leaves room, instead of idle capacity', () => {
+    const planned = steady({ pickupMs: 30_000, percentile: 95 });
+    const unplanned = steady({ pickupMs: 30_000, percentile: 95 }, { backlogBudget: 0 });
+    expect(planned.workers).toBeLessThan(unplanned.workers);
+    expect(planned.workers).toBeGreaterThanOrEqual(20);
+    expect(planned.reason).toMatch(/planned backlog/);
+    expect(planned.terms.plannedBacklog).toBe(planned.workers);
+  });
+
+  it('does not plan a backlog when the loop could not react within the budget', () => {
+    // Budget 0.5 x 4 s = 2 s < tick 2 s + spawn 2 s.
+    const result = createStrategy('predictive').recommend(
+      context({
+        now: NOW,
+        spawnLatencyMs: 2_000,
+        slo: { pickupMs: 4_000, percentile: 95 },
+        bounds: { min: 0, max: 100 },
+        history: steadyHistory(() => 20),
+        queue: { arrivalRate: 20, completionRate: 20, serviceTimeMs: exponential1s },
+      }),
+    );
+    expect(result.terms.plannedBacklog).toBeUndefined();
+    expect(result.workers).toBeGreaterThan(20);
+  });
+
+  it('is deterministic: the same context gives the same recommendation', () => {
+    const a = steady({ pickupMs: 10_000, percentile: 95 });
+    const b = steady({ pickupMs: 10_000, percentile: 95 });
+    expect(a).toEqual(b);
+  });
+});
+
+describe('predictive: backlog', () => {
+  it('drains an old backlog in time, with no worker more than needed', () => {
+    const spawnLatencyMs = 3_000;
+    const pending = 600;
+    const oldest = 20_000;
+    const running = 10;
+    const result = recommend({
+      spawnLatencyMs,
+      bounds: { min: 0, max: 500 },
+      history: steadyHistory(() => 5),
+      queue: {
+        pending,
+        oldestPendingAgeMs: oldest,
+        arrivalRate: 5,
+        completionRate: 5,
+        serviceTimeMs: exponential1s,
+      },
+      workers: { running },
+    });
+    expect(result.reason).toMatch(/backlog drain/);
+    // Slot-seconds available before the oldest job's deadline: running workers from now,
+    // new ones after the spawn latency. The queued work (plus half the jobs in service) must fit.
+    const budget = 30_000 - oldest;
+    const capacity = (workers: number) =>
+      running * budget + (workers - running) * (budget - spawnLatencyMs);
+    expect(capacity(result.workers)).toBeGreaterThanOrEqual(pending * 1_000);
+    expect(capacity(result.workers - 1)).toBeLessThan(pending * 1_000);
+  });
+
+  it('treats a breached SLO with the shortest budget (one tick)', () => {
+    const result = recommend({
+      bounds: { min: 0, max: 1_000 },
+      queue: { pending: 100, oldestPendingAgeMs: 45_000, serviceTimeMs: exponential1s },
+      workers: { running: 0 },
+    });
+    expect(result.terms.budgetMs).toBe(2_000);
+    expect(result.workers).toBeGreaterThanOrEqual(50);
+  });
+});
+
+describe('predictive: arrivals', () => {
+  it('follows a spike in the latest tick at once', () => {
+    const result = recommend({
+      bounds: { min: 0, max: 200 },
+      history: steadyHistory(() => 5),
+      queue: { arrivalRate: 60, completionRate: 5, serviceTimeMs: exponential1s, pending: 100 },
+      workers: { running: 6 },
+    });
+    expect(result.terms.arrivalRate).toBe(60);
+    expect(result.workers).toBeGreaterThanOrEqual(50);
+  });
+
+  it('forecasts a ramp over the spawn latency and the next tick', () => {
+    const ramp = (offset: number) => 30 + (0.2 * offset) / 1_000;
+    const result = recommend({
+      spawnLatencyMs: 10_000,
+      slo: { pickupMs: 2_000, percentile: 95 },
+      bounds: { min: 0, max: 200 },
+      history: steadyHistory(ramp),
+      queue: { arrivalRate: 30, completionRate: 30, serviceTimeMs: exponential1s },
+    });
+    expect(result.terms.arrivalTrendPerS).toBeCloseTo(0.2, 1);
+    expect(result.terms.forecastArrivalRate).toBeGreaterThan(result.terms.arrivalRate ?? 0);
+    expect(result.terms.forecast).toBeGreaterThan(result.terms.steadyState ?? 0);
+    expect(result.workers).toBe(result.terms.forecast);
+  });
+
+  it('asks for nothing when nothing arrives and nothing waits', () => {
+    const result = recommend({ history: steadyHistory(() => 0) });
+    expect(result.workers).toBe(0);
+    expect(result.reason).toMatch(/no workers needed/);
+  });
+
+  it('sizes with the fallback service time until jobs have been observed', () => {
+    const unknown = recommend(
+      { bounds: { min: 0, max: 100 }, queue: { arrivalRate: 10, completionRate: 0 } },
+      { fallbackServiceTimeMs: 3_000, backlogBudget: 0 },
+    );
+    expect(unknown.terms.serviceTimeMs).toBe(3_000);
+    expect(unknown.workers).toBeGreaterThan(30);
+  });
+
+  it('derives the service time from busy slots when no job finished in the window', () => {
+    const snapshots = history(10, 2_000, NOW, () => ({ active: 8, completionRate: 4 }));
+    const result = recommend({ history: snapshots, queue: { active: 8, completionRate: 4 } });
+    expect(result.terms.serviceTimeMs).toBeCloseTo(2_000, 6);
+  });
+});
+
+describe('predictive: options', () => {
+  it('rejects options outside its schema, naming them', () => {
+    expect(() => createStrategy('predictive', { backlogBudget: 2 })).toThrow(/backlogBudget/);
+    expect(() => createStrategy('predictive', { unknownOption: 1 })).toThrow(/unknownOption/);
+  });
+});

@@ -1,0 +1,171 @@
+import { defineStrategy, type Recommendation, type ScalingContext } from '@qscale/contracts';
+import { z } from 'zod';
+import { DEFAULTS } from '../defaults.js';
+import { estimateArrivalLevel, rateSamples } from '../internal/arrivals.js';
+import { littlesLawSlots, serviceVariability, slotsForPercentile } from '../internal/queueing.js';
+import { estimateServiceTime, fmt, fmtMs, recentSnapshots } from '../internal/signals.js';
+
+const optionsSchema = z.strictObject({
+  rateWindowMs: z.number().positive().optional(),
+  shiftZ: z.number().positive().optional(),
+  rateConfidenceZ: z.number().min(0).optional(),
+  trendZ: z.number().positive().optional(),
+  trendDamping: z.number().min(0).max(1).optional(),
+  backlogBudget: z.number().min(0).max(1).optional(),
+  minDrainBudgetMs: z.number().positive().nullable().optional(),
+  fallbackServiceTimeMs: z.number().positive().optional(),
+});
+
+/** Options of the `predictive` strategy; every one defaults to `DEFAULTS.predictive`. */
+export type PredictiveOptions = z.input<typeof optionsSchema>;
+
+interface Settings {
+  rateWindowMs: number;
+  shiftZ: number;
+  rateConfidenceZ: number;
+  trendZ: number;
+  trendDamping: number;
+  backlogBudget: number;
+  minDrainBudgetMs: number | null;
+  fallbackServiceTimeMs: number;
+}
+
+/**
+ * `predictive` (the default): sizes for the percentile SLO with queueing theory, drains the
+ * backlog within what is left of the SLO, and looks ahead by the time a new worker needs.
+ * Stateless: everything it needs is in the context and its history.
+ */
+export const predictiveStrategy = defineStrategy<PredictiveOptions>({
+  name: 'predictive',
+  optionsSchema,
+  create(options) {
+    const d = DEFAULTS.predictive;
+    const settings: Settings = {
+      rateWindowMs: options.rateWindowMs ?? d.rateWindowMs,
+      shiftZ: options.shiftZ ?? d.shiftZ,
+      rateConfidenceZ: options.rateConfidenceZ ?? d.rateConfidenceZ,
+      trendZ: options.trendZ ?? d.trendZ,
+      trendDamping: options.trendDamping ?? d.trendDamping,
+      backlogBudget: options.backlogBudget ?? d.backlogBudget,
+      minDrainBudgetMs: options.minDrainBudgetMs ?? d.minDrainBudgetMs,
+      fallbackServiceTimeMs: options.fallbackServiceTimeMs ?? DEFAULTS.fallbackServiceTimeMs,
+    };
+    return { recommend: (ctx) => recommendPredictive(ctx, settings) };
+  },
+});
+
+function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
+  const { queue, slo, workers } = ctx;
+  const concurrency = workers.concurrency;
+  const window = recentSnapshots(ctx, o.rateWindowMs);
+  const service = estimateServiceTime(window, o.fallbackServiceTimeMs);
+  const serviceMs = service.meanMs;
+  const cs2 =
+    service.p95Ms === null ? 1 : Math.min(8, serviceVariability(serviceMs, service.p95Ms));
+  const variability = (1 + cs2) / 2;
+
+  // Arrival rate now, its upper confidence bound, and the damped-trend forecast.
+  const samples = rateSamples(window, ctx.tickMs, (s) => s.arrivalRate ?? s.completionRate);
+  const level = estimateArrivalLevel(samples, ctx.now, o);
+  const tickS = ctx.tickMs / 1_000;
+  const observedS = Math.max(level.observedS, tickS);
+  const upper = (rate: number) => rate + o.rateConfidenceZ * Math.sqrt(rate / observedS);
+  const horizonMs = ctx.spawnLatencyMs + ctx.tickMs;
+  const steps = Math.max(1, Math.ceil(horizonMs / ctx.tickMs));
+  let dampedSteps = 0;
+  for (let h = 1, phi = 1; h <= steps; h++) {
+    phi *= o.trendDamping;
+    dampedSteps += phi;
+  }
+  const forecastRate = Math.max(0, level.rate + level.slope * tickS * dampedSteps);
+
+  // Steady state and forecast: Erlang C (M/G/c via Allen-Cunneen) for the percentile.
+  const maxServers = (ctx.bounds.max + 1) * concurrency;
+  const size = (arrivalRate: number) =>
+    slotsForPercentile({
+      arrivalRate,
+      serviceTimeMs: serviceMs,
+      waitMs: slo.pickupMs,
+      percentile: slo.percentile,
+      variability,
+      maxServers,
+    });
+  const steadySlots = size(upper(level.rate));
+  const forecastSlots = forecastRate > level.rate ? size(upper(forecastRate)) : 0;
+
+  // Backlog: the last queued job must start before the oldest one's SLO runs out. Running
+  // slots work on it from now, new ones only after the spawn latency.
+  const pending = queue.pending ?? 0;
+  const oldestMs = queue.oldestPendingAgeMs ?? 0;
+  const active = queue.active ?? 0;
+  const floorMs = o.minDrainBudgetMs ?? ctx.tickMs;
+  const budgetMs = Math.max(slo.pickupMs - oldestMs, floorMs);
+  const runningSlots = workers.running * concurrency;
+  const workMs = (pending + active / 2) * serviceMs;
+  let drainSlots = 0;
+  if (pending > 0) {
+    drainSlots =
+      runningSlots * budgetMs >= workMs
+        ? workMs / budgetMs
+        : runningSlots +
+          (workMs - runningSlots * budgetMs) / Math.max(budgetMs - ctx.spawnLatencyMs, floorMs);
+  }
+
+  // Planned backlog (time-sharing): the SLO allows waiting, so the queue may hold work as long
+  // as the projected wait stays within the budget D. Fluid projection over one SLO period H:
+  // wait(H) = (Q S + (a - c) H) / c <= D  <=>  c >= (Q S + a H) / (D + H), never below floor(a).
+  const planBudgetMs = o.backlogBudget * slo.pickupMs;
+  const planAllowed = planBudgetMs > 0 && planBudgetMs >= ctx.tickMs + ctx.spawnLatencyMs;
+  const planLoad =
+    (Math.max(upper(level.rate), forecastRate > level.rate ? upper(forecastRate) : 0) * serviceMs) /
+    1_000;
+  const planSlots = planAllowed
+    ? Math.max(
+        Math.floor(planLoad),
+        Math.ceil(
+          (pending * serviceMs + planLoad * slo.pickupMs) / (planBudgetMs + slo.pickupMs) - 1e-9,
+        ),
+      )
+    : Number.POSITIVE_INFINITY;
+
+  const toWorkers = (slots: number) => Math.max(0, Math.ceil(slots / concurrency - 1e-9));
+  const steady = toWorkers(steadySlots);
+  const forecast = toWorkers(forecastSlots);
+  const drain = toWorkers(drainSlots);
+  const planned = planAllowed ? toWorkers(planSlots) : null;
+  const sized = Math.max(steady, forecast);
+  const shared = planned !== null && planned < sized ? planned : sized;
+  const target = Math.max(shared, drain);
+  const littles = littlesLawSlots(level.rate, serviceMs) / concurrency;
+
+  const rateText = `${fmt(level.rate)} jobs/s x ${fmtMs(serviceMs)}`;
+  const sloText = `p${slo.percentile} pickup <= ${fmtMs(slo.pickupMs)}`;
+  let reason: string;
+  if (target === 0) {
+    reason = 'no arrivals, no backlog: no workers needed';
+  } else if (drain >= shared) {
+    reason = `backlog drain: ${pending} pending, oldest ${fmtMs(oldestMs)}, ${fmtMs(budgetMs)} of SLO left -> ${drain} workers`;
+  } else if (shared < sized) {
+    reason = `planned backlog: ${shared} workers keep the wait under ${fmtMs(planBudgetMs)} (${pending} pending, ${rateText}); Erlang C would give ${sized} for ${sloText}`;
+  } else if (forecast > steady) {
+    reason = `forecast: arrivals trending to ${fmt(forecastRate)} jobs/s within ${fmtMs(horizonMs)} -> ${forecast} workers for ${sloText}`;
+  } else {
+    reason = `steady state (Erlang C): ${rateText} -> ${steady} workers for ${sloText}`;
+  }
+  return {
+    workers: target,
+    reason,
+    terms: {
+      arrivalRate: level.rate,
+      arrivalTrendPerS: level.slope,
+      forecastArrivalRate: forecastRate,
+      serviceTimeMs: serviceMs,
+      littlesLaw: littles,
+      steadyState: steady,
+      forecast,
+      backlogDrain: drainSlots / concurrency,
+      ...(planned === null ? {} : { plannedBacklog: planned }),
+      budgetMs,
+    },
+  };
+}
