@@ -153,7 +153,8 @@ function gitFiles(root: string): Promise<{ files: string[]; tracked: Set<string>
     });
   return Promise.all([run(['--cached']), run(['--others', '--exclude-standard'])]).then(
     ([tracked, others]) => {
-      if (!tracked || !others) return null;
+      // Not a repository, or a folder git ignores (a generated tree): walk it instead.
+      if (!tracked || !others || tracked.length + others.length === 0) return null;
       const existing = new Set([...tracked, ...others]);
       return { files: [...existing], tracked: new Set(tracked) };
     },
