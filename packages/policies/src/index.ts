@@ -1,3 +1,16 @@
-// @qscale/policies: Pure scaling policies: bounds, stabilisation, cooldown, steps, capacity and fair share, with a trace of every edit.
-// The public API lands with its issue; see README.md.
-export {};
+export { DEFAULTS } from './defaults.js';
+export type { PolicyErrorCode } from './errors.js';
+export { PolicyError } from './errors.js';
+export type { BreachSignal, PolicyEvent, SloBreachEvent, SloRecoveredEvent } from './events.js';
+export { observedBreach } from './events.js';
+export type { FairShareDemand } from './fair-share.js';
+export { allocateFairShare } from './fair-share.js';
+export type { HostShareOptions, QueueShareSettings } from './host.js';
+export { shareHostCapacity } from './host.js';
+export type {
+  PolicyPipeline,
+  PolicyPipelineConfig,
+  PolicyPlugin,
+  PolicySettings,
+} from './pipeline.js';
+export { createPolicyPipeline } from './pipeline.js';
