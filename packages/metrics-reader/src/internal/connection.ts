@@ -49,7 +49,6 @@ export class Connection {
   private starting: Promise<void> | null = null;
   private lastError: Error | null = null;
   private closed = false;
-  private wasReady = false;
 
   constructor(
     private readonly redis: ResolvedRedis,
@@ -64,9 +63,14 @@ export class Connection {
     const client = await this.ready();
     const results = await client.pipeline(commands as Command[]).exec();
     if (results === null) throw new Error('Connection is closed.');
-    return results.map(([error, value]) =>
+    const replies = results.map(([error, value]) =>
       error ? { ok: false, error } : { ok: true, value },
     ) as Reply[];
+    if (this.lastError && replies.some((reply) => reply.ok)) {
+      this.logger.info('metrics-reader: Redis answers again', { redis: this.label });
+      this.lastError = null;
+    }
+    return replies;
   }
 
   /** Runs one command outside a tick (discovery). */
@@ -78,8 +82,9 @@ export class Connection {
 
   /** The error a queue gets when its connection could not be read, naming the Redis. */
   describe(error: Error): SnapshotError {
-    const cause =
-      error.message === 'Connection is closed.' && this.lastError ? this.lastError : error;
+    // ioredis reports a state ("closed", "not writeable"); the reason came through 'error'.
+    const generic = /Connection is closed|Stream isn't writeable/.test(error.message);
+    const cause = generic && this.lastError ? this.lastError : error;
     const code = classifyRedisError(cause);
     return { code, message: `Redis at ${this.label}: ${cause.message}` };
   }
@@ -132,13 +137,8 @@ export class Connection {
         });
       }
     });
-    client.on('ready', () => {
-      if (this.wasReady || this.lastError) {
-        this.logger.info('metrics-reader: Redis connection ready', { redis: this.label });
-      }
-      this.wasReady = true;
-      this.lastError = null;
-    });
+    // 'ready' is no proof of health (ioredis emits it right after a refused AUTH): the last
+    // error is only cleared by a round trip that answers.
     this.client = client;
   }
 

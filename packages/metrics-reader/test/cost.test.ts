@@ -1,0 +1,60 @@
+import type { QueueBackend } from '@qscale/contracts';
+import { startPrivateRedis, uniquePrefix } from '@qscale/testkit';
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { createMetricsReader } from '../src/index.js';
+import { LaravelRedisQueue } from './helpers/laravel.js';
+
+const DRIVERS: QueueBackend[] = ['laravel', 'bullmq', 'sidekiq', 'rq', 'celery'];
+
+describe('cost of a snapshot', () => {
+  it('takes at most two round trips per connection whatever the number of queues, and counts its commands truly', async () => {
+    const server = await startPrivateRedis();
+    const admin = new Redis(server.url);
+    try {
+      const prefix = uniquePrefix('cost');
+      const sources = (count: number, url: string) =>
+        Array.from({ length: count }, (_, index) => {
+          const driver = DRIVERS[index % DRIVERS.length] as QueueBackend;
+          return { queue: `q${index}`, driver, backendName: `q${index}`, prefix, redis: { url } };
+        });
+      // Jobs in some queues, so the second round trip (details of new jobs) has work to do.
+      const laravel = new LaravelRedisQueue(admin, { prefix, queue: 'q0' });
+      await laravel.push();
+
+      for (const count of [5, 50, 250]) {
+        const reader = createMetricsReader({
+          sources: [
+            ...sources(count, server.url),
+            ...sources(3, `${server.url}/1`).map((s) => ({ ...s, queue: `db1-${s.queue}` })),
+          ],
+        });
+        try {
+          await admin.call('CONFIG', 'RESETSTAT');
+          await reader.snapshot();
+          await laravel.push();
+          await reader.snapshot();
+          const commandsSent = reader.stats().commands;
+          const last = reader.stats().last;
+          expect(last?.connections).toBe(2);
+          expect(last?.maxRoundTripsPerConnection).toBeLessThanOrEqual(2);
+          expect(last?.roundTrips).toBeLessThanOrEqual(4);
+          const info = (await admin.info('commandstats')) as string;
+          // The fixture's own commands: the reset, the push script (EVAL and its two RPUSH) and
+          // the SELECT of the db-1 connection. Everything else is the reader's.
+          const fixture = /^(config\|resetstat|eval|rpush|select)$/;
+          const served = [...info.matchAll(/cmdstat_(\w+(?:\|\w+)?):calls=(\d+)/g)]
+            .filter(([, name]) => !fixture.test(name ?? ''))
+            .reduce((sum, [, , calls]) => sum + Number(calls), 0);
+          // Every command the reader says it sent was served, and nothing else.
+          expect(served).toBe(commandsSent);
+        } finally {
+          await reader.close();
+        }
+      }
+    } finally {
+      await admin.quit();
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { enqueueRq, scheduleRq } from './helpers/rq.js';
+import { redisFixture } from './helpers/setup.js';
+
+const fixture = redisFixture();
+
+describe('RQ', () => {
+  it('counts queued, due scheduled, started and failed jobs exactly and reads enqueued_at', async () => {
+    const prefix = fixture.prefix('rq');
+    const redis = fixture.redis;
+    await enqueueRq(redis, prefix, 'default', Date.now() - 4_000);
+    await enqueueRq(redis, prefix, 'default');
+    await enqueueRq(redis, prefix, 'default');
+    await scheduleRq(redis, prefix, 'default', Date.now() - 2_000);
+    await scheduleRq(redis, prefix, 'default', Date.now() + 60_000);
+    await redis.zadd(`${prefix}rq:wip:default`, Math.floor(Date.now() / 1000) + 60, 'job-a:exec1');
+    await redis.lpush(`${prefix}rq:queue:default:intermediate`, 'job-b');
+    await redis.zadd(
+      `${prefix}rq:failed:default`,
+      Math.floor(Date.now() / 1000) + 1000,
+      'f1',
+      Math.floor(Date.now() / 1000) + 1000,
+      'f2',
+    );
+
+    const [snapshot] = await fixture.reader('rq', prefix, ['default']).snapshot();
+    expect(snapshot).toMatchObject({ pending: 4, delayed: 1, active: 2, failed: 2, paused: false });
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(3_990);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(4_500);
+    expect(snapshot?.error).toBeUndefined();
+  });
+
+  it('reports the global suspension as paused', async () => {
+    const prefix = fixture.prefix('rq');
+    await fixture.redis.set(`${prefix}rq:suspended`, '1');
+    const [snapshot] = await fixture.reader('rq', prefix, ['default']).snapshot();
+    expect(snapshot).toMatchObject({ paused: true, pending: 0, oldestPendingAgeMs: 0 });
+  });
+
+  it('names the job whose enqueued_at is missing or unreadable, and the key of the wrong type', async () => {
+    const prefix = fixture.prefix('rq');
+    const redis = fixture.redis;
+    await redis.rpush(`${prefix}rq:queue:lost`, 'ghost');
+    await redis.hset(`${prefix}rq:job:ghost`, { status: 'queued' });
+    const id = await enqueueRq(redis, prefix, 'odd');
+    await redis.hset(`${prefix}rq:job:${id}`, 'enqueued_at', 'yesterday');
+    await redis.set(`${prefix}rq:queue:stringy`, 'not a list');
+    const [lost, odd, stringy] = await fixture
+      .reader('rq', prefix, ['lost', 'odd', 'stringy'])
+      .snapshot();
+    expect(lost).toMatchObject({ pending: 1, oldestPendingAgeMs: null });
+    expect(lost?.error).toEqual({
+      code: 'MISSING_TIMESTAMP',
+      message: `${prefix}rq:job:ghost (the oldest queued job) has no enqueued_at`,
+    });
+    expect(odd?.error?.code).toBe('BAD_PAYLOAD');
+    expect(odd?.error?.message).toContain('"yesterday"');
+    expect(stringy?.error?.message).toContain(
+      `${prefix}rq:queue:stringy is a string, expected a list`,
+    );
+  });
+});
