@@ -1,13 +1,17 @@
 import type { Command } from '../internal/command.js';
 import { auditCommand } from './audit.js';
 import { initCommand } from './init.js';
+import { queuesCommand } from './queues.js';
 import { resourcesCommand } from './resources.js';
+import { topCommand } from './top.js';
 import { validateCommand } from './validate.js';
 
 /** Every `qscale` command, in the order `qscale --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   validateCommand,
   initCommand,
+  queuesCommand,
+  topCommand,
   resourcesCommand,
   auditCommand,
 ];
