@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,19 @@ const pairs: [pair: string, ruleId: string, severity: string][] = [
   ['r29-job028-policy-returns-true', 'JOB-028', 'high'],
   ['r30-job008-dockerfile-secret-arg', 'JOB-008', 'high'],
   ['r31-job020-compose-docker-socket', 'JOB-020', 'high'],
+  ['r32-job007-git-token-in-url', 'JOB-007', 'medium'],
+  ['r33-job009-unredacted-command-log', 'JOB-009', 'medium'],
+  ['r34-job017-unguarded-restore', 'JOB-017', 'medium'],
+  ['r35-job018-key-file-left-behind', 'JOB-018', 'medium'],
+  ['r36-job027-schedule-exec', 'JOB-027', 'critical'],
+  ['r37-que001-redis-without-tls', 'QUE-001', 'medium'],
+  ['r38-que003-app-key', 'QUE-003', 'critical'],
+  ['r39-que004-retry-after-below-timeout', 'QUE-004', 'medium'],
+  ['r40-job003-file-in-payload', 'JOB-003', 'low'],
+  ['r41-job025-no-failed-handler', 'JOB-025', 'medium'],
+  ['r42-sec001n-redis-url-in-source', 'SEC-001N', 'high'],
+  ['r43-job021-docker-run-without-limits', 'JOB-021', 'low'],
+  ['r44-hzn003-long-retention', 'HZN-003', 'low'],
 ];
 
 describe('vulnerable/fixed fixture pairs', () => {
@@ -172,6 +185,19 @@ describe('what the pairs pin down beyond the rule id', () => {
     expect(open(report, 'NODE-001')[0]?.message).toBe(
       'exec() runs a shell on a command built at run time from job or request data',
     );
+  });
+
+  it('a fingerprint survives the finding moving to another line', async () => {
+    const report = await audit('r09-job014-package-name', 'vulnerable');
+    const dir = made.at(-1) as string;
+    const file = join(dir, 'app/Actions/Server/UpdatePackage.php');
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.replace('<?php\n', '<?php\n\n// moved down by two lines\n'));
+    const moved = await runAudit({ path: dir, hostCores: 2 });
+    const [before] = open(report, 'JOB-014');
+    const [after] = open(moved, 'JOB-014');
+    expect(after?.location.startLine).toBe((before?.location.startLine ?? 0) + 2);
+    expect(after?.fingerprint).toBe(before?.fingerprint);
   });
 
   it('fingerprints are stable across runs and independent of the directory the tree sits in', async () => {

@@ -81,6 +81,9 @@ export function findSecrets(text: string): SecretMatch[] {
     for (const match of text.matchAll(regex)) {
       const value = match[1] ?? match[0];
       if (PLACEHOLDER.test(value) || REDACTED_MARKER.test(match[0])) continue;
+      // A variable reference in source (`{$token}`, `${TOKEN}`, `:$password@`) is not a literal secret.
+      if (id !== 'private-key' && /\{\$|\$\{|:\$[A-Za-z_]|^\$[A-Za-z_]/.test(value)) continue;
+      if (id === 'git-token-in-url' && /:(\{\$|\$\{|\$[A-Za-z_])/.test(match[0])) continue;
       if (id === 'url-credentials' && /^\$|\{\{|\$\{/.test(value)) continue;
       found.push({ patternId: id, match: match[0], index: match.index ?? 0 });
     }

@@ -146,7 +146,8 @@ function gitFiles(root: string): Promise<{ files: string[]; tracked: Set<string>
     new Promise<string[] | null>((resolve) => {
       execFile(
         'git',
-        ['-C', root, 'ls-files', '-z', ...args],
+        // The scanned repository's own config must not make git run anything (fsmonitor hooks).
+        ['-C', root, '-c', 'core.fsmonitor=false', 'ls-files', '-z', ...args],
         { maxBuffer: 256 * 1024 * 1024, shell: false, windowsHide: true },
         (error, stdout) => resolve(error ? null : stdout.split('\0').filter(Boolean)),
       );

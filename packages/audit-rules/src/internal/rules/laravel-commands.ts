@@ -11,8 +11,9 @@ import {
   P_S3,
   P_SSH,
 } from '../patterns.js';
-import { line } from '../php/ast.js';
+import { line, type PhpNode } from '../php/ast.js';
 import type { FlatCommand, Operand } from '../php/command.js';
+import type { ScopeInfo } from '../php/scopes.js';
 import type { ProjectContext, RawFinding } from '../types.js';
 import { defineRule } from './define.js';
 import {
@@ -447,23 +448,31 @@ export const job007 = defineRule({
   fix: 'Use -c http.extraHeader, a credential helper or GIT_ASKPASS; scrub remotes and delete .git before building images; hide such commands from logs.',
   check: (context) => {
     const findings: RawFinding[] = [];
-    const seen = new Set<string>();
+    // Same function: a credential URL built in one string and a git command in another.
+    const byScope = new Map<
+      ScopeInfo,
+      { info: ScopeInfo; texts: { text: string; node: PhpNode }[] }
+    >();
     for (const { info, command } of laravelAnalysis(context).strings) {
-      const text = command.text;
-      const leak =
-        (P_GIT.test(text) && P_GIT_CRED_URL.test(text)) ||
-        /base64\s+-d\s*>\s*\S*\.ssh\/id_/.test(text);
-      if (!leak) continue;
+      const entry = byScope.get(info) ?? { info, texts: [] };
+      entry.texts.push({ text: command.text, node: command.node });
+      byScope.set(info, entry);
+    }
+    for (const { info, texts } of byScope.values()) {
+      const credential = texts.find((t) => P_GIT_CRED_URL.test(t.text));
+      const git = texts.some((t) => P_GIT.test(t.text));
+      const key = texts.find((t) => /base64\s+-d\s*>\s*\S*\.ssh\/id_/.test(t.text));
+      const hit = credential && git ? credential : key;
+      if (!hit) continue;
       if (/git\s+remote\s+set-url|config\s+--unset|rm\s+-rf\s+\S*\.git\b/.test(info.file.text))
         continue;
-      const key = `${info.file.path}:${line(command.node)}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
       findings.push(
         at(
           info.file,
-          command.node,
-          'git credentials travel in the command line/URL and stay in .git/config (no scrubbing found)',
+          hit.node,
+          hit === key
+            ? 'a private key is written into ~/.ssh through the command line'
+            : 'git credentials travel in the clone URL (argv, process list) and stay in .git/config (no scrubbing found)',
         ),
       );
     }

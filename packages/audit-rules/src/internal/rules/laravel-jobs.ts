@@ -517,9 +517,11 @@ export const job017 = defineRule({
       const where = `${info.cls?.shortName ?? ''} ${info.method ?? ''}`;
       if (!/restore|import/i.test(where) || !destructive.test(command.text)) continue;
       const guarded =
-        [...info.scope.params, ...info.scope.defs.keys()].some((name) =>
-          /confirm|force|dry_?run/i.test(name),
-        ) || /confirm/i.test(info.file.text.slice(0, 0));
+        /confirm|dry_?run/i.test(sourceOf(info)) ||
+        [...info.scope.params].some((name) => /confirm|force/i.test(name));
+      [...info.scope.params, ...info.scope.defs.keys()].some((name) =>
+        /confirm|force|dry_?run/i.test(name),
+      ) || /confirm/i.test(info.file.text.slice(0, 0));
       if (!guarded)
         findings.push(
           at(
@@ -548,11 +550,10 @@ export const job018 = defineRule({
     for (const info of laravelAnalysis(context).scopes) {
       if (info.method === null && info.cls === null) continue;
       const text = sourceOf(info);
+      const writes = /file_put_contents\s*\(|->put\s*\(/.test(text);
       const creates =
-        /\btempnam\s*\(|file_put_contents\s*\(\s*['"]\/tmp\/|\bmktemp\b|Storage::\w*\s*\(?[^;]*put\s*\(\s*['"]tmp\//.exec(
-          text,
-        );
-      const key = /(file_put_contents|->put)\s*\([^;]*(id_rsa|\.pem|credentials)/.exec(text);
+        /\btempnam\s*\(|\bmktemp\b/.test(text) || (writes && /['"]\/?tmp\//.test(text));
+      const key = writes && /id_rsa|id_ed25519|\.pem\b|credentials|private_key/.test(text);
       const cleanup =
         /\bunlink\s*\(|\brm\s+-(r?f|fr?)\b|Storage::\w*\s*\(?[^;]*delete\s*\(|->delete\s*\(|\btrap\b/.test(
           text,
