@@ -121,6 +121,37 @@ describe('live Redis checks tell an open server from a locked one', () => {
   });
 });
 
+describe('server settings', () => {
+  it('RDS-005: an eviction policy other than noeviction with maxmemory set can drop jobs', async () => {
+    const evicting = await startPrivateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    try {
+      const report = await runAudit({ redis: { url: evicting.url }, queueData: false });
+      expect(open(report, 'RDS-005').map((f) => f.message)).toEqual([
+        'maxmemory 67108864 bytes with maxmemory-policy allkeys-lru: jobs are evicted under pressure',
+      ]);
+    } finally {
+      await evicting.stop();
+    }
+    const defaults = await runAudit({ redis: { url: openServer.url }, queueData: false });
+    expect(open(defaults, 'RDS-005')).toEqual([]);
+  });
+
+  it('RDS-006: the version from INFO is compared with the CVE-2025-49844 fixes (8.2.2, 7.4.6)', async () => {
+    const redis = new Redis(openServer.url, { maxRetriesPerRequest: 1 });
+    const version = /redis_version:([\d.]+)/.exec(await redis.info('server'))?.[1] ?? '';
+    redis.disconnect();
+    const [major = 0, minor = 0, patch = 0] = version.split('.').map(Number);
+    const n = major * 1e6 + minor * 1e3 + patch;
+    const vulnerable = major >= 8 ? n < 8_002_002 : n < 7_004_006;
+    const report = await runAudit({ redis: { url: openServer.url }, queueData: false });
+    expect(open(report, 'RDS-006').map((f) => [f.message, f.severity])).toEqual(
+      vulnerable
+        ? [[`Redis ${version} predates the CVE-2025-49844 fixes (8.2.2 / 7.4.6)`, 'critical']]
+        : [],
+    );
+  });
+});
+
 describe('queue contents (sampled read-only)', () => {
   let prefix: string;
   let redis: Redis;
