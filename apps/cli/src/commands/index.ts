@@ -3,6 +3,7 @@ import { auditCommand } from './audit.js';
 import { initCommand } from './init.js';
 import { queuesCommand } from './queues.js';
 import { resourcesCommand } from './resources.js';
+import { simulateCommand } from './simulate.js';
 import { topCommand } from './top.js';
 import { validateCommand } from './validate.js';
 
@@ -14,4 +15,5 @@ export const COMMANDS: readonly Command[] = [
   topCommand,
   resourcesCommand,
   auditCommand,
+  simulateCommand,
 ];
