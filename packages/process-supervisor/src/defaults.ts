@@ -35,8 +35,13 @@ export const DEFAULTS = {
   spawn: {
     /** Uptime after which a worker counts as running; an exit before it is a failed start. @defaultValue 1000 */
     minUptimeMs: 1_000,
-    /** Spawns per event-loop turn, so that scaling to 100 workers never blocks the loop. @defaultValue 10 */
-    batchSize: 10,
+    /**
+     * Time one event-loop turn may spend in spawn calls (each blocks until the child has
+     * exec'd: a few ms, more under load); the rest continue on the next turns, so scaling to
+     * 100 workers never holds the daemon's loop. At least one spawn per turn.
+     * @defaultValue 20
+     */
+    turnBudgetMs: 20,
   },
   workers: {
     /** Jobs one worker runs at the same time, reported in the counts. @defaultValue 1 */

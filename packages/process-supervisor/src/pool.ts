@@ -105,7 +105,7 @@ export class WorkerPool {
     }
     this.#desired = workers;
     this.#scaled = true;
-    this.#reconcile();
+    this.#requestReconcile();
   }
 
   /** Workers by state; slots waiting out a crash backoff count as starting. */
@@ -186,7 +186,7 @@ export class WorkerPool {
         retired = true;
       }
     }
-    if (retired) this.#reconcile();
+    if (retired) this.#requestReconcile();
   }
 
   /**
@@ -226,7 +226,7 @@ export class WorkerPool {
     }
     if (next.spec.hash !== previous.spec.hash) this.#resetRestartGate();
     this.#context.changed();
-    this.#reconcile();
+    this.#requestReconcile();
     return { replacing };
   }
 
@@ -294,6 +294,14 @@ export class WorkerPool {
     );
   }
 
+  /** Reconciles on the next turn: the caller (the daemon's tick) never waits for a spawn. */
+  #requestReconcile(): void {
+    this.#continuation ??= setImmediate(() => {
+      this.#continuation = null;
+      this.#reconcile();
+    });
+  }
+
   #reconcile(): void {
     if (this.#reconciling) {
       this.#again = true;
@@ -351,19 +359,18 @@ export class WorkerPool {
     const startingKept = kept.filter((worker) => worker.state === 'starting').length;
     const startingAll = all.filter((worker) => worker.state === 'starting').length;
     const wanted = Math.min(missing, deficit + Math.max(0, this.#settings.surge - startingKept));
-    const count = Math.min(wanted, this.#allowance(startingAll), this.#settings.batchSize);
+    const count = Math.min(wanted, this.#allowance(startingAll));
+    const turnStart = performance.now();
     for (let index = 0; index < count; index++) {
+      // The rest on the next turn, so a large scale-up never holds the event loop.
+      if (index > 0 && performance.now() - turnStart >= this.#settings.turnBudgetMs) {
+        this.#requestReconcile();
+        return;
+      }
       const reason: SpawnReason =
         this.#pendingRestarts > 0 ? 'restart' : index < deficit ? 'scale-up' : 'replacement';
       if (this.#pendingRestarts > 0) this.#pendingRestarts--;
       this.#spawn(reason);
-    }
-    // The rest on the next turn, so a large scale-up never holds the event loop.
-    if (count < wanted && count === this.#settings.batchSize) {
-      this.#continuation ??= setImmediate(() => {
-        this.#continuation = null;
-        this.#reconcile();
-      });
     }
   }
 

@@ -63,8 +63,8 @@ export interface PoolOptions {
   spawn?: {
     /** Default {@link DEFAULTS}.spawn.minUptimeMs. */
     minUptimeMs?: number;
-    /** Default {@link DEFAULTS}.spawn.batchSize. */
-    batchSize?: number;
+    /** Default {@link DEFAULTS}.spawn.turnBudgetMs. */
+    turnBudgetMs?: number;
   };
   recycle?: {
     /** Replace a worker whose RSS (from {@link WorkerPool.observeResources}) passes this. */

@@ -66,6 +66,8 @@ describe('crash loops', () => {
     expect(status.lastExit).toMatchObject({ outcome: 'failed-start', code: 1 });
     // A tick while degraded spawns nothing: the gate stays shut for the cool-off.
     pool.scaleTo(3);
+    await new Promise((resolve) => setImmediate(resolve)); // scaleTo acts on the next turn
+    await new Promise((resolve) => setImmediate(resolve));
     expect(times.length).toBe(4);
     expect(pool.pids()).toEqual([]);
   });

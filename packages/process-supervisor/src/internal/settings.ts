@@ -43,7 +43,7 @@ export interface PoolSettings {
   signalGapMs: number;
   killWaitMs: number;
   minUptimeMs: number;
-  batchSize: number;
+  turnBudgetMs: number;
   maxRssBytes: number | null;
   maxLifetimeMs: number | null;
   concurrency: number;
@@ -118,7 +118,7 @@ const poolSchema = z.object({
   spawn: z
     .object({
       minUptimeMs: durationMs('the minimum uptime').optional(),
-      batchSize: whole('spawns per event-loop turn', 1).optional(),
+      turnBudgetMs: durationMs('the spawn time per event-loop turn').optional(),
     })
     .optional(),
   recycle: z
@@ -270,7 +270,7 @@ export async function resolvePoolSettings(
     signalGapMs: o.stop?.signalGapMs ?? DEFAULTS.stop.signalGapMs,
     killWaitMs: o.stop?.killWaitMs ?? DEFAULTS.stop.killWaitMs,
     minUptimeMs: o.spawn?.minUptimeMs ?? DEFAULTS.spawn.minUptimeMs,
-    batchSize: o.spawn?.batchSize ?? DEFAULTS.spawn.batchSize,
+    turnBudgetMs: o.spawn?.turnBudgetMs ?? DEFAULTS.spawn.turnBudgetMs,
     maxRssBytes: o.recycle?.maxRssBytes ?? null,
     maxLifetimeMs: o.recycle?.maxLifetimeMs ?? null,
     concurrency: o.workers?.concurrency ?? DEFAULTS.workers.concurrency,
