@@ -123,7 +123,12 @@ describe('live Redis checks tell an open server from a locked one', () => {
 
 describe('server settings', () => {
   it('RDS-005: an eviction policy other than noeviction with maxmemory set can drop jobs', async () => {
-    const evicting = await startPrivateRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    const evicting = await startPrivateRedis([
+      '--maxmemory',
+      '64mb',
+      '--maxmemory-policy',
+      'allkeys-lru',
+    ]);
     try {
       const report = await runAudit({ redis: { url: evicting.url }, queueData: false });
       expect(open(report, 'RDS-005').map((f) => f.message)).toEqual([

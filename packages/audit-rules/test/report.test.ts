@@ -134,6 +134,21 @@ describe('redaction', () => {
   });
 });
 
+describe('evidence', () => {
+  it('a literal password on a command line is redacted in the evidence and every format', async () => {
+    const password = ['Hunter2', 'Literal', 'Pw'].join('');
+    const path = await tree('argv-password', {
+      'app/Jobs/DumpJob.php': `<?php\nnamespace App\\Jobs;\nclass DumpJob\n{\n    public function handle(): void\n    {\n        exec('mysqldump -u root -p${password} app > /backups/app.sql');\n    }\n}\n`,
+    });
+    const report = await runAudit({ path });
+    const [hit] = report.findings.filter((f) => f.ruleId === 'JOB-015C');
+    expect(hit?.evidence).toMatch(/-p\[Hunt… \(16 chars, sha256:[0-9a-f]{12}\)\] app/);
+    for (const text of [JSON.stringify(report), formatMarkdown(report), formatSarif(report)]) {
+      expect(text).not.toContain(password);
+    }
+  });
+});
+
 const config = (overrides: Partial<AuditedConfig> = {}): AuditedConfig => ({
   redis: { url: 'redis://10.0.0.9:6379', username: null, password: null, tls: null },
   http: { enabled: true, host: '0.0.0.0', port: 9730, token: null },

@@ -120,7 +120,12 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
       } else if (fn && remote.has(fn) && first) {
         sink = fn;
         commandArgs = [first];
-      } else if (stat && /(^|\\)Process$/.test(stat[0]) && PROCESS_METHODS.has(stat[1]) && first) {
+      } else if (
+        stat &&
+        /(^|\\)Process$/.test(info.file.resolve(stat[0])) &&
+        PROCESS_METHODS.has(stat[1]) &&
+        first
+      ) {
         // A string command becomes Process::fromShellCommandline; an argv array does not.
         if (first.kind !== 'array') {
           sink = `${stat[0].split('\\').at(-1)}::${stat[1]}`;
@@ -135,7 +140,7 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
       const first = args(call)[0];
       if (
         cls &&
-        /(^|\\)Process$/.test(cls) &&
+        /(^|\\)Process$/.test(info.file.resolve(cls)) &&
         first &&
         first.kind !== 'array' &&
         literal(first) === null

@@ -15,7 +15,20 @@ export function snippet(text: string, lineNumber: number): string {
   return redactText(raw, 160);
 }
 
-export function redactText(raw: string, max = 200): string {
+/** Command-line credentials (P-ARGV-CRED): the value after the flag, when it is a literal. */
+const ARGV_SECRET =
+  /(\s-p|--password[= ]|\bPGPASSWORD=|\bMYSQL_PWD=|--requirepass\s+|redis-cli\s.*?\s-a\s+)("[^"]+"|'[^']+'|[^\s'"]+)/g;
+
+function redactArgv(raw: string): string {
+  return raw.replace(ARGV_SECRET, (whole, flag: string, value: string) => {
+    const bare = value.replace(/^["']|["']$/g, '');
+    if (/^(\$|\{\$)/.test(bare) || (flag === 's-p' && /^\d/.test(bare))) return whole;
+    return `${flag}[${redactSecret(bare)}]`;
+  });
+}
+
+export function redactText(text: string, max = 200): string {
+  const raw = redactArgv(text);
   const secrets = findSecrets(raw);
   if (secrets.length === 0) return oneLine(raw, max);
   // Redact from the last match backwards so earlier offsets stay valid.

@@ -68,7 +68,7 @@ function sinkFindings(
       findings.push(
         at(
           sink.info.file,
-          mine[0]?.node ?? sink.call,
+          command.node,
           describe(describeOperands(mine), sink.sink),
           provenanceSeverity(mine),
         ),
@@ -259,7 +259,7 @@ export const job006q = defineRule({
         findings.push(
           at(
             sink.info.file,
-            weak[0]?.node ?? sink.call,
+            command.node,
             `${how}: not shell escaping`,
             provenanceSeverity(weak) === 'critical' ? 'critical' : 'high',
           ),
