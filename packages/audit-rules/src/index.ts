@@ -26,6 +26,8 @@ export type { AuditedConfig, AuditedQueue, AuditedRedis } from './internal/confi
 export { parseAuditedConfig } from './internal/config-shape.js';
 export type { AuditErrorCode } from './internal/errors.js';
 export { AuditError } from './internal/errors.js';
+export type { ManualAnswer, ManualAnswers } from './internal/manual.js';
+export { parseManualAnswers, readManualAnswers } from './internal/manual.js';
 export type { AuditOptions, AuditProgress, HostOptions } from './internal/options.js';
 export { DEFAULTS } from './internal/options.js';
 export type { SecretMatch, SecretPattern } from './internal/patterns.js';

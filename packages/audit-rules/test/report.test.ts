@@ -11,6 +11,7 @@ import {
   formatMarkdown,
   formatSarif,
   parseBaseline,
+  parseManualAnswers,
   RULES,
   redactSecret,
   runAudit,
@@ -115,6 +116,43 @@ describe('suppressions', () => {
       ),
     );
     expect(() => parseBaseline('nope', 'b.json')).toThrow(/^b\.json: not JSON/);
+  });
+});
+
+describe('manual review answers', () => {
+  it('a fresh answer closes the item; new evidence re-opens it', async () => {
+    const path = await tree('manual', { 'app/Jobs/PruneImagesJob.php': job('') });
+    const first = await runAudit({ path });
+    const item = first.manual.find((m) => m.seed === 'S1:JOB-006');
+    expect(item?.evidence).toEqual(['JOB-006 app/Jobs/PruneImagesJob.php:12']);
+    expect(first.hypotheses.find((h) => h.id === 'S1:JOB-004')?.status).toBe('manual');
+    const answers = parseManualAnswers(
+      `version: 1\nanswers:\n  S1:JOB-004:\n    reviewer: dana\n    date: 2026-11-20\n    outcome: accepted-risk\n    notes: single-tenant\n    evidenceHash: "${first.manual.find((m) => m.seed === 'S1:JOB-004')?.evidenceHash}"\n  S1:JOB-006:\n    reviewer: dana\n    date: 2026-11-20\n    outcome: pass\n    evidenceHash: "sha256:${'0'.repeat(64)}"\n`,
+      'audit-manual.yml',
+    );
+    const second = await runAudit({ path, manualAnswers: answers });
+    const job004 = second.manual.find((m) => m.seed === 'S1:JOB-004');
+    expect(job004).toMatchObject({
+      answer: { reviewer: 'dana', outcome: 'accepted-risk' },
+      stale: false,
+    });
+    expect(second.hypotheses.find((h) => h.id === 'S1:JOB-004')?.status).toBe('pass');
+    expect(second.manual.find((m) => m.seed === 'S1:JOB-006')).toMatchObject({
+      answer: null,
+      stale: true,
+    });
+    expect(formatMarkdown(second)).toContain('(answered 2026-11-20) | none found |');
+    expect(second.summary.manual).toBe(first.summary.manual - 1);
+    expect(auditExitCode(second, { failOn: 'none', failOnManual: true })).toBe(1);
+  });
+
+  it('a malformed answers file names the seed and the field', () => {
+    expect(() =>
+      parseManualAnswers(
+        'version: 1\nanswers:\n  S1:JOB-004:\n    reviewer: dana\n    date: soon\n    outcome: pass\n    evidenceHash: x\n',
+        'm.yml',
+      ),
+    ).toThrow('m.yml: answers.S1:JOB-004.date: expected a date like 2026-11-22');
   });
 });
 

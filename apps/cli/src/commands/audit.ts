@@ -10,6 +10,7 @@ import {
   formatMarkdown,
   formatSarif,
   readBaseline,
+  readManualAnswers,
   runAudit,
   type Severity,
 } from '@qscale/audit-rules';
@@ -29,7 +30,7 @@ export const auditCommand: Command = {
   name: 'audit',
   summary: 'security audit of the config, Redis, queue data, host and project source',
   usage:
-    'qscale audit [--config FILE] [--redis URL] [--path DIR] [--host] [--format markdown|json|sarif] [--output FILE] [--fail-on critical|high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--include-tests] [--no-queue-data] [--allow-partial] [--fail-on-manual] [--sarif-include-runtime]',
+    'qscale audit [--config FILE] [--redis URL] [--path DIR] [--host] [--format markdown|json|sarif] [--output FILE] [--fail-on critical|high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--manual FILE] [--include-tests] [--no-queue-data] [--allow-partial] [--fail-on-manual] [--sarif-include-runtime]',
   async run(args, io) {
     const { values } = parseFlags(args, {
       config: { type: 'string', short: 'c' },
@@ -40,6 +41,7 @@ export const auditCommand: Command = {
       output: { type: 'string', short: 'o' },
       'fail-on': { type: 'string', default: 'high' },
       baseline: { type: 'string' },
+      manual: { type: 'string' },
       'write-baseline': { type: 'string' },
       'include-tests': { type: 'boolean', default: false },
       'no-queue-data': { type: 'boolean', default: false },
@@ -68,6 +70,7 @@ export const auditCommand: Command = {
       }
       if (values.path) options.path = values.path;
       if (values.redis) options.redis = redisTarget(values.redis, io);
+      if (values.manual) options.manualAnswers = await readManualAnswers(values.manual);
       if (values.baseline) {
         options.baseline = await readBaseline(values.baseline);
         options.baselinePath = values.baseline;

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { HYPOTHESES, MANUAL_ITEMS, RULES, RUNNER_RULES } from './catalog.js';
 import { parseAuditedConfig } from './config-shape.js';
 import { AuditError } from './errors.js';
+import type { ManualAnswer } from './manual.js';
 import { type AuditOptions, DEFAULTS, resolveOptions } from './options.js';
 import { indexPhp, isPhpPath, type PhpIndex } from './php/index-project.js';
 import { openProject, type ProjectTree } from './project.js';
@@ -76,6 +77,10 @@ export interface ManualResult {
   /** sha256 of the evidence, so a recorded answer can be re-opened when it changes. */
   evidenceHash: string;
   checklist: readonly string[];
+  /** The reviewer's answer, when one was given for this very evidence. */
+  answer: ManualAnswer | null;
+  /** True when an answer exists but was given for other evidence (the item is open again). */
+  stale: boolean;
 }
 
 export interface AuditReport {
@@ -295,25 +300,38 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const ranTargets = new Set(
     targets.filter((t) => t.status !== 'unreachable' && t.status !== 'skipped').map((t) => t.kind),
   );
-  const manual = MANUAL_ITEMS.map((item) => {
-    const evidence = findings
-      .filter((f) => item.evidenceRules.includes(f.ruleId))
-      .map((f) => `${f.ruleId} ${locationText(f.location)}`);
+  const manual = MANUAL_ITEMS.map((item): ManualResult => {
+    const related = findings.filter((f) => item.evidenceRules.includes(f.ruleId));
+    // Hashed over fingerprints, so an answer survives code moving but not new evidence.
+    const evidenceHash = `sha256:${createHash('sha256')
+      .update(
+        related
+          .map((f) => f.fingerprint)
+          .sort()
+          .join('\n'),
+      )
+      .digest('hex')}`;
+    const given = options.manualAnswers?.answers[item.seed] ?? null;
+    const fresh = given !== null && given.evidenceHash === evidenceHash;
     return {
       seed: item.seed,
       why: item.why,
-      evidence,
-      evidenceHash: `sha256:${createHash('sha256').update(evidence.join('\n')).digest('hex')}`,
+      evidence: related.map((f) => `${f.ruleId} ${locationText(f.location)}`),
+      evidenceHash,
       checklist: item.checklist,
+      answer: fresh ? given : null,
+      stale: given !== null && !fresh,
     };
   });
   const hypotheses = HYPOTHESES.map((h): HypothesisResult => {
     const rules = RULES.filter((rule) => rule.covers.includes(h.id));
     const ran = rules.filter((rule) => ranTargets.has(rule.target) && !disabled.has(rule.id));
     const failing = open.filter((f) => f.seedRefs.includes(h.id));
-    const hasManual = MANUAL_ITEMS.some((m) => m.seed === h.id);
-    const status: HypothesisStatus =
-      failing.length > 0 ? 'fail' : hasManual ? 'manual' : ran.length > 0 ? 'pass' : 'n/a';
+    const item = manual.find((m) => m.seed === h.id);
+    const answered = item?.answer?.outcome;
+    let status: HypothesisStatus = ran.length > 0 ? 'pass' : 'n/a';
+    if (item) status = answered === undefined ? 'manual' : answered === 'fail' ? 'fail' : 'pass';
+    if (failing.length > 0) status = 'fail';
     return {
       id: h.id,
       title: h.title,
@@ -327,7 +345,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     high: 0,
     medium: 0,
     low: 0,
-    manual: manual.length,
+    manual: manual.filter((m) => m.answer === null).length,
     suppressed: 0,
     unknown: unknown.length,
   };
@@ -681,7 +699,7 @@ export function auditExitCode(
     )
   )
     return 1;
-  if (failOnManual && report.manual.length > 0) return 1;
+  if (failOnManual && report.manual.some((m) => m.answer === null)) return 1;
   return 0;
 }
 

@@ -7,6 +7,8 @@ export type AuditErrorCode =
   | 'AUDIT_CONFIG_INVALID'
   /** The baseline file is unreadable or malformed. */
   | 'AUDIT_BASELINE_INVALID'
+  /** The manual-review answers file is unreadable or malformed. */
+  | 'AUDIT_MANUAL_INVALID'
   /** An option has a value outside its range. */
   | 'AUDIT_OPTION_INVALID';
 

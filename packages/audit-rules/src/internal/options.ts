@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from '@qscale/contracts';
 import type { Baseline } from './baseline.js';
+import type { ManualAnswers } from './manual.js';
 import type { ResolvedOptions, Severity } from './types.js';
 
 /** Every default of the audit in one place. */
@@ -99,6 +100,8 @@ export interface AuditOptions {
   queueData?: boolean;
   /** Run the host checks (/proc, unit files, file modes); an object overrides where they look. @defaultValue false */
   host?: boolean | HostOptions;
+  /** Reviewers' answers to manual items (audit-manual.yml); stale answers re-open. */
+  manualAnswers?: ManualAnswers | null;
   /** Findings accepted earlier, by fingerprint. */
   baseline?: Baseline | null;
   /** Where the baseline came from, for AUD-002 locations. */

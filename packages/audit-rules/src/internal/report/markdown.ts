@@ -80,8 +80,16 @@ export function formatMarkdown(report: AuditReport): string {
       m.evidence.length === 0
         ? 'none found'
         : `${m.evidence.slice(0, 5).join('; ')}${m.evidence.length > 5 ? `; +${m.evidence.length - 5} more` : ''}`;
+    const a = m.answer;
+    const state = a
+      ? `answered ${a.date}`
+      : m.stale
+        ? 're-opened: the evidence changed since the answer'
+        : '';
+    const why = state ? `${m.why} (${state})` : m.why;
+    const outcome = a ? `${a.outcome}${a.notes ? `: ${a.notes}` : ''}` : '';
     out.push(
-      `| ${m.seed} | ${cell(m.why)} | ${cell(evidence)} | ${cell(m.checklist.join('; '))} |  |  |  |`,
+      `| ${m.seed} | ${cell(why)} | ${cell(evidence)} | ${cell(m.checklist.join('; '))} | ${cell(a?.reviewer ?? '')} | ${a?.date ?? ''} | ${cell(outcome)} |`,
     );
   }
   out.push(
