@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Log, Result, Run } from 'sarif';
 import type { AuditReport, Finding } from '../audit.js';
 import { RULES, RUNNER_RULES } from '../catalog.js';
 import type { Severity } from '../types.js';
@@ -45,7 +46,7 @@ export function formatSarif(report: AuditReport, options: SarifOptions = {}): st
         true,
       ),
     );
-  const sarif = {
+  const sarif: Log = {
     $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
     version: '2.1.0',
     runs,
@@ -53,7 +54,7 @@ export function formatSarif(report: AuditReport, options: SarifOptions = {}): st
   return `${JSON.stringify(sarif, null, 2)}\n`;
 }
 
-function run(report: AuditReport, category: string, findings: Finding[], runtime: boolean) {
+function run(report: AuditReport, category: string, findings: Finding[], runtime: boolean): Run {
   const descriptors = [
     ...RULES.map((r) => ({
       id: r.id,
@@ -76,7 +77,7 @@ function run(report: AuditReport, category: string, findings: Finding[], runtime
   ];
   const index = new Map(descriptors.map((d, i) => [d.id, i]));
   const perRule = new Map<string, number>();
-  const results = [];
+  const results: Result[] = [];
   for (const f of findings) {
     const count = (perRule.get(f.ruleId) ?? 0) + 1;
     perRule.set(f.ruleId, count);
