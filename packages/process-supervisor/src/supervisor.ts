@@ -318,7 +318,9 @@ export class Supervisor {
         this.#poolWorkers.set(pool, workers);
       },
       closed: (pool) => {
-        this.#poolWorkers.delete(pool);
+        // A worker that outlived SIGKILL stays recorded until it is really gone.
+        const left = [...(this.#poolWorkers.get(pool)?.() ?? [])];
+        if (left.length === 0) this.#poolWorkers.delete(pool);
         if (this.#pools.get(pool.name) === pool) this.#pools.delete(pool.name);
         this.#writer.markDirty();
       },

@@ -85,12 +85,13 @@ function startHost(config: ConstructorParameters<typeof Host>[0]): Host {
   return host;
 }
 
+/** Quiet workers: one that writes after its supervisor was SIGKILLed dies of EPIPE (see README). */
 function poolOptions(name: string, marker: string, env: Record<string, string> = {}): PoolOptions {
   return {
     name,
-    command: [process.execPath, fixture('idle.mjs'), marker],
+    command: [process.execPath, fixture('quiet.mjs'), marker],
     env,
-    cwd: dirname(fixture('idle.mjs')),
+    cwd: dirname(fixture('quiet.mjs')),
     spawn: { minUptimeMs: 200 },
     stop: { graceMs: 5_000 },
   };

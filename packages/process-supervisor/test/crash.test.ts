@@ -18,6 +18,9 @@ function spawnTimes(pool: WorkerPool): number[] {
   return times;
 }
 
+/** Longer than any node boot on a loaded machine: crash-now workers are always failed starts. */
+const SLOW_START = { minUptimeMs: 5_000 };
+
 const FAST_RESTARTS = {
   backoffInitialMs: 100,
   backoffMaxMs: 400,
@@ -34,6 +37,7 @@ describe('crash loops', () => {
     // The first backoff is long enough for the whole first wave to fail inside it.
     const pool = await supervisor.createPool(
       h.options('broken', 'crash-now.mjs', marker, {
+        spawn: SLOW_START,
         restart: { ...FAST_RESTARTS, backoffInitialMs: 2_000, backoffMaxMs: 8_000 },
       }),
     );
@@ -78,6 +82,7 @@ describe('crash loops', () => {
     const supervisor = await h.supervisor();
     const pool = await supervisor.createPool(
       h.options('flaky', 'crash-now.mjs', marker, {
+        spawn: SLOW_START,
         restart: { ...FAST_RESTARTS, maxFailedStarts: 2, coolOffMs: 500 },
       }),
     );
@@ -164,7 +169,10 @@ describe('crash loops', () => {
     const quick = h.marker('exit-zero');
     const supervisor = await h.supervisor();
     const failing = await supervisor.createPool(
-      h.options('exits-at-once', 'exit-zero.mjs', quick, { restart: { ...FAST_RESTARTS } }),
+      h.options('exits-at-once', 'exit-zero.mjs', quick, {
+        spawn: SLOW_START,
+        restart: { ...FAST_RESTARTS },
+      }),
     );
     const failingEvents = recordEvents<PoolEvents>(failing, ALL_POOL_EVENTS);
     failing.scaleTo(1);

@@ -35,6 +35,7 @@ describe('spawning and counting', () => {
     pool.scaleTo(3);
     // scaleTo only records the wish: nothing has run yet, the slots count as starting.
     expect(pool.counts()).toEqual({ running: 0, starting: 3, stopping: 0, concurrency: 1 });
+    expect(pool.pids()).toEqual([]);
     const pids = await runningPids(pool, 3);
     expect((await liveWithMarker(marker)).map((p) => p.pid).sort()).toEqual([...pids].sort());
     for (const pid of pids) {

@@ -174,7 +174,9 @@ describe('applying new settings', () => {
     await waitFor(() => pool.counts().running === 2, { ...WAIT, what: '2 running' });
     const old = pool.pids();
     const events = recordEvents<PoolEvents>(pool, ALL_POOL_EVENTS);
-    await pool.update(h.options('bad-rollout', 'crash-now.mjs', marker, { restart }));
+    await pool.update(
+      h.options('bad-rollout', 'crash-now.mjs', marker, { restart, spawn: { minUptimeMs: 5_000 } }),
+    );
     await waitFor(() => eventsNamed(events, 'degraded').length === 1, {
       ...WAIT,
       what: 'degraded',
