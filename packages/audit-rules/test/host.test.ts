@@ -73,6 +73,10 @@ describe('host checks read /proc and files', () => {
       join(units, 'horizon.service'),
       '[Unit]\nDescription=Horizon\n[Service]\nExecStart=/usr/bin/php /srv/app/artisan horizon\nKillMode=process\nRestart=always\n',
     );
+    await writeFile(
+      join(units, 'qscale.service'),
+      '[Service]\nExecStart=/usr/bin/qscaled --config /etc/qscale/qscale.yml\nTimeoutStopSec=10\nRestart=on-failure\n',
+    );
     const report = await hostAudit({
       files: [],
       unitDirs: [units],
@@ -83,6 +87,7 @@ describe('host checks read /proc and files', () => {
     expect(messages.sort()).toEqual([
       'supervisor unit bad-worker: no user= (runs as root); stopwaitsecs 30s <= job timeout 120s (jobs are killed mid-run); no stopasgroup/killasgroup (children survive a stop)',
       'systemd unit horizon.service: no User= (runs as root); KillMode=process (children survive a stop)',
+      'systemd unit qscale.service: no User= (runs as root); TimeoutStopSec 10s <= worker stop grace 30s',
     ]);
   });
 

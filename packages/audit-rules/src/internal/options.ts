@@ -66,7 +66,7 @@ export const DEFAULTS = {
   /** Process command lines that are queue workers or the autoscaler (host checks). */
   workerPatterns: [
     /\bartisan\s+(queue:work|queue:listen|horizon)(\S*)?\b/,
-    /\bqscaled?\b.*\b(start|--config)\b/,
+    /\bqscaled?\b.*(\bstart\b|--config)/,
     /\bsidekiq\b/,
     /\brq\s+worker\b/,
     /\bcelery\b.*\bworker\b/,

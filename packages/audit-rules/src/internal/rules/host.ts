@@ -187,7 +187,9 @@ export const sup001 = defineRule({
       const command = unit.values.get(unit.kind === 'systemd' ? 'execstart' : 'command') ?? '';
       if (!context.workerPatterns.some((regex) => regex.test(command))) continue;
       const problems: string[] = [];
-      const jobTimeout = Number(/--timeout[= ](\d+)/.exec(command)?.[1] ?? 60);
+      // qscale itself needs its workers' stop grace (30 s by default); a queue worker its job timeout.
+      const autoscaler = /\bqscaled?\b/.test(command) && !/\bartisan\b/.test(command);
+      const jobTimeout = Number(/--timeout[= ](\d+)/.exec(command)?.[1] ?? (autoscaler ? 30 : 60));
       if (unit.kind === 'supervisor') {
         if (!unit.values.has('user')) problems.push('no user= (runs as root)');
         const stop = seconds(unit.values.get('stopwaitsecs')) ?? 10;
@@ -202,7 +204,9 @@ export const sup001 = defineRule({
         if (!unit.values.has('user')) problems.push('no User= (runs as root)');
         const stop = seconds(unit.values.get('timeoutstopsec')) ?? 90;
         if (stop <= jobTimeout)
-          problems.push(`TimeoutStopSec ${stop}s <= job timeout ${jobTimeout}s`);
+          problems.push(
+            `TimeoutStopSec ${stop}s <= ${autoscaler ? 'worker stop grace' : 'job timeout'} ${jobTimeout}s`,
+          );
         if (unit.values.get('killmode') === 'process' || unit.values.get('killmode') === 'none')
           problems.push(`KillMode=${unit.values.get('killmode')} (children survive a stop)`);
         if (!unit.values.has('restart') || unit.values.get('restart') === 'no')
