@@ -30,7 +30,7 @@ export const auditCommand: Command = {
   name: 'audit',
   summary: 'security audit of the config, Redis, queue data, host and project source',
   usage:
-    'qscale audit [--config FILE] [--redis URL] [--path DIR] [--host] [--format markdown|json|sarif] [--output FILE] [--fail-on critical|high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--manual FILE] [--include-tests] [--no-queue-data] [--allow-partial] [--fail-on-manual] [--sarif-include-runtime]',
+    'qscale audit [--config FILE] [--redis URL] [--path DIR] [--host] [--format markdown|json|sarif] [--output FILE] [--fail-on critical|high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--manual FILE] [--disable RULE,RULE] [--include-tests] [--no-queue-data] [--allow-partial] [--fail-on-manual] [--sarif-include-runtime]',
   async run(args, io) {
     const { values } = parseFlags(args, {
       config: { type: 'string', short: 'c' },
@@ -42,6 +42,7 @@ export const auditCommand: Command = {
       'fail-on': { type: 'string', default: 'high' },
       baseline: { type: 'string' },
       manual: { type: 'string' },
+      disable: { type: 'string' },
       'write-baseline': { type: 'string' },
       'include-tests': { type: 'boolean', default: false },
       'no-queue-data': { type: 'boolean', default: false },
@@ -62,6 +63,7 @@ export const auditCommand: Command = {
       host: values.host,
       queueData: !values['no-queue-data'],
       onProgress: progressLine(io),
+      ...(values.disable ? { disable: values.disable.split(',').map((id) => id.trim()) } : {}),
     };
     try {
       if (values.config) {
