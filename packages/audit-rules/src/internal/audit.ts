@@ -120,6 +120,15 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const resolved = resolveOptions(options);
   validateNumbers(resolved);
   const disabled = new Set(options.disable ?? []);
+  const known = new Set(RULES.map((rule) => rule.id));
+  for (const id of [...disabled, ...Object.keys(options.severity ?? {})]) {
+    if (!known.has(id)) {
+      throw new AuditError(
+        'AUDIT_OPTION_INVALID',
+        `unknown rule id "${id}"; expected one of ${[...known].join(', ')}`,
+      );
+    }
+  }
   const targets: TargetStatus[] = [];
   const raw: { rule: AnyRule; finding: RawFinding }[] = [];
   const unknown: AuditReport['unknown'] = [];
