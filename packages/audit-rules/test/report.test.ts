@@ -349,5 +349,8 @@ describe('report formats', () => {
     await expect(runAudit({ redis: { url: 'http://127.0.0.1:6379' } })).rejects.toThrow(
       /unsupported scheme http:/,
     );
+    await expect(runAudit({ config: config(), disable: ['JOB-999'] })).rejects.toThrow(
+      /^unknown rule id "JOB-999"; expected one of AUT-001, /,
+    );
   });
 });
