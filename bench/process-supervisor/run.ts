@@ -9,6 +9,8 @@
 //   IDLE=200          idle workers for the CPU measurement
 //   CPU_SECONDS=30    length of the CPU measurement (one daemon tick every 2 s)
 //   GRACE_MS=2000     grace period of the SIGTERM-ignoring stop
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,13 +30,14 @@ const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 const load = () => loadavg()[0]?.toFixed(2) ?? '?';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Counts the workers' "ready" lines as they reach the logger. */
-function readyCounter(): Logger & { ready: number } {
+/** Records when each worker's "ready" line reaches the logger. */
+function readyCounter(): Logger & { readyAt: number[] } {
   const logger = {
-    ready: 0,
+    readyAt: [] as number[],
     debug() {},
     info(message: string, fields?: LogFields) {
-      if (message === 'ready' && fields?.stream === 'stdout') logger.ready++;
+      if (message === 'ready' && fields?.stream === 'stdout')
+        logger.readyAt.push(performance.now());
     },
     warn() {},
     error(message: string, fields?: LogFields) {
@@ -44,11 +47,12 @@ function readyCounter(): Logger & { ready: number } {
   return logger;
 }
 
+/** Polls every 10 ms: a busy wait would take CPU from the workers booting on 2 cores. */
 async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!condition()) {
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
+    await sleep(10);
   }
 }
 
@@ -63,37 +67,29 @@ interface Ramp {
 }
 
 /** scaleTo(n) from zero: when every worker is spawned, has booted, and counts as running. */
-async function ramp(pool: WorkerPool, logger: { ready: number }, count: number): Promise<Ramp> {
-  let spawned = 0;
-  let allSpawnedMs = 0;
-  const start = performance.now();
-  const off = pool.on('spawned', () => {
-    spawned++;
-    if (spawned === count) allSpawnedMs = performance.now() - start;
-  });
+async function ramp(pool: WorkerPool, logger: { readyAt: number[] }, count: number): Promise<Ramp> {
+  const at = { spawned: [] as number[], running: [] as number[] };
+  const offSpawned = pool.on('spawned', () => at.spawned.push(performance.now()));
+  const offRunning = pool.on('running', () => at.running.push(performance.now()));
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
-  const before = logger.ready;
-  const callStart = performance.now();
+  const before = logger.readyAt.length;
+  const start = performance.now();
   pool.scaleTo(count);
-  const scaleToCallMs = performance.now() - callStart;
-  let allBootedMs = 0;
-  await until(() => {
-    if (!allBootedMs && logger.ready - before >= count) allBootedMs = performance.now() - start;
-    return pool.counts().running === count;
-  }, `${count} running`);
-  const allRunningMs = performance.now() - start;
-  if (!allBootedMs) {
-    await until(() => logger.ready - before >= count, 'ready lines');
-    allBootedMs = performance.now() - start;
-  }
+  const scaleToCallMs = performance.now() - start;
+  await until(
+    () => at.running.length >= count && logger.readyAt.length - before >= count,
+    `${count} running`,
+  );
   loop.disable();
-  off();
+  offSpawned();
+  offRunning();
+  const last = (times: number[]) => (times.at(count - 1) ?? Number.NaN) - start;
   return {
     scaleToCallMs,
-    allSpawnedMs,
-    allBootedMs,
-    allRunningMs,
+    allSpawnedMs: last(at.spawned),
+    allBootedMs: last(logger.readyAt.slice(before)),
+    allRunningMs: last(at.running),
     maxLoopDelayMs: loop.max / 1e6,
     p99LoopDelayMs: loop.percentile(99) / 1e6,
     spawnLatencyMeanMs: pool.spawnLatency()?.meanMs ?? Number.NaN,
@@ -181,10 +177,43 @@ async function idleCpu() {
   });
 }
 
+/**
+ * The floor on this machine: the same workers spawned by a bare child_process.spawn loop (no
+ * supervisor, no state file, no time slicing), until all have booted and printed "ready".
+ */
+async function bareSpawnBaseline() {
+  const start = performance.now();
+  let ready = 0;
+  let allBootedMs = 0;
+  const children = Array.from({ length: WORKERS }, () => {
+    const child = spawn(process.execPath, [WORKER, 'idle'], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    child.stdout?.on('data', () => {
+      ready++;
+      if (ready === WORKERS) allBootedMs = performance.now() - start;
+    });
+    return child;
+  });
+  const allSpawnedMs = performance.now() - start;
+  await until(() => ready >= WORKERS, 'bare workers ready');
+  await Promise.all(
+    children.map((child) => {
+      const exited = once(child, 'exit');
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      return exited;
+    }),
+  );
+  return { allSpawnedMs, allBootedMs };
+}
+
 const ms = (value: number) => Math.round(value);
 const verdict = (value: number, target: number) =>
   value <= target ? `met (≤ ${target})` : `**missed** (> ${target})`;
 
+const bare = await bareSpawnBaseline();
 const spawned = await spawnAndStop();
 const cpu = await idleCpu();
 
@@ -250,6 +279,9 @@ but one spawn call blocks until its child has exec'd, which takes long when the 
 Spawning ${WORKERS} workers with one \`scaleTo(${WORKERS})\` call:
 
 ${markdownTable(rampRows, 2)}
+
+The same ${WORKERS} workers spawned by a bare \`child_process.spawn\` loop, for comparison (the
+machine's floor): all spawned after ${ms(bare.allSpawnedMs)} ms, all booted after ${ms(bare.allBootedMs)} ms.
 
 Stopping them (\`pool.stop()\`, all in parallel):
 
