@@ -89,6 +89,22 @@ describe('littles-law, backlog and fixed', () => {
     );
     expect(result.workers).toBe(4); // 15 busy slots / 4 per worker
   });
+  it("littles-law reproduces the anchor's SimpleRate (#35) from the completion rate", () => {
+    const simple = (perMinute: number, meanMs: number | null) =>
+      createStrategy('littles-law').recommend(
+        context({
+          bounds: { min: 0, max: 100 },
+          queue: {
+            arrivalRate: null,
+            completionRate: perMinute / 60,
+            serviceTimeMs: meanMs === null ? null : { mean: meanMs, p95: meanMs },
+          },
+        }),
+      ).workers;
+    expect(simple(60, 2_000)).toBe(2);
+    expect(simple(6_000, 500)).toBe(50);
+    expect(simple(60, null)).toBe(2); // the 2 s fallback
+  });
   it('backlog (#37): 30 jobs with an unknown age drain within the SLO; nothing for an empty queue', () => {
     const backlog = createStrategy('backlog');
     expect(backlog.recommend(context({ queue: { pending: 30 } })).workers).toBe(2);

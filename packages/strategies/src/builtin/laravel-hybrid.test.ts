@@ -69,6 +69,25 @@ describe('laravel-hybrid conformance (#39)', () => {
   });
 });
 
+describe('laravel-hybrid: the pickup percentile needs min samples (§2.8)', () => {
+  it('uses the p95 pickup only from 20 samples on, else the oldest age', () => {
+    const at = (samples: number) =>
+      hybrid().recommend(
+        context({
+          bounds: { min: 0, max: 100 },
+          queue: {
+            completionRate: 1,
+            pending: 50,
+            oldestPendingAgeMs: 1_000,
+            pickupLatencyMs: { p50: 10_000, p95: 27_000, p99: 29_000, samples },
+          },
+        }),
+      ).terms.slaSignalS;
+    expect(at(19)).toBe(1);
+    expect(at(20)).toBe(27);
+  });
+});
+
 describe('laravel-hybrid conformance (#40): smoother', () => {
   it('a stable queue at 12 loses one worker when its backlog clears', () => {
     const strategy = hybrid();
