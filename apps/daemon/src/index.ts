@@ -15,3 +15,16 @@ export type {
 } from './config/schema.js';
 export { configSchema } from './config/schema.js';
 export { configWarnings } from './config/warnings.js';
+export type {
+  Daemon,
+  DaemonOptions,
+  DaemonState,
+  DecisionRecord,
+  QueueState,
+  ReloadResult,
+} from './daemon.js';
+export { startDaemon } from './daemon.js';
+export type { DaemonLogger, DaemonLoggerOptions } from './observability/logging.js';
+export { createDaemonLogger } from './observability/logging.js';
+export type { RunIo } from './run.js';
+export { DAEMON_USAGE, runDaemon } from './run.js';

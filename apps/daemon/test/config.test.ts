@@ -63,7 +63,7 @@ describe('parseConfig: a valid file', () => {
       user: null,
       spawn: { latencyMs: 2_000, minUptimeMs: 1_000 },
       recycle: { maxRssBytes: null, maxLifetimeMs: null },
-      scaling: { cooldownMs: 30_000, downStabilizationMs: 60_000, priority: 1 },
+      scaling: { cooldownMs: 30_000, downStabilizationMs: 30_000, priority: 1 },
     });
   });
 

@@ -9,7 +9,7 @@ describe('the example configurations', async () => {
   const folders = (await readdir(examples, { withFileTypes: true }))
     .filter((entry) => entry.isDirectory())
     .map((entry) => entry.name);
-  const withConfig = [];
+  const withConfig: string[] = [];
   for (const folder of folders) {
     const files = await readdir(`${examples}${folder}`);
     if (files.includes('qscale.yml')) withConfig.push(folder);

@@ -19,6 +19,11 @@ export const DEFAULTS = {
     maxWorkers: 64,
     /** Share of the CPU limit workers may fill. @defaultValue 85 */
     cpuMaxPercent: 85,
+    /**
+     * Whether CPU use limits the workers. Turn off for I/O-bound workers on a host shared
+     * with other work; memory and maxWorkers still limit them. @defaultValue true
+     */
+    cpuEnforce: true,
     /** Share of the memory limit workers may fill. @defaultValue 85 */
     memoryMaxPercent: 85,
   },
@@ -68,8 +73,11 @@ export const DEFAULTS = {
     scaling: {
       /** A reversal (up then down, or down then up) waits this long. @defaultValue 30000 (30s) */
       cooldownMs: 30_000,
-      /** Scale-down uses the highest recommendation of this window. @defaultValue 60000 (60s) */
-      downStabilizationMs: 60_000,
+      /**
+       * Scale-down uses the highest recommendation of this window; the value bench/strategies
+       * measured `predictive` with. @defaultValue 30000 (30s)
+       */
+      downStabilizationMs: 30_000,
       /** Weight in the fair share of host capacity. @defaultValue 1 */
       priority: 1,
     },

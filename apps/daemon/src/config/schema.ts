@@ -82,7 +82,7 @@ export interface QscaleConfig {
   http: { enabled: boolean; host: string; port: number; token: string | null };
   limits: {
     maxWorkers: number;
-    cpu: { maxPercent: number; perWorkerCores: number | null };
+    cpu: { maxPercent: number; perWorkerCores: number | null; enforce: boolean };
     memory: { maxPercent: number; perWorkerBytes: number | null };
   };
   supervision: { stateFile: string; previousWorkers: 'adopt' | 'stop'; refuseRoot: boolean };
@@ -207,7 +207,11 @@ const fileSchema = z.strictObject({
     .strictObject({
       maxWorkers: wholeNumber(1).optional(),
       cpu: z
-        .strictObject({ maxPercent: percent().optional(), perWorker: cores().optional() })
+        .strictObject({
+          maxPercent: percent().optional(),
+          perWorker: cores().optional(),
+          enforce: z.boolean({ error: 'expected true or false' }).optional(),
+        })
         .optional(),
       memory: z
         .strictObject({ maxPercent: percent().optional(), perWorker: size().optional() })
@@ -282,6 +286,7 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
       cpu: {
         maxPercent: file.limits?.cpu?.maxPercent ?? DEFAULTS.limits.cpuMaxPercent,
         perWorkerCores: file.limits?.cpu?.perWorker ?? null,
+        enforce: file.limits?.cpu?.enforce ?? DEFAULTS.limits.cpuEnforce,
       },
       memory: {
         maxPercent: file.limits?.memory?.maxPercent ?? DEFAULTS.limits.memoryMaxPercent,

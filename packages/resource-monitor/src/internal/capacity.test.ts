@@ -174,6 +174,34 @@ describe('capacity', () => {
     expect(overCpu.headroom.cpuCores).toBeCloseTo(-0.6, 9);
   });
 
+  it('lets CPU use limit nothing when cpu.enforce is false; memory still does', () => {
+    const queue = {
+      queue: 'q',
+      runningPids: [],
+      liveWorkers: 10,
+      resources: { cpuCores: 0.5, memoryBytes: 256 * MiB },
+    };
+    const saturated = resources(
+      { limitCores: 4, usedCores: 4 },
+      { limitBytes: 8 * GiB, usedBytes: 4 * GiB },
+    );
+    const relaxed = limits({ cpu: { maxPercent: 85, perWorkerCores: null, enforce: false } });
+    const result = capacity({ resources: saturated, perWorker: [queue], limits: relaxed });
+    // 85 % of 8 GiB minus 4 GiB is 2.8 GiB: 11 more workers of 256 MiB.
+    expect(result).toMatchObject({ maxWorkers: 21, limiter: 'memory' });
+    expect(result.perQueue?.q?.maxWorkers).toBe(21);
+    const unknownCpu = capacity({
+      resources: resources({ limitCores: null, usedCores: null }, saturated.memory),
+      perWorker: [queue],
+      limits: relaxed,
+    });
+    expect(unknownCpu.unknown).toBeUndefined();
+    expect(capacity({ resources: saturated, perWorker: [queue], limits: limits() })).toMatchObject({
+      maxWorkers: 10,
+      limiter: 'cpu',
+    });
+  });
+
   it('holds at the current workers for a resource whose figures are unknown, and says which', () => {
     const result = capacity({
       resources: resources(

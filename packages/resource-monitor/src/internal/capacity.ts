@@ -17,6 +17,11 @@ export interface CapacityLimits {
     maxPercent: number;
     /** Per-worker CPU for queues that neither measure nor configure one. */
     perWorkerCores: number | null;
+    /**
+     * False: CPU use never limits the workers (for I/O-bound workers on a host shared with
+     * other work); memory and `maxWorkers` still do. @defaultValue true
+     */
+    enforce?: boolean;
   };
   memory: {
     /** Share (0-100] of the memory limit workers may fill. */
@@ -85,8 +90,9 @@ export function capacity({ resources, perWorker, limits }: CapacityInput): HostC
     resources.memory.usedBytes,
     limits.memory.maxPercent,
   );
+  const cpuEnforced = limits.cpu.enforce !== false;
   const unknown: ('cpu' | 'memory')[] = [];
-  if (cpuHeadroom === null) unknown.push('cpu');
+  if (cpuHeadroom === null && cpuEnforced) unknown.push('cpu');
   if (memoryHeadroom === null) unknown.push('memory');
 
   const queues = perWorker.map((queue) => {
@@ -99,7 +105,11 @@ export function capacity({ resources, perWorker, limits }: CapacityInput): HostC
   const liveTotal = queues.reduce((sum, queue) => sum + queue.live, 0);
 
   const extra = (cpu: number, memory: number) => ({
-    cpu: cpuHeadroom === null ? 0 : Math.max(fits(cpuHeadroom, cpu), 0),
+    cpu: !cpuEnforced
+      ? Number.POSITIVE_INFINITY
+      : cpuHeadroom === null
+        ? 0
+        : Math.max(fits(cpuHeadroom, cpu), 0),
     memory: memoryHeadroom === null ? 0 : fits(memoryHeadroom, memory),
   });
 

@@ -1,0 +1,544 @@
+import { dirname, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type {
+  Decision,
+  HostCapacity,
+  Logger,
+  QueueSnapshot,
+  ResourceSnapshot,
+} from '@qscale/contracts';
+import { silentLogger } from '@qscale/contracts';
+import { createMetricsReader, type MetricsReader } from '@qscale/metrics-reader';
+import { type PolicyEvent, shareHostCapacity } from '@qscale/policies';
+import {
+  type PoolStatus,
+  type StopSummary,
+  type Supervisor,
+  startSupervisor,
+} from '@qscale/process-supervisor';
+import { capacity, createResourceMonitor } from '@qscale/resource-monitor';
+import type { Environment } from './config/env.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError, formatProblem } from './config/problems.js';
+import type { QscaleConfig, QueueConfig } from './config/schema.js';
+import { configWarnings } from './config/warnings.js';
+import { type HttpServer, startHttpServer } from './http/server.js';
+import { RingBuffer } from './loop/ring-buffer.js';
+import { startTicker, type Ticker } from './loop/ticker.js';
+import { DaemonMetrics } from './observability/metrics.js';
+import { QueueRuntime } from './runtime/queue-runtime.js';
+import { watchSupervisor } from './runtime/supervisor-events.js';
+import {
+  capacityWorkers,
+  readerSource,
+  sameDecider,
+  samePool,
+  sameSource,
+  secretsOf,
+  shareSettings,
+} from './runtime/wiring.js';
+
+export interface DaemonOptions {
+  config: QscaleConfig;
+  /** The file `reload()` reads again; without it, reload() reports that it cannot. */
+  configPath?: string | null;
+  /** Decide and report, but spawn and stop nothing. @defaultValue false */
+  dryRun?: boolean;
+  /** A plain Logger, or the daemon logger (which also learns the secrets to redact). */
+  logger?: Logger & { setSecrets?: (values: Iterable<string>) => void };
+  /** Variables for `${NAME}` references on reload. @defaultValue process.env */
+  env?: Environment;
+  /** Decisions kept for /api/state. @defaultValue 200 */
+  decisionHistory?: number;
+  /** Where the resource monitor reads; for containers that mount them elsewhere. */
+  procRoot?: string;
+  sysRoot?: string;
+}
+
+/** One decision that changed a queue's worker count, as logs and /api/state show it. */
+export interface DecisionRecord extends Decision {
+  /** Epoch ms of the tick. */
+  at: number;
+  /** Index of the tick that decided it (0 for the first). */
+  tick: number;
+  /** `up` or `down`. */
+  direction: 'up' | 'down';
+}
+
+export interface QueueState {
+  name: string;
+  driver: QueueConfig['driver'];
+  slo: QueueConfig['slo'];
+  bounds: { min: number; max: number };
+  snapshot: QueueSnapshot | null;
+  workers: ReturnType<QueueRuntime['workers']>;
+  pool: PoolStatus | null;
+  lastDecision: Decision | null;
+}
+
+export interface DaemonState {
+  version: 1;
+  startedAt: number;
+  now: number;
+  dryRun: boolean;
+  tickMs: number;
+  ticks: number;
+  lastTick: { at: number; durationMs: number } | null;
+  health: { status: 'ok' | 'degraded'; reasons: string[] };
+  resources: ResourceSnapshot | null;
+  capacity: HostCapacity | null;
+  queues: QueueState[];
+  /** Recent changes of worker counts, oldest first. */
+  decisions: DecisionRecord[];
+}
+
+export type ReloadResult = { ok: true; changed: string[] } | { ok: false; problems: string[] };
+
+export interface Daemon {
+  /** Where the status API listens; null when `http.enabled` is false. */
+  readonly url: string | null;
+  readonly metrics: DaemonMetrics;
+  state(): DaemonState;
+  /** Reads the configuration file again; an invalid one keeps the running configuration. */
+  reload(): Promise<ReloadResult>;
+  /** Stops the loop and every worker gracefully (in parallel, within the grace periods). */
+  stop(): Promise<StopSummary | null>;
+  /** Kills every worker at once, synchronously: for a last-resort exit path. */
+  killAllSync(): number;
+}
+
+/**
+ * Starts the control loop of ARCHITECTURE.md: every tick, read the queues and the host, ask
+ * each queue's strategy and policies, share the host fairly, and reconcile the pools.
+ * @throws when a queue's strategy cannot be loaded or its pool refused (e.g. root without a
+ * user under `supervision.refuseRoot`); nothing is left running then.
+ */
+export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
+  const logger = options.logger ?? silentLogger;
+  const dryRun = options.dryRun ?? false;
+  const configDir = options.configPath ? dirname(resolve(options.configPath)) : process.cwd();
+  const metrics = new DaemonMetrics();
+  const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
+  const startedAt = Date.now();
+  let config = options.config;
+  options.logger?.setSecrets?.(secretsOf(config));
+  for (const warning of configWarnings(config)) logger.warn(warning);
+
+  const onPolicyEvent = (event: PolicyEvent) => {
+    if (event.type === 'slo-breach') {
+      logger.warn('SLO breached', { ...event });
+    } else {
+      logger.info('SLO met again', { ...event });
+    }
+  };
+
+  const supervisor: Supervisor | null = dryRun
+    ? null
+    : await startSupervisor({
+        stateFile: config.supervision.stateFile,
+        previousWorkers: config.supervision.previousWorkers,
+        refuseRoot: config.supervision.refuseRoot,
+        logger,
+      });
+  if (supervisor) watchSupervisor(supervisor, logger, metrics);
+
+  const runtimes = new Map<string, QueueRuntime>();
+  const createRuntime = async (queue: QueueConfig) => {
+    const runtime = await QueueRuntime.create(queue, {
+      pool: null,
+      configDir,
+      onPolicyEvent,
+    });
+    runtime.pool = supervisor ? await supervisor.createPool(queue) : null;
+    return runtime;
+  };
+  try {
+    for (const queue of config.queues) runtimes.set(queue.name, await createRuntime(queue));
+    // Workers of a previous run whose queue is no longer configured.
+    await supervisor?.stopUnclaimed();
+  } catch (error) {
+    await supervisor?.stop();
+    throw error;
+  }
+
+  let reader: MetricsReader = createMetricsReader({
+    sources: config.queues.map(readerSource),
+    logger,
+  });
+  const monitor = createResourceMonitor({
+    logger,
+    ...(options.procRoot ? { procRoot: options.procRoot } : {}),
+    ...(options.sysRoot ? { sysRoot: options.sysRoot } : {}),
+  });
+  // The first snapshot only primes the CPU counters: usage needs two readings.
+  await monitor.snapshot([]).catch(() => null);
+
+  let resources: ResourceSnapshot | null = null;
+  let hostCapacity: HostCapacity | null = null;
+  let ticks = 0;
+  let lastTick: DaemonState['lastTick'] = null;
+  const unreadable = new Map<string, number>(); // queue -> since when (epoch ms)
+  const stopping = new Set<Promise<unknown>>();
+
+  // A tick and a reload never interleave: both go through this chain.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = chain.then(work, work);
+    chain = run.catch(() => {});
+    return run;
+  };
+
+  const tick = async () => {
+    const started = performance.now();
+    const now = Date.now();
+    const snapshots = await reader.snapshot();
+    metrics.observeRoundTrips(reader.stats().last?.roundTrips ?? 0);
+
+    const live = config.queues.flatMap((queue) => {
+      const runtime = runtimes.get(queue.name);
+      return runtime ? [runtime] : [];
+    });
+    const pids = live.map((runtime) => runtime.pool?.pids() ?? []);
+    resources = await monitor.snapshot(pids.flat()).catch((error: unknown) => {
+      logger.error('cannot read host resources', { error });
+      return null;
+    });
+    if (resources) supervisor?.observeResources(resources.perWorker);
+    hostCapacity = resources ? hostCapacityOf(resources, live, pids) : null;
+
+    const decided: Decision[] = [];
+    for (const snapshot of snapshots) {
+      const runtime = runtimes.get(snapshot.queue);
+      if (!runtime) continue;
+      try {
+        runtime.remember(snapshot);
+        metrics.observeSnapshot(snapshot);
+        reportReadability(snapshot, runtime, now);
+        decided.push(runtime.decide(runtime.context(snapshot, now, config.tickMs), logger));
+      } catch (error) {
+        // One queue failing never stops the others.
+        logger.error('cannot decide for queue; keeping its workers', {
+          queue: snapshot.queue,
+          error,
+        });
+      }
+    }
+
+    const limit = Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity);
+    const shared = shareHostCapacity(decided, {
+      maxWorkers: limit,
+      limiter:
+        hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
+          ? hostCapacity.limiter
+          : 'config',
+      queues: shareSettings(config),
+    });
+    for (const decision of shared) {
+      const runtime = runtimes.get(decision.queue);
+      if (!runtime) continue;
+      apply(runtime, decision, now);
+    }
+
+    ticks++;
+    const durationMs = performance.now() - started;
+    lastTick = { at: now, durationMs };
+    metrics.observeTick(durationMs, durationMs > config.tickMs);
+  };
+
+  const hostCapacityOf = (
+    snapshot: ResourceSnapshot,
+    live: QueueRuntime[],
+    pids: number[][],
+  ): HostCapacity | null => {
+    try {
+      return capacity({
+        resources: snapshot,
+        perWorker: live.map((runtime, index) => {
+          const counts = runtime.workers();
+          const liveWorkers = counts.running + counts.starting + counts.stopping;
+          return capacityWorkers(
+            runtime.config,
+            runtime.pool ? (pids[index] ?? []) : [],
+            liveWorkers,
+          );
+        }),
+        limits: config.limits,
+      });
+    } catch (error) {
+      logger.error('cannot compute host capacity; using limits.maxWorkers', { error });
+      return null;
+    }
+  };
+
+  const reportReadability = (snapshot: QueueSnapshot, runtime: QueueRuntime, now: number) => {
+    const since = unreadable.get(snapshot.queue);
+    if (snapshot.error && since === undefined) {
+      unreadable.set(snapshot.queue, now);
+      const counts = runtime.workers();
+      logger.warn('cannot read queue; keeping its workers until it can be read', {
+        queue: snapshot.queue,
+        code: snapshot.error.code,
+        reason: snapshot.error.message,
+        workers: counts.running + counts.starting,
+      });
+    } else if (!snapshot.error && since !== undefined) {
+      unreadable.delete(snapshot.queue);
+      logger.info('queue readable again', { queue: snapshot.queue, outageMs: now - since });
+    }
+  };
+
+  const apply = (runtime: QueueRuntime, decision: Decision, now: number) => {
+    runtime.lastDecision = decision;
+    metrics.observeDecision(decision);
+    if (runtime.pool) runtime.pool.scaleTo(decision.to);
+    else runtime.virtualWorkers = decision.to;
+    if (decision.to === decision.from) {
+      logger.debug(`hold ${decision.queue} at ${decision.to}`, {
+        queue: decision.queue,
+        workers: decision.to,
+        reason: decision.recommendation.reason,
+        recommended: decision.recommendation.workers,
+        edits: decision.edits,
+      });
+      return;
+    }
+    const record: DecisionRecord = {
+      ...decision,
+      at: now,
+      tick: ticks,
+      direction: decision.to > decision.from ? 'up' : 'down',
+    };
+    decisions.push(record);
+    logger.info(`scale ${record.direction} ${decision.queue}: ${decision.from} -> ${decision.to}`, {
+      queue: decision.queue,
+      from: decision.from,
+      to: decision.to,
+      reason: decision.recommendation.reason,
+      recommended: decision.recommendation.workers,
+      terms: decision.recommendation.terms,
+      edits: decision.edits,
+      dryRun,
+    });
+  };
+
+  let ticker: Ticker = startLoop();
+  function startLoop(): Ticker {
+    return startTicker(() => serial(tick), {
+      periodMs: config.tickMs,
+      onOverrun: (overrun) => {
+        logger.warn('tick took longer than the tick period', { ...overrun });
+      },
+      onError: (error) => {
+        logger.error('tick failed; workers are kept as they are', { error });
+      },
+    });
+  }
+
+  let http: HttpServer | null = null;
+  const startHttp = async () => {
+    if (!config.http.enabled) return null;
+    return startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      token: config.http.token,
+      logger,
+      routes: {
+        health: () => {
+          const { health } = state();
+          return { ...health, ticks, dryRun };
+        },
+        metrics: () => metrics.render(),
+        state: () => state(),
+      },
+    });
+  };
+  try {
+    http = await startHttp();
+  } catch (error) {
+    await ticker.stop();
+    await Promise.allSettled([supervisor?.stop(), reader.close(), monitor.close()]);
+    throw error;
+  }
+
+  const state = (): DaemonState => {
+    const queues = config.queues.flatMap((queue): QueueState[] => {
+      const runtime = runtimes.get(queue.name);
+      if (!runtime) return [];
+      return [
+        {
+          name: queue.name,
+          driver: queue.driver,
+          slo: queue.slo,
+          bounds: { min: queue.workers.min, max: queue.workers.max },
+          snapshot: runtime.lastSnapshot,
+          workers: runtime.workers(),
+          pool: runtime.pool?.status() ?? null,
+          lastDecision: runtime.lastDecision,
+        },
+      ];
+    });
+    const reasons = [
+      ...[...unreadable.keys()].map((queue) => `queue ${queue} cannot be read`),
+      ...queues
+        .filter((queue) => queue.pool?.health === 'degraded')
+        .map((queue) => `workers of ${queue.name} keep failing to start`),
+    ];
+    return {
+      version: 1,
+      startedAt,
+      now: Date.now(),
+      dryRun,
+      tickMs: config.tickMs,
+      ticks,
+      lastTick,
+      health: { status: reasons.length === 0 ? 'ok' : 'degraded', reasons },
+      resources,
+      capacity: hostCapacity,
+      queues,
+      decisions: decisions.toArray(),
+    };
+  };
+
+  const reload = async (): Promise<ReloadResult> => {
+    if (!options.configPath) {
+      return { ok: false, problems: ['the daemon was started without a configuration file'] };
+    }
+    const path = options.configPath;
+    const outcome = await serial(async (): Promise<ReloadResult & { restart?: string[] }> => {
+      let next: QscaleConfig;
+      try {
+        next = await loadConfig(path, { env: options.env ?? process.env });
+      } catch (error) {
+        const problems =
+          error instanceof ConfigError ? error.problems.map(formatProblem) : [String(error)];
+        return { ok: false, problems };
+      }
+      try {
+        return await applyConfig(next);
+      } catch (error) {
+        return { ok: false, problems: [(error as Error).message] };
+      }
+    });
+    if (!outcome.ok) {
+      logger.error('configuration not reloaded; the running one stays', {
+        file: path,
+        problems: outcome.problems,
+      });
+      for (const problem of outcome.problems) logger.error(problem, { file: path });
+      return outcome;
+    }
+    // Outside the serial chain: stopping the ticker waits for a tick, which waits for the chain.
+    if (outcome.restart?.includes('tick')) {
+      await ticker.stop();
+      ticker = startLoop();
+    }
+    if (outcome.restart?.includes('http')) {
+      await http?.close();
+      http = await startHttp();
+    }
+    logger.info('configuration reloaded', { file: path, changed: outcome.changed });
+    return { ok: true, changed: outcome.changed };
+  };
+
+  /** Applies a new configuration: prepare everything that can fail, then commit. */
+  const applyConfig = async (next: QscaleConfig) => {
+    const previous = new Map(config.queues.map((queue) => [queue.name, queue]));
+    const nextNames = new Set(next.queues.map((queue) => queue.name));
+    const changed: string[] = [];
+
+    const prepared = new Map<string, QueueRuntime>();
+    try {
+      for (const queue of next.queues) {
+        const before = previous.get(queue.name);
+        if (!before) {
+          prepared.set(queue.name, await createRuntime(queue));
+          changed.push(`queue ${queue.name} added`);
+        } else if (!sameDecider(before, queue)) {
+          await runtimes.get(queue.name)?.redefine(queue, { configDir, onPolicyEvent });
+          changed.push(`queue ${queue.name}: strategy or scaling`);
+        }
+      }
+    } catch (error) {
+      await Promise.allSettled([...prepared.values()].map((runtime) => runtime.pool?.stop()));
+      throw error;
+    }
+
+    for (const [name, runtime] of runtimes) {
+      if (nextNames.has(name)) continue;
+      runtimes.delete(name);
+      metrics.forgetQueue(name);
+      unreadable.delete(name);
+      changed.push(`queue ${name} removed`);
+      if (runtime.pool) track(runtime.pool.stop());
+    }
+    for (const queue of next.queues) {
+      const runtime = runtimes.get(queue.name);
+      const before = previous.get(queue.name);
+      if (runtime && before && !samePool(before, queue) && runtime.pool) {
+        const { replacing } = await runtime.pool.update(queue);
+        changed.push(`queue ${queue.name}: workers replaced (${replacing})`);
+      }
+      if (runtime) runtime.config = queue;
+    }
+    for (const [name, runtime] of prepared) runtimes.set(name, runtime);
+
+    const sourcesChanged =
+      next.queues.length !== config.queues.length ||
+      next.queues.some((queue) => {
+        const before = previous.get(queue.name);
+        return !before || !sameSource(before, queue);
+      });
+    if (sourcesChanged) {
+      const old = reader;
+      reader = createMetricsReader({ sources: next.queues.map(readerSource), logger });
+      track(old.close());
+      changed.push('queue sources');
+    }
+    const restart: string[] = [];
+    if (next.tickMs !== config.tickMs) restart.push('tick');
+    if (JSON.stringify(next.http) !== JSON.stringify(config.http)) restart.push('http');
+    config = next;
+    options.logger?.setSecrets?.(secretsOf(config));
+    for (const warning of configWarnings(config)) logger.warn(warning);
+    return { ok: true as const, changed: [...changed, ...restart], restart };
+  };
+
+  const track = (work: Promise<unknown>) => {
+    const tracked = work.catch((error: unknown) =>
+      logger.error('background stop failed', { error }),
+    );
+    stopping.add(tracked);
+    void tracked.then(() => stopping.delete(tracked));
+  };
+
+  let stopped: Promise<StopSummary | null> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      await ticker.stop();
+      await chain;
+      const summary = (await supervisor?.stop()) ?? null;
+      await Promise.allSettled([...stopping, reader.close(), monitor.close(), http?.close()]);
+      return summary;
+    })();
+    return stopped;
+  };
+
+  logger.info('qscale daemon started', {
+    queues: config.queues.map((queue) => queue.name),
+    tickMs: config.tickMs,
+    http: http?.url ?? null,
+    dryRun,
+    adopted: supervisor?.previousRun.unclaimed ?? 0,
+  });
+
+  return {
+    get url() {
+      return http?.url ?? null;
+    },
+    metrics,
+    state,
+    reload,
+    stop,
+    killAllSync: () => supervisor?.killAllSync() ?? 0,
+  };
+}

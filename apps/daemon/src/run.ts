@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+import type { Environment } from './config/env.js';
+import { loadConfig } from './config/load.js';
+import { ConfigError, formatProblem } from './config/problems.js';
+import { type Daemon, startDaemon } from './daemon.js';
+import { createDaemonLogger } from './observability/logging.js';
+
+export interface RunIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: { write(text: string): unknown };
+  env: Environment;
+}
+
+export const DAEMON_USAGE = 'qscaled [--config FILE] [--dry-run]';
+
+/**
+ * `qscaled` (and `qscale start`): loads the configuration, runs the daemon in the foreground
+ * until SIGTERM or SIGINT (graceful stop of every worker, exit 0; a second signal kills the
+ * workers at once, exit 1), and reloads the configuration on SIGHUP. Resolves with the exit
+ * code: 0 stopped cleanly, 1 could not start or stop cleanly, 2 usage error.
+ */
+export async function runDaemon(args: readonly string[], io: RunIo): Promise<number> {
+  let values: { config: string; 'dry-run': boolean; help: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string', short: 'c', default: 'qscale.yml' },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    io.stderr.write(
+      `qscaled: ${(error as Error).message.split('. ')[0]}\nusage: ${DAEMON_USAGE}\n`,
+    );
+    return 2;
+  }
+  if (values.help) {
+    io.stderr.write(
+      `usage: ${DAEMON_USAGE}\nRuns the qscale control loop in the foreground. SIGTERM/SIGINT: stop every worker gracefully and exit; SIGHUP: reload the configuration.\n`,
+    );
+    return 0;
+  }
+
+  const path = values.config;
+  let config: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    config = await loadConfig(path, { env: io.env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) io.stderr.write(`${formatProblem(problem)}\n`);
+    io.stderr.write(`qscaled: ${path} is not a usable configuration; nothing was started\n`);
+    return 1;
+  }
+
+  const logger = createDaemonLogger({
+    level: config.log.level,
+    format: config.log.format,
+    destination: io.stdout,
+  });
+  let daemon: Daemon;
+  try {
+    daemon = await startDaemon({
+      config,
+      configPath: path,
+      dryRun: values['dry-run'],
+      logger,
+      env: io.env,
+    });
+  } catch (error) {
+    logger.error('cannot start the daemon; nothing was left running', { error });
+    logger.flush();
+    return 1;
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const finish = (code: number) => {
+      for (const [signal, handler] of handlers) process.off(signal, handler);
+      logger.flush();
+      resolve(code);
+    };
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn(`${signal} again: killing every worker now`);
+        const killed = daemon.killAllSync();
+        logger.warn('workers killed', { killed });
+        finish(1);
+        return;
+      }
+      stopping = true;
+      logger.info('stopping: every worker gets its grace period', { signal });
+      daemon.stop().then(
+        (summary) => {
+          logger.info('qscale daemon stopped', { ...summary });
+          finish(0);
+        },
+        (error: unknown) => {
+          logger.error('stop failed', { error });
+          finish(1);
+        },
+      );
+    };
+    const reload = () => {
+      logger.info('SIGHUP: reloading the configuration', { file: path });
+      void daemon.reload();
+    };
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ['SIGTERM', () => stop('SIGTERM')],
+      ['SIGINT', () => stop('SIGINT')],
+      ['SIGHUP', reload],
+    ];
+    for (const [signal, handler] of handlers) process.on(signal, handler);
+  });
+}

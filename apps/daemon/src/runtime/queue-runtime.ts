@@ -1,0 +1,141 @@
+import type {
+  Decision,
+  Logger,
+  QueueSnapshot,
+  ScalingContext,
+  StrategyInstance,
+  WorkerCounts,
+} from '@qscale/contracts';
+import { createPolicyPipeline, type PolicyEvent, type PolicyPipeline } from '@qscale/policies';
+import type { WorkerPool } from '@qscale/process-supervisor';
+import { createStrategy, loadStrategy, STRATEGY_NAMES } from '@qscale/strategies';
+import type { QueueConfig } from '../config/schema.js';
+import { pipelineSettings } from './wiring.js';
+
+/** Snapshots a strategy may look back on: enough for its rate windows, bounded in memory. */
+const HISTORY_MAX_AGE_MS = 600_000;
+const HISTORY_MAX_LENGTH = 600;
+
+/**
+ * Everything the loop keeps for one queue: its strategy and policies (with their own state,
+ * never shared with another queue), its recent snapshots and its pool of workers.
+ */
+export class QueueRuntime {
+  readonly history: QueueSnapshot[] = [];
+  lastSnapshot: QueueSnapshot | null = null;
+  lastDecision: Decision | null = null;
+  /** Workers the dry run pretends to have (it spawns nothing). */
+  virtualWorkers = 0;
+
+  private constructor(
+    public config: QueueConfig,
+    public strategy: StrategyInstance,
+    public pipeline: PolicyPipeline,
+    public pool: WorkerPool | null,
+  ) {}
+
+  static async create(
+    config: QueueConfig,
+    options: {
+      pool: WorkerPool | null;
+      configDir: string;
+      onPolicyEvent: (event: PolicyEvent) => void;
+    },
+  ): Promise<QueueRuntime> {
+    const { strategy, pipeline } = await createDecider(config, options);
+    const runtime = new QueueRuntime(config, strategy, pipeline, options.pool);
+    runtime.virtualWorkers = config.workers.min;
+    return runtime;
+  }
+
+  /** Replaces the strategy and policies (after a reload changed them); their state restarts. */
+  async redefine(
+    config: QueueConfig,
+    options: { configDir: string; onPolicyEvent: (event: PolicyEvent) => void },
+  ): Promise<void> {
+    const { strategy, pipeline } = await createDecider(config, options);
+    this.config = config;
+    this.strategy = strategy;
+    this.pipeline = pipeline;
+  }
+
+  /** The workers as the strategy sees them: the pool's, or the dry run's pretend count. */
+  workers(): WorkerCounts {
+    if (this.pool) return this.pool.counts();
+    return {
+      running: this.virtualWorkers,
+      starting: 0,
+      stopping: 0,
+      concurrency: this.config.workers.concurrency,
+    };
+  }
+
+  /** Keeps a snapshot that could be read; one with an error is not history, only news. */
+  remember(snapshot: QueueSnapshot): void {
+    this.lastSnapshot = snapshot;
+    if (snapshot.error) return;
+    this.history.push(snapshot);
+    const oldest = snapshot.at - HISTORY_MAX_AGE_MS;
+    while (
+      this.history.length > HISTORY_MAX_LENGTH ||
+      (this.history[0] !== undefined && this.history[0].at < oldest)
+    ) {
+      this.history.shift();
+    }
+  }
+
+  /** The context the strategy and policies decide from, for this tick. */
+  context(snapshot: QueueSnapshot, now: number, tickMs: number): ScalingContext {
+    const measured = this.pool?.spawnLatency();
+    return {
+      now,
+      queue: snapshot,
+      // Strategies take earlier snapshots only; the latest is `queue`.
+      history: this.history.filter((entry) => entry !== snapshot),
+      workers: this.workers(),
+      slo: this.config.slo,
+      spawnLatencyMs:
+        measured && measured.samples > 0 ? measured.meanMs : this.config.spawn.latencyMs,
+      tickMs,
+      bounds: { min: this.config.workers.min, max: this.config.workers.max },
+    };
+  }
+
+  /**
+   * Asks the strategy, then the policies. A strategy that throws costs this queue its
+   * decision for the tick (it keeps its workers), never the other queues theirs.
+   */
+  decide(ctx: ScalingContext, logger: Logger): Decision {
+    let recommendation: Decision['recommendation'];
+    try {
+      recommendation = this.strategy.recommend(ctx);
+    } catch (error) {
+      const current = ctx.workers.running + ctx.workers.starting;
+      logger.error('strategy failed; keeping the current workers', {
+        queue: this.config.name,
+        strategy: this.config.strategy.name,
+        error,
+      });
+      recommendation = {
+        workers: current,
+        reason: `strategy ${this.config.strategy.name} failed: ${(error as Error).message}`,
+        terms: {},
+      };
+    }
+    return this.pipeline.apply(recommendation, ctx);
+  }
+}
+
+async function createDecider(
+  config: QueueConfig,
+  options: { configDir: string; onPolicyEvent: (event: PolicyEvent) => void },
+): Promise<{ strategy: StrategyInstance; pipeline: PolicyPipeline }> {
+  const { name, options: strategyOptions } = config.strategy;
+  const plugin = (STRATEGY_NAMES as readonly string[]).includes(name)
+    ? name
+    : await loadStrategy(name, { fromDir: options.configDir });
+  return {
+    strategy: createStrategy(plugin, strategyOptions),
+    pipeline: createPolicyPipeline({ ...pipelineSettings(config), onEvent: options.onPolicyEvent }),
+  };
+}

@@ -1,0 +1,98 @@
+import type { QueueSource } from '@qscale/metrics-reader';
+import type { PolicySettings, QueueShareSettings } from '@qscale/policies';
+import type { QueueWorkers } from '@qscale/resource-monitor';
+import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schema.js';
+
+// Pure mappings from the resolved configuration to each package's options. Keeping them in
+// one place means a config field reaches its package through exactly one line.
+
+export function readerSource(queue: QueueConfig): QueueSource {
+  return {
+    queue: queue.name,
+    driver: queue.driver,
+    backendName: queue.backendName,
+    prefix: queue.prefix,
+    redis: queue.redis,
+  };
+}
+
+/** The policy pipeline's settings for a queue (its `scaling` block; null keeps the default). */
+export function pipelineSettings(queue: QueueConfig): PolicySettings {
+  const { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown } = queue.scaling;
+  return { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown };
+}
+
+/** What the fair share across queues needs of each queue. */
+export function shareSettings(config: QscaleConfig): Record<string, QueueShareSettings> {
+  return Object.fromEntries(
+    config.queues.map((queue) => [
+      queue.name,
+      { min: queue.workers.min, max: queue.workers.max, priority: queue.scaling.priority },
+    ]),
+  );
+}
+
+/** One entry per queue for the resource monitor's capacity: whose workers are whose. */
+export function capacityWorkers(
+  queue: QueueConfig,
+  runningPids: readonly number[],
+  liveWorkers: number,
+): QueueWorkers {
+  return { queue: queue.name, runningPids, liveWorkers, resources: queue.resources };
+}
+
+/** Every value of the configuration that must never appear in a log line. */
+export function secretsOf(config: QscaleConfig): string[] {
+  const secrets = new Set<string>();
+  const addRedis = (redis: RedisConnection) => {
+    if (redis.password) secrets.add(redis.password);
+    const password = safeUrl(redis.url)?.password;
+    if (password) secrets.add(decodeURIComponent(password));
+  };
+  addRedis(config.redis);
+  if (config.http.token) secrets.add(config.http.token);
+  for (const queue of config.queues) {
+    addRedis(queue.redis);
+    // Worker variables are allowed to be secrets (API keys, DSNs); short values such as
+    // `production` or `1` are not worth redacting and would garble every line.
+    for (const value of Object.values(queue.env)) if (value.length >= 8) secrets.add(value);
+  }
+  return [...secrets];
+}
+
+/** Whether two queue configurations read the same backend queue the same way. */
+export function sameSource(a: QueueConfig, b: QueueConfig): boolean {
+  return JSON.stringify(readerSource(a)) === JSON.stringify(readerSource(b));
+}
+
+/** Whether a pool must be updated (rolling replacement) for the new settings. */
+export function samePool(a: QueueConfig, b: QueueConfig): boolean {
+  const poolFields = (queue: QueueConfig) =>
+    JSON.stringify([
+      queue.command,
+      queue.env,
+      queue.cwd,
+      queue.user,
+      queue.group,
+      queue.stop,
+      queue.spawn.minUptimeMs,
+      queue.recycle,
+      queue.workers.concurrency,
+    ]);
+  return poolFields(a) === poolFields(b);
+}
+
+/** Whether the strategy and policies must be created again (their state is dropped). */
+export function sameDecider(a: QueueConfig, b: QueueConfig): boolean {
+  const fields = (queue: QueueConfig) =>
+    JSON.stringify([queue.strategy, queue.scaling, queue.slo, queue.workers]);
+  return fields(a) === fields(b);
+}
+
+function safeUrl(url: string): URL | null {
+  try {
+    return new URL(url);
+  } catch {
+    return null;
+  }
+}
