@@ -90,6 +90,9 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
           lazyConnect: true,
           maxRetriesPerRequest: 0,
           retryStrategy: () => null,
+          // The ready check runs INFO, which a server with a password refuses: the PING
+          // below decides instead.
+          enableReadyCheck: false,
         });
         // A refused connection is the expected answer while the server boots.
         probe.on('error', () => {});

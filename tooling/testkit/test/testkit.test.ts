@@ -42,6 +42,20 @@ describe('testkit', () => {
     await server.stop();
   });
 
+  it('starts a private redis-server that requires a password', async () => {
+    const server = await startPrivateRedis(['--requirepass', 'testkit-secret']);
+    const anonymous = connectRedis(server.url);
+    anonymous.on('error', () => {}); // its ready check is refused too: expected here
+    await expect(anonymous.ping()).rejects.toThrow(/NOAUTH/);
+    anonymous.disconnect();
+    const url = new URL(server.url);
+    url.password = 'testkit-secret';
+    const authenticated = connectRedis(url.toString());
+    expect(await authenticated.ping()).toBe('PONG');
+    authenticated.disconnect();
+    await server.stop();
+  });
+
   it('reads this process from /proc', async () => {
     const me = await readProc(process.pid);
     expect(me?.pid).toBe(process.pid);
