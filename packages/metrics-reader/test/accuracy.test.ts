@@ -105,6 +105,14 @@ function checkAccuracy(ticks: QueueSnapshot[][], log: LoadLog, expectations: Exp
   expect(p95).toBeGreaterThan(1_000);
   expect(last.pickupLatencyMs, `pickup p95 (truth ${p95} ms)`).not.toBeNull();
   const tolerance = 0.2;
+  if (process.env.QSCALE_ACCURACY_DEBUG) {
+    const ages = snapshots
+      .slice(2)
+      .map((s) => Math.round((s.oldestPendingAgeMs ?? 0) - log.oldestAge(s.at)));
+    process.stderr.write(
+      `DIAG arrivals ${last.arrivalRate} vs ${arrivals} | completions ${last.completionRate} vs ${completions} | p95 ${last.pickupLatencyMs?.p95} (n=${last.pickupLatencyMs?.samples}) vs ${p95} | age errors ${ages.join(',')}\n`,
+    );
+  }
   expect(Math.abs((last.pickupLatencyMs?.p95 ?? 0) - p95) / p95).toBeLessThanOrEqual(tolerance);
 
   // Oldest age within one tick, at every tick once the reader has seen a tick's history.

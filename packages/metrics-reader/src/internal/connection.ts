@@ -1,19 +1,42 @@
 import { readFile } from 'node:fs/promises';
+import { isIP, type Socket, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Logger, SnapshotError } from '@qscale/contracts';
-import { Redis, type RedisOptions } from 'ioredis';
 import type { MetricsReaderErrorCode } from '../errors.js';
 import { type ResolvedOptions, type ResolvedRedis, redactedUrl } from './options.js';
+import { encodeCommand, encodeCommands, RespParser, type RespValue } from './resp.js';
 
 /** One command of a pipeline: name and arguments. */
 export type Command = [name: string, ...args: (string | number)[]];
+
+/**
+ * A command encoded once and sent every tick: most reads (LLEN, ZCARD of a fixed key) do not
+ * change between ticks, and encoding them again would cost more than sending them.
+ */
+export class Prepared {
+  readonly bytes: Buffer;
+
+  constructor(readonly command: Command) {
+    this.bytes = encodeCommand(command);
+  }
+}
+
+/** What a batch holds: a command to encode, or one encoded already. */
+export type Sendable = Command | Prepared;
+
+/** The command behind a sendable, for messages. */
+export function commandOf(sendable: Sendable): Command {
+  return sendable instanceof Prepared ? sendable.command : sendable;
+}
 /** A command's reply, or the error Redis (or the connection) gave for it. */
-export type Reply = { ok: true; value: unknown } | { ok: false; error: Error };
+/** A command's reply; an `Error` when Redis (or the connection) refused it. */
+export type Reply = unknown;
 
-/** Error replies that mean the connection, not the command, failed. */
+/** Errors that mean the connection, not the command, failed. */
 const CONNECTION_FAILURE =
-  /Stream isn't writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|LOADING|MASTERDOWN/;
+  /Connection is closed|not connected|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|timed out connecting|LOADING|MASTERDOWN/;
 
-/** Maps an ioredis or Redis error to the reader's codes. */
+/** Maps a connection error or a Redis error reply to the reader's codes. */
 export function classifyRedisError(error: Error): MetricsReaderErrorCode {
   const message = error.message;
   if (message.startsWith('WRONGTYPE')) return 'WRONG_TYPE';
@@ -38,16 +61,40 @@ export function isConnectionError(error: Error): boolean {
   );
 }
 
+interface Batch {
+  expected: number;
+  replies: Reply[];
+  resolve(replies: Reply[]): void;
+  reject(error: Error): void;
+}
+
+/** The parts of a Redis URL a connection needs; explicit options override the URL. */
+interface Endpoint {
+  host: string;
+  port: number;
+  tls: boolean;
+  username: string | null;
+  password: string | null;
+  db: number;
+}
+
 /**
- * One ioredis client for every queue on the same Redis. It never queues commands while
- * disconnected (a tick gets an immediate error instead) and reconnects in the background with
- * exponential backoff; every 'error' event is handled.
+ * One connection for every queue on the same Redis, speaking RESP2 itself (see resp.ts for
+ * why not ioredis on this path). A batch of commands is one write and one round trip; batches
+ * in flight are answered in order. One timer guards each round trip: when it fires, the socket
+ * is dropped (discarding what a frozen server never answered). While the connection is down,
+ * a tick fails at once with the last error; a new connection is attempted when a tick needs it,
+ * no sooner than the backoff allows (doubling from `reconnect.initialDelayMs`).
  */
 export class Connection {
   readonly label: string;
-  private client: Redis | null = null;
-  private starting: Promise<void> | null = null;
+  private socket: Socket | null = null;
+  private parser: RespParser | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly inFlight: Batch[] = [];
   private lastError: Error | null = null;
+  private failures = 0;
+  private retryAt = 0;
   private closed = false;
 
   constructor(
@@ -58,15 +105,39 @@ export class Connection {
     this.label = redactedUrl(redis);
   }
 
-  /** Sends the commands in one round trip; the returned replies are in order. */
-  async exec(commands: readonly Command[]): Promise<Reply[]> {
-    const client = await this.ready();
-    const results = await client.pipeline(commands as Command[]).exec();
-    if (results === null) throw new Error('Connection is closed.');
-    const replies = results.map(([error, value]) =>
-      error ? { ok: false, error } : { ok: true, value },
-    ) as Reply[];
-    if (this.lastError && replies.some((reply) => reply.ok)) {
+  /** Sends the commands in one round trip; the replies are in order. */
+  async exec(commands: readonly Sendable[]): Promise<Reply[]> {
+    const deadline = Date.now() + this.options.commandTimeoutMs;
+    await this.ensureConnected(deadline);
+    const socket = this.socket;
+    if (!socket) throw this.lastError ?? new Error('Connection is closed.');
+    if (commands.length === 0) return [];
+    const replies = await new Promise<Reply[]>((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          const error = new Error(
+            `Command timed out after ${this.options.commandTimeoutMs} ms: Redis did not answer`,
+          );
+          this.noteError(error);
+          this.drop(error);
+        },
+        Math.max(1, deadline - Date.now()),
+      );
+      this.inFlight.push({
+        expected: commands.length,
+        replies: [],
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      socket.write(encodeCommands(commands));
+    });
+    if (this.lastError && replies.some((reply) => !(reply instanceof Error))) {
       this.logger.info('metrics-reader: Redis answers again', { redis: this.label });
       this.lastError = null;
     }
@@ -75,15 +146,15 @@ export class Connection {
 
   /** Runs one command outside a tick (discovery). */
   async call(command: Command): Promise<unknown> {
-    const client = await this.ready();
-    const [name, ...args] = command;
-    return client.call(name, ...args);
+    const [reply] = await this.exec([command]);
+    if (!reply) throw new Error('no reply from Redis');
+    if (reply instanceof Error) throw reply;
+    return reply;
   }
 
   /** The error a queue gets when its connection could not be read, naming the Redis. */
   describe(error: Error): SnapshotError {
-    // ioredis reports a state ("closed", "not writeable"); the reason came through 'error'.
-    const generic = /Connection is closed|Stream isn't writeable/.test(error.message);
+    const generic = /Connection is closed|not connected/.test(error.message);
     const cause = generic && this.lastError ? this.lastError : error;
     const code = classifyRedisError(cause);
     return { code, message: `Redis at ${this.label}: ${cause.message}` };
@@ -91,91 +162,186 @@ export class Connection {
 
   async close(): Promise<void> {
     this.closed = true;
-    const client = this.client;
-    this.client = null;
-    if (!client) return;
-    if (client.status === 'ready') {
-      await client.quit().catch(() => client.disconnect());
-    } else {
-      client.disconnect();
+    const socket = this.socket;
+    this.drop(new Error('Connection is closed.'));
+    await this.connecting?.catch(() => undefined);
+    if (socket && !socket.destroyed) {
+      await new Promise<void>((resolve) => {
+        socket.once('close', () => resolve());
+        socket.destroy();
+      });
     }
   }
 
-  private async ready(): Promise<Redis> {
+  private async ensureConnected(deadline: number): Promise<void> {
     if (this.closed) throw new Error('Connection is closed.');
-    if (!this.client) {
-      this.starting ??= this.start().finally(() => {
-        this.starting = null;
+    if (this.socket) return;
+    if (!this.connecting) {
+      const now = Date.now();
+      if (now < this.retryAt) {
+        throw this.lastError ?? new Error('not connected (reconnecting)');
+      }
+      this.connecting = this.connect().finally(() => {
+        this.connecting = null;
       });
-      await this.starting;
     }
-    const client = this.client;
-    if (!client) throw this.lastError ?? new Error('Connection is closed.');
-    if (client.status === 'wait') {
-      // First use: connect() rejects on failure and ioredis keeps retrying in the background.
-      await client.connect().catch((error: Error) => {
-        throw this.lastError ?? error;
-      });
-    } else if (client.status !== 'ready') {
-      throw this.lastError ?? new Error(`Connection is closed.`);
+    // A tick waits for the attempt only until its own deadline; the attempt carries on.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('timed out connecting: still trying')),
+        Math.max(1, deadline - Date.now()),
+      );
+    });
+    try {
+      await Promise.race([this.connecting, late]);
+    } finally {
+      clearTimeout(timer);
     }
-    return client;
   }
 
-  private async start(): Promise<void> {
-    const options = await this.clientOptions();
-    if (this.closed) return;
-    const client = new Redis(this.redis.url, options);
-    client.on('error', (error: Error) => {
-      const changed = this.lastError?.message !== error.message;
-      this.lastError = error;
-      if (changed) {
-        this.logger.warn('metrics-reader: Redis connection error', {
-          redis: this.label,
-          code: classifyRedisError(error),
-          error: error.message,
-        });
+  private async connect(): Promise<void> {
+    try {
+      const endpoint = this.endpoint();
+      const socket = await this.open(endpoint);
+      this.attach(socket);
+      await this.handshake(endpoint);
+      this.failures = 0;
+    } catch (error) {
+      this.failures++;
+      const { initialDelayMs, maxDelayMs } = this.options.reconnect;
+      const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(this.failures - 1, 20));
+      // Jitter keeps many readers from reconnecting in lockstep after an outage.
+      this.retryAt = Date.now() + Math.round(delay * (0.75 + Math.random() * 0.25));
+      this.noteError(error as Error);
+      this.drop(error as Error);
+      throw error;
+    }
+  }
+
+  private endpoint(): Endpoint {
+    const url = new URL(this.redis.url);
+    const decode = (text: string) => (text === '' ? null : decodeURIComponent(text));
+    const pathDb = Number(url.pathname.slice(1));
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
+      port: Number(url.port || 6379),
+      tls: url.protocol === 'rediss:' || this.redis.tls !== null,
+      username: this.redis.username ?? decode(url.username),
+      password: this.redis.password ?? decode(url.password),
+      db: this.redis.db ?? (Number.isInteger(pathDb) ? pathDb : 0),
+    };
+  }
+
+  private async open(endpoint: Endpoint): Promise<Socket> {
+    const tls = this.redis.tls;
+    const ca = tls?.caFile ? await this.readCa(tls.caFile) : undefined;
+    return new Promise<Socket>((resolve, reject) => {
+      const socket: Socket = endpoint.tls
+        ? tlsConnect({
+            host: endpoint.host,
+            port: endpoint.port,
+            rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+            ...(ca !== undefined ? { ca } : {}),
+            ...(tls?.servername
+              ? { servername: tls.servername }
+              : isIP(endpoint.host) === 0
+                ? { servername: endpoint.host }
+                : {}),
+          })
+        : tcpConnect({ host: endpoint.host, port: endpoint.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`timed out connecting after ${this.options.connectTimeoutMs} ms`));
+      }, this.options.connectTimeoutMs);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      };
+      socket.once('error', fail);
+      socket.once(endpoint.tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        socket.off('error', fail);
+        socket.setNoDelay(true);
+        resolve(socket);
+      });
+    });
+  }
+
+  private attach(socket: Socket): void {
+    const parser = new RespParser((value) => this.onReply(value));
+    this.socket = socket;
+    this.parser = parser;
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        parser.feed(chunk);
+      } catch (error) {
+        this.drop(error as Error);
       }
     });
-    // 'ready' is no proof of health (ioredis emits it right after a refused AUTH): the last
-    // error is only cleared by a round trip that answers.
-    this.client = client;
+    socket.on('error', (error: Error) => {
+      this.noteError(error);
+      this.drop(error);
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.drop(this.lastError ?? new Error('Connection is closed.'));
+    });
   }
 
-  private async clientOptions(): Promise<RedisOptions> {
-    const { initialDelayMs, maxDelayMs } = this.options.reconnect;
-    const options: RedisOptions = {
-      lazyConnect: true,
-      // While disconnected, a tick fails at once instead of piling commands up.
-      enableOfflineQueue: false,
-      autoResendUnfulfilledCommands: false,
-      // The ready check runs INFO, which a least-privilege ACL user may not have.
-      enableReadyCheck: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: this.options.connectTimeoutMs,
-      commandTimeout: this.options.commandTimeoutMs,
-      reconnectOnError: () => false,
-      retryStrategy: (attempt: number) => {
-        const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempt - 1, 20));
-        // Jitter keeps many readers from reconnecting in lockstep after an outage.
-        return Math.round(delay * (0.75 + Math.random() * 0.25));
-      },
-    };
-    if (this.redis.username !== null) options.username = this.redis.username;
-    if (this.redis.password !== null) options.password = this.redis.password;
-    if (this.redis.db !== null) options.db = this.redis.db;
-    if (this.options.connectionName !== null) options.connectionName = this.options.connectionName;
-    const useTls = this.redis.url.startsWith('rediss:') || this.redis.tls !== null;
-    if (useTls) {
-      const tls = this.redis.tls;
-      const ca = tls?.caFile ? await this.readCa(tls.caFile) : undefined;
-      options.tls = {
-        rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-        ...(tls?.servername ? { servername: tls.servername } : {}),
-        ...(ca !== undefined ? { ca } : {}),
-      };
+  /** AUTH, SELECT and the client name, in one round trip; a refusal fails the connection. */
+  private async handshake(endpoint: Endpoint): Promise<void> {
+    const commands: Command[] = [];
+    if (endpoint.password !== null) {
+      commands.push(
+        endpoint.username !== null
+          ? ['auth', endpoint.username, endpoint.password]
+          : ['auth', endpoint.password],
+      );
     }
-    return options;
+    if (endpoint.db !== 0) commands.push(['select', endpoint.db]);
+    if (this.options.connectionName !== null) {
+      commands.push(['client', 'setname', this.options.connectionName]);
+    }
+    if (commands.length === 0) return;
+    const replies = await new Promise<Reply[]>((resolve, reject) => {
+      this.inFlight.push({ expected: commands.length, replies: [], resolve, reject });
+      this.socket?.write(encodeCommands(commands));
+    });
+    const refused = replies.find((reply): reply is Error => reply instanceof Error);
+    if (refused) throw refused;
+  }
+
+  private onReply(value: RespValue): void {
+    const batch = this.inFlight[0];
+    if (!batch) return;
+    batch.replies.push(value);
+    if (batch.replies.length === batch.expected) {
+      this.inFlight.shift();
+      batch.resolve(batch.replies);
+    }
+  }
+
+  /** Drops the socket and fails every batch in flight with `error`. */
+  private drop(error: Error): void {
+    const socket = this.socket;
+    this.socket = null;
+    this.parser?.reset();
+    this.parser = null;
+    if (socket && !socket.destroyed) socket.destroy();
+    for (const batch of this.inFlight.splice(0)) batch.reject(error);
+  }
+
+  private noteError(error: Error): void {
+    const changed = this.lastError?.message !== error.message;
+    this.lastError = error;
+    if (changed) {
+      this.logger.warn('metrics-reader: Redis connection error', {
+        redis: this.label,
+        code: classifyRedisError(error),
+        error: error.message,
+      });
+    }
   }
 
   private async readCa(file: string): Promise<Buffer> {
@@ -183,10 +349,7 @@ export class Connection {
       return await readFile(file);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      const failure = new Error(`TLS CA file ${file} could not be read (${reason})`);
-      this.lastError = failure;
-      // Not fatal: the next tick tries again (the file may be being rotated).
-      throw failure;
+      throw new Error(`TLS CA file ${file} could not be read (${reason})`);
     }
   }
 }

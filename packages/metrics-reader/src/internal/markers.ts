@@ -1,5 +1,5 @@
 import type { Batch } from './batch.js';
-import type { Command, Reply } from './connection.js';
+import { type Command, Prepared, type Reply } from './connection.js';
 
 /**
  * A job seen at the newest end of a list. It arrived after the previous read (or it would
@@ -11,18 +11,25 @@ interface Marker {
   afterMs: number | null;
   /** Upper bound of its arrival: the read that saw it first. */
   seenAt: number;
+  /** Best estimate of its arrival; null when its lower bound is unknown (first read). */
+  arrivedAt: number | null;
   /** Jobs older than it at its last check (its distance from the old end). */
   olderCount: number | null;
   /** When it was last seen present. */
   presentAt: number;
+  /** Its LPOS, encoded once per scan direction (the element is a whole payload). */
+  lpos?: { fromHead: boolean; command: Prepared };
 }
 
 /** What the markers tell about one interval between two reads. */
 export interface MarkerReading {
   /** Jobs taken from the old end since the previous read; null when not measurable. */
   pops: number | null;
-  /** Age bracket of the oldest job: `[lowMs, highMs]` arrival times, or null when unknown. */
-  oldestArrival: { fromMs: number | null; toMs: number } | null;
+  /**
+   * When the oldest job arrived: a bracket (`fromMs` null when only an upper bound is known)
+   * and a best estimate inside it; null when nothing is known.
+   */
+  oldestArrival: { fromMs: number | null; toMs: number; estimateMs: number } | null;
   /** Waits of markers that left the list since the previous read (estimates, in ms). */
   waits: number[];
 }
@@ -45,17 +52,15 @@ export class ListMarkers {
   private previousReadAt: number | null = null;
   private checked: { marker: Marker; index: number | null | undefined }[] = [];
   private newest: string | null | undefined;
+  private readonly newestCommand: Prepared;
 
   constructor(
     private readonly key: string,
     /** Where jobs are taken from: `head` (LPOP) or `tail` (RPOP/BRPOP). */
     private readonly oldEnd: 'head' | 'tail',
     private readonly checksPerTick: number,
-  ) {}
-
-  /** Index of the newest end for LINDEX. */
-  private get newIndex(): number {
-    return this.oldEnd === 'head' ? -1 : 0;
+  ) {
+    this.newestCommand = new Prepared(['lindex', key, oldEnd === 'head' ? -1 : 0]);
   }
 
   /**
@@ -68,30 +73,34 @@ export class ListMarkers {
       marker,
       index: undefined,
     }));
-    const newestCommand: Command = ['lindex', this.key, this.newIndex];
+    const newestCommand = this.newestCommand;
     batch.add(newestCommand, (reply: Reply) => {
-      if (reply.ok) this.newest = typeof reply.value === 'string' ? reply.value : null;
-      else onError(newestCommand, reply.error);
+      if (reply instanceof Error) onError(newestCommand.command, reply);
+      else this.newest = typeof reply === 'string' ? reply : null;
     });
     for (const check of this.checked) {
       const command = this.lposCommand(check.marker);
       batch.add(command, (reply: Reply) => {
-        if (!reply.ok) {
-          onError(command, reply.error);
+        if (reply instanceof Error) {
+          onError(command.command, reply);
           return;
         }
-        check.index = typeof reply.value === 'number' ? reply.value : null;
+        check.index = typeof reply === 'number' ? reply : null;
       });
     }
   }
 
-  private lposCommand(marker: Marker): Command {
+  private lposCommand(marker: Marker): Prepared {
     const length = this.previousLength ?? 0;
     const fromOld = marker.olderCount ?? length;
     const fromNew = Math.max(0, length - 1 - fromOld);
     // Scan from the end the marker is probably nearer to; LPOS answers the index from the head.
-    const scanFromHead = this.oldEnd === 'head' ? fromOld <= fromNew : fromNew < fromOld;
-    return ['lpos', this.key, marker.element, 'RANK', scanFromHead ? 1 : -1];
+    const fromHead = this.oldEnd === 'head' ? fromOld <= fromNew : fromNew < fromOld;
+    if (marker.lpos?.fromHead !== fromHead) {
+      const command: Command = ['lpos', this.key, marker.element, 'RANK', fromHead ? 1 : -1];
+      marker.lpos = { fromHead, command: new Prepared(command) };
+    }
+    return marker.lpos.command;
   }
 
   /**
@@ -112,37 +121,57 @@ export class ListMarkers {
       return reading;
     }
 
-    // Markers checked this tick, oldest first: gone ones were picked up since their last sighting.
+    // First the markers still there: one present at both reads counts the jobs taken since.
     let pops: number | null = null;
     for (const { marker, index } of this.checked) {
-      if (index === null || index === undefined) {
-        this.markers = this.markers.filter((known) => known !== marker);
-        this.newestVanished = marker;
-        if (marker.afterMs !== null) {
-          const pickedAt = (marker.presentAt + readAt) / 2;
-          const arrivedAt = (marker.afterMs + marker.seenAt) / 2;
-          reading.waits.push(pickedAt - arrivedAt);
-        }
-        continue;
-      }
+      if (index === null || index === undefined) continue;
       const olderCount = this.oldEnd === 'head' ? index : length - 1 - index;
       if (pops === null && marker.olderCount !== null && marker.presentAt === previousReadAt) {
         pops = Math.max(0, marker.olderCount - olderCount);
       }
-      marker.olderCount = olderCount;
-      marker.presentAt = readAt;
+    }
+    // Then the ones gone: each was taken once the jobs ahead of it were. With the jobs taken in
+    // the interval known, it went at about the (ahead + 1)-th of them; otherwise mid-interval.
+    for (const { marker, index } of this.checked) {
+      if (index !== null && index !== undefined) {
+        marker.olderCount = this.oldEnd === 'head' ? index : length - 1 - index;
+        marker.presentAt = readAt;
+        continue;
+      }
+      this.markers = this.markers.filter((known) => known !== marker);
+      this.newestVanished = marker;
+      if (marker.arrivedAt === null) continue;
+      const span = readAt - marker.presentAt;
+      const ahead = marker.olderCount;
+      const pickedAt =
+        pops !== null && pops > 0 && ahead !== null && marker.presentAt === previousReadAt
+          ? marker.presentAt + span * Math.min(1, (ahead + 1) / pops)
+          : marker.presentAt + span / 2;
+      reading.waits.push(pickedAt - marker.arrivedAt);
     }
     // Without a marker present at both reads (the list drained in between, or was empty), jobs
     // may have come and gone unseen: the count stays unknown.
     reading.pops = previousReadAt === null ? null : pops;
 
-    // The newest job becomes a marker when it is not the newest marker already.
+    // The newest job becomes a marker when it is not the newest marker already. Of the n jobs
+    // that arrived in the interval it came last: about span / (n + 1) before the read.
     const newest = this.newest;
     if (typeof newest === 'string' && this.markers.at(-1)?.element !== newest) {
+      let arrivedAt: number | null = null;
+      if (previousReadAt !== null) {
+        const span = readAt - previousReadAt;
+        const arrived =
+          pops !== null && this.previousLength !== null
+            ? length - this.previousLength + pops
+            : null;
+        arrivedAt =
+          arrived !== null && arrived > 0 ? readAt - span / (arrived + 1) : readAt - span / 2;
+      }
       this.markers.push({
         element: newest,
         afterMs: previousReadAt,
         seenAt: readAt,
+        arrivedAt,
         olderCount: length - 1,
         presentAt: readAt,
       });
@@ -167,17 +196,22 @@ export class ListMarkers {
     if (this.oldestSeen?.element !== oldest) this.oldestSeen = { element: oldest, since: readAt };
     const exact = this.markers.find((marker) => marker.element === oldest);
     if (exact && (exact.afterMs !== null || exact.seenAt < readAt)) {
-      return { fromMs: exact.afterMs, toMs: exact.seenAt };
+      return {
+        fromMs: exact.afterMs,
+        toMs: exact.seenAt,
+        estimateMs: exact.arrivedAt ?? exact.seenAt,
+      };
     }
     const firstPresent = this.markers[0];
     if (firstPresent && this.newestVanished) {
       // Newer than the newest marker that left, older than the oldest that stayed.
-      return { fromMs: this.newestVanished.seenAt, toMs: firstPresent.seenAt };
+      const fromMs = this.newestVanished.seenAt;
+      return { fromMs, toMs: firstPresent.seenAt, estimateMs: (fromMs + firstPresent.seenAt) / 2 };
     }
     // The backlog predates every marker: only a lower bound on its age is known, and none at
     // all on the first sighting.
     const upper = Math.min(firstPresent?.seenAt ?? readAt, this.oldestSeen.since);
-    return upper < readAt ? { fromMs: null, toMs: upper } : null;
+    return upper < readAt ? { fromMs: null, toMs: upper, estimateMs: upper } : null;
   }
 
   /** Keeps the marker count bounded by dropping the one closest to its older neighbour. */

@@ -34,6 +34,23 @@ export function parseJson(raw: unknown, where: string, maxBytes: number): unknow
   }
 }
 
+/**
+ * Remembers the last payload parsed at one place: the oldest job of a backlog is read every
+ * tick, and parsing it again each time would cost more than reading it.
+ */
+export class LastParsed<T> {
+  private raw: string | null = null;
+  private value: T | undefined;
+
+  get(raw: string, parse: (raw: string) => T): T {
+    if (raw !== this.raw || this.value === undefined) {
+      this.value = parse(raw);
+      this.raw = raw;
+    }
+    return this.value;
+  }
+}
+
 /** The JSON object at `where`, or a DataProblem. */
 export function parseJsonObject(
   raw: unknown,

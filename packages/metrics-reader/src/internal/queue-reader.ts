@@ -7,7 +7,14 @@ import type {
 } from '@qscale/contracts';
 import type { MetricsReaderErrorCode } from '../errors.js';
 import type { Batch } from './batch.js';
-import { type Command, classifyRedisError, type Reply } from './connection.js';
+import {
+  type Command,
+  classifyRedisError,
+  commandOf,
+  Prepared,
+  type Reply,
+  type Sendable,
+} from './connection.js';
 import type { ResolvedOptions, ResolvedSource } from './options.js';
 import { DataProblem, describe } from './payload.js';
 import { RateWindow, SlidingSketch } from './windows.js';
@@ -40,12 +47,21 @@ const SEVERITY: MetricsReaderErrorCode[] = [
 
 /** The figures of one queue being assembled during a tick. */
 export class Draft {
-  readonly values: Partial<Record<Figure, number | null>> = {};
-  readonly sources: Partial<Record<QueueFigure, FigureSource>> = {};
-  readonly problems: { code: MetricsReaderErrorCode; message: string }[] = [];
+  values: Partial<Record<Figure, number | null>> = {};
+  sources: Partial<Record<QueueFigure, FigureSource>> = {};
+  problems: { code: MetricsReaderErrorCode; message: string }[] = [];
   /** Figures a problem made unknown for this tick. */
   readonly unknown = new Set<QueueFigure>();
   paused: boolean | undefined = undefined;
+
+  /** Empties the draft for the next tick. */
+  reset(): void {
+    this.values = {};
+    this.sources = {};
+    if (this.problems.length > 0) this.problems = [];
+    this.unknown.clear();
+    this.paused = undefined;
+  }
 
   set(figure: Figure, value: number | null, source: FigureSource): void {
     this.values[figure] = value;
@@ -95,7 +111,7 @@ export interface ReaderContext {
  * the state between ticks (counters, windows, jobs already seen) and builds the snapshot.
  */
 export abstract class QueueReader {
-  protected draft = new Draft();
+  protected readonly draft = new Draft();
   protected readonly pickups: SlidingSketch;
   protected readonly services: SlidingSketch;
   protected readonly arrivals: RateWindow;
@@ -123,16 +139,16 @@ export abstract class QueueReader {
 
   /** Starts a tick: a fresh draft. */
   begin(): void {
-    this.draft = new Draft();
-    this.wrongTypes = [];
+    this.draft.reset();
+    if (this.wrongTypes.length > 0) this.wrongTypes = [];
   }
 
   /** Asks for the type of each key that answered WRONGTYPE, to name it in the message. */
   planTypeChecks(batch: Batch): void {
     for (const check of this.wrongTypes) {
       batch.add(['type', check.key], (reply) => {
-        if (reply.ok && typeof reply.value === 'string') {
-          check.problem.message = `${check.key} is a ${typeName(reply.value)}, expected ${check.expected}`;
+        if (typeof reply === 'string') {
+          check.problem.message = `${check.key} is a ${typeName(reply)}, expected ${check.expected}`;
         }
       });
     }
@@ -156,17 +172,17 @@ export abstract class QueueReader {
    */
   protected read(
     batch: Batch,
-    command: Command,
+    command: Sendable,
     figures: readonly QueueFigure[],
     handle: (value: unknown) => void,
   ): void {
     batch.add(command, (reply: Reply) => {
-      if (!reply.ok) {
-        this.commandFailed(command, reply.error, figures);
+      if (reply instanceof Error) {
+        this.commandFailed(commandOf(command), reply, figures);
         return;
       }
       try {
-        handle(reply.value);
+        handle(reply);
       } catch (error) {
         this.dataFailed(error, figures);
       }
@@ -196,6 +212,11 @@ export abstract class QueueReader {
     }
   }
 
+  /** A command sent every tick unchanged, encoded once. */
+  protected prepare(...command: Command): Prepared {
+    return new Prepared(command);
+  }
+
   /** Runs `work`; a data problem it raises marks `figures` unknown instead of ending the tick. */
   protected guard(figures: readonly QueueFigure[], work: () => void): void {
     try {
@@ -205,10 +226,12 @@ export abstract class QueueReader {
     }
   }
 
-  /** Integer reply (LLEN, ZCARD, ...), checked. */
-  protected count(value: unknown, what: string): number {
-    const number = typeof value === 'string' ? Number(value) : value;
-    if (typeof number !== 'number' || !Number.isInteger(number) || number < 0) {
+  /** Integer reply (LLEN, ZCARD, ...), checked; `command` and `key` name it if it is not. */
+  protected count(value: unknown, command: string, key?: string): number {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+    const number = typeof value === 'string' ? Number(value) : Number.NaN;
+    if (!Number.isInteger(number) || number < 0) {
+      const what = key === undefined ? command : `${command} ${key}`;
       throw new DataProblem('BAD_PAYLOAD', `${what} returned ${describe(value)}, expected a count`);
     }
     return number;
@@ -226,7 +249,7 @@ export abstract class QueueReader {
 
   /** The snapshot when the connection could not be read at all. */
   failed(startedAt: number, error: SnapshotError): QueueSnapshot {
-    this.draft = new Draft();
+    this.draft.reset();
     this.draft.problem(error.code as MetricsReaderErrorCode, error.message, []);
     this.onUnreadable();
     const snapshot: QueueSnapshot = {
@@ -262,66 +285,61 @@ export abstract class QueueReader {
 
   private build(startedAt: number, readAt: number): QueueSnapshot {
     const draft = this.draft;
-    const value = (figure: Figure): number | null =>
-      draft.unknown.has(figure) ? null : (draft.values[figure] ?? null);
-    const source = (figure: QueueFigure): FigureSource | undefined =>
-      draft.unknown.has(figure) ? undefined : draft.sources[figure];
+    const unknown = draft.unknown;
+    const values = draft.values;
+    const sources: Partial<Record<QueueFigure, FigureSource>> = {};
+    const figure = (name: Figure): number | null => {
+      if (unknown.has(name)) return null;
+      const value = values[name] ?? null;
+      const source = draft.sources[name];
+      if (value !== null && source !== undefined) sources[name] = source;
+      return value;
+    };
 
     // Rates and windows end when the data was read.
     const now = readAt;
-    const arrivalRate = draft.unknown.has('arrivalRate') ? null : this.arrivalRate(now);
-    const completionRate = draft.unknown.has('completionRate') ? null : this.completionRate(now);
-    const service = this.services.summary(now);
-    const pickup = this.pickups.summary(now);
-    const minSamples = this.options.minSamples;
-
-    const sources: Partial<Record<QueueFigure, FigureSource>> = {};
-    for (const figure of [
-      'pending',
-      'delayed',
-      'active',
-      'failed',
-      'oldestPendingAgeMs',
-    ] as const) {
-      const known = source(figure);
-      if (value(figure) !== null && known) sources[figure] = known;
-    }
+    const arrivalRate = unknown.has('arrivalRate') ? null : this.arrivalRate(now);
+    const completionRate = unknown.has('completionRate') ? null : this.completionRate(now);
     if (arrivalRate !== null) sources.arrivalRate = this.arrivalSource;
     if (completionRate !== null) sources.completionRate = this.completionSource;
-    const serviceTimeMs =
-      service && service.count >= minSamples
-        ? { mean: round(service.mean), p95: round(service.quantile(0.95)) }
-        : null;
-    if (serviceTimeMs) sources.serviceTimeMs = 'observed';
-    const pickupLatencyMs =
-      pickup && pickup.count >= minSamples
-        ? {
-            p50: round(pickup.quantile(0.5)),
-            p95: round(pickup.quantile(0.95)),
-            p99: round(pickup.quantile(0.99)),
-            samples: pickup.count,
-          }
-        : null;
-    if (pickupLatencyMs) sources.pickupLatencyMs = this.pickupSource;
+    const minSamples = this.options.minSamples;
+    const service = this.services.summary(now);
+    let serviceTimeMs: QueueSnapshot['serviceTimeMs'] = null;
+    if (service && service.count >= minSamples) {
+      serviceTimeMs = { mean: round(service.mean), p95: round(service.quantile(0.95)) };
+      sources.serviceTimeMs = 'observed';
+    }
+    const pickup = this.pickups.summary(now);
+    let pickupLatencyMs: QueueSnapshot['pickupLatencyMs'] = null;
+    if (pickup && pickup.count >= minSamples) {
+      pickupLatencyMs = {
+        p50: round(pickup.quantile(0.5)),
+        p95: round(pickup.quantile(0.95)),
+        p99: round(pickup.quantile(0.99)),
+        samples: pickup.count,
+      };
+      sources.pickupLatencyMs = this.pickupSource;
+    }
 
-    const error = draft.error();
     const snapshot: QueueSnapshot = {
       queue: this.source.queue,
       backend: this.source.driver,
       at: Math.round(startedAt),
-      pending: value('pending'),
-      delayed: value('delayed'),
-      active: value('active'),
-      ...(this.reportsFailed ? { failed: value('failed') } : {}),
-      oldestPendingAgeMs: roundOrNull(value('oldestPendingAgeMs')),
+      pending: figure('pending'),
+      delayed: figure('delayed'),
+      active: figure('active'),
+      oldestPendingAgeMs: null,
       arrivalRate: roundOrNull(arrivalRate, 1000),
       completionRate: roundOrNull(completionRate, 1000),
       serviceTimeMs,
       pickupLatencyMs,
-      ...(draft.paused !== undefined ? { paused: draft.paused } : {}),
       sources,
-      ...(error ? { error } : {}),
     };
+    if (this.reportsFailed) snapshot.failed = figure('failed');
+    snapshot.oldestPendingAgeMs = roundOrNull(figure('oldestPendingAgeMs'));
+    if (draft.paused !== undefined) snapshot.paused = draft.paused;
+    const error = draft.error();
+    if (error) snapshot.error = error;
     this.logErrorChange(error);
     return snapshot;
   }

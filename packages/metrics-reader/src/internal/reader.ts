@@ -124,8 +124,10 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     } catch (error) {
       return fail(error as Error);
     }
-    const connectionError = replies.every((reply) => !reply.ok && isConnectionError(reply.error))
-      ? replies.find((reply): reply is { ok: false; error: Error } => !reply.ok)?.error
+    const connectionError = replies.every(
+      (reply) => reply instanceof Error && isConnectionError(reply),
+    )
+      ? (replies[0] as Error | undefined)
       : undefined;
     if (connectionError) return fail(connectionError);
     first.dispatch(replies);

@@ -55,14 +55,23 @@ export class SlidingSketch {
       }
       merged.merge(sketch);
     }
-    const summary: SketchSummary | null =
-      merged && merged.count > 0
-        ? {
-            count: merged.count,
-            mean: merged.sum / merged.count,
-            quantile: (q) => (merged as DDSketch).getValueAtQuantile(q),
+    let summary: SketchSummary | null = null;
+    if (merged && merged.count > 0) {
+      const sketch = merged;
+      const quantiles = new Map<number, number>();
+      summary = {
+        count: sketch.count,
+        mean: sketch.sum / sketch.count,
+        quantile: (q) => {
+          let value = quantiles.get(q);
+          if (value === undefined) {
+            value = sketch.getValueAtQuantile(q);
+            quantiles.set(q, value);
           }
-        : null;
+          return value;
+        },
+      };
+    }
     this.cached = { key, summary };
     return summary;
   }
@@ -78,65 +87,74 @@ interface Interval {
 }
 
 /**
- * Events per second over a sliding window, from counts over known intervals. An interval
- * whose count is unknown is simply absent, so gaps (Redis down, nothing measurable) do not
- * drag the rate towards zero.
+ * Events per second over a sliding window, from counts over known intervals (added in time
+ * order). An interval whose count is unknown is simply absent, so gaps (Redis down, nothing
+ * measurable) do not drag the rate towards zero. Running totals keep a query O(1): only the
+ * oldest interval can straddle the window's start, and it is counted pro rata.
  */
 export class RateWindow {
-  private intervals: Interval[] = [];
+  private readonly intervals: Interval[] = [];
+  private head = 0;
+  private totalCount = 0;
+  private totalMs = 0;
 
   constructor(private readonly windowMs: number) {}
 
   add(startMs: number, endMs: number, count: number): void {
     if (!(endMs > startMs) || !Number.isFinite(count)) return;
     this.intervals.push({ startMs, endMs, count });
+    this.totalCount += count;
+    this.totalMs += endMs - startMs;
   }
 
-  /** Jobs per second over the window ending at `nowMs`; null when no interval is known. */
+  /** Jobs per second over the window ending at `nowMs`; null when too little is known. */
   rate(nowMs: number): number | null {
-    const from = nowMs - this.windowMs;
-    this.intervals = this.intervals.filter((interval) => interval.endMs > from);
-    let count = 0;
-    let coveredMs = 0;
-    for (const interval of this.intervals) {
-      const start = Math.max(interval.startMs, from);
-      const end = Math.min(interval.endMs, nowMs);
-      if (end <= start) continue;
-      const share = (end - start) / (interval.endMs - interval.startMs);
-      count += interval.count * share;
-      coveredMs += end - start;
-    }
-    if (coveredMs < MIN_COVERED_MS) return null;
+    const rate = this.signedRate(nowMs);
     // Conservation estimates can dip below zero over a short span; a rate cannot.
-    return Math.max(0, (count * 1000) / coveredMs);
+    return rate === null ? null : Math.max(0, rate);
   }
 
   /** Like `rate`, but keeps the sign (for a growth rate). */
   signedRate(nowMs: number): number | null {
-    const from = nowMs - this.windowMs;
-    this.intervals = this.intervals.filter((interval) => interval.endMs > from);
-    let count = 0;
-    let coveredMs = 0;
-    for (const interval of this.intervals) {
-      const start = Math.max(interval.startMs, from);
-      const end = Math.min(interval.endMs, nowMs);
-      if (end <= start) continue;
-      count += (interval.count * (end - start)) / (interval.endMs - interval.startMs);
-      coveredMs += end - start;
-    }
+    const { count, coveredMs } = this.covered(nowMs);
     return coveredMs >= MIN_COVERED_MS ? (count * 1000) / coveredMs : null;
   }
 
   /** Time the known intervals cover inside the window. */
   coveredMs(nowMs: number): number {
+    return this.covered(nowMs).coveredMs;
+  }
+
+  private covered(nowMs: number): { count: number; coveredMs: number } {
     const from = nowMs - this.windowMs;
-    let covered = 0;
-    for (const interval of this.intervals) {
-      const start = Math.max(interval.startMs, from);
-      const end = Math.min(interval.endMs, nowMs);
-      if (end > start) covered += end - start;
+    // Intervals wholly before the window leave the totals for good.
+    while (this.head < this.intervals.length) {
+      const oldest = this.intervals[this.head] as Interval;
+      if (oldest.endMs > from) break;
+      this.totalCount -= oldest.count;
+      this.totalMs -= oldest.endMs - oldest.startMs;
+      this.head++;
     }
-    return covered;
+    if (this.head > 64 && this.head * 2 > this.intervals.length) {
+      this.intervals.splice(0, this.head);
+      this.head = 0;
+    }
+    let count = this.totalCount;
+    let coveredMs = this.totalMs;
+    const first = this.intervals[this.head];
+    if (first && first.startMs < from) {
+      const outside = from - first.startMs;
+      count -= (first.count * outside) / (first.endMs - first.startMs);
+      coveredMs -= outside;
+    }
+    // Asked about an earlier moment than the newest interval's end: count it pro rata too.
+    const last = this.intervals.at(-1);
+    if (last && last.endMs > nowMs && this.intervals.length > this.head) {
+      const outside = last.endMs - Math.max(nowMs, last.startMs);
+      count -= (last.count * outside) / (last.endMs - last.startMs);
+      coveredMs -= outside;
+    }
+    return { count, coveredMs };
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Batch } from '../batch.js';
+import { Prepared } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
 import { DataProblem, describe, millis, parseJsonObject } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
@@ -36,6 +37,9 @@ export class BullmqReader extends QueueReader {
   private previous: { readAt: number; idCounter: number | null; total: number | null } | null =
     null;
   private lastPausedLength = 0;
+  private lastDue: number | null = null;
+  /** The incremental XRANGE, encoded again only when the last entry read changes. */
+  private eventsCommand: { from: string; command: Prepared } | null = null;
   private lastPrioritized = 0;
 
   // Replies of the current tick.
@@ -61,9 +65,38 @@ export class BullmqReader extends QueueReader {
   private arrivalsThisTick = 0;
   private completionsThisTick = 0;
 
+  private readonly commands: Record<
+    | 'wait'
+    | 'paused'
+    | 'prioritized'
+    | 'active'
+    | 'delayed'
+    | 'failed'
+    | 'meta'
+    | 'id'
+    | 'waitTail'
+    | 'pausedTail'
+    | 'prioritizedHead',
+    Prepared
+  >;
+
   constructor(source: ResolvedSource, context: ReaderContext) {
     super(source, context);
-    this.base = `${source.prefix}:${source.backendName}:`;
+    const base = `${source.prefix}:${source.backendName}:`;
+    this.base = base;
+    this.commands = {
+      wait: this.prepare('llen', `${base}wait`),
+      paused: this.prepare('llen', `${base}paused`),
+      prioritized: this.prepare('zcard', `${base}prioritized`),
+      active: this.prepare('llen', `${base}active`),
+      delayed: this.prepare('zcard', `${base}delayed`),
+      failed: this.prepare('zcard', `${base}failed`),
+      meta: this.prepare('hget', `${base}meta`, 'paused'),
+      id: this.prepare('get', `${base}id`),
+      waitTail: this.prepare('lindex', `${base}wait`, -1),
+      pausedTail: this.prepare('lindex', `${base}paused`, -1),
+      prioritizedHead: this.prepare('zrange', `${base}prioritized`, 0, 0),
+    };
     this.arrivalSource = 'counter';
     this.completionSource = 'counter';
   }
@@ -84,57 +117,62 @@ export class BullmqReader extends QueueReader {
     this.arrivalsThisTick = 0;
     this.completionsThisTick = 0;
 
+    const commands = this.commands;
     const depth = ['pending', 'oldestPendingAgeMs'] as const;
-    this.read(batch, ['llen', `${base}wait`], depth, (v) => {
-      this.wait = this.count(v, `LLEN ${base}wait`);
+    this.read(batch, commands.wait, depth, (v) => {
+      this.wait = this.count(v, 'LLEN', `${base}wait`);
     });
-    this.read(batch, ['llen', `${base}paused`], depth, (v) => {
-      this.paused = this.count(v, `LLEN ${base}paused`);
+    this.read(batch, commands.paused, depth, (v) => {
+      this.paused = this.count(v, 'LLEN', `${base}paused`);
     });
-    this.read(batch, ['zcard', `${base}prioritized`], depth, (v) => {
-      this.prioritized = this.count(v, `ZCARD ${base}prioritized`);
+    this.read(batch, commands.prioritized, depth, (v) => {
+      this.prioritized = this.count(v, 'ZCARD', `${base}prioritized`);
     });
-    this.read(batch, ['llen', `${base}active`], ['active'], (v) => {
-      this.active = this.count(v, `LLEN ${base}active`);
+    this.read(batch, commands.active, ['active'], (v) => {
+      this.active = this.count(v, 'LLEN', `${base}active`);
     });
-    this.read(batch, ['zcard', `${base}delayed`], ['delayed'], (v) => {
-      this.delayedTotal = this.count(v, `ZCARD ${base}delayed`);
+    this.read(batch, commands.delayed, ['delayed'], (v) => {
+      this.delayedTotal = this.count(v, 'ZCARD', `${base}delayed`);
     });
     this.read(
       batch,
       ['zcount', `${base}delayed`, '-inf', nowScore],
       ['pending', 'delayed', 'oldestPendingAgeMs'],
       (v) => {
-        this.due = this.count(v, `ZCOUNT ${base}delayed`);
+        this.due = this.count(v, 'ZCOUNT', `${base}delayed`);
+        this.lastDue = this.due;
       },
     );
-    this.read(
-      batch,
-      ['zrange', `${base}delayed`, '-inf', nowScore, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
-      ['oldestPendingAgeMs'],
-      (v) => {
-        if (Array.isArray(v) && v.length >= 2) this.oldestDueScore = Number(v[1]);
-      },
-    );
-    this.read(batch, ['zcard', `${base}failed`], ['failed'], (v) => {
-      this.failedCount = this.count(v, `ZCARD ${base}failed`);
+    // Only while some were due: a job due since the last tick has waited less than a tick.
+    if (this.lastDue !== 0) {
+      this.read(
+        batch,
+        ['zrange', `${base}delayed`, '-inf', nowScore, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+        ['oldestPendingAgeMs'],
+        (v) => {
+          if (Array.isArray(v) && v.length >= 2) this.oldestDueScore = Number(v[1]);
+        },
+      );
+    }
+    this.read(batch, commands.failed, ['failed'], (v) => {
+      this.failedCount = this.count(v, 'ZCARD', `${base}failed`);
     });
-    this.read(batch, ['hget', `${base}meta`, 'paused'], [], (v) => {
+    this.read(batch, commands.meta, [], (v) => {
       this.draft.paused = v === '1' || v === 'true';
     });
-    this.read(batch, ['get', `${base}id`], [], (v) => {
-      this.idCounter = v === null ? 0 : this.count(v, `GET ${base}id`);
+    this.read(batch, commands.id, [], (v) => {
+      this.idCounter = v === null ? 0 : this.count(v, 'GET', `${base}id`);
     });
-    this.read(batch, ['lindex', `${base}wait`, -1], ['oldestPendingAgeMs'], (v) => {
+    this.read(batch, commands.waitTail, ['oldestPendingAgeMs'], (v) => {
       if (typeof v === 'string') this.oldestIds.push(v);
     });
     if (this.lastPausedLength > 0) {
-      this.read(batch, ['lindex', `${base}paused`, -1], ['oldestPendingAgeMs'], (v) => {
+      this.read(batch, commands.pausedTail, ['oldestPendingAgeMs'], (v) => {
         if (typeof v === 'string') this.oldestIds.push(v);
       });
     }
     if (this.lastPrioritized > 0) {
-      this.read(batch, ['zrange', `${base}prioritized`, 0, 0], ['oldestPendingAgeMs'], (v) => {
+      this.read(batch, commands.prioritizedHead, ['oldestPendingAgeMs'], (v) => {
         if (Array.isArray(v) && typeof v[0] === 'string') this.oldestIds.push(v[0]);
       });
     }
@@ -161,28 +199,28 @@ export class BullmqReader extends QueueReader {
       });
       // A stream shorter than its trim length was never trimmed: nothing before it is missing.
       this.read(batch, ['xlen', stream], figures, (v) => {
-        this.streamLength = this.count(v, `XLEN ${stream}`);
+        this.streamLength = this.count(v, 'XLEN', stream);
       });
       this.read(batch, ['hget', `${this.base}meta`, 'opts.maxLenEvents'], [], (v) => {
         this.maxLenEvents = v === null ? null : Number(v);
       });
     } else {
       // Inclusive start (works before Redis 6.2); the entry already read is dropped.
-      this.read(
-        batch,
-        ['xrange', stream, this.lastEventId as string, '+', 'COUNT', limit],
-        figures,
-        (v) => {
-          const entries = streamEntries(v, `XRANGE ${stream}`);
-          this.truncated = entries.length >= limit;
-          // The entry read last is gone: the stream was trimmed past it and events were lost.
-          this.lostEvents =
-            entries.length > 0 &&
-            this.lastEventId !== '0-0' &&
-            entries[0]?.[0] !== this.lastEventId;
-          this.entries = entries.filter(([id]) => id !== this.lastEventId);
-        },
-      );
+      const from = this.lastEventId as string;
+      if (this.eventsCommand?.from !== from) {
+        this.eventsCommand = {
+          from,
+          command: new Prepared(['xrange', stream, from, '+', 'COUNT', limit]),
+        };
+      }
+      this.read(batch, this.eventsCommand.command, figures, (v) => {
+        const entries = streamEntries(v, `XRANGE ${stream}`);
+        this.truncated = entries.length >= limit;
+        // The entry read last is gone: the stream was trimmed past it and events were lost.
+        this.lostEvents =
+          entries.length > 0 && this.lastEventId !== '0-0' && entries[0]?.[0] !== this.lastEventId;
+        this.entries = entries.filter(([id]) => id !== this.lastEventId);
+      });
     }
   }
 

@@ -1,7 +1,8 @@
 import type { Batch } from '../batch.js';
+import type { Prepared } from '../connection.js';
 import { ListMarkers } from '../markers.js';
 import type { ResolvedSource } from '../options.js';
-import { parseJsonObject } from '../payload.js';
+import { LastParsed, parseJsonObject } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 
 /** kombu's priority separator and the extra priority steps (0 is the plain queue name). */
@@ -27,16 +28,21 @@ export class CeleryReader extends QueueReader {
   private lengths = new Map<string, number>();
   private lengthsRead = 0;
   private oldest = new Map<string, string | null>();
+  private readonly keys: string[];
+  private readonly printableKeys: Map<string, string>;
+  private readonly checked = new LastParsed<Record<string, unknown>>();
+  private readonly llen: Map<string, Prepared>;
+  private readonly tail: Map<string, Prepared>;
 
   constructor(source: ResolvedSource, context: ReaderContext) {
     super(source, context);
     this.key = `${source.prefix}${source.backendName}`;
+    this.keys = [this.key, ...PRIORITY_STEPS.map((step) => `${this.key}${SEPARATOR}${step}`)];
+    this.printableKeys = new Map(this.keys.map((key) => [key, printable(key)]));
+    this.llen = new Map(this.keys.map((key) => [key, this.prepare('llen', key)]));
+    this.tail = new Map(this.keys.map((key) => [key, this.prepare('lindex', key, -1)]));
     this.markers = new ListMarkers(this.key, 'tail', context.options.markerChecksPerTick);
     this.pickupSource = 'estimate';
-  }
-
-  private get keys(): string[] {
-    return [this.key, ...PRIORITY_STEPS.map((step) => `${this.key}${SEPARATOR}${step}`)];
   }
 
   plan(batch: Batch): void {
@@ -46,16 +52,16 @@ export class CeleryReader extends QueueReader {
     for (const key of this.keys) {
       this.read(
         batch,
-        ['llen', key],
+        this.llen.get(key) as Prepared,
         ['pending', 'oldestPendingAgeMs', 'arrivalRate', 'completionRate'],
         (v) => {
-          this.lengths.set(key, this.count(v, `LLEN ${printable(key)}`));
+          this.lengths.set(key, this.count(v, 'LLEN', this.printableKeys.get(key)));
           this.lengthsRead++;
         },
       );
       // The plain list always (markers need its oldest); the others only while they hold jobs.
       if (key === this.key || (this.lastLengths.get(key) ?? 0) > 0) {
-        this.read(batch, ['lindex', key, -1], ['oldestPendingAgeMs'], (v) => {
+        this.read(batch, this.tail.get(key) as Prepared, ['oldestPendingAgeMs'], (v) => {
           this.oldest.set(key, typeof v === 'string' ? v : null);
         });
       }
@@ -87,16 +93,13 @@ export class CeleryReader extends QueueReader {
       }
       const arrivals: number[] = [];
       if (mainOldest !== null) {
-        parseJsonObject(
-          mainOldest,
-          `LINDEX ${printable(this.key)} -1`,
-          this.options.maxPayloadBytes,
+        // The message must at least be JSON; parsed once while it stays the oldest.
+        this.checked.get(mainOldest, (raw) =>
+          parseJsonObject(raw, `LINDEX ${printable(this.key)} -1`, this.options.maxPayloadBytes),
         );
         const arrival = reading.oldestArrival;
         if (arrival) {
-          arrivals.push(
-            arrival.fromMs === null ? arrival.toMs : (arrival.fromMs + arrival.toMs) / 2,
-          );
+          arrivals.push(arrival.estimateMs);
         }
       }
       for (const key of this.keys.slice(1)) {

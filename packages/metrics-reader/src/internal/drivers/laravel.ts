@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import type { Batch } from '../batch.js';
+import type { Prepared } from '../connection.js';
 import { ListMarkers, type MarkerReading } from '../markers.js';
 import type { ResolvedSource } from '../options.js';
-import { DataProblem, parseJsonObject, secondsToMs } from '../payload.js';
+import { DataProblem, LastParsed, parseJsonObject, secondsToMs } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 
 /**
@@ -47,6 +48,8 @@ export class LaravelReader extends QueueReader {
   /** Learned reservation offset (retry_after, or the job timeout in newer Laravel), seconds. */
   private offsets = new Map<string, { low: number; high: number }>();
   private previous: { pending: number; active: number; readAt: number } | null = null;
+  /** The head of a backlog is the same job tick after tick: parse it once. */
+  private readonly head$ = new LastParsed<Payload>();
 
   // Replies of the current tick.
   private length: number | null = null;
@@ -60,10 +63,26 @@ export class LaravelReader extends QueueReader {
   private oldestExpiredScore: number | null = null;
   private window: [string, number][] | null = null;
 
+  private readonly commands: Record<'llen' | 'delayed' | 'reserved' | 'head' | 'window', Prepared>;
+
   constructor(source: ResolvedSource, context: ReaderContext) {
     super(source, context);
-    this.key = `${source.prefix}queues:${source.backendName}`;
-    this.markers = new ListMarkers(this.key, 'head', context.options.markerChecksPerTick);
+    const key = `${source.prefix}queues:${source.backendName}`;
+    this.key = key;
+    this.markers = new ListMarkers(key, 'head', context.options.markerChecksPerTick);
+    this.commands = {
+      llen: this.prepare('llen', key),
+      delayed: this.prepare('zcard', `${key}:delayed`),
+      reserved: this.prepare('zcard', `${key}:reserved`),
+      head: this.prepare('lindex', key, 0),
+      window: this.prepare(
+        'zrevrange',
+        `${key}:reserved`,
+        0,
+        context.options.maxJobsPerTick - 1,
+        'WITHSCORES',
+      ),
+    };
   }
 
   plan(batch: Batch, tick: Tick): void {
@@ -76,68 +95,101 @@ export class LaravelReader extends QueueReader {
     this.oldestDueScore = this.oldestExpiredScore = null;
     this.window = null;
 
-    this.read(batch, ['llen', key], ['pending', 'oldestPendingAgeMs', 'arrivalRate'], (v) => {
-      this.length = this.count(v, `LLEN ${key}`);
+    const commands = this.commands;
+    this.read(batch, commands.llen, ['pending', 'oldestPendingAgeMs', 'arrivalRate'], (v) => {
+      this.length = this.count(v, 'LLEN', key);
     });
-    this.read(batch, ['zcard', `${key}:delayed`], ['delayed'], (v) => {
-      this.delayedTotal = this.count(v, `ZCARD ${key}:delayed`);
+    this.read(batch, commands.delayed, ['delayed'], (v) => {
+      this.delayedTotal = this.count(v, 'ZCARD', `${key}:delayed`);
     });
     this.read(
       batch,
       ['zcount', `${key}:delayed`, '-inf', nowSec],
       ['pending', 'delayed', 'oldestPendingAgeMs', 'arrivalRate'],
       (v) => {
-        this.due = this.count(v, `ZCOUNT ${key}:delayed`);
+        this.due = this.count(v, 'ZCOUNT', `${key}:delayed`);
+        this.lastDue = this.due;
       },
     );
-    this.read(
-      batch,
-      ['zcard', `${key}:reserved`],
-      ['active', 'arrivalRate', 'completionRate'],
-      (v) => {
-        this.reservedTotal = this.count(v, `ZCARD ${key}:reserved`);
-      },
-    );
-    this.read(
-      batch,
-      ['zcount', `${key}:reserved`, '-inf', nowSec],
-      ['pending', 'active', 'oldestPendingAgeMs', 'arrivalRate'],
-      (v) => {
-        this.expired = this.count(v, `ZCOUNT ${key}:reserved`);
-      },
-    );
-    this.read(batch, ['lindex', key, 0], ['oldestPendingAgeMs'], (v) => {
+    // While the reserved set fits in one read (the window below), its count, expired members
+    // and oldest expiry come from that read; these three are only needed beyond.
+    const large = this.windowFull !== false;
+    if (large) {
+      this.read(batch, commands.reserved, ['active', 'arrivalRate', 'completionRate'], (v) => {
+        this.reservedTotal = this.count(v, 'ZCARD', `${key}:reserved`);
+      });
+      this.read(
+        batch,
+        ['zcount', `${key}:reserved`, '-inf', nowSec],
+        ['pending', 'active', 'oldestPendingAgeMs', 'arrivalRate'],
+        (v) => {
+          this.expired = this.count(v, 'ZCOUNT', `${key}:reserved`);
+        },
+      );
+    }
+    this.read(batch, commands.head, ['oldestPendingAgeMs'], (v) => {
       this.head = typeof v === 'string' ? v : null;
       this.headRead = true;
     });
     this.markers.plan(batch, (command, error) =>
       this.commandFailed(command, error, ['arrivalRate', 'completionRate']),
     );
+    // The oldest due job is only read while some were due: one that became due since the last
+    // tick has waited less than a tick, within the accuracy of the age anyway.
+    if (this.lastDue !== 0) {
+      this.read(
+        batch,
+        ['zrange', `${key}:delayed`, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+        ['oldestPendingAgeMs'],
+        (v) => {
+          this.oldestDueScore = firstScore(v);
+        },
+      );
+    }
+    if (large) {
+      this.read(
+        batch,
+        ['zrange', `${key}:reserved`, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+        ['oldestPendingAgeMs'],
+        (v) => {
+          this.oldestExpiredScore = firstScore(v);
+        },
+      );
+    }
     this.read(
       batch,
-      ['zrange', `${key}:delayed`, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
-      ['oldestPendingAgeMs'],
+      commands.window,
+      ['pickupLatencyMs', 'serviceTimeMs', ...(large ? [] : (['active', 'pending'] as const))],
       (v) => {
-        this.oldestDueScore = firstScore(v);
-      },
-    );
-    this.read(
-      batch,
-      ['zrange', `${key}:reserved`, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
-      ['oldestPendingAgeMs'],
-      (v) => {
-        this.oldestExpiredScore = firstScore(v);
-      },
-    );
-    this.read(
-      batch,
-      ['zrevrange', `${key}:reserved`, 0, limit - 1, 'WITHSCORES'],
-      ['pickupLatencyMs', 'serviceTimeMs'],
-      (v) => {
-        this.window = pairs(v, `ZREVRANGE ${key}:reserved`);
+        const window = pairs(v, `ZREVRANGE ${key}:reserved`);
+        this.window = window;
+        if (window.length < limit) {
+          // The whole reserved set: count it and its expired members here.
+          let expired = 0;
+          let oldest: number | null = null;
+          for (const [, score] of window) {
+            if (score <= nowSec) {
+              expired++;
+              oldest = oldest === null ? score : Math.min(oldest, score);
+            }
+          }
+          this.reservedTotal = window.length;
+          this.expired = expired;
+          this.oldestExpiredScore = oldest;
+        } else if (!large) {
+          // Grown past one read since the last tick: exact again from the next tick.
+          this.draft.unknown.add('active');
+          this.draft.unknown.add('pending');
+        }
+        this.windowFull = window.length >= limit;
       },
     );
   }
+
+  /** Whether the last reserved window was full (null before the first read). */
+  private windowFull: boolean | null = null;
+  /** Due jobs at the last read (null before the first read). */
+  private lastDue: number | null = null;
 
   protected finish(tick: Tick): void {
     const { readAt, startedAt } = tick;
@@ -180,7 +232,12 @@ export class LaravelReader extends QueueReader {
     if (this.oldestDueScore !== null) candidates.push(this.oldestDueScore * 1000);
     if (this.oldestExpiredScore !== null) candidates.push(this.oldestExpiredScore * 1000);
     if (this.head !== null) {
-      const payload = this.parse(this.head, `LINDEX ${this.key} 0`);
+      const payload = this.parse(
+        this.head,
+        `LINDEX ${this.key} 0`,
+        ['oldestPendingAgeMs'],
+        this.head$,
+      );
       const readyAt = payload ? this.readyAt(payload) : null;
       if (readyAt !== null) {
         candidates.push(readyAt);
@@ -188,9 +245,7 @@ export class LaravelReader extends QueueReader {
         this.timestampsMissing = true;
         const arrival = markers.oldestArrival;
         if (arrival) {
-          candidates.push(
-            arrival.fromMs === null ? arrival.toMs : (arrival.fromMs + arrival.toMs) / 2,
-          );
+          candidates.push(arrival.estimateMs);
           source = 'estimate';
         }
       } else if (payload) {
@@ -198,9 +253,7 @@ export class LaravelReader extends QueueReader {
         const arrival = markers.oldestArrival;
         const fallback = this.baseTime(payload);
         if (arrival) {
-          candidates.push(
-            arrival.fromMs === null ? arrival.toMs : (arrival.fromMs + arrival.toMs) / 2,
-          );
+          candidates.push(arrival.estimateMs);
         } else if (fallback !== null) {
           candidates.push(fallback);
         }
@@ -323,22 +376,27 @@ export class LaravelReader extends QueueReader {
     raw: string,
     where: string,
     figures: readonly ('oldestPendingAgeMs' | 'pickupLatencyMs')[] = ['oldestPendingAgeMs'],
+    cache?: LastParsed<Payload>,
   ): Payload | null {
     try {
-      const json = parseJsonObject(raw, where, this.options.maxPayloadBytes);
-      const parsed = payloadSchema.safeParse(json);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new DataProblem(
-          'BAD_PAYLOAD',
-          `${where} holds a job whose ${issue?.path.join('.') || 'payload'} is not what Laravel writes (${issue?.message ?? 'invalid'})`,
-        );
-      }
-      return parsed.data;
+      return cache ? cache.get(raw, (text) => this.payload(text, where)) : this.payload(raw, where);
     } catch (error) {
       this.dataFailed(error, figures);
       return null;
     }
+  }
+
+  private payload(raw: string, where: string): Payload {
+    const json = parseJsonObject(raw, where, this.options.maxPayloadBytes);
+    const parsed = payloadSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new DataProblem(
+        'BAD_PAYLOAD',
+        `${where} holds a job whose ${issue?.path.join('.') || 'payload'} is not what Laravel writes (${issue?.message ?? 'invalid'})`,
+      );
+    }
+    return parsed.data;
   }
 
   private isFresh(payload: Payload): boolean {

@@ -1,10 +1,13 @@
 import type { Batch } from '../batch.js';
+import type { Prepared } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
 import { DataProblem, describe, isoUtcToMs } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 
 interface Registry {
   key: string;
+  /** The last read returned a full page: count what is beyond it too. */
+  truncated: boolean;
   /** Highest score read so far; null until the first read. */
   lastScore: number | null;
   /** Members read at `lastScore` (ties are re-read by the inclusive range). */
@@ -27,6 +30,8 @@ export class RqReader extends QueueReader {
   private readonly finished: Registry;
   private readonly failedRegistry: Registry;
   private inFlight = new Set<string>();
+  private wipFull: boolean | null = null;
+  private lastDue: number | null = null;
   private firstRead = true;
   private previous: { pending: number; active: number; readAt: number } | null = null;
   private readonly ready = new Map<string, number>();
@@ -54,16 +59,34 @@ export class RqReader extends QueueReader {
     this.scheduled = `${root}scheduled:${source.backendName}`;
     this.finished = {
       key: `${root}finished:${source.backendName}`,
+      truncated: false,
       lastScore: null,
       atLastScore: new Set(),
     };
     this.failedRegistry = {
       key: `${root}failed:${source.backendName}`,
+      truncated: false,
       lastScore: null,
       atLastScore: new Set(),
     };
     this.completionSource = 'counter';
+    const limit = context.options.maxJobsPerTick;
+    this.commands = {
+      llen: this.prepare('llen', this.queueKey),
+      intermediate: this.prepare('llen', `${this.queueKey}:intermediate`),
+      wip: this.prepare('zcard', this.wip),
+      scheduled: this.prepare('zcard', this.scheduled),
+      failed: this.prepare('zcard', this.failedRegistry.key),
+      head: this.prepare('lindex', this.queueKey, 0),
+      wipMembers: this.prepare('zrange', this.wip, 0, limit - 1),
+      suspended: this.prepare('get', `${root}suspended`),
+    };
   }
+
+  private readonly commands: Record<
+    'llen' | 'intermediate' | 'wip' | 'scheduled' | 'failed' | 'head' | 'wipMembers' | 'suspended',
+    Prepared
+  >;
 
   plan(batch: Batch, tick: Tick): void {
     const nowSec = tick.startedAt / 1000;
@@ -76,39 +99,55 @@ export class RqReader extends QueueReader {
     this.detailsPlanned = false;
 
     const depth = ['pending', 'oldestPendingAgeMs', 'arrivalRate'] as const;
-    this.read(batch, ['llen', this.queueKey], depth, (v) => {
-      this.length = this.count(v, `LLEN ${this.queueKey}`);
+    this.read(batch, this.commands.llen, depth, (v) => {
+      this.length = this.count(v, 'LLEN', this.queueKey);
     });
-    this.read(batch, ['llen', `${this.queueKey}:intermediate`], ['active', 'arrivalRate'], (v) => {
-      this.intermediate = this.count(v, `LLEN ${this.queueKey}:intermediate`);
+    this.read(batch, this.commands.intermediate, ['active', 'arrivalRate'], (v) => {
+      this.intermediate = this.count(v, 'LLEN', `${this.queueKey}:intermediate`);
     });
-    this.read(batch, ['zcard', this.wip], ['active', 'arrivalRate'], (v) => {
-      this.wipCount = this.count(v, `ZCARD ${this.wip}`);
-    });
-    this.read(batch, ['zcard', this.scheduled], ['delayed'], (v) => {
-      this.scheduledCount = this.count(v, `ZCARD ${this.scheduled}`);
+    // While the in-flight registry fits in one read (its members, below), count those.
+    const large = this.wipFull !== false;
+    if (large) {
+      this.read(batch, this.commands.wip, ['active', 'arrivalRate'], (v) => {
+        this.wipCount = this.count(v, 'ZCARD', this.wip);
+      });
+    }
+    this.read(batch, this.commands.scheduled, ['delayed'], (v) => {
+      this.scheduledCount = this.count(v, 'ZCARD', this.scheduled);
     });
     this.read(batch, ['zcount', this.scheduled, '-inf', nowSec], [...depth, 'delayed'], (v) => {
-      this.due = this.count(v, `ZCOUNT ${this.scheduled}`);
+      this.due = this.count(v, 'ZCOUNT', this.scheduled);
+      this.lastDue = this.due;
+    });
+    if (this.lastDue !== 0) {
+      this.read(
+        batch,
+        ['zrange', this.scheduled, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
+        ['oldestPendingAgeMs'],
+        (v) => {
+          if (Array.isArray(v) && v.length >= 2) this.oldestDueScore = Number(v[1]);
+        },
+      );
+    }
+    this.read(batch, this.commands.failed, ['failed'], (v) => {
+      this.failedCount = this.count(v, 'ZCARD', this.failedRegistry.key);
+    });
+    this.read(batch, this.commands.head, ['oldestPendingAgeMs'], (v) => {
+      this.oldestId = typeof v === 'string' ? v : null;
     });
     this.read(
       batch,
-      ['zrange', this.scheduled, '-inf', nowSec, 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES'],
-      ['oldestPendingAgeMs'],
+      this.commands.wipMembers,
+      ['pickupLatencyMs', ...(large ? [] : (['active', 'arrivalRate'] as const))],
       (v) => {
-        if (Array.isArray(v) && v.length >= 2) this.oldestDueScore = Number(v[1]);
+        const members = Array.isArray(v) ? v.map(String) : [];
+        this.wipMembers = members;
+        if (members.length < limit) this.wipCount = members.length;
+        else if (!large) this.draft.unknown.add('active');
+        this.wipFull = members.length >= limit;
       },
     );
-    this.read(batch, ['zcard', this.failedRegistry.key], ['failed'], (v) => {
-      this.failedCount = this.count(v, `ZCARD ${this.failedRegistry.key}`);
-    });
-    this.read(batch, ['lindex', this.queueKey, 0], ['oldestPendingAgeMs'], (v) => {
-      this.oldestId = typeof v === 'string' ? v : null;
-    });
-    this.read(batch, ['zrange', this.wip, 0, limit - 1], ['pickupLatencyMs'], (v) => {
-      this.wipMembers = Array.isArray(v) ? v.map(String) : [];
-    });
-    this.read(batch, ['get', `${this.source.prefix}rq:suspended`], [], (v) => {
+    this.read(batch, this.commands.suspended, [], (v) => {
       this.draft.paused = v !== null && v !== undefined;
     });
     this.planRegistry(batch, this.finished, (ids) => {

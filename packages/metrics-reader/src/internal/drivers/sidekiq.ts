@@ -1,8 +1,8 @@
 import type { QueueFigure } from '@qscale/contracts';
 import type { Batch } from '../batch.js';
-import { type Command, classifyRedisError, type Reply } from '../connection.js';
+import { type Command, classifyRedisError, type Prepared, type Reply } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
-import { DataProblem, describe, parseJsonObject, secondsOrMillis } from '../payload.js';
+import { DataProblem, describe, LastParsed, parseJsonObject, secondsOrMillis } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 import type { SharedReader } from '../shared.js';
 import { RateWindow } from '../windows.js';
@@ -111,8 +111,11 @@ export class SidekiqShared implements SharedReader {
 
   private parseWork(identity: string, value: unknown): Work[] {
     const works: Work[] = [];
-    if (typeof value !== 'object' || value === null) return works;
-    for (const [tid, raw] of Object.entries(value as Record<string, unknown>)) {
+    if (!Array.isArray(value)) return works;
+    // HGETALL answers field, value, field, value, ...
+    for (let index = 0; index + 1 < value.length; index += 2) {
+      const tid = String(value[index]);
+      const raw = value[index + 1];
       const where = `${identity}:work ${tid}`;
       try {
         const entry = parseJsonObject(raw, where, this.maxPayloadBytes);
@@ -204,15 +207,15 @@ export class SidekiqShared implements SharedReader {
 
   private add(batch: Batch, command: Command, handle: (value: unknown) => void): void {
     batch.add(command, (reply: Reply) => {
-      if (!reply.ok) {
+      if (reply instanceof Error) {
         this.problems.push({
-          code: classifyRedisError(reply.error),
-          message: `${command[0].toUpperCase()} ${String(command[1])} failed: ${reply.error.message}`,
+          code: classifyRedisError(reply),
+          message: `${command[0].toUpperCase()} ${String(command[1])} failed: ${reply.message}`,
         });
         return;
       }
       try {
-        handle(reply.value);
+        handle(reply);
       } catch (error) {
         this.problems.push({ code: 'BAD_PAYLOAD', message: (error as Error).message });
       }
@@ -243,6 +246,7 @@ export class SidekiqReader extends QueueReader {
   private length: number | null = null;
   private oldest: string | null = null;
   private oldestRead = false;
+  private readonly oldest$ = new LastParsed<Record<string, unknown>>();
 
   constructor(
     source: ResolvedSource,
@@ -252,27 +256,29 @@ export class SidekiqReader extends QueueReader {
     super(source, context);
     this.key = `${source.prefix}queue:${source.backendName}`;
     this.growth = new RateWindow(context.options.rateWindowMs);
+    this.commands = {
+      llen: this.prepare('llen', this.key),
+      tail: this.prepare('lindex', this.key, -1),
+      paused: this.prepare('sismember', `${source.prefix}paused`, source.backendName),
+    };
   }
+
+  private readonly commands: Record<'llen' | 'tail' | 'paused', Prepared>;
 
   plan(batch: Batch): void {
     this.length = null;
     this.oldest = null;
     this.oldestRead = false;
-    this.read(batch, ['llen', this.key], ['pending', 'oldestPendingAgeMs', 'arrivalRate'], (v) => {
+    this.read(batch, this.commands.llen, ['pending', 'oldestPendingAgeMs', 'arrivalRate'], (v) => {
       this.length = this.count(v, `LLEN ${this.key}`);
     });
-    this.read(batch, ['lindex', this.key, -1], ['oldestPendingAgeMs'], (v) => {
+    this.read(batch, this.commands.tail, ['oldestPendingAgeMs'], (v) => {
       this.oldest = typeof v === 'string' ? v : null;
       this.oldestRead = true;
     });
-    this.read(
-      batch,
-      ['sismember', `${this.source.prefix}paused`, this.source.backendName],
-      [],
-      (v) => {
-        this.draft.paused = Number(v) === 1;
-      },
-    );
+    this.read(batch, this.commands.paused, [], (v) => {
+      this.draft.paused = Number(v) === 1;
+    });
   }
 
   protected finish(tick: Tick): void {
@@ -320,10 +326,8 @@ export class SidekiqReader extends QueueReader {
     const candidates: number[] = [];
     if (dueOldestMs !== null) candidates.push(dueOldestMs);
     if (this.oldest !== null) {
-      const job = parseJsonObject(
-        this.oldest,
-        `LINDEX ${this.key} -1`,
-        this.options.maxPayloadBytes,
+      const job = this.oldest$.get(this.oldest, (raw) =>
+        parseJsonObject(raw, `LINDEX ${this.key} -1`, this.options.maxPayloadBytes),
       );
       const enqueued = secondsOrMillis(job.enqueued_at ?? job.created_at);
       if (enqueued === null) {
