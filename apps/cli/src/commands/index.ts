@@ -4,6 +4,8 @@ import { initCommand } from './init.js';
 import { queuesCommand } from './queues.js';
 import { resourcesCommand } from './resources.js';
 import { simulateCommand } from './simulate.js';
+import { startCommand } from './start.js';
+import { statusCommand } from './status.js';
 import { topCommand } from './top.js';
 import { validateCommand } from './validate.js';
 
@@ -13,7 +15,9 @@ export const COMMANDS: readonly Command[] = [
   initCommand,
   queuesCommand,
   topCommand,
+  statusCommand,
   resourcesCommand,
   auditCommand,
   simulateCommand,
+  startCommand,
 ];

@@ -1,0 +1,97 @@
+import type { DaemonState, DecisionRecord, QueueState } from '@qscale/daemon';
+import { COLUMNS, type QueueColumn, renderQueueTable } from '../commands/queues.js';
+import { formatDuration } from './format.js';
+
+/** Columns that show what the daemon does with each queue, next to the queue's figures. */
+export function daemonColumns(state: DaemonState): QueueColumn[] {
+  const byName = new Map(state.queues.map((queue) => [queue.name, queue]));
+  const of = (name: string): QueueState | undefined => byName.get(name);
+  return [
+    {
+      header: 'workers',
+      cell: (snapshot) => {
+        const workers = of(snapshot.queue)?.workers;
+        if (!workers) return '-';
+        const extra = [
+          workers.starting > 0 ? `+${workers.starting} starting` : '',
+          workers.stopping > 0 ? `-${workers.stopping} stopping` : '',
+        ].filter(Boolean);
+        return [String(workers.running), ...extra].join(' ');
+      },
+    },
+    { header: 'target', cell: (snapshot) => String(of(snapshot.queue)?.lastDecision?.to ?? '-') },
+    {
+      header: 'SLO',
+      cell: (snapshot) => {
+        const slo = of(snapshot.queue)?.slo;
+        return slo ? `p${slo.percentile} <= ${formatDuration(slo.pickupMs)}` : '-';
+      },
+    },
+    {
+      header: 'note',
+      align: 'left',
+      cell: (snapshot) => {
+        const pool = of(snapshot.queue)?.pool;
+        if (snapshot.error) return snapshot.error.code;
+        if (pool?.health === 'degraded') return 'workers failing to start';
+        if (pool?.health === 'backoff') return 'restart backoff';
+        return snapshot.paused ? 'paused' : '';
+      },
+    },
+  ];
+}
+
+/** The columns of `qscale top` and `qscale status` when a daemon answers. */
+export function daemonTableColumns(state: DaemonState): QueueColumn[] {
+  return [
+    COLUMNS.queue,
+    COLUMNS.pending,
+    COLUMNS.active,
+    COLUMNS.oldest,
+    COLUMNS.arrival,
+    COLUMNS.completion,
+    COLUMNS.pickup,
+    ...daemonColumns(state),
+  ];
+}
+
+/** Header, host, queue table and recent decisions, as text. */
+export function renderDaemon(state: DaemonState, url: string, decisions = 5): string {
+  const lines: string[] = [];
+  const uptime = formatDuration(state.now - state.startedAt);
+  const last = state.lastTick ? `, last ${Math.round(state.lastTick.durationMs)}ms` : '';
+  lines.push(
+    `qscaled at ${url}: ${state.health.status}, up ${uptime}, tick ${formatDuration(state.tickMs)} (${state.ticks} ticks${last})${state.dryRun ? ', DRY RUN' : ''}`,
+  );
+  for (const reason of state.health.reasons) lines.push(`  ! ${reason}`);
+  lines.push(hostLine(state));
+  const snapshots = state.queues.flatMap((queue) => (queue.snapshot ? [queue.snapshot] : []));
+  lines.push(
+    snapshots.length > 0
+      ? renderQueueTable(snapshots, daemonTableColumns(state))
+      : 'no queue read yet (the first tick has not finished)',
+  );
+  const recent = state.decisions.slice(-decisions);
+  if (recent.length > 0) {
+    lines.push('recent decisions:');
+    for (const decision of recent) lines.push(`  ${describeDecision(decision)}`);
+  }
+  return lines.join('\n');
+}
+
+export function describeDecision(decision: DecisionRecord): string {
+  const clock = new Date(decision.at).toTimeString().slice(0, 8);
+  const edits = decision.edits.map((edit) => `${edit.policy}: ${edit.why}`).join('; ');
+  return `${clock} ${decision.queue} ${decision.direction} ${decision.from} -> ${decision.to}: ${decision.recommendation.reason}${edits ? ` [${edits}]` : ''}`;
+}
+
+function hostLine(state: DaemonState): string {
+  const { resources, capacity } = state;
+  if (!resources) return 'host: not read yet';
+  const cores = (value: number | null) => (value === null ? '?' : value.toFixed(2));
+  const gib = (value: number | null) => (value === null ? '?' : (value / 2 ** 30).toFixed(1));
+  const room = capacity
+    ? `; room for ${capacity.maxWorkers} workers (limited by ${capacity.limiter})`
+    : '';
+  return `host (${resources.source}): cpu ${cores(resources.cpu.usedCores)} of ${cores(resources.cpu.limitCores)} cores, memory ${gib(resources.memory.usedBytes)} of ${gib(resources.memory.limitBytes)} GiB${room}`;
+}

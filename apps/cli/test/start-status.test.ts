@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findProcessesWithArg, redisUrl, waitFor } from '@qscale/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const WORKER = fileURLToPath(new URL('../../../examples/bullmq/worker.mjs', import.meta.url));
+const TOKEN = 'status-test-token-0123456789';
+
+function run(
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('qscale start and qscale status', () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  it('start runs the daemon in the foreground; status reads it, with its token; SIGTERM stops it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qscale-start-'));
+    const marker = `--qscale-cli=${randomUUID()}`;
+    const prefix = `qscale-test-start-${randomUUID().slice(0, 8)}`;
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(
+      join(dir, 'qscale.yml'),
+      `redis: { url: "${redisUrl()}" }
+tick: 1s
+http: { port: 0, token: ${TOKEN} }
+supervision: { stateFile: ${join(dir, 'state.json')} }
+queues:
+  mail:
+    driver: bullmq
+    prefix: ${prefix}
+    command: [node, ${WORKER}, mail, "${marker}"]
+    env: { REDIS_URL: "${redisUrl()}", QUEUE_PREFIX: ${prefix} }
+    workers: { min: 1, max: 2 }
+    spawn: { minUptime: 500ms }
+`,
+    );
+    const daemon: ChildProcess = spawn(process.execPath, [BIN, 'start', '--config', 'qscale.yml'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let logs = '';
+    daemon.stdout?.on('data', (chunk: Buffer) => {
+      logs += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));
+    cleanups.push(async () => {
+      daemon.kill('SIGKILL');
+      for (const info of await findProcessesWithArg(marker)) process.kill(info.pid, 'SIGKILL');
+    });
+    await waitFor(() => /"msg":"qscale daemon started"/.test(logs), {
+      timeoutMs: 30_000,
+      what: 'the daemon',
+    });
+    const url = /"http":"(http:[^"]+)"/.exec(logs)?.[1] ?? '';
+
+    const denied = await run(['status', '--url', url], dir);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toBe(
+      `qscale status: the daemon at ${url} wants a bearer token: pass --token or set QSCALE_TOKEN\n`,
+    );
+
+    // The token from the config file; then the JSON of /api/state.
+    await waitFor(
+      async () => {
+        const json = await run(['status', '--url', url, '--token', TOKEN, '--json'], dir);
+        return JSON.parse(json.stdout).queues[0]?.workers.running === 1;
+      },
+      { timeoutMs: 30_000, what: 'the worker running' },
+    );
+    const text = await run(['status', '--config', 'qscale.yml', '--url', url], dir);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^qscaled at ${url}: ok, up .*`));
+    expect(text.stdout).toMatch(/│ mail +│ +0 │/);
+    expect(text.stdout).toContain('recent decisions:');
+    expect(text.stdout).toMatch(/mail up 0 -> 1: .*\[bounds: the queue's min is 1\]/);
+
+    daemon.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await findProcessesWithArg(marker)).toEqual([]);
+  }, 90_000);
+
+  it('status says clearly when no daemon answers, and rejects a bad --url', async () => {
+    const missing = await run(['status', '--url', 'http://127.0.0.1:45679'], tmpdir());
+    expect(missing).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'qscale status: no qscale daemon answers at http://127.0.0.1:45679 (ECONNREFUSED); is qscaled running? (--url, --config)\n',
+    });
+    const bad = await run(['status', '--url', 'not a url'], tmpdir());
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--url expects a URL like http://127.0.0.1:9730, got "not a url"');
+  });
+
+  it('start with an invalid configuration starts nothing and exits 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qscale-start-bad-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'qscale.yml'), 'queues:\n  a: { driver: rq, command: [] }\n');
+    const result = await run(['start'], dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'queues.a.command: expected at least the program to run, got an empty list (qscale.yml:2:29)\nqscaled: qscale.yml is not a usable configuration; nothing was started\n',
+    );
+  });
+});
