@@ -10,6 +10,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const tasks = {
   build: [['exec', 'turbo', 'run', 'build']],
+  demo: [['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']],
   lint: [['exec', 'biome', 'ci', '.']],
   test: [
     ['exec', 'turbo', 'run', 'build', 'typecheck', 'test', '--concurrency=2'],
@@ -28,6 +29,21 @@ if (!steps) {
 
 pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=silent']);
 for (const step of steps) pnpm(step);
+if (task === 'demo') demo();
+
+/**
+ * The demo handles Ctrl-C itself (it stops its workers gracefully, then exits): this parent
+ * must not die first and hand the terminal back while the demo is still cleaning up.
+ */
+function demo() {
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {});
+  const cli = fileURLToPath(new URL('../apps/cli/dist/bin.js', import.meta.url));
+  const result = spawnSync(process.execPath, [cli, 'demo', ...process.argv.slice(3)], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  process.exit(result.status ?? 1);
+}
 
 function pnpm(args) {
   const result = spawnSync('npx', ['--yes', PNPM, ...args], {

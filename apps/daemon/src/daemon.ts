@@ -518,6 +518,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await chain;
       const summary = (await supervisor?.stop()) ?? null;
       await Promise.allSettled([...stopping, reader.close(), monitor.close(), http?.close()]);
+      logger.info('qscale daemon stopped', { ...summary });
       return summary;
     })();
     return stopped;

@@ -94,10 +94,7 @@ export async function runDaemon(args: readonly string[], io: RunIo): Promise<num
       stopping = true;
       logger.info('stopping: every worker gets its grace period', { signal });
       daemon.stop().then(
-        (summary) => {
-          logger.info('qscale daemon stopped', { ...summary });
-          finish(0);
-        },
+        () => finish(0),
         (error: unknown) => {
           logger.error('stop failed', { error });
           finish(1);

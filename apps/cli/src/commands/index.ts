@@ -1,5 +1,6 @@
 import type { Command } from '../internal/command.js';
 import { auditCommand } from './audit.js';
+import { demoCommand } from './demo.js';
 import { initCommand } from './init.js';
 import { queuesCommand } from './queues.js';
 import { resourcesCommand } from './resources.js';
@@ -20,4 +21,5 @@ export const COMMANDS: readonly Command[] = [
   auditCommand,
   simulateCommand,
   startCommand,
+  demoCommand,
 ];
