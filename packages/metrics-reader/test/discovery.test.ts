@@ -1,4 +1,4 @@
-import { redisUrl } from '@qscale/testkit';
+import { freePort, redisUrl } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
 import { publishCelery } from './helpers/celery.js';
@@ -56,6 +56,24 @@ describe('discover', () => {
     now += 31_000;
     await reader.discover(targets);
     expect(reader.stats().discoveryScans).toBeGreaterThan(scans);
+  });
+
+  it('fails with a typed error naming the Redis when it cannot be reached', async () => {
+    const reader = createMetricsReader({ sources: [] });
+    fixture.cleanups.push(() => reader.close());
+    const port = await freePort();
+    await expect(
+      reader.discover([
+        { driver: 'rq', prefix: null, redis: { url: `redis://user:secret@127.0.0.1:${port}` } },
+      ]),
+    ).rejects.toMatchObject({
+      code: 'REDIS_UNREACHABLE',
+      message: expect.stringMatching(
+        new RegExp(
+          `^discover\\(\\): rq queues under prefix "": Redis at redis://127.0.0.1:${port}/0: .*ECONNREFUSED`,
+        ),
+      ),
+    });
   });
 
   it('rejects a target with an unknown driver, naming it', async () => {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { QueueSnapshot } from '@qscale/contracts';
 import { QUEUE_BACKENDS } from '@qscale/contracts';
 import { DEFAULTS } from '../defaults.js';
-import { MetricsReaderError } from '../errors.js';
+import { MetricsReaderError, type MetricsReaderErrorCode } from '../errors.js';
 import type {
   DiscoveredQueue,
   DiscoveryTarget,
@@ -239,7 +239,18 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
           key,
           () => new Connection(target.redis, options, options.logger),
         );
-        const scan = await scanQueues(connection, target.driver, target.prefix);
+        let scan: Awaited<ReturnType<typeof scanQueues>>;
+        try {
+          scan = await scanQueues(connection, target.driver, target.prefix);
+        } catch (error) {
+          // Typed like a snapshot's error, naming the Redis (never its credentials).
+          const described = connection.describe(error as Error);
+          throw new MetricsReaderError(
+            described.code as MetricsReaderErrorCode,
+            `discover(): ${target.driver} queues under prefix "${target.prefix}": ${described.message}`,
+            { cause: error },
+          );
+        }
         totals.discoveryScans += scan.calls;
         const queues = scan.names.map((backendName) => ({
           driver: target.driver,

@@ -25,8 +25,9 @@ export class SlidingSketch {
     this.sliceMs = Math.max(1, Math.ceil(windowMs / SLICES));
   }
 
-  add(valueMs: number, atMs: number): void {
-    if (!Number.isFinite(valueMs) || !Number.isFinite(atMs)) return;
+  /** Adds a duration observed at `atMs`, standing for `weight` jobs (1 unless sampled). */
+  add(valueMs: number, atMs: number, weight = 1): void {
+    if (!Number.isFinite(valueMs) || !Number.isFinite(atMs) || !(weight > 0)) return;
     const slice = Math.floor(atMs / this.sliceMs);
     let sketch = this.slices.get(slice);
     if (!sketch) {
@@ -34,7 +35,7 @@ export class SlidingSketch {
       this.slices.set(slice, sketch);
     }
     // Clock skew between producers and Redis can make a wait slightly negative.
-    sketch.accept(Math.max(0, valueMs));
+    sketch.accept(Math.max(0, valueMs), weight);
     this.version++;
   }
 
@@ -60,7 +61,7 @@ export class SlidingSketch {
       const sketch = merged;
       const quantiles = new Map<number, number>();
       summary = {
-        count: sketch.count,
+        count: Math.round(sketch.count),
         mean: sketch.sum / sketch.count,
         quantile: (q) => {
           let value = quantiles.get(q);

@@ -5,11 +5,12 @@ import type { ResolvedSource } from '../options.js';
 import { DataProblem, describe, LastParsed, parseJsonObject, secondsOrMillis } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 import type { SharedReader } from '../shared.js';
-import { RateWindow } from '../windows.js';
+import { BoundedMap, RateWindow } from '../windows.js';
 
 /** A job a Sidekiq thread was running at its process's last heartbeat. */
 interface Work {
   queue: string;
+  jid: string;
   /** `{identity}|{tid}|{jid}`: the same job on the same thread. */
   key: string;
   runAt: number | null;
@@ -129,6 +130,7 @@ export class SidekiqShared implements SharedReader {
         const runAt = secondsOrMillis(entry.run_at);
         works.push({
           queue,
+          jid: String(payload.jid ?? ''),
           key: `${identity}|${tid}|${String(payload.jid ?? '')}`,
           // Sidekiq 7 writes run_at in whole seconds: read it as the middle of that second.
           runAt:
@@ -247,6 +249,13 @@ export class SidekiqReader extends QueueReader {
   private oldest: string | null = null;
   private oldestRead = false;
   private readonly oldest$ = new LastParsed<Record<string, unknown>>();
+  /** The job at the tail (next to be taken) at the last read, and the one read now. */
+  private tail: { raw: string; jid: string; enqueuedAt: number; readAt: number } | null = null;
+  private currentTail: { raw: string; jid: string; enqueuedAt: number } | null = null;
+  /** Jobs whose pickup the tail already timed: their work-hash sighting is not counted again. */
+  private readonly timedAtTail = new BoundedMap<string, true>(10_000);
+  /** Intervals whose pickups a tail sample stands for, oldest first. */
+  private readonly tailIntervals: { fromMs: number; toMs: number }[] = [];
 
   constructor(
     source: ResolvedSource,
@@ -295,10 +304,13 @@ export class SidekiqReader extends QueueReader {
     draft.set('delayed', null, 'counter');
     draft.set('active', shared.busy.get(name) ?? 0, 'counter');
 
+    this.currentTail = null;
     this.guard(['oldestPendingAgeMs'], () => this.oldestAge(tick, pending, due?.oldestMs ?? null));
+    this.timeTail(tick);
 
     for (const work of shared.started.get(name) ?? []) {
-      if (work.runAt !== null && work.enqueuedAt !== null) {
+      if (this.timedAtTail.has(work.jid)) continue;
+      if (work.runAt !== null && work.enqueuedAt !== null && !this.coveredByTail(work.runAt)) {
         this.pickups.add(work.runAt - work.enqueuedAt, work.runAt);
       }
     }
@@ -337,6 +349,7 @@ export class SidekiqReader extends QueueReader {
         );
       }
       candidates.push(enqueued);
+      this.currentTail = { raw: this.oldest, jid: String(job.jid ?? ''), enqueuedAt: enqueued };
     }
     if (candidates.length > 0) {
       draft.set(
@@ -345,6 +358,53 @@ export class SidekiqReader extends QueueReader {
         'counter',
       );
     }
+  }
+
+  /**
+   * Work hashes show a job only at the next heartbeat (10 s), so in a growing backlog they miss
+   * the latest, longest waits. The tail is read every tick: when the job that was next in line
+   * is gone, it was picked up just after the previous read (a tick's worth of pops later at
+   * most), a fresh pickup timed from its exact `enqueued_at`.
+   */
+  private timeTail(tick: Tick): void {
+    const previous = this.tail;
+    const current = this.currentTail;
+    if (!this.oldestRead) {
+      this.tail = null;
+      return;
+    }
+    if (previous && previous.raw !== current?.raw) {
+      const span = tick.readAt - previous.readAt;
+      const rate = this.completions.rate(tick.readAt);
+      // Next in line, so taken by the first pop after the read: about one pop interval later.
+      // While a backlog persists it stands for every pickup of the interval (as many as pops);
+      // their work-hash sightings, a heartbeat later, are then not counted again.
+      const backlog = current !== null;
+      const pops = backlog && rate !== null ? (rate * span) / 1000 : 1;
+      const pickedAt = previous.readAt + span / (Math.max(1, pops) + 1);
+      this.pickups.add(pickedAt - previous.enqueuedAt, pickedAt, Math.max(1, pops));
+      if (previous.jid !== '') this.timedAtTail.set(previous.jid, true);
+      if (backlog && pops > 1) {
+        this.tailIntervals.push({ fromMs: previous.readAt, toMs: tick.readAt });
+        const horizon = tick.readAt - this.options.windowMs;
+        while ((this.tailIntervals[0]?.toMs ?? Number.POSITIVE_INFINITY) < horizon) {
+          this.tailIntervals.shift();
+        }
+      }
+    }
+    this.tail = current ? { ...current, readAt: tick.readAt } : null;
+  }
+
+  /** Whether a pickup at `atMs` is already stood for by a tail sample. */
+  private coveredByTail(atMs: number): boolean {
+    // run_at has one-second resolution: a pickup at an interval's edge could be either side.
+    for (let index = this.tailIntervals.length - 1; index >= 0; index--) {
+      const interval = this.tailIntervals[index];
+      if (!interval) continue;
+      if (atMs > interval.toMs + 500) return false;
+      if (atMs >= interval.fromMs - 500) return true;
+    }
+    return false;
   }
 
   /** This queue's share of the global counter: all of it when it is the only queue. */
