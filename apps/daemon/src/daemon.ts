@@ -83,7 +83,8 @@ export interface DaemonState {
   dryRun: boolean;
   tickMs: number;
   ticks: number;
-  lastTick: { at: number; durationMs: number } | null;
+  /** The last tick: when, how long, and how long each phase took (read, resources, decide, apply), ms. */
+  lastTick: { at: number; durationMs: number; phasesMs: Record<TickPhase, number> } | null;
   health: { status: 'ok' | 'degraded'; reasons: string[] };
   resources: ResourceSnapshot | null;
   capacity: HostCapacity | null;
@@ -91,6 +92,8 @@ export interface DaemonState {
   /** Recent changes of worker counts, oldest first. */
   decisions: DecisionRecord[];
 }
+
+export type TickPhase = 'read' | 'resources' | 'decide' | 'apply';
 
 export type ReloadResult = { ok: true; changed: string[] } | { ok: false; problems: string[] };
 
@@ -117,7 +120,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger ?? silentLogger;
   const dryRun = options.dryRun ?? false;
   const configDir = options.configPath ? dirname(resolve(options.configPath)) : process.cwd();
-  const metrics = new DaemonMetrics();
+  // Read at scrape time, from the state the loop keeps anyway.
+  const metrics = new DaemonMetrics({
+    queues: () =>
+      [...runtimes.values()].map((runtime) => ({
+        name: runtime.config.name,
+        snapshot: runtime.lastSnapshot,
+        workers: runtime.workers(),
+        desired: runtime.lastDecision?.to ?? null,
+      })),
+    roundTrips: () => reader.stats().last?.roundTrips ?? null,
+  });
   const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
   const startedAt = Date.now();
   let config = options.config;
@@ -191,30 +204,43 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const tick = async () => {
     const started = performance.now();
     const now = Date.now();
-    const snapshots = await reader.snapshot();
-    metrics.observeRoundTrips(reader.stats().last?.roundTrips ?? 0);
-
+    // read: the Redis snapshot; resources: what /proc and capacity add after it (the two
+    // reads overlap); decide and apply follow.
+    const phasesMs = { read: 0, resources: 0, decide: 0, apply: 0 };
+    let mark = started;
+    const lap = (phase: TickPhase) => {
+      const at = performance.now();
+      phasesMs[phase] = at - mark;
+      mark = at;
+    };
     const live = config.queues.flatMap((queue) => {
       const runtime = runtimes.get(queue.name);
       return runtime ? [runtime] : [];
     });
     const pids = live.map((runtime) => runtime.pool?.pids() ?? []);
-    resources = await monitor.snapshot(pids.flat()).catch((error: unknown) => {
-      logger.error('cannot read host resources', { error });
-      return null;
-    });
+    // Redis and /proc are independent: read both at once.
+    const [snapshots, host] = await Promise.all([
+      reader.snapshot().finally(() => lap('read')),
+      monitor.snapshot(pids.flat()).catch((error: unknown) => {
+        logger.error('cannot read host resources', { error });
+        return null;
+      }),
+    ]);
+    resources = host;
     if (resources) supervisor?.observeResources(resources.perWorker);
     hostCapacity = resources ? hostCapacityOf(resources, live, pids) : null;
+    lap('resources');
 
     const decided: Decision[] = [];
     for (const snapshot of snapshots) {
       const runtime = runtimes.get(snapshot.queue);
       if (!runtime) continue;
       try {
-        runtime.remember(snapshot);
         metrics.observeSnapshot(snapshot);
         reportReadability(snapshot, runtime, now);
-        decided.push(runtime.decide(runtime.context(snapshot, now, config.tickMs), logger));
+        const ctx = runtime.context(snapshot, now, config.tickMs);
+        runtime.remember(snapshot);
+        decided.push(runtime.decide(ctx, logger));
       } catch (error) {
         // One queue failing never stops the others.
         logger.error('cannot decide for queue; keeping its workers', {
@@ -224,6 +250,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
     }
 
+    lap('decide');
     const limit = Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity);
     const shared = shareHostCapacity(decided, {
       maxWorkers: limit,
@@ -239,9 +266,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       apply(runtime, decision, now);
     }
 
+    lap('apply');
     ticks++;
     const durationMs = performance.now() - started;
-    lastTick = { at: now, durationMs };
+    lastTick = { at: now, durationMs, phasesMs };
     metrics.observeTick(durationMs, durationMs > config.tickMs);
   };
 
@@ -343,10 +371,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       token: config.http.token,
       logger,
       routes: {
-        health: () => {
-          const { health } = state();
-          return { ...health, ticks, dryRun };
-        },
+        // Cheap: no queue figures, so liveness probes and monitors can poll it often.
+        health: () => ({
+          status: unreadable.size === 0 && !anyPoolDegraded() ? 'ok' : 'degraded',
+          ticks,
+          lastTickMs: lastTick?.durationMs ?? null,
+          dryRun,
+        }),
         metrics: () => metrics.render(),
         state: () => state(),
       },
@@ -359,6 +390,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await Promise.allSettled([supervisor?.stop(), reader.close(), monitor.close()]);
     throw error;
   }
+
+  const anyPoolDegraded = () =>
+    [...runtimes.values()].some((runtime) => runtime.pool?.status().health === 'degraded');
 
   const state = (): DaemonState => {
     const queues = config.queues.flatMap((queue): QueueState[] => {
@@ -466,7 +500,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const [name, runtime] of runtimes) {
       if (nextNames.has(name)) continue;
       runtimes.delete(name);
-      metrics.forgetQueue(name);
       unreadable.delete(name);
       changed.push(`queue ${name} removed`);
       if (runtime.pool) track(runtime.pool.stop());

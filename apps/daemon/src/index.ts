@@ -22,6 +22,7 @@ export type {
   DecisionRecord,
   QueueState,
   ReloadResult,
+  TickPhase,
 } from './daemon.js';
 export { startDaemon } from './daemon.js';
 export type { DaemonLogger, DaemonLoggerOptions } from './observability/logging.js';

@@ -99,6 +99,12 @@ export interface OptionsSchema<Options> {
 /** One strategy instance sizes one queue; it may keep state, but only its own. */
 export interface StrategyInstance {
   recommend(ctx: ScalingContext): Recommendation;
+  /**
+   * How far back `recommend` reads `ctx.history`, in milliseconds (0: not at all). The daemon
+   * keeps no older snapshots of the queue, so memory follows what the strategy uses. Unset:
+   * the daemon keeps 5 minutes.
+   */
+  readonly historyMs?: number;
 }
 
 /** A scaling strategy plugin. `create` is called once per queue, so no state leaks between queues. */

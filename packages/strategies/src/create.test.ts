@@ -59,4 +59,25 @@ describe('createStrategy', () => {
     expect(error).toBeInstanceOf(StrategyError);
     expect((error as StrategyError).code).toBe('STRATEGY_BAD_RECOMMENDATION');
   });
+
+  it('says how much history each strategy reads, so the daemon keeps no more', () => {
+    expect(createStrategy('predictive').historyMs).toBe(120_000);
+    expect(createStrategy('predictive', { rateWindowMs: 300_000 }).historyMs).toBe(300_000);
+    expect(createStrategy('laravel-hybrid').historyMs).toBe(60_000);
+    for (const name of ['littles-law', 'backlog', 'fixed', 'horizon', 'hpa']) {
+      expect(createStrategy(name).historyMs).toBe(0);
+    }
+    const plugin = (historyMs: unknown) =>
+      defineStrategy({
+        name: 'windowed',
+        optionsSchema: anything,
+        create: () =>
+          ({ historyMs, recommend: () => ({ workers: 1, reason: 'one', terms: {} }) }) as never,
+      });
+    expect(createStrategy(plugin(45_000)).historyMs).toBe(45_000);
+    expect(createStrategy(plugin(undefined)).historyMs).toBeUndefined();
+    expect(() => createStrategy(plugin(-1))).toThrow(
+      'strategy "windowed": historyMs must be a number of milliseconds >= 0, got -1',
+    );
+  });
 });

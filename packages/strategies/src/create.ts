@@ -76,7 +76,16 @@ function checkedInstance(name: string, instance: StrategyInstance): StrategyInst
       `strategy "${name}": create() must return an object with recommend(ctx), got ${typeof instance}`,
     );
   }
+  const { historyMs } = instance;
+  if (historyMs !== undefined && !(typeof historyMs === 'number' && historyMs >= 0)) {
+    throw new StrategyError(
+      'STRATEGY_SHAPE_INVALID',
+      name,
+      `strategy "${name}": historyMs must be a number of milliseconds >= 0, got ${JSON.stringify(historyMs)}`,
+    );
+  }
   return {
+    ...(historyMs === undefined ? {} : { historyMs }),
     recommend(ctx: ScalingContext) {
       const recommendation = instance.recommend(ctx);
       const checked = recommendationSchema.safeParse(recommendation);

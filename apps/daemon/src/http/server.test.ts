@@ -13,10 +13,9 @@ describe('the status API', () => {
   });
 
   async function start(token: string | null) {
-    const metrics = new DaemonMetrics();
-    metrics.observeSnapshot({
+    const snapshot = {
       queue: 'emails',
-      backend: 'bullmq',
+      backend: 'bullmq' as const,
       at: 1,
       pending: 12,
       delayed: 0,
@@ -26,8 +25,25 @@ describe('the status API', () => {
       completionRate: 2.5,
       pickupLatencyMs: { p50: 100, p95: 2_000, p99: 3_000, samples: 40 },
       sources: {},
+    };
+    const metrics = new DaemonMetrics({
+      queues: () => [
+        {
+          name: 'emails',
+          snapshot,
+          workers: { running: 2, starting: 1, stopping: 0, concurrency: 1 },
+          desired: 5,
+        },
+        // Unknown figures are left out, not reported as 0.
+        {
+          name: 'reports',
+          snapshot: { ...snapshot, queue: 'reports', pending: null, pickupLatencyMs: null },
+          workers: { running: 0, starting: 0, stopping: 0, concurrency: 1 },
+          desired: null,
+        },
+      ],
+      roundTrips: () => 1,
     });
-    metrics.observeWorkers('emails', { running: 2, starting: 1, stopping: 0, concurrency: 1 });
     metrics.observeDecision({
       queue: 'emails',
       from: 3,
@@ -63,6 +79,11 @@ describe('the status API', () => {
     );
     expect(metrics).toContain('qscale_workers{queue="emails",state="starting"} 1');
     expect(metrics).toContain('qscale_decisions_total{queue="emails",direction="up"} 1');
+    expect(metrics).toContain('qscale_workers_desired{queue="emails"} 5');
+    expect(metrics).toContain('qscale_redis_round_trips 1');
+    expect(metrics).toContain('qscale_queue_delayed_jobs{queue="reports"} 0');
+    expect(metrics).not.toContain('qscale_queue_pending_jobs{queue="reports"}');
+    expect(metrics).not.toContain('queue="reports",quantile');
     expect(await (await fetch(`${url}/api/state`)).json()).toEqual({
       queues: [{ name: 'emails' }],
     });

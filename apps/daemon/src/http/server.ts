@@ -95,7 +95,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 }
 
 function send(response: ServerResponse, status: number, type: string, body: unknown): void {
-  const text = typeof body === 'string' ? body : `${JSON.stringify(body, null, 2)}\n`;
+  // Compact: /api/state of a large host is hundreds of kilobytes, read every few seconds.
+  const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
   response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   response.end(response.req.method === 'HEAD' ? undefined : text);
 }

@@ -12,8 +12,9 @@ import { createStrategy, loadStrategy, STRATEGY_NAMES } from '@qscale/strategies
 import type { QueueConfig } from '../config/schema.js';
 import { pipelineSettings } from './wiring.js';
 
-/** Snapshots a strategy may look back on: enough for its rate windows, bounded in memory. */
-const HISTORY_MAX_AGE_MS = 600_000;
+/** History kept for a strategy that does not say how much it reads. */
+const DEFAULT_HISTORY_MS = 300_000;
+/** A bound on the count too, so a very fast tick cannot grow it without limit. */
 const HISTORY_MAX_LENGTH = 600;
 
 /**
@@ -74,8 +75,11 @@ export class QueueRuntime {
   remember(snapshot: QueueSnapshot): void {
     this.lastSnapshot = snapshot;
     if (snapshot.error) return;
+    // Exactly what the strategy reads: its own window, or 5 minutes when it does not say.
+    const keepMs = this.strategy.historyMs ?? DEFAULT_HISTORY_MS;
+    if (keepMs === 0) return;
     this.history.push(snapshot);
-    const oldest = snapshot.at - HISTORY_MAX_AGE_MS;
+    const oldest = snapshot.at - keepMs;
     while (
       this.history.length > HISTORY_MAX_LENGTH ||
       (this.history[0] !== undefined && this.history[0].at < oldest)
@@ -90,8 +94,8 @@ export class QueueRuntime {
     return {
       now,
       queue: snapshot,
-      // Strategies take earlier snapshots only; the latest is `queue`.
-      history: this.history.filter((entry) => entry !== snapshot),
+      // Earlier snapshots only (the latest is `queue`): call before remember(snapshot).
+      history: this.history.slice(),
       workers: this.workers(),
       slo: this.config.slo,
       spawnLatencyMs:

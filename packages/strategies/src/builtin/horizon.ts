@@ -29,6 +29,8 @@ export const horizonStrategy = defineStrategy<HorizonOptions>({
     const bySize = (options.autoScalingStrategy ?? DEFAULTS.horizon.autoScalingStrategy) === 'size';
     let lastScaledAt: number | null = null;
     return {
+      // Reads no history: only the latest snapshot (and its own state).
+      historyMs: 0,
       recommend(ctx) {
         const current = currentWorkers(ctx);
         const maxProcesses = ctx.bounds.max;

@@ -46,6 +46,8 @@ export const hpaStrategy = defineStrategy<HpaOptions>({
     let lastActiveAt: number | null = null;
     const recommendations: { at: number; replicas: number }[] = [];
     return {
+      // Reads no history: only the latest snapshot (and its own state).
+      historyMs: 0,
       recommend(ctx) {
         const now = ctx.now;
         const current = currentWorkers(ctx);

@@ -67,7 +67,11 @@ export const laravelHybridStrategy = defineStrategy<LaravelHybridOptions>({
       horizonS: settings.forecastHorizonMs / 1_000,
     });
     const smoother = new AnchorTargetSmoother();
-    return { recommend: (ctx) => recommendHybrid(ctx, settings, estimator, smoother) };
+    return {
+      recommend: (ctx) => recommendHybrid(ctx, settings, estimator, smoother),
+      // The arrival estimator keeps its own snapshots; history is read for throughput only.
+      historyMs: settings.throughputWindowMs,
+    };
   },
 });
 

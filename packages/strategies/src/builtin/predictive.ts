@@ -50,7 +50,10 @@ export const predictiveStrategy = defineStrategy<PredictiveOptions>({
       minDrainBudgetMs: options.minDrainBudgetMs ?? d.minDrainBudgetMs,
       fallbackServiceTimeMs: options.fallbackServiceTimeMs ?? DEFAULTS.fallbackServiceTimeMs,
     };
-    return { recommend: (ctx) => recommendPredictive(ctx, settings) };
+    return {
+      recommend: (ctx) => recommendPredictive(ctx, settings),
+      historyMs: settings.rateWindowMs,
+    };
   },
 });
 

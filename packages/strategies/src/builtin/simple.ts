@@ -20,6 +20,8 @@ export const littlesLawStrategy = defineStrategy<LittlesLawOptions>({
   create(options) {
     const fallbackMs = options.fallbackServiceTimeMs ?? DEFAULTS.fallbackServiceTimeMs;
     return {
+      // Reads no history: only the latest snapshot (and its own state).
+      historyMs: 0,
       recommend(ctx) {
         const rate = ctx.queue.arrivalRate ?? ctx.queue.completionRate ?? 0;
         const service = estimateServiceTime([ctx.queue], fallbackMs);
@@ -53,6 +55,8 @@ export const backlogStrategy = defineStrategy<BacklogOptions>({
     const threshold = options.breachThreshold ?? DEFAULTS.backlog.breachThreshold;
     const fallbackMs = options.fallbackServiceTimeMs ?? DEFAULTS.fallbackServiceTimeMs;
     return {
+      // Reads no history: only the latest snapshot (and its own state).
+      historyMs: 0,
       recommend(ctx) {
         const pending = ctx.queue.pending ?? 0;
         const ageS = Math.floor((ctx.queue.oldestPendingAgeMs ?? 0) / 1_000);
@@ -88,6 +92,8 @@ export const fixedStrategy = defineStrategy<FixedOptions>({
   create(options) {
     const configured = options.workers ?? DEFAULTS.fixed.workers;
     return {
+      // Reads no history: only the latest snapshot (and its own state).
+      historyMs: 0,
       recommend(ctx) {
         const workers = configured ?? ctx.bounds.max;
         return {
