@@ -133,7 +133,7 @@ ${names.map((name, i) => `  ${name}: { workers: { min: ${perQueue[i]}, max: ${pe
       if (ticks.length % 10 === 0) {
         const detail = await state();
         for (const [phase, ms] of Object.entries(detail.lastTick?.phasesMs ?? {})) {
-          (phases[phase] ??= []).push(ms);
+          phases[phase] = [...(phases[phase] ?? []), ms];
         }
         const metrics = await (await fetch(`${url}/metrics`)).text();
         trips.push(Number(/^qscale_redis_round_trips (\d+)/m.exec(metrics)?.[1] ?? Number.NaN));
