@@ -100,6 +100,18 @@ queues:
     expect(text.stdout).toContain('recent decisions:');
     expect(text.stdout).toMatch(/mail up 0 -> 1: .*\[bounds: the queue's min is 1\]/);
 
+    // top, next to a running daemon: the queue figures and the daemon's workers and decisions.
+    const top = await run(['top', '--url', url, '--token', TOKEN, '--count', '1'], dir);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(new RegExp(`^qscaled at ${url}: ok`));
+    expect(top.stdout).toMatch(/│ queue +│ pending │ .* │ workers │ target │/);
+    expect(top.stdout).toMatch(/mail up 0 -> 1/);
+    const topJson = await run(
+      ['top', '--url', url, '--token', TOKEN, '--count', '1', '--json'],
+      dir,
+    );
+    expect(JSON.parse(topJson.stdout).queues[0].name).toBe('mail');
+
     daemon.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(await findProcessesWithArg(marker)).toEqual([]);

@@ -2,8 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogUpdate } from 'log-update';
 import { parseFlags, UsageError } from '../internal/args.js';
 import type { Command } from '../internal/command.js';
+import {
+  DAEMON_FLAGS,
+  type DaemonTarget,
+  DaemonUnreachable,
+  daemonTarget,
+  fetchState,
+} from '../internal/daemon-client.js';
+import { renderDaemon } from '../internal/daemon-view.js';
 import { formatDuration } from '../internal/format.js';
-import { EXIT, line } from '../internal/io.js';
+import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
 import {
   openReader,
   parseInterval,
@@ -18,12 +26,14 @@ const DEFAULT_INTERVAL_MS = 2_000;
 
 export const topCommand: Command = {
   name: 'top',
-  summary: 'a live table of the queues, refreshed every tick (Ctrl-C to quit)',
+  summary:
+    "a live table of the queues, and of the daemon's workers and decisions when one runs (Ctrl-C to quit)",
   usage:
-    'qscale top [--config FILE | --redis URL --driver D [--prefix P]] [--queue Q]... [--interval 2s] [--count N] [--json]',
+    'qscale top [--config FILE | --url URL | --redis URL --driver D [--prefix P]] [--queue Q]... [--token T] [--interval 2s] [--count N] [--json]',
   async run(args, io) {
     const { values } = parseFlags(args, {
       ...SOURCE_FLAGS,
+      ...DAEMON_FLAGS,
       interval: { type: 'string' },
       count: { type: 'string', short: 'n' },
       json: { type: 'boolean', default: false },
@@ -35,6 +45,21 @@ export const topCommand: Command = {
     const explicitInterval =
       values.interval === undefined ? null : parseInterval(values.interval, '--interval');
     if (explicitInterval === 0) throw new UsageError('--interval must be above 0 for top');
+    // Next to a running daemon, show what it does; without one, read the queues directly.
+    const daemon = values.redis === undefined ? await runningDaemon(values, io) : null;
+    if (daemon) {
+      return watchDaemon(daemon, io, {
+        intervalMs: explicitInterval ?? daemon.tickMs,
+        count,
+        json: values.json,
+      });
+    }
+    if (values.url !== undefined) {
+      line(
+        io.stderr,
+        `qscale top: no daemon answers at ${values.url}; reading the queues from Redis`,
+      );
+    }
     const resolved = await resolveQueues(values, io);
     if (typeof resolved === 'number') return resolved;
     if (resolved.sources.length === 0) {
@@ -78,3 +103,60 @@ export const topCommand: Command = {
     return EXIT.ok;
   },
 };
+
+/** The daemon to watch, when one answers at --url or at the config's status API. */
+async function runningDaemon(
+  flags: { url?: string | undefined; token?: string | undefined; config?: string | undefined },
+  io: CliIo,
+): Promise<(DaemonTarget & { tickMs: number }) | null> {
+  let target: DaemonTarget;
+  try {
+    target = await daemonTarget(flags, io);
+  } catch {
+    return null; // a config error or no status API: resolveQueues reports what matters
+  }
+  try {
+    const state = await fetchState(target, 1_000);
+    return { ...target, tickMs: state.tickMs };
+  } catch (error) {
+    if (error instanceof DaemonUnreachable && /token/.test(error.message))
+      throw new UsageError(error.message);
+    return null;
+  }
+}
+
+async function watchDaemon(
+  target: DaemonTarget,
+  io: CliIo,
+  { intervalMs, count, json }: { intervalMs: number; count: number | null; json: boolean },
+): Promise<ExitCode> {
+  const stop = new AbortController();
+  const quit = () => stop.abort();
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
+  const stdout = io.stdout as NodeJS.WriteStream;
+  const live = stdout.isTTY && !json ? createLogUpdate(stdout) : null;
+  try {
+    for (let refresh = 1; !stop.signal.aborted; refresh++) {
+      const started = Date.now();
+      let text: string;
+      try {
+        const state = await fetchState(target);
+        text = json ? JSON.stringify(state) : renderDaemon(state, target.url, 8);
+      } catch (error) {
+        if (!(error instanceof DaemonUnreachable)) throw error;
+        text = json ? JSON.stringify({ error: error.message }) : `qscale top: ${error.message}`;
+      }
+      if (live) live(`${text}\n(every ${formatDuration(intervalMs)}, Ctrl-C to quit)`);
+      else line(io.stdout, json ? text : `${text}\n`);
+      if (count !== null && refresh >= count) break;
+      const wait = Math.max(0, intervalMs - (Date.now() - started));
+      await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', quit);
+    process.off('SIGTERM', quit);
+    live?.done();
+  }
+  return EXIT.ok;
+}
