@@ -86,6 +86,24 @@ queues:
     expect(queue?.resources).toEqual({ cpuCores: 0.25, memoryBytes: 268_435_456 });
   });
 
+  it('resolves crash-loop and scale-down settings for the supervisor and the policies', () => {
+    const [queue] = parseConfig(
+      `${minimal}    restart: { backoff: 1s, backoffMax: 1m, maxFailedStarts: 3, coolOff: 2m }\n    scaling: { maxStepDownRatio: 0.25 }\n`,
+      { env: {} },
+    ).queues;
+    expect(queue?.restart).toEqual({
+      backoffInitialMs: 1_000,
+      backoffMaxMs: 60_000,
+      backoffResetMs: 30_000,
+      maxFailedStarts: 3,
+      coolOffMs: 120_000,
+    });
+    expect(queue?.scaling.maxStepDownRatio).toBe(0.25);
+    expect(problems(`${minimal}    scaling: { maxStepDownRatio: 1.5 }\n`)).toEqual([
+      'queues.emails.scaling.maxStepDownRatio: expected a share above 0 and at most 1, e.g. 0.25, got 1.5 (qscale.yml:6:34)',
+    ]);
+  });
+
   it('merges objects from defaults key by key, but replaces commands and strategies whole', () => {
     const [a, b] = parseConfig(
       `

@@ -70,6 +70,18 @@ export const DEFAULTS = {
       /** Uptime after which a worker counts as running, not crashed. @defaultValue 1000 (1s) */
       minUptimeMs: 1_000,
     },
+    restart: {
+      /** First delay before restarting a crashed worker; doubles on each crash in a row. @defaultValue 500 */
+      backoffInitialMs: 500,
+      /** Cap of that delay. @defaultValue 30000 (30s) */
+      backoffMaxMs: 30_000,
+      /** A crash after this much uptime starts the delays from the first again. @defaultValue 30000 (30s) */
+      backoffResetMs: 30_000,
+      /** Failed starts in a row after which the queue is degraded (no spawns, one probe per cool-off). @defaultValue 5 */
+      maxFailedStarts: 5,
+      /** Wait between probes of a degraded queue. @defaultValue 60000 (60s) */
+      coolOffMs: 60_000,
+    },
     scaling: {
       /** A reversal (up then down, or down then up) waits this long. @defaultValue 30000 (30s) */
       cooldownMs: 30_000,

@@ -67,11 +67,20 @@ export interface QueueConfig {
   spawn: { latencyMs: number; minUptimeMs: number };
   recycle: { maxRssBytes: number | null; maxLifetimeMs: number | null };
   resources: { cpuCores: number | null; memoryBytes: number | null };
+  /** Crash-loop handling; the field names are the supervisor's. */
+  restart: {
+    backoffInitialMs: number;
+    backoffMaxMs: number;
+    backoffResetMs: number;
+    maxFailedStarts: number;
+    coolOffMs: number;
+  };
   scaling: {
     cooldownMs: number;
     downStabilizationMs: number;
     maxStepUp: number | null;
     maxStepDown: number | null;
+    maxStepDownRatio: number | null;
     priority: number;
   };
 }
@@ -172,12 +181,26 @@ const queueSettingsSchema = z.strictObject({
     .strictObject({ memory: size().optional(), lifetime: duration({ minMs: 1_000 }).optional() })
     .optional(),
   resources: z.strictObject({ cpu: cores().optional(), memory: size().optional() }).optional(),
+  restart: z
+    .strictObject({
+      backoff: duration({ minMs: 1 }).optional(),
+      backoffMax: duration({ minMs: 1 }).optional(),
+      backoffReset: duration().optional(),
+      maxFailedStarts: wholeNumber(1).optional(),
+      coolOff: duration({ minMs: 1 }).optional(),
+    })
+    .optional(),
   scaling: z
     .strictObject({
       cooldown: duration().optional(),
       downStabilization: duration().optional(),
       maxStepUp: wholeNumber(1).optional(),
       maxStepDown: wholeNumber(1).optional(),
+      maxStepDownRatio: z
+        .number({ error: 'expected a share above 0 and at most 1, e.g. 0.25' })
+        .gt(0, { error: 'expected a share above 0 and at most 1, e.g. 0.25' })
+        .max(1, { error: 'expected a share above 0 and at most 1, e.g. 0.25' })
+        .optional(),
       priority: z
         .number({ error: 'expected a priority weight above 0' })
         .gt(0, { error: 'expected a priority weight above 0' })
@@ -376,12 +399,20 @@ function resolveQueue(
       cpuCores: settings.resources?.cpu ?? null,
       memoryBytes: settings.resources?.memory ?? null,
     },
+    restart: {
+      backoffInitialMs: settings.restart?.backoff ?? DEFAULTS.queue.restart.backoffInitialMs,
+      backoffMaxMs: settings.restart?.backoffMax ?? DEFAULTS.queue.restart.backoffMaxMs,
+      backoffResetMs: settings.restart?.backoffReset ?? DEFAULTS.queue.restart.backoffResetMs,
+      maxFailedStarts: settings.restart?.maxFailedStarts ?? DEFAULTS.queue.restart.maxFailedStarts,
+      coolOffMs: settings.restart?.coolOff ?? DEFAULTS.queue.restart.coolOffMs,
+    },
     scaling: {
       cooldownMs: settings.scaling?.cooldown ?? DEFAULTS.queue.scaling.cooldownMs,
       downStabilizationMs:
         settings.scaling?.downStabilization ?? DEFAULTS.queue.scaling.downStabilizationMs,
       maxStepUp: settings.scaling?.maxStepUp ?? null,
       maxStepDown: settings.scaling?.maxStepDown ?? null,
+      maxStepDownRatio: settings.scaling?.maxStepDownRatio ?? null,
       priority: settings.scaling?.priority ?? DEFAULTS.queue.scaling.priority,
     },
   };

@@ -18,8 +18,9 @@ export function readerSource(queue: QueueConfig): QueueSource {
 
 /** The policy pipeline's settings for a queue (its `scaling` block; null keeps the default). */
 export function pipelineSettings(queue: QueueConfig): PolicySettings {
-  const { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown } = queue.scaling;
-  return { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown };
+  const { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown, maxStepDownRatio } =
+    queue.scaling;
+  return { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown, maxStepDownRatio };
 }
 
 /** What the fair share across queues needs of each queue. */
@@ -77,6 +78,7 @@ export function samePool(a: QueueConfig, b: QueueConfig): boolean {
       queue.stop,
       queue.spawn.minUptimeMs,
       queue.recycle,
+      queue.restart,
       queue.workers.concurrency,
     ]);
   return poolFields(a) === poolFields(b);
