@@ -13,13 +13,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { LaravelRedisQueue } from '../../../packages/metrics-reader/test/helpers/laravel.js';
 import {
   BULLMQ_WORKER,
+  Cleanups,
   FIXTURES,
-  killMarked,
+  launchQscaled,
   markedProcesses,
   type QscaledProcess,
   running,
   scratch,
-  startQscaled,
   writeConfig,
 } from './helpers/qscaled.js';
 
@@ -28,10 +28,8 @@ import {
 // machine may be busy; nothing here asserts how fast anything is (bench/ does).
 
 const redis = connectRedis();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 afterAll(async () => {
   await redis.quit();
 });
@@ -68,38 +66,14 @@ queues:
 ${options.extraQueues ?? ''}`;
 }
 
-async function launch(configPath: string, marker: string): Promise<QscaledProcess> {
-  const daemon = startQscaled(configPath);
-  cleanups.push(async () => {
-    if (process.env.QSCALE_E2E_DEBUG) {
-      for (const line of daemon.logs) {
-        if ('stream' in line) continue;
-        const { msg, from, to, reason, time, recommended, edits } = line;
-        console.log('LOG', JSON.stringify({ time, msg, from, to, reason, recommended, edits }));
-      }
-      const state = await daemon.state().catch(() => null);
-      console.log(
-        'STATE',
-        JSON.stringify(state?.queues.map((q) => [q.snapshot, q.workers, q.lastDecision])).slice(
-          0,
-          3000,
-        ),
-      );
-    }
-    if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
-      daemon.child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    await killMarked(marker);
-  });
-  await daemon.started();
-  return daemon;
+function launch(configPath: string, marker: string): Promise<QscaledProcess> {
+  return launchQscaled(['--config', configPath], marker, cleanups);
 }
 
 async function bullmqQueue(name: string, prefix: string, url = redisUrl()) {
   const connection = connectRedis(url);
   const queue = new Queue(name, { connection, prefix });
-  cleanups.push(async () => {
+  cleanups.add(async () => {
     await queue.close();
     await connection.quit();
   });
@@ -115,7 +89,7 @@ describe('qscaled end to end', () => {
   it('BullMQ: scales up within two ticks of a spike, holds the SLO, scales back down', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('e2e-bullmq').slice(0, -1);
-    cleanups.push(cleanup, () => deleteKeys(redis, `${prefix}:*`));
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}:*`));
     const config = await writeConfig(
       dir,
       bullmqConfig({ dir, url: redisUrl(), prefix, marker, queue: 'emails', min: 1, max: 8 }),
@@ -165,7 +139,7 @@ describe('qscaled end to end', () => {
   it('Laravel: scales workers that pop, reserve and delete jobs as Laravel does', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('e2e-laravel');
-    cleanups.push(cleanup, () => deleteKeys(redis, `${prefix}*`));
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}*`));
     const config = await writeConfig(
       dir,
       `
@@ -219,9 +193,9 @@ queues:
 
   it('Redis restarted mid-run: workers are kept, the outage is reported, then recovery', async () => {
     const server = await startPrivateRedis();
-    cleanups.push(() => server.stop());
+    cleanups.add(() => server.stop());
     const { dir, marker, cleanup } = await scratch();
-    cleanups.push(cleanup);
+    cleanups.add(cleanup);
     const config = await writeConfig(
       dir,
       bullmqConfig({
@@ -263,7 +237,7 @@ queues:
   it('SIGTERM: every worker gone (a stubborn one killed after its grace), exit code 0', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('e2e-sigterm').slice(0, -1);
-    cleanups.push(cleanup, () => deleteKeys(redis, `${prefix}:*`));
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}:*`));
     const config = await writeConfig(
       dir,
       bullmqConfig({
@@ -305,7 +279,7 @@ queues:
   it('SIGKILL, then a new start: the workers are adopted, none duplicated, none orphaned', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('e2e-sigkill').slice(0, -1);
-    cleanups.push(cleanup, () => deleteKeys(redis, `${prefix}:*`));
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}:*`));
     const config = await writeConfig(
       dir,
       bullmqConfig({ dir, url: redisUrl(), prefix, marker, queue: 'jobs', min: 3, max: 3 }),

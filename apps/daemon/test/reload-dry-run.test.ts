@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix, waitFor } from '@qscale/testkit';
@@ -6,20 +5,18 @@ import { Queue } from 'bullmq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   BULLMQ_WORKER,
-  killMarked,
+  Cleanups,
+  launchQscaled,
   markedProcesses,
-  QSCALED,
-  QscaledProcess,
+  type QscaledProcess,
   running,
   scratch,
   writeConfig,
 } from './helpers/qscaled.js';
 
 const redis = connectRedis();
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const cleanups = new Cleanups();
+afterEach(() => cleanups.run());
 afterAll(async () => {
   await redis.quit();
 });
@@ -49,28 +46,15 @@ function queue(name: string, marker: string, workers: string): string {
 `;
 }
 
-async function launch(args: string[], marker: string): Promise<QscaledProcess> {
-  const child = spawn(process.execPath, [QSCALED, ...args], {
-    env: { PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const daemon = new QscaledProcess(child);
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await daemon.exited;
-    }
-    await killMarked(marker);
-  });
-  await daemon.started();
-  return daemon;
+function launch(args: string[], marker: string): Promise<QscaledProcess> {
+  return launchQscaled(args, marker, cleanups);
 }
 
 describe('qscaled reload and dry run', () => {
   it('SIGHUP applies a valid file (queues added, bounds changed, queues removed) and keeps the running one on an invalid file', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('reload').slice(0, -1);
-    cleanups.push(cleanup, () => deleteKeys(redis, `${prefix}:*`));
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}:*`));
     const path = await writeConfig(
       dir,
       config({
@@ -161,13 +145,13 @@ describe('qscaled reload and dry run', () => {
   it('--dry-run decides and reports, but spawns nothing', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('dry').slice(0, -1);
-    cleanups.push(cleanup, () => deleteKeys(redis, `${prefix}:*`));
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}:*`));
     const path = await writeConfig(
       dir,
       config({ dir, prefix, marker, queues: queue('jobs', marker, '{ min: 1, max: 6 }') }),
     );
     const jobs = new Queue('jobs', { connection: connectRedis(), prefix });
-    cleanups.push(async () => {
+    cleanups.add(async () => {
       await jobs.close();
     });
     const daemon = await launch(['--config', path, '--dry-run'], marker);

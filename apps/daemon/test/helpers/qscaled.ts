@@ -90,12 +90,55 @@ export class QscaledProcess {
   }
 }
 
-export function startQscaled(configPath: string, env: Record<string, string> = {}): QscaledProcess {
-  const child = spawn(process.execPath, [QSCALED, '--config', configPath], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+/** Work to undo after each test, newest first; one failing step does not skip the others. */
+export class Cleanups {
+  readonly #steps: (() => Promise<unknown>)[] = [];
+
+  add(...steps: (() => Promise<unknown>)[]): void {
+    this.#steps.push(...steps);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.#steps.splice(0).reverse()) await step().catch(() => {});
+  }
+}
+
+/**
+ * Starts `qscaled args...` and waits until it listens. Whatever happens to the test, the
+ * daemon and every process carrying `marker` are killed afterwards. With QSCALE_E2E_DEBUG set,
+ * the daemon's decisions and last state are printed first.
+ */
+export async function launchQscaled(
+  args: readonly string[],
+  marker: string,
+  cleanups: Cleanups,
+): Promise<QscaledProcess> {
+  const child = spawn(process.execPath, [QSCALED, ...args], {
+    env: { PATH: process.env.PATH ?? '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return new QscaledProcess(child);
+  const daemon = new QscaledProcess(child);
+  cleanups.add(async () => {
+    if (process.env.QSCALE_E2E_DEBUG) await printDebug(daemon);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await daemon.exited;
+    }
+    await killMarked(marker);
+  });
+  await daemon.started();
+  return daemon;
+}
+
+async function printDebug(daemon: QscaledProcess): Promise<void> {
+  for (const line of daemon.logs) {
+    if ('stream' in line) continue;
+    const { msg, from, to, reason, time, recommended, edits } = line;
+    console.log('LOG', JSON.stringify({ time, msg, from, to, reason, recommended, edits }));
+  }
+  const state = await daemon.state().catch(() => null);
+  const queues = state?.queues.map((queue) => [queue.snapshot, queue.workers, queue.lastDecision]);
+  console.log('STATE', JSON.stringify(queues).slice(0, 3_000));
 }
 
 /** A scratch folder for one test's configuration and state file. */
