@@ -174,7 +174,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     throw error;
   }
 
-  let reader: MetricsReader = createMetricsReader({
+  const reader: MetricsReader = createMetricsReader({
     sources: config.queues.map(readerSource),
     logger,
   });
@@ -522,9 +522,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         return !before || !sameSource(before, queue);
       });
     if (sourcesChanged) {
-      const old = reader;
-      reader = createMetricsReader({ sources: next.queues.map(readerSource), logger });
-      track(old.close());
+      // Queues whose source stays the same keep their measured history.
+      await reader.setSources(next.queues.map(readerSource));
       changed.push('queue sources');
     }
     const restart: string[] = [];

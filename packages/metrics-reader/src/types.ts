@@ -139,6 +139,14 @@ export interface MetricsReader {
    * prefix of the sources). SCANs each target at most once per `discoveryIntervalMs`.
    */
   discover(targets?: readonly DiscoveryTarget[]): Promise<DiscoveredQueue[]>;
+  /**
+   * Replaces the queues read (a configuration reload). The reader of every source that stays
+   * the same keeps its history (rate and latency windows, jobs seen in flight); a new source
+   * starts from nothing; connections no longer needed are closed. Validated like the
+   * options of `createMetricsReader` (an invalid list throws `INVALID_OPTIONS` and changes
+   * nothing); a read in progress finishes first.
+   */
+  setSources(sources: readonly QueueSource[]): Promise<void>;
   /** Totals and the cost of the last snapshot. */
   stats(): ReaderStats;
   /** Closes every Redis connection; the reader cannot be used afterwards. */

@@ -8,6 +8,7 @@ import type {
   DiscoveryTarget,
   MetricsReader,
   MetricsReaderOptions,
+  QueueSource,
   ReaderStats,
   SnapshotCost,
 } from '../types.js';
@@ -37,6 +38,8 @@ interface Group {
   readers: QueueReader[];
   shared: SharedReader[];
   previous: { startedAt: number; readAt: number } | null;
+  /** Readers added by `setSources` since the last read: for them, there was no previous tick. */
+  fresh: Set<QueueReader>;
 }
 
 interface GroupCost {
@@ -54,9 +57,11 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
   const options = resolveOptions(input);
   const context: ReaderContext = { options, logger: options.logger };
   const connections = new Map<string, Connection>();
-  const groups: Group[] = [];
-  const readers = new Map<ResolvedSource, QueueReader>();
-  const order: QueueReader[] = [];
+  let sources = options.sources;
+  let groups: Group[] = [];
+  /** Each queue's reader by the identity of its source: what `setSources` keeps. */
+  let readers = new Map<string, QueueReader>();
+  let order: QueueReader[] = [];
 
   const connectionFor = (key: string, create: () => Connection): Connection => {
     let connection = connections.get(key);
@@ -67,24 +72,56 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     return connection;
   };
 
-  const groupByKey = new Map<string, Group>();
-  for (const source of options.sources) {
-    const key = connectionKey(source.redis);
-    let group = groupByKey.get(key);
-    if (!group) {
-      const connection = connectionFor(
-        key,
-        () => new Connection(source.redis, options, options.logger),
-      );
-      group = { connection, readers: [], shared: [], previous: null };
-      groupByKey.set(key, group);
-      groups.push(group);
+  /**
+   * Builds the groups and readers for `next`, reusing the reader (and so the history) of
+   * every source that is the same as before, and each connection still needed.
+   */
+  const arrange = (next: ResolvedSource[], fresh: boolean) => {
+    const previousGroups = new Map(groups.map((group) => [group.connection, group]));
+    const nextGroups = new Map<string, Group>();
+    const nextReaders = new Map<string, QueueReader>();
+    const nextOrder: QueueReader[] = [];
+    for (const source of next) {
+      const key = connectionKey(source.redis);
+      let group = nextGroups.get(key);
+      if (!group) {
+        const connection = connectionFor(
+          key,
+          () => new Connection(source.redis, options, options.logger),
+        );
+        const kept = previousGroups.get(connection);
+        group = kept
+          ? { ...kept, readers: [] }
+          : { connection, readers: [], shared: [], previous: null, fresh: new Set() };
+        nextGroups.set(key, group);
+      }
+      const identity = JSON.stringify(source);
+      let reader = readers.get(identity);
+      if (!reader) {
+        reader = createQueueReader(source, context, group, options);
+        if (fresh) group.fresh.add(reader);
+      }
+      group.readers.push(reader);
+      nextReaders.set(identity, reader);
+      nextOrder.push(reader);
     }
-    const reader = createQueueReader(source, context, group, options);
-    group.readers.push(reader);
-    readers.set(source, reader);
-    order.push(reader);
-  }
+    for (const group of nextGroups.values()) {
+      // Sidekiq's global reads stay while some Sidekiq queue of theirs does.
+      group.shared = group.shared.filter(
+        (shared) =>
+          !(shared instanceof SidekiqShared) ||
+          group.readers.some(
+            (reader) =>
+              reader.source.driver === 'sidekiq' && reader.source.prefix === shared.prefix,
+          ),
+      );
+    }
+    groups = [...nextGroups.values()];
+    readers = nextReaders;
+    order = nextOrder;
+    sources = next;
+  };
+  arrange(options.sources, false);
 
   const totals = {
     snapshots: 0,
@@ -114,8 +151,12 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     for (const reader of group.readers) reader.begin();
     const first = new Batch();
     const provisional: Tick = { startedAt, readAt: startedAt, previous: group.previous };
+    const firstRead: Tick = { ...provisional, previous: null };
+    // Fresh until their first complete read (a failed one leaves them fresh).
+    const fresh = group.fresh;
+    const tickOf = (reader: QueueReader, tick: Tick) => (fresh.has(reader) ? firstRead : tick);
     for (const shared of group.shared) shared.plan(first, provisional);
-    for (const reader of group.readers) reader.plan(first, provisional);
+    for (const reader of group.readers) reader.plan(first, tickOf(reader, provisional));
     let replies: Reply[];
     try {
       cost.roundTrips++;
@@ -133,10 +174,11 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     first.dispatch(replies);
 
     const tick: Tick = { startedAt, readAt: options.now(), previous: group.previous };
+    firstRead.readAt = tick.readAt;
     const second = new Batch();
     for (const shared of group.shared) shared.planDetails(second, tick);
     for (const reader of group.readers) {
-      reader.planDetails(second, tick);
+      reader.planDetails(second, tickOf(reader, tick));
       reader.planTypeChecks(second);
     }
     if (second.size > 0) {
@@ -149,8 +191,9 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       }
     }
     for (const shared of group.shared) shared.finish(tick);
-    for (const reader of group.readers) out.set(reader, reader.snapshot(tick));
+    for (const reader of group.readers) out.set(reader, reader.snapshot(tickOf(reader, tick)));
     group.previous = { startedAt, readAt: tick.readAt };
+    group.fresh = new Set();
     return cost;
   };
 
@@ -158,8 +201,9 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     const startedAt = options.now();
     const began = performance.now();
     const out = new Map<QueueReader, QueueSnapshot>();
+    const reading = order;
     const costs = await Promise.all(groups.map((group) => readGroup(group, startedAt, out)));
-    const snapshots = order.map((reader) => out.get(reader) as QueueSnapshot);
+    const snapshots = reading.map((reader) => out.get(reader) as QueueSnapshot);
     totals.snapshots++;
     let maxRoundTrips = 0;
     for (const cost of costs) {
@@ -217,7 +261,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
               ),
             };
           })
-        : options.sources.map((source) => ({
+        : sources.map((source) => ({
             driver: source.driver,
             prefix: source.prefix,
             redis: source.redis,
@@ -262,6 +306,22 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
         found.push(...queues);
       }
       return found;
+    },
+
+    async setSources(next: readonly QueueSource[]): Promise<void> {
+      ensureOpen('setSources()');
+      // Validated like createMetricsReader's options, before anything changes.
+      const resolved = resolveOptions({ ...input, sources: next }).sources;
+      // A read in progress finishes with the sources it started with.
+      while (inFlight) await inFlight.catch(() => undefined);
+      ensureOpen('setSources()');
+      arrange(resolved, true);
+      const used = new Set(groups.map((group) => group.connection));
+      for (const [key, connection] of connections) {
+        if (used.has(connection)) continue;
+        connections.delete(key);
+        await connection.close();
+      }
     },
 
     stats(): ReaderStats {

@@ -12,6 +12,8 @@ const WIRE = Buffer.from(
   [
     '+OK\r\n',
     ':42\r\n',
+    ':-7\r\n',
+    ':1234567890123\r\n',
     '$4\r\nhé!\r\n',
     '$-1\r\n',
     '*-1\r\n',
@@ -24,10 +26,10 @@ const WIRE = Buffer.from(
 describe('RespParser', () => {
   it('reads every RESP2 type, errors as ReplyError values', () => {
     const values = parseAll([WIRE]);
-    expect(values.slice(0, 5)).toEqual(['OK', 42, 'hé!', null, null]);
-    expect(values[5]).toBeInstanceOf(ReplyError);
-    expect((values[5] as Error).message).toMatch(/^WRONGTYPE/);
-    expect(values[6]).toEqual([['1-0', ['event', 'active']], []]);
+    expect(values.slice(0, 7)).toEqual(['OK', 42, -7, 1_234_567_890_123, 'hé!', null, null]);
+    expect(values[7]).toBeInstanceOf(ReplyError);
+    expect((values[7] as Error).message).toMatch(/^WRONGTYPE/);
+    expect(values[8]).toEqual([['1-0', ['event', 'active']], []]);
   });
 
   it('gives the same replies whatever byte the data is split at', () => {
@@ -52,8 +54,9 @@ describe('RespParser', () => {
     expect(values[1]).toBe(7);
   });
 
-  it('refuses a byte that starts no RESP2 type', () => {
+  it('refuses a byte that starts no RESP2 type, and a number that is not one', () => {
     expect(() => parseAll([Buffer.from('?what\r\n')])).toThrow(/unexpected RESP type byte/);
+    expect(() => parseAll([Buffer.from(':4x\r\n')])).toThrow(/in a RESP number/);
   });
 });
 

@@ -56,6 +56,12 @@ export function encodeCommands(
 
 const INCOMPLETE = Symbol('incomplete');
 const CR = 13;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const COLON = 0x3a; // : integer
+const DOLLAR = 0x24; // $ bulk string
+const STAR = 0x2a; // * array
 
 /**
  * Parses replies incrementally. A reply split across chunks is re-parsed from its start when
@@ -119,9 +125,37 @@ export class RespParser {
     return text;
   }
 
+  /**
+   * Reads a decimal line as a number without making a string of it: most replies of a tick
+   * are integers (counts) or bulk-string headers, and thousands of short-lived strings per
+   * tick are what the garbage collector's pauses are made of.
+   */
+  private integer(): number | typeof INCOMPLETE {
+    const buffer = this.buffer;
+    let index = this.offset;
+    let negative = false;
+    if (buffer[index] === MINUS) {
+      negative = true;
+      index++;
+    }
+    let value = 0;
+    for (; index < buffer.length; index++) {
+      const byte = buffer[index] as number;
+      if (byte === CR) break;
+      if (byte < ZERO || byte > NINE) {
+        throw new Error(`unexpected byte ${String(byte)} in a RESP number from Redis`);
+      }
+      value = value * 10 + (byte - ZERO);
+    }
+    if (index + 1 >= buffer.length) return INCOMPLETE;
+    this.offset = index + 2;
+    return negative ? -value : value;
+  }
+
   private value(): RespValue | typeof INCOMPLETE {
     if (this.offset >= this.buffer.length) return INCOMPLETE;
     const type = this.buffer[this.offset++];
+    if (type === COLON || type === DOLLAR || type === STAR) return this.counted(type);
     const line = this.line();
     if (line === INCOMPLETE) return INCOMPLETE;
     switch (type) {
@@ -129,11 +163,20 @@ export class RespParser {
         return line;
       case 0x2d: // - error
         return new ReplyError(line);
-      case 0x3a: // : integer
-        return Number(line);
-      case 0x24: {
-        // $ bulk string
-        const length = Number(line);
+      default:
+        throw new Error(`unexpected RESP type byte ${String(type)} from Redis`);
+    }
+  }
+
+  /** The types whose line is a number: integers, bulk strings and arrays. */
+  private counted(type: number): RespValue | typeof INCOMPLETE {
+    const number = this.integer();
+    if (number === INCOMPLETE) return INCOMPLETE;
+    switch (type) {
+      case COLON:
+        return number;
+      case DOLLAR: {
+        const length = number;
         if (length < 0) return null;
         const end = this.offset + length;
         if (end + 2 > this.buffer.length) {
@@ -145,9 +188,8 @@ export class RespParser {
         this.offset = end + 2;
         return text;
       }
-      case 0x2a: {
-        // * array
-        const length = Number(line);
+      default: {
+        const length = number;
         if (length < 0) return null;
         const items: RespValue[] = new Array(length);
         for (let index = 0; index < length; index++) {
@@ -157,8 +199,6 @@ export class RespParser {
         }
         return items;
       }
-      default:
-        throw new Error(`unexpected RESP type byte ${String(type)} from Redis`);
     }
   }
 }
