@@ -1,5 +1,12 @@
 import type { Logger, QueueBackend } from '@qscale/contracts';
-import { freePort, redisUrl, startPrivateRedis, uniquePrefix, waitFor } from '@qscale/testkit';
+import {
+  createTestCertificates,
+  freePort,
+  redisUrl,
+  startPrivateRedis,
+  uniquePrefix,
+  waitFor,
+} from '@qscale/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader } from '../src/index.js';
@@ -131,6 +138,42 @@ describe('credentials and TLS', () => {
     const [accepted] = await right.snapshot();
     expect(accepted?.error).toBeUndefined();
     expect(JSON.stringify(accepted)).not.toContain('right-secret');
+  });
+
+  it('reads over TLS, verifying the server against the given CA; an unknown CA is REDIS_TLS', async () => {
+    const certificates = await createTestCertificates();
+    cleanups.push(() => certificates.remove());
+    const tlsPort = await freePort();
+    const server = await startPrivateRedis(certificates.tlsServerArgs(tlsPort));
+    cleanups.push(() => server.stop());
+    const admin = new Redis(server.url);
+    cleanups.push(() => admin.quit());
+    await admin.call('ACL', 'SETUSER', 'reader', 'on', '>tls-secret', '~*', '+@read', '+ping');
+    const url = `rediss://reader:tls-secret@127.0.0.1:${tlsPort}`;
+    const mail = source('mail', url, { tls: { caFile: certificates.caFile } });
+    const queue = new LaravelRedisQueue(admin, { prefix: mail.prefix, queue: 'mail' });
+    for (let index = 0; index < 3; index++) await queue.push();
+
+    const trusted = track(createMetricsReader({ sources: [mail] }));
+    const [read] = await trusted.snapshot();
+    expect(read?.error).toBeUndefined();
+    expect(read?.pending).toBe(3);
+
+    // The same server without its CA: the system's CAs do not vouch for it.
+    const untrusted = track(createMetricsReader({ sources: [source('mail', url)] }));
+    const [refused] = await untrusted.snapshot();
+    expect(refused?.error?.code).toBe('REDIS_TLS');
+    expect(refused?.error?.message).not.toContain('tls-secret');
+    // Plain text to the TLS port is not Redis answering: no figures either.
+    const plain = track(
+      createMetricsReader({
+        sources: [source('mail', `redis://reader:tls-secret@127.0.0.1:${tlsPort}`)],
+        commandTimeoutMs: 500,
+      }),
+    );
+    const [garbled] = await plain.snapshot();
+    expect(garbled?.error).toBeDefined();
+    expect(garbled?.pending).toBeNull();
   });
 
   it('reports an unreadable CA file as REDIS_TLS, naming the file', async () => {

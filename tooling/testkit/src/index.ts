@@ -10,3 +10,5 @@ export {
   uniquePrefix,
   waitFor,
 } from './redis.js';
+export type { TestCertificates } from './tls.js';
+export { createTestCertificates } from './tls.js';
