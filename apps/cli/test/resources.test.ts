@@ -15,10 +15,15 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the built `qscale` binary as a user would, in `cwd`. */
-function qscale(args: string[], cwd: string): Promise<Run> {
+/**
+ * Runs the built `qscale` binary as a user would, in `cwd`; `pinnedTo` runs it through
+ * `taskset -c` on those CPUs (a cpuset the kernel enforces).
+ */
+function qscale(args: string[], cwd: string, pinnedTo?: string): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const argv = [process.execPath, BIN, ...args];
+    const [file, ...rest] = pinnedTo ? ['taskset', '-c', pinnedTo, ...argv] : argv;
+    const child = spawn(file as string, rest, {
       cwd,
       env: { PATH: process.env.PATH ?? '' },
     });
@@ -72,6 +77,18 @@ describe('qscale resources (the built binary, on this machine)', () => {
       /^memory {4}[\d.]+ [KMGT]?i?B of [\d.]+ [KMGT]i?B used \(\d+%\) +limit: /,
     );
     expect(lines[3]).toMatch(/^pressure {2}(cpu|not available)/);
+  });
+
+  it('pinned to CPU 0 (taskset), takes that cpuset as the CPU limit where no quota is lower', async () => {
+    const run = await qscale(['resources', '--json'], dir, '0');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const { limits, snapshot } = JSON.parse(run.stdout);
+    expect(snapshot.cpu.limitCores).toBeLessThanOrEqual(1);
+    expect(limits.cpu.allowedCpus).toEqual(cpus().length > 1 ? [0] : null);
+    const text = await qscale(['resources'], dir, '0');
+    if (cpus().length > 1 && limits.cpu.source === 'host') {
+      expect(text.stdout).toContain(`limit: CPUs 0 of the host's ${cpus().length} (cpuset)`);
+    }
   });
 
   it('with --config, prints the capacity the configuration allows', async () => {

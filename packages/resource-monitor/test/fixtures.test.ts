@@ -119,6 +119,65 @@ describe('cgroup v2 (a systemd service in a slice)', () => {
   });
 });
 
+describe('a cpuset (CPUs 2 and 3 of the 4)', () => {
+  const STATUS = 'proc/self/status';
+  const status = (list: string) =>
+    `Name:\tqscaled\nCpus_allowed:\tc\nCpus_allowed_list:\t${list}\nMems_allowed_list:\t0\n`;
+  /** /proc/stat after cpu2 and cpu3 each ran `busy` of 100 more jiffies, cpu0 and cpu1 idle. */
+  const statAfter = (busy2: number, busy3: number) =>
+    [
+      `cpu  ${10000 + busy2 + busy3} 500 3000 ${80000 + 400 - busy2 - busy3} 1000 200 300 0 0 0`,
+      'cpu0 2500 125 750 20100 250 50 75 0 0 0',
+      'cpu1 2500 125 750 20100 250 50 75 0 0 0',
+      `cpu2 ${2500 + busy2} 125 750 ${20000 + 100 - busy2} 250 50 75 0 0 0`,
+      `cpu3 ${2500 + busy3} 125 750 ${20000 + 100 - busy3} 250 50 75 0 0 0`,
+      'intr 123456 0 0 0',
+      '',
+    ].join('\n');
+
+  it('without a quota, the allowed CPUs are the limit and their own lines of /proc/stat the use', async () => {
+    const { tree, clock, monitor } = await open('cgroup-v2');
+    await tree.write(STATUS, status('2-3'));
+    await tree.write(`${SERVICE}/cpu.max`, 'max 100000\n');
+    const limits = await monitor.limits();
+    expect(limits.cpu).toMatchObject({ source: 'host', limitCores: 2, hostCores: 4 });
+    expect(limits.cpu.allowedCpus).toEqual([2, 3]);
+    await monitor.snapshot();
+    await tree.write('proc/stat', statAfter(80, 70));
+    clock.advance(1_000);
+    // 150 busy of the 200 jiffies of cpu2 and cpu3: 1.5 of their 2 cores. The aggregate line
+    // (150 of 400 over 4 CPUs) would have said 0.75 of 2: half the real load.
+    expect((await monitor.snapshot()).cpu).toEqual({ limitCores: 2, usedCores: 1.5 });
+  });
+
+  it('a quota below the cpuset binds; one above it does not', async () => {
+    const { tree, clock, monitor } = await open('cgroup-v2', { limitsRefreshMs: 1_000 });
+    await tree.write(STATUS, status('2-3'));
+    // cpu.max 1.5 cores on the service: below the 2 CPUs of the cpuset.
+    expect((await monitor.limits()).cpu).toMatchObject({ source: 'cgroup-v2', limitCores: 1.5 });
+    await tree.write(`${SERVICE}/cpu.max`, '300000 100000\n');
+    clock.advance(1_000);
+    expect((await monitor.limits()).cpu).toMatchObject({ source: 'host', limitCores: 2 });
+  });
+
+  it('every CPU allowed is no cpuset; an unreadable list is named and the host used', async () => {
+    const { tree, clock, monitor } = await open('cgroup-v2', { limitsRefreshMs: 1_000 });
+    await tree.write(STATUS, status('0-3'));
+    await tree.write(`${SERVICE}/cpu.max`, 'max 100000\n');
+    expect((await monitor.limits()).cpu).toMatchObject({ limitCores: 4, allowedCpus: null });
+    await tree.write(STATUS, status('2-x'));
+    clock.advance(1_000);
+    const limits = await monitor.limits();
+    expect(limits.cpu).toMatchObject({ limitCores: 4, allowedCpus: null });
+    expect(limits.errors).toEqual([
+      expect.objectContaining({
+        file: expect.stringMatching(/proc\/self\/status$/),
+        message: expect.stringContaining('"Cpus_allowed_list:'),
+      }),
+    ]);
+  });
+});
+
 describe('cgroup v1 (a Docker container without a cgroup namespace)', () => {
   it('finds the container cgroup through the mountinfo root and reads quota, limit and use', async () => {
     const { tree, clock, monitor } = await open('cgroup-v1');

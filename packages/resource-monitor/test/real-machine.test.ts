@@ -1,12 +1,13 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { promisify } from 'node:util';
 import { resourceSnapshotSchema } from '@qscale/contracts';
 import { waitFor } from '@qscale/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createResourceMonitor, type ResourceMonitor } from '../src/index.js';
+import { parseCpusAllowed } from '../src/internal/parse.js';
 
 // The machine these tests run on: real /proc, real /sys, real child processes.
 
@@ -67,7 +68,21 @@ describe('on this machine', () => {
       expect(limitBytes).toBeLessThanOrEqual(constrained);
     const limitCores = limits.cpu.limitCores ?? Number.NaN;
     expect(limitCores).toBeGreaterThan(0);
-    expect(limitCores).toBeLessThanOrEqual(cpus().length);
+    // libuv asks sched_getaffinity: the CPUs this process may use, its cpuset included.
+    expect(limitCores).toBeLessThanOrEqual(availableParallelism());
+    expect(limits.cpu.allowedCpus?.length ?? cpus().length).toBe(availableParallelism());
+  });
+
+  it("reads a process's cpuset as the kernel writes it (taskset -c 0)", async () => {
+    const { stdout } = await promisify(execFile)('taskset', [
+      '-c',
+      '0',
+      'cat',
+      '/proc/self/status',
+    ]);
+    expect(parseCpusAllowed(stdout)).toEqual([0]);
+    const all = await readFile('/proc/self/status', 'utf8');
+    expect(parseCpusAllowed(all)).toHaveLength(availableParallelism());
   });
 
   it('gives CPU use from the second snapshot on, within the limit, and a working set', async () => {

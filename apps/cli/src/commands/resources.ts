@@ -74,6 +74,22 @@ export const resourcesCommand: Command = {
   },
 };
 
+/** `[0, 1, 2, 5]` as `0-2,5`, as the kernel writes a CPU list. */
+function cpuList(cpus: readonly number[]): string {
+  const ranges: string[] = [];
+  for (let index = 0; index < cpus.length; ) {
+    const first = cpus[index] as number;
+    let last = first;
+    while (cpus[index + 1] === last + 1) {
+      index++;
+      last++;
+    }
+    index++;
+    ranges.push(first === last ? String(first) : `${first}-${last}`);
+  }
+  return ranges.join(',');
+}
+
 function printSnapshot(io: CliIo, limits: ResourceLimits, snapshot: ResourceSnapshot): void {
   const { cpu, memory } = snapshot;
   const where = (source: string, cgroupDir: string | null, host: string) =>
@@ -84,7 +100,9 @@ function printSnapshot(io: CliIo, limits: ResourceLimits, snapshot: ResourceSnap
     `cpu       ${usage(cpu.usedCores, cpu.limitCores, formatCores)}  limit: ${where(
       limits.cpu.source,
       limits.cpu.cgroupDir,
-      `the host's ${limits.cpu.hostCores ?? '?'} CPUs, no quota`,
+      limits.cpu.allowedCpus
+        ? `CPUs ${cpuList(limits.cpu.allowedCpus)} of the host's ${limits.cpu.hostCores ?? '?'} (cpuset), no quota below`
+        : `the host's ${limits.cpu.hostCores ?? '?'} CPUs, no quota`,
     )}`,
   );
   line(

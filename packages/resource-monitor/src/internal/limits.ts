@@ -10,11 +10,12 @@ import {
   parseAuxv,
   parseCfsQuota,
   parseCpuMax,
+  parseCpusAllowed,
   parseLimitBytes,
   parseMeminfo,
   parseMountinfo,
   parseProcCgroup,
-  parseProcStatCpuCount,
+  parseProcStatCpuIds,
 } from './parse.js';
 
 export interface Roots {
@@ -26,7 +27,8 @@ export interface Roots {
 export type CpuUsagePlan =
   | { kind: 'cgroup-v2'; file: string }
   | { kind: 'cgroup-v1'; file: string }
-  | { kind: 'host'; file: string };
+  /** /proc/stat: the aggregate line, or the lines of `cpus` only (a cpuset). */
+  | { kind: 'host'; file: string; cpus: readonly number[] | null };
 
 /** Where memory use is read each tick. */
 export type MemoryUsagePlan =
@@ -47,6 +49,12 @@ export interface Limits {
   readAt: number;
   /** CPUs online (`cpuN` lines of /proc/stat). */
   hostCores: number | null;
+  /**
+   * The CPUs this process (and so its workers, which inherit it) may run on, when fewer than
+   * those online: a cpuset (Docker `--cpuset-cpus`, Kubernetes' static CPU manager) or a
+   * narrower affinity. null when every online CPU is allowed or the list is unknown.
+   */
+  allowedCpus: number[] | null;
   /** MemTotal of /proc/meminfo. */
   hostMemoryBytes: number | null;
   cpu: ResourcePlan<CpuUsagePlan> & { limitCores: number | null };
@@ -90,9 +98,26 @@ export async function readLimits(roots: Roots, now: number): Promise<Limits> {
   const proc = (...parts: string[]) => join(roots.procRoot, ...parts);
 
   const statFile = proc('stat');
-  const hostCores = await attempt(statFile, async () =>
-    parseProcStatCpuCount(await readText(statFile)),
+  const onlineCpus = await attempt(statFile, async () =>
+    parseProcStatCpuIds(await readText(statFile)),
   );
+  const hostCores = onlineCpus?.length ?? null;
+  const statusFile = proc('self', 'status');
+  const allowed = await attempt(statusFile, async () => {
+    const text = await readTextIfPresent(statusFile);
+    return text === null ? null : parseCpusAllowed(text);
+  });
+  const allowedOnline =
+    onlineCpus && allowed ? onlineCpus.filter((cpu) => allowed.includes(cpu)) : null;
+  const allowedCpus =
+    onlineCpus &&
+    allowedOnline &&
+    allowedOnline.length > 0 &&
+    allowedOnline.length < onlineCpus.length
+      ? allowedOnline
+      : null;
+  // Without a quota, the CPUs this process may use are the limit.
+  const availableCores = allowedCpus?.length ?? hostCores;
   const meminfoFile = proc('meminfo');
   const hostMemoryBytes = await attempt(
     meminfoFile,
@@ -124,13 +149,14 @@ export async function readLimits(roots: Roots, now: number): Promise<Limits> {
     return text === null ? null : parseMountinfo(text);
   });
 
-  const hostCpu = { kind: 'host', file: statFile } as const;
+  const hostCpu = { kind: 'host', file: statFile, cpus: allowedCpus } as const;
   const hostMemory = { kind: 'host', file: meminfoFile } as const;
   const unknown = { source: 'host', cgroupDir: null, usage: null } as const;
   if (!cgroupsKnown) {
     return {
       readAt: now,
       hostCores,
+      allowedCpus,
       hostMemoryBytes,
       cpu: { ...unknown, limitCores: null },
       memory: { ...unknown, limitBytes: null },
@@ -143,10 +169,20 @@ export async function readLimits(roots: Roots, now: number): Promise<Limits> {
   const finder = new CgroupFinder(roots, cgroups, mounts, problems);
   const cpuCgroup = await finder.locate('cpu');
   const memoryCgroup = await finder.locate('memory');
-  const cpu = await cpuPlan(finder, cpuCgroup, hostCores, hostCpu, problems);
+  const cpu = await cpuPlan(finder, cpuCgroup, availableCores, hostCpu, problems);
   const memory = await memoryPlan(memoryCgroup, hostMemoryBytes, hostMemory, problems);
   const pressure = await pressureFiles(finder, roots, cpuCgroup, memoryCgroup);
-  return { readAt: now, hostCores, hostMemoryBytes, cpu, memory, pressure, aux, problems };
+  return {
+    readAt: now,
+    hostCores,
+    allowedCpus,
+    hostMemoryBytes,
+    cpu,
+    memory,
+    pressure,
+    aux,
+    problems,
+  };
 }
 
 interface Located {
@@ -314,14 +350,20 @@ async function limitFile<T>(file: string, parse: (text: string) => T): Promise<T
   }
 }
 
+/** `availableCores`: the host's CPUs, or those of this process's cpuset when fewer. */
 async function cpuPlan(
   finder: CgroupFinder,
   located: Located | null,
-  hostCores: number | null,
+  availableCores: number | null,
   host: CpuUsagePlan,
   problems: FileProblem[],
 ): Promise<Limits['cpu']> {
-  const hostPlan = { source: 'host', cgroupDir: null, usage: host, limitCores: hostCores } as const;
+  const hostPlan = {
+    source: 'host',
+    cgroupDir: null,
+    usage: host,
+    limitCores: availableCores,
+  } as const;
   if (!located) return hostPlan;
   const source = located.version === 2 ? 'cgroup-v2' : 'cgroup-v1';
   const bound = await smallestLimit(
@@ -335,8 +377,8 @@ async function cpuPlan(
     problems,
   );
   if (bound === undefined) return { source, cgroupDir: located.dir, usage: null, limitCores: null };
-  // A quota the host cannot give is no limit: the host is.
-  if (bound === null || (hostCores !== null && bound.value >= hostCores)) return hostPlan;
+  // A quota the host (or the cpuset) cannot give is no limit: the CPUs are.
+  if (bound === null || (availableCores !== null && bound.value >= availableCores)) return hostPlan;
   if (located.version === 2) {
     return {
       source,

@@ -18,6 +18,7 @@ import {
   parsePidStat,
   parsePressure,
   parseProcStatTimes,
+  parseProcStatTimesOf,
   requireKey,
 } from './parse.js';
 
@@ -46,6 +47,11 @@ export interface ResourceLimits {
     limitCores: number | null;
     /** CPUs online on the host. */
     hostCores: number | null;
+    /**
+     * The CPUs this process and its workers may run on (cpuset or affinity) when fewer than
+     * those online; null when all. Without a quota, their number is `limitCores`.
+     */
+    allowedCpus: number[] | null;
     /** The cgroup whose quota binds; null when the host is the limit. */
     cgroupDir: string | null;
   };
@@ -139,6 +145,7 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
         cpuSource: fresh.cpu.source,
         cpuLimitCores: fresh.cpu.limitCores,
         cpuCgroup: fresh.cpu.cgroupDir,
+        ...(fresh.allowedCpus ? { allowedCpus: fresh.allowedCpus.join(',') } : {}),
         memorySource: fresh.memory.source,
         memoryLimitBytes: fresh.memory.limitBytes,
         memoryCgroup: fresh.memory.cgroupDir,
@@ -171,11 +178,17 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
     if (!usage) return null;
     let sample: CounterSample;
     try {
-      // Only the aggregate first line of /proc/stat is needed; the rest can be kilobytes.
-      const text = await kept(usage.file, usage.kind === 'host' ? 4_096 : null).read();
+      // Without a cpuset only the aggregate first line of /proc/stat is needed; the rest can
+      // be kilobytes.
+      const firstLineOnly = usage.kind === 'host' && usage.cpus === null;
+      const text = await kept(usage.file, firstLineOnly ? 4_096 : null).read();
       if (usage.kind === 'host') {
-        const times = parseProcStatTimes(text);
-        sample = { file: usage.file, value: times.busy, total: times.total, atMs };
+        const times = usage.cpus
+          ? parseProcStatTimesOf(text, usage.cpus)
+          : parseProcStatTimes(text);
+        // The CPUs counted are part of what the sample is of: another set is another counter.
+        const counter = usage.cpus ? `${usage.file} cpus ${usage.cpus.join(',')}` : usage.file;
+        sample = { file: counter, value: times.busy, total: times.total, atMs };
       } else {
         const seconds =
           usage.kind === 'cgroup-v2'
@@ -383,6 +396,7 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
             source: current.cpu.source,
             limitCores: current.cpu.limitCores,
             hostCores: current.hostCores,
+            allowedCpus: current.allowedCpus,
             cgroupDir: current.cpu.cgroupDir,
           },
           memory: {
@@ -453,6 +467,7 @@ function describeLimits(limits: Limits): string {
     cpu.source,
     cpu.limitCores,
     cpu.cgroupDir,
+    limits.allowedCpus,
     memory.source,
     memory.limitBytes,
     memory.cgroupDir,

@@ -3,6 +3,7 @@ import {
   parseAuxv,
   parseCfsQuota,
   parseCpuMax,
+  parseCpusAllowed,
   parseKeyed,
   parseLimitBytes,
   parseMeminfo,
@@ -11,7 +12,34 @@ import {
   parsePressure,
   parseProcCgroup,
   parseProcStatTimes,
+  parseProcStatTimesOf,
 } from './parse.js';
+
+describe('cpusets', () => {
+  it('reads Cpus_allowed_list ranges and single CPUs, sorted and distinct', () => {
+    const status = (list: string) => `Name:\tqscaled\nCpus_allowed_list:\t${list}\nVmRSS:\t1 kB\n`;
+    expect(parseCpusAllowed(status('0-3,8,10-11'))).toEqual([0, 1, 2, 3, 8, 10, 11]);
+    expect(parseCpusAllowed(status('5'))).toEqual([5]);
+    expect(parseCpusAllowed(status('3,1-2,2'))).toEqual([1, 2, 3]);
+    expect(() => parseCpusAllowed(status('3-1'))).toThrow(
+      /Cpus_allowed_list: 0-3,8.*found "Cpus_allowed_list:\\t3-1"/,
+    );
+    expect(() => parseCpusAllowed(status('a'))).toThrow(/expected a line "Cpus_allowed_list/);
+    expect(() => parseCpusAllowed('Name:\tqscaled\n')).toThrow(/found none/);
+  });
+
+  it('sums the /proc/stat lines of the allowed CPUs only', () => {
+    const stat = [
+      'cpu  400 0 0 400 0 0 0 0 0 0',
+      'cpu0 10 0 0 190 0 0 0 0 0 0',
+      'cpu1 90 0 10 100 0 0 0 0 0 0',
+      'cpu2 300 0 0 110 0 0 0 0 0 0',
+      'intr 1 2 3',
+    ].join('\n');
+    expect(parseProcStatTimesOf(stat, [1, 2])).toEqual({ busy: 400, total: 610 });
+    expect(() => parseProcStatTimesOf(stat, [1, 7])).toThrow(/"cpu7 \.\.\." line/);
+  });
+});
 
 describe('limits', () => {
   it('reads cpu.max as cores, with "max" and an optional burst field', () => {

@@ -202,11 +202,40 @@ export interface CpuTimes {
 /** The aggregate `cpu` line at the top of `/proc/stat` (proc_stat(5)). */
 export function parseProcStatTimes(text: string): CpuTimes {
   const first = text.slice(0, text.indexOf('\n') === -1 ? undefined : text.indexOf('\n'));
-  const fields = first.trim().split(/\s+/);
-  const expected = 'a first line "cpu USER NICE SYSTEM IDLE IOWAIT IRQ SOFTIRQ ..."';
-  if (fields[0] !== 'cpu' || fields.length < 5) throw problem(expected, quote(first));
+  return cpuLineTimes(
+    first,
+    'cpu',
+    'a first line "cpu USER NICE SYSTEM IDLE IOWAIT IRQ SOFTIRQ ..."',
+  );
+}
+
+/**
+ * The sum of the `cpuN` lines of /proc/stat for the CPUs in `cpus` (a cpuset): what those
+ * CPUs did, whoever ran on them. Every CPU of the set must have its line.
+ */
+export function parseProcStatTimesOf(text: string, cpus: readonly number[]): CpuTimes {
+  const lines = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const match = /^cpu(\d+)\s/.exec(line);
+    if (match) lines.set(Number(match[1]), line);
+  }
+  let busy = 0;
+  let total = 0;
+  for (const cpu of cpus) {
+    const line = lines.get(cpu);
+    if (line === undefined) throw problem(`a "cpu${cpu} ..." line (CPU ${cpu} is allowed)`, 'none');
+    const times = cpuLineTimes(line, `cpu${cpu}`, `"cpu${cpu} USER NICE SYSTEM IDLE ..."`);
+    busy += times.busy;
+    total += times.total;
+  }
+  return { busy, total };
+}
+
+function cpuLineTimes(line: string, label: string, expected: string): CpuTimes {
+  const fields = line.trim().split(/\s+/);
+  if (fields[0] !== label || fields.length < 5) throw problem(expected, quote(line));
   const numbers = fields.slice(1).map((field) => (WHOLE_NUMBER.test(field) ? Number(field) : NaN));
-  if (numbers.some(Number.isNaN)) throw problem(expected, quote(first));
+  if (numbers.some(Number.isNaN)) throw problem(expected, quote(line));
   // user nice system idle iowait irq softirq steal guest guest_nice: guest time is already
   // counted in user and nice, so it is left out; steal is time this host could not use.
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] =
@@ -215,11 +244,40 @@ export function parseProcStatTimes(text: string): CpuTimes {
   return { busy, total: busy + idle + iowait };
 }
 
-/** The number of `cpuN` lines of `/proc/stat`: the CPUs online. */
+/** The numbers N of the `cpuN` lines of /proc/stat: the CPUs online. */
+export function parseProcStatCpuIds(text: string): number[] {
+  const ids: number[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^cpu(\d+)\s/.exec(line);
+    if (match) ids.push(Number(match[1]));
+  }
+  if (ids.length === 0) throw problem('one "cpuN ..." line per CPU', `none in ${quote(text)}`);
+  return ids;
+}
+
+/** The number of CPUs online (`cpuN` lines of /proc/stat). */
 export function parseProcStatCpuCount(text: string): number {
-  const count = text.split('\n').filter((line) => /^cpu\d+\s/.test(line)).length;
-  if (count === 0) throw problem('one "cpuN ..." line per CPU', `none in ${quote(text)}`);
-  return count;
+  return parseProcStatCpuIds(text).length;
+}
+
+/**
+ * `Cpus_allowed_list` of /proc/PID/status, e.g. `0-3,8,10-11`: the CPUs the process may run
+ * on (its cpuset, or a narrower affinity), which its children inherit. Sorted, distinct.
+ */
+export function parseCpusAllowed(statusText: string): number[] {
+  const line = statusText.split('\n').find((entry) => entry.startsWith('Cpus_allowed_list:'));
+  const expected = 'a line "Cpus_allowed_list: 0-3,8"';
+  if (line === undefined) throw problem(expected, 'none');
+  const list = line.slice('Cpus_allowed_list:'.length).trim();
+  const cpus = new Set<number>();
+  for (const part of list.split(',')) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    const first = Number(match?.[1]);
+    const last = match?.[2] === undefined ? first : Number(match[2]);
+    if (!match || last < first || last - first > 65_535) throw problem(expected, quote(line));
+    for (let cpu = first; cpu <= last; cpu++) cpus.add(cpu);
+  }
+  return [...cpus].sort((a, b) => a - b);
 }
 
 export interface PidStat {
