@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,11 +104,19 @@ describe('qscale validate and init (the built binary)', () => {
     expect(validate.stdout).toBe(
       [
         'qscale.yml is valid: 2 queues',
-        '  emails: bullmq, 1-20 workers, p95 pickup <= 10s, strategy predictive',
+        '  emails: bullmq, 1-12 workers, p95 pickup <= 10s, strategy predictive',
         '  reports: laravel, 0-4 workers, p99 pickup <= 5m, strategy predictive',
         '',
       ].join('\n'),
     );
+
+    // The example practises what the audit preaches: no finding in it, at any severity.
+    const audit = await qscale(['audit', '--config', 'qscale.yml', '--format', 'json'], dir);
+    expect(audit.code).toBe(0);
+    const findings = (JSON.parse(audit.stdout) as { findings: { ruleId: string }[] }).findings;
+    // Its 16 workers are within the 8 per CPU the audit allows from 2 CPUs up.
+    const sized = availableParallelism() >= 2;
+    expect(findings.filter((finding) => sized || finding.ruleId !== 'AUT-001')).toEqual([]);
   });
 
   it('init refuses to overwrite a file unless --force is given', async () => {

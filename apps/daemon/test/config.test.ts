@@ -38,11 +38,16 @@ describe('parseConfig: a valid file', () => {
     const [emails, reports] = config.queues;
     // Own settings win, the rest comes from `defaults`, then from DEFAULTS.
     expect(emails?.slo).toEqual({ pickupMs: 10_000, percentile: 95 });
-    expect(emails?.workers).toEqual({ min: 1, max: 20, concurrency: 1 });
+    expect(emails?.workers).toEqual({ min: 1, max: 12, concurrency: 1 });
     expect(emails?.command).toEqual(['node', 'workers/emails.js']);
     expect(emails?.stop).toEqual({ signals: ['SIGTERM'], graceMs: 30_000 });
     expect(reports?.slo).toEqual({ pickupMs: 300_000, percentile: 99 });
-    expect(reports?.stop.graceMs).toBe(600_000);
+    expect(reports?.stop.graceMs).toBe(660_000);
+    expect(reports?.recycle).toEqual({
+      maxRssBytes: 512 * 1024 ** 2,
+      maxLifetimeMs: 6 * 3_600_000,
+    });
+    expect(config.supervision.refuseRoot).toBe(true);
     expect(reports?.cwd).toBe('/srv/app');
     expect(config.tickMs).toBe(2_000);
     expect(config.http).toEqual({ enabled: true, host: '127.0.0.1', port: 9730, token: null });

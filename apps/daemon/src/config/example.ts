@@ -22,11 +22,17 @@ http:
   host: 127.0.0.1
   port: 9730
 
-# What this host may give to workers, all queues together.
+# What this host may give to workers, all queues together. Size maxWorkers to the host:
+# qscale audit flags more than 8 per CPU.
 limits:
-  maxWorkers: 64
+  maxWorkers: 16
   cpu: { maxPercent: 85 }
   memory: { maxPercent: 85 }
+
+# Never run workers as root: when the daemon itself runs as root, give each queue a user
+# (and group) to run its workers as.
+supervision:
+  refuseRoot: true
 
 # Settings every queue inherits; a queue overrides any of them.
 defaults:
@@ -34,13 +40,14 @@ defaults:
   slo: { pickup: 30s, percentile: 95 }   # 95% of jobs start within 30 s
   workers: { min: 0, max: 10 }
   stop: { signal: SIGTERM, grace: 30s }  # then SIGKILL to the worker's process group
+  recycle: { memory: 512MiB, lifetime: 6h }  # replace a worker that grows or ages past this
 
 queues:
   emails:
     driver: bullmq            # laravel | bullmq | sidekiq | rq | celery
     prefix: bull
     slo: { pickup: 10s }
-    workers: { min: 1, max: 20 }
+    workers: { min: 1, max: 12 }
     command: [node, workers/emails.js]   # an argv array: no shell, ever
     env:                                 # the worker's whole environment (plus PATH)
       NODE_ENV: production
@@ -50,7 +57,9 @@ queues:
     prefix: laravel_database_
     slo: { pickup: 5m, percentile: 99 }
     workers: { min: 0, max: 4 }
-    command: [php, artisan, queue:work, redis, --queue=reports, --timeout=600]
-    stop: { grace: 10m }      # let a long report finish
+    # --timeout below the connection's retry_after (Laravel's default 90 s: raise it to 660
+    # in config/queue.php for these jobs), a finite --tries, and a --memory cap in MB.
+    command: [php, artisan, queue:work, redis, --queue=reports, --timeout=600, --tries=3, --memory=256]
+    stop: { grace: 11m }      # a running report may take --timeout (10 min), plus a margin
 `;
 }
