@@ -25,6 +25,7 @@ import { configWarnings } from './config/warnings.js';
 import { type HttpServer, startHttpServer } from './http/server.js';
 import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
+import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
 import { DaemonMetrics } from './observability/metrics.js';
 import { QueueRuntime } from './runtime/queue-runtime.js';
 import { watchSupervisor } from './runtime/supervisor-events.js';
@@ -267,11 +268,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     lap('apply');
+    wakePoller?.watch(asleep(snapshots));
     ticks++;
     const durationMs = performance.now() - started;
     lastTick = { at: now, durationMs, phasesMs };
     metrics.observeTick(durationMs, durationMs > config.tickMs);
   };
+
+  /** Queues with no worker whose last read found no job: a first job wakes the loop. */
+  const asleep = (snapshots: readonly QueueSnapshot[]): string[] =>
+    snapshots.flatMap((snapshot) => {
+      const runtime = runtimes.get(snapshot.queue);
+      if (!runtime || snapshot.error || snapshot.pending !== 0) return [];
+      const counts = runtime.workers();
+      return counts.running + counts.starting === 0 ? [snapshot.queue] : [];
+    });
 
   const hostCapacityOf = (
     snapshot: ResourceSnapshot,
@@ -349,7 +360,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
   };
 
+  let wakePoller: WakePoller | null = null;
+  const startWaking = (): WakePoller | null =>
+    config.wakePollMs === 0
+      ? null
+      : startWakePoller({
+          periodMs: config.wakePollMs,
+          probe: (queues) => reader.readyQueues(queues),
+          wake: (queues) => {
+            logger.debug('a first job for a queue without workers: ticking now', { queues });
+            ticker.wake();
+          },
+        });
   let ticker: Ticker = startLoop();
+  wakePoller = startWaking();
   function startLoop(): Ticker {
     return startTicker(() => serial(tick), {
       periodMs: config.tickMs,
@@ -462,6 +486,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return outcome;
     }
     // Outside the serial chain: stopping the ticker waits for a tick, which waits for the chain.
+    if (outcome.restart?.includes('wake')) {
+      wakePoller?.stop();
+      wakePoller = startWaking();
+    }
     if (outcome.restart?.includes('tick')) {
       await ticker.stop();
       ticker = startLoop();
@@ -529,6 +557,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const restart: string[] = [];
     if (next.tickMs !== config.tickMs) restart.push('tick');
     if (JSON.stringify(next.http) !== JSON.stringify(config.http)) restart.push('http');
+    if (next.wakePollMs !== config.wakePollMs) restart.push('wake');
     config = next;
     options.logger?.setSecrets?.(secretsOf(config));
     for (const warning of configWarnings(config)) logger.warn(warning);
@@ -546,6 +575,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let stopped: Promise<StopSummary | null> | null = null;
   const stop = () => {
     stopped ??= (async () => {
+      wakePoller?.stop();
       await ticker.stop();
       await chain;
       const summary = (await supervisor?.stop()) ?? null;

@@ -140,6 +140,14 @@ export interface MetricsReader {
    */
   discover(targets?: readonly DiscoveryTarget[]): Promise<DiscoveredQueue[]>;
   /**
+   * The queues (by `queue` name; all sources when `queues` is omitted) that have a job ready
+   * to start now: what `pending` counts (due delayed jobs included; Sidekiq's global schedule
+   * excepted), read with counting commands only, in one round trip per Redis and without
+   * touching any queue's history. For waking a queue that has no worker between ticks. A
+   * Redis that cannot be read contributes no queue; the next `snapshot()` says why.
+   */
+  readyQueues(queues?: readonly string[]): Promise<string[]>;
+  /**
    * Replaces the queues read (a configuration reload). The reader of every source that stays
    * the same keeps its history (rate and latency windows, jobs seen in flight); a new source
    * starts from nothing; connections no longer needed are closed. Validated like the

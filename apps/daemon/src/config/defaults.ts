@@ -6,6 +6,12 @@ export const DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   /** Period of the control loop. @defaultValue 2000 (2s) */
   tickMs: 2_000,
+  /**
+   * How often the queues that have no worker (and had no job at the last tick) are checked
+   * for a first job between ticks, with counting commands only; one found runs a tick at
+   * once. 0 turns it off: a first job then waits for the next tick. @defaultValue 250
+   */
+  wakePollMs: 250,
   http: {
     /** Serve /healthz, /metrics and /api/state. @defaultValue true */
     enabled: true,

@@ -13,8 +13,10 @@ export function exampleConfig(): string {
 redis:
   url: "\${REDIS_URL:-redis://127.0.0.1:6379}"
 
-# How often the control loop looks at the queues and decides.
+# How often the control loop looks at the queues and decides. Between ticks, queues with no
+# worker are checked for a first job every wakePoll (0s: off), so scale-from-zero is quick.
 tick: 2s
+wakePoll: 250ms
 
 # Status API and Prometheus metrics. Loopback only unless you change host; set a token
 # (16+ characters) before exposing it.

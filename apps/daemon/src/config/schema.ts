@@ -88,6 +88,8 @@ export interface QueueConfig {
 export interface QscaleConfig {
   redis: RedisConnection;
   tickMs: number;
+  /** How often queues without workers are checked for a first job between ticks; 0: off. */
+  wakePollMs: number;
   http: { enabled: boolean; host: string; port: number; token: string | null };
   limits: {
     maxWorkers: number;
@@ -215,6 +217,9 @@ const fileSchema = z.strictObject({
   $schema: z.string().optional(),
   redis: redisSchema.optional(),
   tick: duration({ minMs: 100 }).optional(),
+  wakePoll: duration()
+    .refine((ms) => ms === 0 || ms >= 50, 'expected 0s (off) or at least 50ms')
+    .optional(),
   http: z
     .strictObject({
       enabled: z.boolean({ error: 'expected true or false' }).optional(),
@@ -298,6 +303,7 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
   return {
     redis,
     tickMs: file.tick ?? DEFAULTS.tickMs,
+    wakePollMs: file.wakePoll ?? DEFAULTS.wakePollMs,
     http: {
       enabled: file.http?.enabled ?? DEFAULTS.http.enabled,
       host: file.http?.host ?? DEFAULTS.http.host,

@@ -157,6 +157,12 @@ export abstract class QueueReader {
   /** Adds this queue's commands to the first round trip. */
   abstract plan(batch: Batch, tick: Tick): void;
 
+  /**
+   * Counting commands (LLEN, ZCARD, ZCOUNT: integer replies, no payloads) whose sum is above 0
+   * when a job is ready to start at `nowMs`: what `pending` counts, as cheaply as it can be had.
+   */
+  abstract readyCommands(nowMs: number): Sendable[];
+
   /** Adds commands to the second round trip (details of newly started jobs); optional. */
   planDetails(_batch: Batch, _tick: Tick): void {}
 

@@ -308,6 +308,34 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       return found;
     },
 
+    async readyQueues(queues?: readonly string[]): Promise<string[]> {
+      ensureOpen('readyQueues()');
+      const wanted = queues ? new Set(queues) : null;
+      const nowMs = options.now();
+      const ready = new Set<string>();
+      await Promise.all(
+        groups.map(async (group) => {
+          const batch = new Batch();
+          for (const reader of group.readers) {
+            const queue = reader.source.queue;
+            if (wanted && !wanted.has(queue)) continue;
+            for (const command of reader.readyCommands(nowMs)) {
+              batch.add(command, (reply) => {
+                if (typeof reply === 'number' && reply > 0) ready.add(queue);
+              });
+            }
+          }
+          if (batch.size === 0) return;
+          try {
+            batch.dispatch(await group.connection.exec(batch.commands));
+          } catch {
+            // Unreadable now: the next snapshot reports why; nothing is known to be ready.
+          }
+        }),
+      );
+      return order.map((reader) => reader.source.queue).filter((queue) => ready.has(queue));
+    },
+
     async setSources(next: readonly QueueSource[]): Promise<void> {
       ensureOpen('setSources()');
       // Validated like createMetricsReader's options, before anything changes.

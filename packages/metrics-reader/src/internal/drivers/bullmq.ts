@@ -1,5 +1,5 @@
 import type { Batch } from '../batch.js';
-import { Prepared } from '../connection.js';
+import { Prepared, type Sendable } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
 import { DataProblem, describe, millis, parseJsonObject } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
@@ -99,6 +99,18 @@ export class BullmqReader extends QueueReader {
     };
     this.arrivalSource = 'counter';
     this.completionSource = 'counter';
+  }
+
+  readyCommands(nowMs: number): Sendable[] {
+    const base = this.base;
+    const commands = this.commands;
+    const nowScore = (Math.floor(nowMs) + 1) * DELAY_SCORE_FACTOR - 1;
+    return [
+      commands.wait,
+      commands.paused,
+      commands.prioritized,
+      ['zcount', `${base}delayed`, '-inf', nowScore],
+    ];
   }
 
   plan(batch: Batch, tick: Tick): void {

@@ -1,5 +1,5 @@
 import type { Batch } from '../batch.js';
-import type { Prepared } from '../connection.js';
+import type { Prepared, Sendable } from '../connection.js';
 import { ListMarkers } from '../markers.js';
 import type { ResolvedSource } from '../options.js';
 import { LastParsed, parseJsonObject } from '../payload.js';
@@ -43,6 +43,10 @@ export class CeleryReader extends QueueReader {
     this.tail = new Map(this.keys.map((key) => [key, this.prepare('lindex', key, -1)]));
     this.markers = new ListMarkers(this.key, 'tail', context.options.markerChecksPerTick);
     this.pickupSource = 'estimate';
+  }
+
+  readyCommands(): Sendable[] {
+    return [...this.llen.values()];
   }
 
   plan(batch: Batch): void {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Batch } from '../batch.js';
-import type { Prepared } from '../connection.js';
+import type { Prepared, Sendable } from '../connection.js';
 import { ListMarkers, type MarkerReading } from '../markers.js';
 import type { ResolvedSource } from '../options.js';
 import { DataProblem, LastParsed, parseJsonObject, secondsToMs } from '../payload.js';
@@ -83,6 +83,16 @@ export class LaravelReader extends QueueReader {
         'WITHSCORES',
       ),
     };
+  }
+
+  readyCommands(nowMs: number): Sendable[] {
+    const nowSec = Math.floor(nowMs / 1000);
+    // Ready, due delayed, and reservations whose retry_after passed: all pending for Laravel.
+    return [
+      this.commands.llen,
+      ['zcount', `${this.key}:delayed`, '-inf', nowSec],
+      ['zcount', `${this.key}:reserved`, '-inf', nowSec],
+    ];
   }
 
   plan(batch: Batch, tick: Tick): void {

@@ -1,5 +1,5 @@
 import type { Batch } from '../batch.js';
-import type { Prepared } from '../connection.js';
+import type { Prepared, Sendable } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
 import { DataProblem, describe, isoUtcToMs } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
@@ -87,6 +87,10 @@ export class RqReader extends QueueReader {
     'llen' | 'intermediate' | 'wip' | 'scheduled' | 'failed' | 'head' | 'wipMembers' | 'suspended',
     Prepared
   >;
+
+  readyCommands(nowMs: number): Sendable[] {
+    return [this.commands.llen, ['zcount', this.scheduled, '-inf', Math.floor(nowMs / 1000)]];
+  }
 
   plan(batch: Batch, tick: Tick): void {
     const nowSec = tick.startedAt / 1000;

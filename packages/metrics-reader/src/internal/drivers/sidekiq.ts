@@ -1,6 +1,12 @@
 import type { QueueFigure } from '@qscale/contracts';
 import type { Batch } from '../batch.js';
-import { type Command, classifyRedisError, type Prepared, type Reply } from '../connection.js';
+import {
+  type Command,
+  classifyRedisError,
+  type Prepared,
+  type Reply,
+  type Sendable,
+} from '../connection.js';
 import type { ResolvedSource } from '../options.js';
 import { DataProblem, describe, LastParsed, parseJsonObject, secondsOrMillis } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
@@ -273,6 +279,11 @@ export class SidekiqReader extends QueueReader {
   }
 
   private readonly commands: Record<'llen' | 'tail' | 'paused', Prepared>;
+
+  /** The queue's list; due scheduled jobs sit in Sidekiq's global `schedule` until a poller moves them. */
+  readyCommands(): Sendable[] {
+    return [this.commands.llen];
+  }
 
   plan(batch: Batch): void {
     this.length = null;
