@@ -181,6 +181,8 @@ async function main(): Promise<void> {
             `${errors} queues read with an error, e.g. ${JSON.stringify(snapshots.find((s) => s.error)?.error)}`,
           );
         if (size === TARGET_QUEUES) targetMet = timing.p95Ms < TARGET_MS;
+        // The daemon's wake probe (queues without workers, between ticks): counts only.
+        const probe = await measure(() => reader.readyQueues(), { runs: RUNS, warmup: 5 });
         rows.push({
           queues: size,
           'round trips / tick': last?.maxRoundTripsPerConnection ?? 0,
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
           'p95 ms': timing.p95Ms,
           'max ms': timing.maxMs,
           'CPU ms': cpuMs,
+          'readyQueues p50 / p95 ms': `${probe.p50Ms} / ${probe.p95Ms}`,
         });
       } finally {
         await reader.close();
