@@ -207,7 +207,12 @@ export class Worker {
     if (this.#lifetimeTimer) this.#clear(this.#lifetimeTimer);
     this.#lifetimeTimer = null;
     if (maxLifetimeMs === null || this.#finishedFlag) return;
-    this.#lifetimeTimer = this.#timer(onExpiry, Math.max(0, maxLifetimeMs - this.uptimeMs), false);
+    const expire = () => {
+      // Timers may fire a fraction of a millisecond early: never retire a worker before its time.
+      if (this.uptimeMs < maxLifetimeMs) this.setLifetime(maxLifetimeMs, onExpiry);
+      else onExpiry();
+    };
+    this.#lifetimeTimer = this.#timer(expire, Math.max(1, maxLifetimeMs - this.uptimeMs), false);
   }
 
   /**
@@ -245,8 +250,7 @@ export class Worker {
     );
     if (killAt === this.#killAtMono) return;
     this.#killAtMono = killAt;
-    if (this.#killTimer) this.#clear(this.#killTimer);
-    this.#killTimer = this.#timer(() => this.#kill(), Math.max(0, killAt - now), true);
+    this.#armKill(killAt);
   }
 
   /**
@@ -439,6 +443,19 @@ export class Worker {
     this.#resolveFinished(exit);
     this.#resolveSettled();
     this.hooks.exited(this, exit);
+  }
+
+  /**
+   * SIGKILL once the monotonic clock reaches `killAtMono`. A timer may fire a fraction of a
+   * millisecond early: it then waits out the rest, so a grace period is never cut short.
+   */
+  #armKill(killAtMono: number): void {
+    if (this.#killTimer) this.#clear(this.#killTimer);
+    this.#killTimer = this.#timer(
+      () => (performance.now() < killAtMono ? this.#armKill(killAtMono) : this.#kill()),
+      Math.max(0, Math.ceil(killAtMono - performance.now())),
+      true,
+    );
   }
 
   #timer(callback: () => void, delayMs: number, keepAlive: boolean): NodeJS.Timeout {
