@@ -192,7 +192,7 @@ async function main(): Promise<void> {
           'p95 ms': timing.p95Ms,
           'max ms': timing.maxMs,
           'CPU ms': cpuMs,
-          'readyQueues p50 / p95 ms': `${probe.p50Ms} / ${probe.p95Ms}`,
+          'readyQueues p50 / p95 ms': `${probe.p50Ms.toFixed(2)} / ${probe.p95Ms.toFixed(2)}`,
         });
       } finally {
         await reader.close();
