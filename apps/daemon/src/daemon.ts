@@ -360,7 +360,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
   };
 
-  let wakePoller: WakePoller | null = null;
   const startWaking = (): WakePoller | null =>
     config.wakePollMs === 0
       ? null
@@ -373,7 +372,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           },
         });
   let ticker: Ticker = startLoop();
-  wakePoller = startWaking();
+  let wakePoller = startWaking();
   function startLoop(): Ticker {
     return startTicker(() => serial(tick), {
       periodMs: config.tickMs,
