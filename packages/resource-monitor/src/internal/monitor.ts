@@ -364,14 +364,25 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
     }
     const atMs = now();
     const current = await currentLimits(atMs);
-    const problems: FileProblem[] = [...current.problems];
+    // The reads overlap; each keeps its own problems, so errors (and their log lines) come
+    // in the same order every time: limits, CPU, memory, pressure, workers.
+    const cpuProblems: FileProblem[] = [];
+    const memoryProblems: FileProblem[] = [];
+    const pressureProblems: FileProblem[] = [];
+    const workerProblems: FileProblem[] = [];
     const [usedCores, usedBytes, pressure, perWorker] = await Promise.all([
-      readCpu(current.cpu, atMs, problems),
-      readMemory(current.memory, problems),
-      readPressure(current.pressure, problems),
-      readWorkers(pids, current.aux, atMs, problems),
+      readCpu(current.cpu, atMs, cpuProblems),
+      readMemory(current.memory, memoryProblems),
+      readPressure(current.pressure, pressureProblems),
+      readWorkers(pids, current.aux, atMs, workerProblems),
     ]);
-    const errors = distinct(problems);
+    const errors = distinct([
+      ...current.problems,
+      ...cpuProblems,
+      ...memoryProblems,
+      ...pressureProblems,
+      ...workerProblems,
+    ]);
     report(errors);
     return {
       at: Math.round(atMs),
