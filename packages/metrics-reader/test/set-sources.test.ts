@@ -4,6 +4,7 @@ import {
   redisUrl,
   startPrivateRedis,
   uniquePrefix,
+  waitFor,
 } from '@qscale/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -113,7 +114,8 @@ describe('setSources (a configuration reload)', () => {
     expect(reader.stats().last?.connections).toBe(2);
 
     await reader.setSources([laravel(prefix, 'emails')]);
-    expect(await clients()).toBe(1);
+    // The server notices the closed socket a moment later.
+    await waitFor(async () => (await clients()) === 1, { what: 'the reader gone from the server' });
     const snapshots = await reader.snapshot();
     expect(snapshots.map((snapshot) => snapshot.queue)).toEqual(['emails']);
     expect(reader.stats().last?.connections).toBe(1);
