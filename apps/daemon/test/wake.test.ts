@@ -40,7 +40,7 @@ queues:
   );
   const daemon = await launchQscaled(['--config', path], marker, cleanups);
   await daemon.until((state) => state.ticks >= 1, 'the first tick');
-  const queue = new Queue('mail', { connection: connection(), prefix });
+  const queue = new Queue('mail', { connection: redis, prefix });
   cleanups.add(() => queue.close());
   return { daemon, queue };
 }
@@ -70,8 +70,3 @@ describe('waking a queue scaled to zero', () => {
     expect(started(state)).toBe(0);
   });
 });
-
-function connection() {
-  const url = new URL(redisUrl());
-  return { host: url.hostname, port: Number(url.port || 6379) };
-}

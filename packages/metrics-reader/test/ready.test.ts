@@ -37,13 +37,13 @@ describe('readyQueues: is a job ready to start, between ticks', () => {
     await pushSidekiq(redis, prefix, 'busy', 8);
     await enqueueRq(redis, prefix, 'busy');
     await publishCelery(redis, prefix, 'busy', 6); // a priority sub-list counts too
-    const bull = new Queue('busy', { connection: redisConnection(), prefix: bullPrefix });
+    const bull = new Queue('busy', { connection: redis, prefix: bullPrefix });
     fixture.cleanups.push(() => bull.close());
     await bull.add('send', {}, { priority: 3 });
     // Jobs for later make no queue ready.
     await new LaravelRedisQueue(redis, { prefix, queue: 'idle' }).later(600);
     await scheduleRq(redis, prefix, 'idle', Date.now() + 600_000);
-    const idle = new Queue('idle', { connection: redisConnection(), prefix: bullPrefix });
+    const idle = new Queue('idle', { connection: redis, prefix: bullPrefix });
     fixture.cleanups.push(() => idle.close());
     await idle.add('send', {}, { delay: 600_000 });
 
@@ -86,8 +86,3 @@ describe('readyQueues: is a job ready to start, between ticks', () => {
     expect(snapshot?.error?.code).toBe('REDIS_UNREACHABLE');
   });
 });
-
-function redisConnection() {
-  const url = new URL(redisUrl());
-  return { host: url.hostname, port: Number(url.port || 6379) };
-}

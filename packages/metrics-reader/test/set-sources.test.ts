@@ -1,28 +1,11 @@
-import {
-  connectRedis,
-  deleteKeys,
-  redisUrl,
-  startPrivateRedis,
-  uniquePrefix,
-  waitFor,
-} from '@qscale/testkit';
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis, redisUrl, startPrivateRedis, waitFor } from '@qscale/testkit';
+import { describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader, type QueueSource } from '../src/index.js';
 import { LaravelRedisQueue } from './helpers/laravel.js';
+import { redisFixture } from './helpers/setup.js';
 
-let redis: Redis;
-const cleanups: (() => Promise<unknown>)[] = [];
-
-beforeAll(() => {
-  redis = connectRedis();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(async () => {
-  await redis.quit();
-});
+const fixture = redisFixture();
+const { cleanups } = fixture;
 
 function laravel(prefix: string, name: string, url = redisUrl()): QueueSource {
   return { queue: name, driver: 'laravel', backendName: name, prefix, redis: { url } };
@@ -37,10 +20,9 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('setSources (a configuration reload)', () => {
   it('keeps the history of unchanged queues; a new queue starts from nothing', async () => {
-    const prefix = uniquePrefix('set-sources');
-    cleanups.push(() => deleteKeys(redis, `${prefix}*`));
-    const emails = new LaravelRedisQueue(redis, { prefix, queue: 'emails' });
-    const reports = new LaravelRedisQueue(redis, { prefix, queue: 'reports' });
+    const prefix = fixture.prefix('set-sources');
+    const emails = new LaravelRedisQueue(fixture.redis, { prefix, queue: 'emails' });
+    const reports = new LaravelRedisQueue(fixture.redis, { prefix, queue: 'reports' });
     const reader = track(
       createMetricsReader({ sources: [laravel(prefix, 'emails')], minSamples: 1 }),
     );
@@ -74,10 +56,9 @@ describe('setSources (a configuration reload)', () => {
   });
 
   it('refuses an invalid list with INVALID_OPTIONS and goes on reading the current one', async () => {
-    const prefix = uniquePrefix('set-sources');
-    cleanups.push(() => deleteKeys(redis, `${prefix}*`));
+    const prefix = fixture.prefix('set-sources');
     const reader = track(createMetricsReader({ sources: [laravel(prefix, 'emails')] }));
-    await new LaravelRedisQueue(redis, { prefix, queue: 'emails' }).push();
+    await new LaravelRedisQueue(fixture.redis, { prefix, queue: 'emails' }).push();
 
     const invalid = [laravel(prefix, 'emails'), { ...laravel(prefix, 'x'), driver: 'nope' }];
     await expect(reader.setSources(invalid as QueueSource[])).rejects.toMatchObject({
@@ -95,8 +76,7 @@ describe('setSources (a configuration reload)', () => {
   it('closes the connection of a Redis no queue uses any more', async () => {
     const server = await startPrivateRedis();
     cleanups.push(() => server.stop());
-    const prefix = uniquePrefix('set-sources');
-    cleanups.push(() => deleteKeys(redis, `${prefix}*`));
+    const prefix = fixture.prefix('set-sources');
     const probe = connectRedis(server.url);
     cleanups.push(() => probe.quit());
     const clients = async () => {

@@ -107,15 +107,7 @@ export async function readLimits(roots: Roots, now: number): Promise<Limits> {
     const text = await readTextIfPresent(statusFile);
     return text === null ? null : parseCpusAllowed(text);
   });
-  const allowedOnline =
-    onlineCpus && allowed ? onlineCpus.filter((cpu) => allowed.includes(cpu)) : null;
-  const allowedCpus =
-    onlineCpus &&
-    allowedOnline &&
-    allowedOnline.length > 0 &&
-    allowedOnline.length < onlineCpus.length
-      ? allowedOnline
-      : null;
+  const allowedCpus = cpuset(onlineCpus, allowed);
   // Without a quota, the CPUs this process may use are the limit.
   const availableCores = allowedCpus?.length ?? hostCores;
   const meminfoFile = proc('meminfo');
@@ -183,6 +175,13 @@ export async function readLimits(roots: Roots, now: number): Promise<Limits> {
     aux,
     problems,
   };
+}
+
+/** The allowed CPUs that are online, when they are some but not all of them; else null. */
+function cpuset(online: number[] | null, allowed: number[] | null): number[] | null {
+  if (!online || !allowed) return null;
+  const usable = online.filter((cpu) => allowed.includes(cpu));
+  return usable.length > 0 && usable.length < online.length ? usable : null;
 }
 
 interface Located {

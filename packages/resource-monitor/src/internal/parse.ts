@@ -255,11 +255,6 @@ export function parseProcStatCpuIds(text: string): number[] {
   return ids;
 }
 
-/** The number of CPUs online (`cpuN` lines of /proc/stat). */
-export function parseProcStatCpuCount(text: string): number {
-  return parseProcStatCpuIds(text).length;
-}
-
 /**
  * `Cpus_allowed_list` of /proc/PID/status, e.g. `0-3,8,10-11`: the CPUs the process may run
  * on (its cpuset, or a narrower affinity), which its children inherit. Sorted, distinct.
