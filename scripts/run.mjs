@@ -8,12 +8,16 @@ import { fileURLToPath } from 'node:url';
 const PNPM = 'pnpm@10.34.8';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
+// --continue=dependencies-successful: one red package does not hide the others' results
+// (every task whose dependencies built still runs), and turbo still exits non-zero.
+const CONTINUE = '--continue=dependencies-successful';
+
 const tasks = {
   build: [['exec', 'turbo', 'run', 'build']],
   demo: [['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']],
   lint: [['exec', 'biome', 'ci', '.']],
   test: [
-    ['exec', 'turbo', 'run', 'build', 'typecheck', 'test', '--concurrency=2'],
+    ['exec', 'turbo', 'run', 'build', 'typecheck', 'test', '--concurrency=2', CONTINUE],
     ['exec', 'biome', 'ci', '.'],
   ],
 };
@@ -27,9 +31,20 @@ if (!steps) {
   process.exit(2);
 }
 
-pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=silent']);
-for (const step of steps) pnpm(step);
+exitOnFailure(pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=silent']));
+// Every step runs even when an earlier one failed (lint findings are worth seeing beside a red
+// test); the run then exits with the first failure's status.
+let failed = 0;
+for (const step of steps) {
+  const status = pnpm(step);
+  failed ||= status;
+}
+exitOnFailure(failed);
 if (task === 'demo') demo();
+
+function exitOnFailure(status) {
+  if (status !== 0) process.exit(status);
+}
 
 /**
  * The demo handles Ctrl-C itself (it stops its workers gracefully, then exits): this parent
@@ -45,6 +60,7 @@ function demo() {
   process.exit(result.status ?? 1);
 }
 
+/** Runs pnpm through npx; returns its exit status (1 when a signal ended it). */
 function pnpm(args) {
   const result = spawnSync('npx', ['--yes', PNPM, ...args], {
     cwd: root,
@@ -55,5 +71,5 @@ function pnpm(args) {
     console.error(`scripts/run.mjs: cannot run npx: ${result.error.message}`);
     process.exit(1);
   }
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  return result.status ?? 1;
 }
