@@ -1,55 +1,63 @@
 import type { LogFields, Logger } from '@qscale/contracts';
 import { type DestinationStream, pino } from 'pino';
 import pretty from 'pino-pretty';
+import { isSecretName, REDACTED, redactShapes } from './secrets.js';
 
 export interface DaemonLoggerOptions {
   level: 'debug' | 'info' | 'warn' | 'error';
   /** `auto`: human-readable when the destination is a TTY, JSON lines otherwise. */
   format: 'auto' | 'json' | 'pretty';
-  /** Where lines go. @defaultValue process.stdout */
+  /**
+   * Where lines go. When it fails (EPIPE: `qscaled | head` after head exits), logging stops
+   * and the daemon goes on. @defaultValue process.stdout
+   */
   destination?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 export interface DaemonLogger extends Logger {
-  /** Values never to print (passwords, tokens, worker env values); replaced by the reload. */
+  /** Values never to print (passwords, tokens, secret worker env values); replaced by the reload. */
   setSecrets(values: Iterable<string>): void;
   /** Writes what is buffered; call before exiting. */
   flush(): void;
 }
 
-// Keys whose values are never logged, wherever they appear in the fields.
-const SECRET_KEYS = /pass(word)?|token|secret|authorization|cookie|api[_-]?key/i;
-// Credentials inside URLs: redis://user:password@host -> redis://user:***@host
-const URL_CREDENTIALS = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]*:)[^@\s/]+@/gi;
 const MIN_SECRET_LENGTH = 4;
+
+/** Field keys whose values are never logged, wherever they appear in the fields. */
+function isSecretKey(key: string): boolean {
+  return key !== '' && (isSecretName(key) || /^(?:authorization|(?:set-)?cookie)$/i.test(key));
+}
 
 /**
  * The daemon's logger: pino JSON lines (pretty on a TTY), with three layers of redaction:
- * known secret values, secret-looking keys, and credentials inside URLs.
+ * the configured secret values, secret-looking keys, and secret shapes (credentials inside
+ * URLs, bearer tokens, JWTs, well-known API keys). Ordinary values are never redacted.
  */
 export function createDaemonLogger(options: DaemonLoggerOptions): DaemonLogger {
   const destination = options.destination ?? process.stdout;
+  const output = guarded(destination);
   const usePretty =
     options.format === 'pretty' || (options.format === 'auto' && destination.isTTY === true);
-  const stream: DestinationStream = usePretty
-    ? pretty({
-        destination,
+  const prettify = usePretty
+    ? pretty.prettyFactory({
         colorize: destination.isTTY === true,
         translateTime: 'SYS:HH:MM:ss.l',
         ignore: 'pid,hostname',
-        sync: true,
       })
-    : (destination as DestinationStream);
+    : null;
+  const stream: DestinationStream = {
+    write: (line: string) => output(prettify ? prettify(line) : line),
+  };
   const base = pino({ level: options.level, base: null }, stream);
   let secrets: string[] = [];
 
   const scrubText = (text: string): string => {
-    let out = text.replace(URL_CREDENTIALS, '$1***@');
-    for (const secret of secrets) out = out.split(secret).join('[redacted]');
-    return out;
+    let out = text;
+    for (const secret of secrets) out = out.split(secret).join(REDACTED);
+    return redactShapes(out);
   };
   const scrub = (value: unknown, key = '', depth = 0): unknown => {
-    if (SECRET_KEYS.test(key) && value !== null && value !== undefined) return '[redacted]';
+    if (isSecretKey(key) && value !== null && value !== undefined) return REDACTED;
     if (typeof value === 'string') return scrubText(value);
     if (value instanceof Error) return { type: value.name, message: scrubText(value.message) };
     if (depth > 6 || typeof value !== 'object' || value === null) return value;
@@ -78,5 +86,26 @@ export function createDaemonLogger(options: DaemonLoggerOptions): DaemonLogger {
     flush() {
       base.flush();
     },
+  };
+}
+
+/**
+ * A write function that gives up for good once the destination fails: a closed pipe
+ * (`qscaled | head`) must cost the logs, never the daemon and its workers. Without an
+ * 'error' listener, the EPIPE would be an uncaught exception.
+ */
+function guarded(destination: NodeJS.WritableStream): (text: string) => void {
+  let broken = false;
+  destination.on('error', () => {
+    broken = true;
+  });
+  return (text) => {
+    if (broken || (destination as { destroyed?: boolean }).destroyed === true) return;
+    try {
+      destination.write(text);
+    } catch {
+      // A synchronous failure (a stream already ended): same as EPIPE.
+      broken = true;
+    }
   };
 }

@@ -2,6 +2,7 @@ import type { QueueSource } from '@qscale/metrics-reader';
 import type { PolicySettings, QueueShareSettings } from '@qscale/policies';
 import type { QueueWorkers } from '@qscale/resource-monitor';
 import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schema.js';
+import { isSecretName, isSecretValue, urlPasswords } from '../observability/secrets.js';
 
 // Pure mappings from the resolved configuration to each package's options. Keeping them in
 // one place means a config field reaches its package through exactly one line.
@@ -42,21 +43,26 @@ export function capacityWorkers(
   return { queue: queue.name, runningPids, liveWorkers, resources: queue.resources };
 }
 
-/** Every value of the configuration that must never appear in a log line. */
+/**
+ * Every value of the configuration that must never appear in a log line: Redis passwords (also
+ * inside URLs), the HTTP token, and worker variables whose name says secret (`DB_PASSWORD`,
+ * `STRIPE_SECRET_KEY`, `SENTRY_DSN`) or that carry credentials in a URL. Ordinary values (queue
+ * names, hosts, `production`) are never secrets: redacting them garbles every line.
+ */
 export function secretsOf(config: QscaleConfig): string[] {
   const secrets = new Set<string>();
   const addRedis = (redis: RedisConnection) => {
     if (redis.password) secrets.add(redis.password);
-    const password = safeUrl(redis.url)?.password;
-    if (password) secrets.add(decodeURIComponent(password));
+    for (const password of urlPasswords(redis.url)) secrets.add(password);
   };
   addRedis(config.redis);
   if (config.http.token) secrets.add(config.http.token);
   for (const queue of config.queues) {
     addRedis(queue.redis);
-    // Worker variables are allowed to be secrets (API keys, DSNs); short values such as
-    // `production` or `1` are not worth redacting and would garble every line.
-    for (const value of Object.values(queue.env)) if (value.length >= 8) secrets.add(value);
+    for (const [name, value] of Object.entries(queue.env)) {
+      if (isSecretName(name) && isSecretValue(value)) secrets.add(value);
+      for (const password of urlPasswords(value)) secrets.add(password);
+    }
   }
   return [...secrets];
 }
@@ -89,12 +95,4 @@ export function sameDecider(a: QueueConfig, b: QueueConfig): boolean {
   const fields = (queue: QueueConfig) =>
     JSON.stringify([queue.strategy, queue.scaling, queue.slo, queue.workers]);
   return fields(a) === fields(b);
-}
-
-function safeUrl(url: string): URL | null {
-  try {
-    return new URL(url);
-  } catch {
-    return null;
-  }
 }
