@@ -1,6 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 /** The Redis every test talks to: REDIS_URL, or the machine's loopback server. */
@@ -48,6 +51,8 @@ export interface PrivateRedis {
   readonly port: number;
   /** PID of the running server, or null while it is stopped. */
   readonly pid: number | null;
+  /** Its working and `--dir` directory (a fresh temporary one per start), or null while stopped. */
+  readonly dir: string | null;
   /** Stops the server (SIGTERM, then SIGKILL) and waits for it to exit. */
   stop(): Promise<void>;
   /** Starts it again on the same port, e.g. after `stop()` in an outage test. */
@@ -57,13 +62,19 @@ export interface PrivateRedis {
 /**
  * Starts a private `redis-server` on a free loopback port, for tests that must stop,
  * restart or reconfigure a server (outages, passwords, ACLs) without touching the shared one.
+ *
+ * It runs in a temporary directory (its cwd and `--dir`), removed when it stops: `--save ''`
+ * alone still lets a SAVE, a SHUTDOWN SAVE or an extra `--save` write `dump.rdb`, and that
+ * file once landed in (and was committed from) the package whose tests ran.
  */
 export async function startPrivateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
   const port = await freePort();
   let child: ReturnType<typeof spawn> | undefined;
+  let dir: string | undefined;
   const url = `redis://127.0.0.1:${port}`;
 
   const start = async (): Promise<void> => {
+    dir = await mkdtemp(join(tmpdir(), 'qscale-redis-'));
     child = spawn(
       'redis-server',
       [
@@ -75,9 +86,11 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
         '',
         '--appendonly',
         'no',
+        '--dir',
+        dir,
         ...extraArgs,
       ],
-      { stdio: 'ignore' },
+      { stdio: 'ignore', cwd: dir },
     );
     const spawned = child;
     await new Promise<void>((resolve, reject) => {
@@ -113,13 +126,17 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
 
   const stop = async (): Promise<void> => {
     const running = child;
+    const runDir = dir;
     child = undefined;
-    if (!running || running.exitCode !== null) return;
-    const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
-    running.kill('SIGTERM');
-    const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    dir = undefined;
+    if (running && running.exitCode === null && running.signalCode === null) {
+      const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
+      running.kill('SIGTERM');
+      const timer = setTimeout(() => running.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (runDir) await rm(runDir, { recursive: true, force: true });
   };
 
   await start();
@@ -128,6 +145,9 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
     port,
     get pid() {
       return child?.pid ?? null;
+    },
+    get dir() {
+      return dir ?? null;
     },
     stop,
     start,

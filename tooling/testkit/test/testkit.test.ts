@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { readlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   connectRedis,
@@ -40,6 +43,22 @@ describe('testkit', () => {
     await server.start();
     expect(server.pid).not.toBe(firstPid);
     await server.stop();
+  });
+
+  it('keeps a private redis-server and any dump it writes out of the working directory', async () => {
+    const server = await startPrivateRedis();
+    const dir = server.dir ?? '';
+    expect(dir).not.toBe('');
+    expect(await readlink(`/proc/${server.pid}/cwd`)).toBe(dir);
+    const client = connectRedis(server.url);
+    // SAVE writes an RDB even with --save '': it must land in the server's own directory.
+    expect(await client.save()).toBe('OK');
+    client.disconnect();
+    expect(existsSync(join(dir, 'dump.rdb'))).toBe(true);
+    expect(existsSync(join(process.cwd(), 'dump.rdb'))).toBe(false);
+    await server.stop();
+    expect(server.dir).toBeNull();
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('starts a private redis-server that requires a password', async () => {
