@@ -22,11 +22,56 @@ describe('redaction', () => {
     ).toBe('env=production pass=[REDACTED] key=[REDACTED] [REDACTED]');
   });
 
+  it('never redacts ordinary values: hosts, paths, queue and worker names, settings, ids', () => {
+    const ordinary = {
+      REDIS_HOST: 'redis-primary.internal.example.com',
+      REDIS_ADDR: '127.0.0.1:6379',
+      QUEUE: 'emails-high-priority-queue-2024',
+      WORKER_NAME: 'mailer-worker-01',
+      APP_DIR: '/srv/app/releases/20240101120000/current',
+      CONTROLLER: 'src/Http/Controllers/Api/V2/UserController.php',
+      SESSION_DRIVER: 'redis',
+      AUTH_ENABLED: 'true',
+      REDIS_PASSWORD: 'null',
+      QUEUE_KEY_PREFIX: 'bull-production',
+      TOKEN_TTL: '3600',
+      PASSWORD_FILE: '/run/secrets/db-password',
+      REQUEST_ID: '123e4567-e89b-12d3-a456-426614174000',
+      LONG_WORD_NAME: 'averyveryverylonghostnamewithoutdots',
+    };
+    expect(secretValues(ordinary, [])).toEqual([]);
+    const redact = createRedactor(secretValues(ordinary, []));
+    const line = Object.values(ordinary).join(' ');
+    expect(redact(line)).toBe(line);
+  });
+
+  it('still redacts secrets under a plain name when they look generated', () => {
+    const secrets = secretValues(
+      {
+        RELEASE_SIGNATURE_X: 'abc',
+        SECRET_KEY_BASE: 'short-but-named',
+        CHECKSUM: 'd41d8cd98f00b204e9800998ecf8427e',
+        BLOB: 'q2Zx8+Lm4/Rt7vNw1Yb5Kc9Pd3Hs6Jf0Ga2Ue8Io4Wl==',
+        dbPassword: 'camel-case-pw',
+      },
+      [],
+    );
+    expect(secrets.sort()).toEqual(
+      [
+        'camel-case-pw',
+        'd41d8cd98f00b204e9800998ecf8427e',
+        'q2Zx8+Lm4/Rt7vNw1Yb5Kc9Pd3Hs6Jf0Ga2Ue8Io4Wl==',
+        'short-but-named',
+      ].sort(),
+    );
+  });
+
   it('redacts common token shapes nobody configured', () => {
     const redact = createRedactor([]);
     const cases: [string, string][] = [
       ['redis://default:s3cr3t@cache:6379/0', 'redis://default:[REDACTED]@cache:6379/0'],
       ['Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [REDACTED]'],
+      ['authorization: bearer abc.def-ghi_jkl', 'authorization: bearer [REDACTED]'],
       ['password=hunter2 user=bob', 'password=[REDACTED] user=bob'],
       ['{"api_key": "abc123"}', '{"api_key": "[REDACTED]"}'],
       ['token eyJhbGciOi.eyJzdWIiOiIx.sig-nature', 'token [REDACTED]'],
