@@ -1,4 +1,5 @@
-import { silentLogger } from '@qscale/contracts';
+import { connect } from 'node:net';
+import { type Logger, silentLogger } from '@qscale/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DaemonMetrics } from '../observability/metrics.js';
 import { type HttpServer, startHttpServer } from './server.js';
@@ -12,7 +13,7 @@ describe('the status API', () => {
     server = undefined;
   });
 
-  async function start(token: string | null) {
+  async function start(token: string | null, logger: Logger = silentLogger) {
     const snapshot = {
       queue: 'emails',
       backend: 'bullmq' as const,
@@ -55,7 +56,7 @@ describe('the status API', () => {
       host: '127.0.0.1',
       port: 0,
       token,
-      logger: silentLogger,
+      logger,
       routes: {
         health: () => ({ status: 'ok', ticks: 3 }),
         metrics: () => metrics.render(),
@@ -101,6 +102,78 @@ describe('the status API', () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(right.status).toBe(200);
+  });
+
+  it('accepts the bearer scheme in any case (RFC 7235), and only the bearer scheme', async () => {
+    const url = await start(TOKEN);
+    const status = async (authorization: string) =>
+      (await fetch(`${url}/api/state`, { headers: { authorization } })).status;
+    expect(await status(`bearer ${TOKEN}`)).toBe(200);
+    expect(await status(`BEARER ${TOKEN}`)).toBe(200);
+    expect(await status(`Bearer  ${TOKEN}`)).toBe(200);
+    expect(await status(`Basic ${TOKEN}`)).toBe(401);
+    expect(await status(`bearer ${TOKEN}x`)).toBe(401);
+  });
+
+  it('answers malformed and odd request targets with 400 or 404, never 500, and logs nothing', async () => {
+    const errors: string[] = [];
+    const logger = { ...silentLogger, error: (message: string) => errors.push(message) };
+    const url = await start(null, logger);
+    const { port } = new URL(url);
+    const statusOf = (target: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1');
+        let reply = '';
+        socket.on('data', (chunk: Buffer) => {
+          reply += chunk.toString();
+          const match = /^HTTP\/1\.1 (\d{3})/.exec(reply);
+          if (match) {
+            socket.destroy();
+            resolve(Number(match[1]));
+          }
+        });
+        socket.on('error', reject);
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      });
+    const targets: [string, number][] = [
+      ['//', 404],
+      ['//evil.example/api/state', 404],
+      ['///healthz', 404],
+      ['*', 400],
+      ['/%zz', 404],
+      ['/..%2f..%2fetc/passwd', 404],
+      ['/healthz?x=%', 200],
+      [`http://127.0.0.1:${port}/healthz`, 200],
+      [`http://127.0.0.1:${port}`, 404],
+    ];
+    for (const [target, expected] of targets) {
+      expect({ target, status: await statusOf(target) }).toEqual({ target, status: expected });
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('logs a failing route once a minute at most, however many requests fail', async () => {
+    const errors: unknown[] = [];
+    const logger = { ...silentLogger, error: (_: string, fields?: unknown) => errors.push(fields) };
+    server = await startHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      token: null,
+      logger,
+      routes: {
+        health: () => ({ status: 'ok' }),
+        metrics: async () => '',
+        state: () => {
+          throw new Error('state is broken');
+        },
+      },
+    });
+    for (let i = 0; i < 5; i += 1) {
+      const response = await fetch(`${server.url}/api/state`);
+      expect(response.status).toBe(500);
+      expect(await response.json()).toEqual({ error: 'internal error' });
+    }
+    expect(errors).toHaveLength(1);
   });
 
   it('answers only GET on known paths', async () => {

@@ -36,14 +36,30 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const authorized = (request: IncomingMessage): boolean => {
     if (expected === null) return true;
     const header = request.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/.exec(header);
+    // The scheme is case-insensitive (RFC 7235): `bearer xyz` is as good as `Bearer xyz`.
+    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
     // Compare digests so the comparison takes the same time whatever the length.
     return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), expected);
   };
 
+  // A failing route is logged once a minute at most, with how many failures were not: anyone
+  // who can reach the port must not be able to flood the logs.
+  let lastErrorLogAt = Number.NEGATIVE_INFINITY;
+  let unloggedErrors = 0;
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      options.logger.error('http request failed', { path: request.url, error });
+      const now = Date.now();
+      if (now - lastErrorLogAt >= ERROR_LOG_INTERVAL_MS) {
+        options.logger.error('http request failed', {
+          path: pathOf(request.url)?.slice(0, 100) ?? null,
+          error,
+          ...(unloggedErrors > 0 ? { notLogged: unloggedErrors } : {}),
+        });
+        lastErrorLogAt = now;
+        unloggedErrors = 0;
+      } else {
+        unloggedErrors += 1;
+      }
       if (!response.headersSent)
         send(response, 500, 'application/json', { error: 'internal error' });
       else response.destroy();
@@ -51,7 +67,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   });
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(request.url);
+    if (path === null) {
+      return send(response, 400, 'application/json', { error: 'malformed request target' });
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('allow', 'GET, HEAD');
       return send(response, 405, 'application/json', {
@@ -63,7 +82,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return send(response, health.status === 'ok' ? 200 : 503, 'application/json', health);
     }
     if (path !== '/metrics' && path !== '/api/state') {
-      return send(response, 404, 'application/json', { error: `no such endpoint: ${path}` });
+      return send(response, 404, 'application/json', {
+        error: `no such endpoint: ${path.slice(0, 100)}`,
+      });
     }
     if (!authorized(request)) {
       response.setHeader('www-authenticate', 'Bearer realm="qscale"');
@@ -92,6 +113,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         server.closeAllConnections();
       }),
   };
+}
+
+const ERROR_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The path of an origin-form request target (`/api/state?x=1` -> `/api/state`), or null when
+ * the target is not one. Taken as written, without URL resolution: `new URL('//')` throws, and
+ * `//host/x` would resolve to another host's path.
+ */
+function pathOf(target: string | undefined): string | null {
+  if (target === undefined) return null;
+  // Absolute form (`GET http://127.0.0.1:9730/healthz`), which HTTP/1.1 servers must accept.
+  const origin = /^https?:\/\/[^/?#]*/i.exec(target);
+  const rest = origin ? target.slice(origin[0].length) || '/' : target;
+  if (!rest.startsWith('/')) return null;
+  const end = rest.search(/[?#]/);
+  return end === -1 ? rest : rest.slice(0, end);
 }
 
 function send(response: ServerResponse, status: number, type: string, body: unknown): void {
