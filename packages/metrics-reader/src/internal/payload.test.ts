@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   DataProblem,
+  describe as describeValue,
   isoUtcToMs,
   parseJson,
-  preview,
+  parseJsonObject,
   secondsOrMillis,
   secondsToMs,
 } from './payload.js';
@@ -34,17 +35,18 @@ describe('timestamps', () => {
 });
 
 describe('parseJson', () => {
-  it('names the place and shows the start of what it found when it is not JSON', () => {
+  it('names the place and the size, never the text, when it is not JSON', () => {
+    const secret = `sk_live_${'4eC39HqLyjWDarjtT1zdp7dc'.repeat(3)}`;
     let thrown: unknown;
     try {
-      parseJson('{"uuid": nope', 'LINDEX q 0', 100);
+      parseJson(`${secret} not json`, 'LINDEX q 0', 1_000);
     } catch (error) {
       thrown = error;
     }
     expect(thrown).toBeInstanceOf(DataProblem);
     expect(thrown).toMatchObject({
       code: 'BAD_PAYLOAD',
-      message: 'LINDEX q 0 holds "{"uuid": nope", expected a JSON payload',
+      message: 'LINDEX q 0 holds 89 bytes that are not JSON, expected a JSON payload',
     });
   });
 
@@ -56,8 +58,11 @@ describe('parseJson', () => {
     expect(parseJson(text, 'k', 700)).toBe('é'.repeat(298));
   });
 
-  it('keeps previews short and printable', () => {
-    expect(preview('\x80\x04pickle')).toBe('"??pickle"');
-    expect(preview('x'.repeat(100))).toMatch(/^"x{40}\.\.\." \(100 characters\)$/);
+  it('describes strings found where an object or a number belongs by size, not by text', () => {
+    expect(describeValue('sk_live_4eC39HqLyjWDarjtT1zdp7dc')).toBe('a string of 32 bytes');
+    expect(describeValue(42)).toBe('number 42');
+    expect(() => parseJsonObject('"sk_live_4eC39HqLyjWDarjtT1zdp7dc"', 'k', 100)).toThrow(
+      'k holds a string of 32 bytes, expected a JSON object',
+    );
   });
 });

@@ -13,7 +13,8 @@ Object.defineProperty(DataProblem.prototype, 'name', { value: 'DataProblem' });
 
 /**
  * Parses a JSON payload read from `where`. Too large or not JSON throws a DataProblem naming the
- * key, the size or the first characters found, and what was expected.
+ * key, the size and what was expected. The payload's text is never quoted: a job's arguments
+ * are often secrets, and the message ends up in logs and the daemon's status API.
  */
 export function parseJson(raw: unknown, where: string, maxBytes: number): unknown {
   if (typeof raw !== 'string') {
@@ -30,7 +31,11 @@ export function parseJson(raw: unknown, where: string, maxBytes: number): unknow
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw new DataProblem('BAD_PAYLOAD', `${where} holds ${preview(raw)}, expected a JSON payload`);
+    // Not the parser's message: V8 quotes the text around the error.
+    throw new DataProblem(
+      'BAD_PAYLOAD',
+      `${where} holds ${Buffer.byteLength(raw)} bytes that are not JSON, expected a JSON payload`,
+    );
   }
 }
 
@@ -110,17 +115,14 @@ function toNumber(value: unknown): number | null {
   return null;
 }
 
-/** A short, safe description of a value for an error message. */
+/**
+ * A safe description of a value for an error message: its kind and size, never its text (a
+ * string read from a job may be a secret).
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return preview(value);
+  if (typeof value === 'string') return `a string of ${Buffer.byteLength(value)} bytes`;
   if (typeof value === 'object') return 'an object';
   return `${typeof value} ${String(value)}`;
-}
-
-/** The first characters of a string, so a message shows what was found without dumping it. */
-export function preview(text: string, length = 40): string {
-  const printable = text.slice(0, length).replace(/[^\x20-\x7e]/g, '?');
-  return text.length > length ? `"${printable}..." (${text.length} characters)` : `"${printable}"`;
 }

@@ -3,7 +3,7 @@ import type { Batch } from '../batch.js';
 import type { Prepared, Sendable } from '../connection.js';
 import { ListMarkers, type MarkerReading } from '../markers.js';
 import type { ResolvedSource } from '../options.js';
-import { DataProblem, LastParsed, parseJsonObject, secondsToMs } from '../payload.js';
+import { DataProblem, describe, LastParsed, parseJsonObject, secondsToMs } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 
 /**
@@ -424,7 +424,7 @@ export class LaravelReader extends QueueReader {
       if (pushed === null) {
         throw new DataProblem(
           'BAD_PAYLOAD',
-          `pushedAt ${JSON.stringify(payload.pushedAt)} in ${this.key} is not a number of seconds`,
+          `pushedAt in ${this.key} is ${describe(payload.pushedAt)}, expected a number of seconds`,
         );
       }
       return pushed;
