@@ -1,3 +1,11 @@
+export type {
+  AllocateOptions,
+  AllocationEntry,
+  HostAllocator,
+  HostAllocatorConfig,
+  QueueAllocationSettings,
+} from './allocator.js';
+export { createHostAllocator } from './allocator.js';
 export { DEFAULTS } from './defaults.js';
 export type { PolicyErrorCode } from './errors.js';
 export { PolicyError } from './errors.js';
