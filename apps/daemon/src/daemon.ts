@@ -9,7 +9,7 @@ import type {
 } from '@qscale/contracts';
 import { silentLogger } from '@qscale/contracts';
 import { createMetricsReader, type MetricsReader } from '@qscale/metrics-reader';
-import { type PolicyEvent, shareHostCapacity } from '@qscale/policies';
+import { type AllocationEntry, createHostAllocator, type PolicyEvent } from '@qscale/policies';
 import {
   type PoolStatus,
   type StopSummary,
@@ -187,6 +187,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // The first snapshot only primes the CPU counters: usage needs two readings.
   await monitor.snapshot([]).catch(() => null);
 
+  // Who got which slot when, across ticks and reloads: a slot is held for the queue's cooldown.
+  const allocator = createHostAllocator();
   let resources: ResourceSnapshot | null = null;
   let hostCapacity: HostCapacity | null = null;
   let ticks = 0;
@@ -232,7 +234,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     hostCapacity = resources ? hostCapacityOf(resources, live, pids) : null;
     lap('resources');
 
-    const decided: Decision[] = [];
+    const decided: AllocationEntry[] = [];
     for (const snapshot of snapshots) {
       const runtime = runtimes.get(snapshot.queue);
       if (!runtime) continue;
@@ -241,7 +243,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         reportReadability(snapshot, runtime, now);
         const ctx = runtime.context(snapshot, now, config.tickMs);
         runtime.remember(snapshot);
-        decided.push(runtime.decide(ctx, logger));
+        decided.push({ decision: runtime.decide(ctx, logger), ctx });
       } catch (error) {
         // One queue failing never stops the others.
         logger.error('cannot decide for queue; keeping its workers', {
@@ -253,7 +255,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
     lap('decide');
     const limit = Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity);
-    const shared = shareHostCapacity(decided, {
+    const shared = allocator.allocate(decided, {
+      now,
       maxWorkers: limit,
       limiter:
         hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers

@@ -1,5 +1,5 @@
 import type { QueueSource } from '@qscale/metrics-reader';
-import type { PolicySettings, QueueShareSettings } from '@qscale/policies';
+import type { PolicySettings, QueueAllocationSettings } from '@qscale/policies';
 import type { QueueWorkers } from '@qscale/resource-monitor';
 import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schema.js';
 import { isSecretName, isSecretValue, urlPasswords } from '../observability/secrets.js';
@@ -24,12 +24,18 @@ export function pipelineSettings(queue: QueueConfig): PolicySettings {
   return { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown, maxStepDownRatio };
 }
 
-/** What the fair share across queues needs of each queue. */
-export function shareSettings(config: QscaleConfig): Record<string, QueueShareSettings> {
+/** What the allocation of the host's slots across queues needs of each queue. */
+export function shareSettings(config: QscaleConfig): Record<string, QueueAllocationSettings> {
   return Object.fromEntries(
     config.queues.map((queue) => [
       queue.name,
-      { min: queue.workers.min, max: queue.workers.max, priority: queue.scaling.priority },
+      {
+        min: queue.workers.min,
+        max: queue.workers.max,
+        priority: queue.scaling.priority,
+        // A granted slot is held as long as the queue's own reversal cooldown.
+        cooldownMs: queue.scaling.cooldownMs,
+      },
     ]),
   );
 }
