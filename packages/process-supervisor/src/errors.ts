@@ -23,7 +23,18 @@ export type SupervisorErrorCode =
   /** Another live supervisor is using the same state file. */
   | 'STATE_FILE_IN_USE'
   /** The state file (or its folder) cannot be created or written. */
-  | 'STATE_FILE_UNWRITABLE';
+  | 'STATE_FILE_UNWRITABLE'
+  /**
+   * The state file is not provably ours: a symbolic link, not a regular file, owned by another
+   * user, writable by group or others, or in a folder others may write to (see the README).
+   */
+  | 'STATE_FILE_UNSAFE'
+  /**
+   * A signal to a process group that can never be a worker's was refused: group 0 or 1, a
+   * negative or fractional id, or the supervisor's own process or group (`kill(-1)` would reach
+   * every process of the host or PID namespace).
+   */
+  | 'SIGNAL_REFUSED';
 
 /** The one error class of this package; `code` says what went wrong, `cause` keeps the origin. */
 export class SupervisorError extends QscaleError<SupervisorErrorCode> {}

@@ -267,7 +267,11 @@ export class Worker {
         return false;
       }
     }
-    return signalGroup(this.pid, 'SIGKILL') === 'sent';
+    try {
+      return signalGroup(this.pid, 'SIGKILL') === 'sent';
+    } catch {
+      return false; // SIGNAL_REFUSED: not a group a worker can lead
+    }
   }
 
   toInfo(): WorkerInfo {
@@ -336,8 +340,12 @@ export class Worker {
     if (!this.adopted) {
       // Our child is not reaped before its 'exit' callback runs, so its PID (the group id)
       // cannot have been reused yet.
-      for (const signal of signals) {
-        if (signalGroup(this.pid, signal) === 'denied') this.#child?.kill(signal);
+      try {
+        for (const signal of signals) {
+          if (signalGroup(this.pid, signal) === 'denied') this.#child?.kill(signal);
+        }
+      } catch (error) {
+        this.hooks.problem(this, `cannot send ${signals.join(', ')}`, error);
       }
       return;
     }
