@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { DEFAULTS } from './defaults.js';
 import { SupervisorError } from './errors.js';
 import { Emitter } from './internal/emitter.js';
+import { provesWorkerToken } from './internal/identity.js';
 import { isLive, readBootId, readStat } from './internal/proc.js';
 import { describeIssues, resolvePoolSettings } from './internal/settings.js';
-import { isStopSignal } from './internal/signals.js';
+import { isStopSignal, refusedGroup } from './internal/signals.js';
 import { readStateFile, type StateEntry, StateWriter } from './internal/state-file.js';
 import { type StopPlan, Worker, type WorkerHooks } from './internal/worker.js';
 import { type PoolContext, WorkerPool } from './pool.js';
@@ -436,27 +437,39 @@ async function assertNotInUse(
   }
 }
 
-/** Which recorded workers are still the very processes we spawned (same boot, same start time). */
+/**
+ * Which recorded workers are still the very processes we spawned. Start time and boot id say a
+ * PID was not reused, but anyone can read them, so a process must also prove itself: it still
+ * leads its own group and carries the token whose hash was recorded (internal/identity.ts).
+ * Anything else is skipped and never signalled; PID 1 and our own process or group are not
+ * even looked at.
+ */
 async function classify(
   entries: readonly StateEntry[],
   bootId: string,
 ): Promise<{ live: StateEntry[]; skipped: { queue: string; pid: number; reason: SkipReason }[] }> {
   const live: StateEntry[] = [];
   const skipped: { queue: string; pid: number; reason: SkipReason }[] = [];
-  const stats = await Promise.all(
-    entries.map((entry) => (entry.bootId === bootId ? readStat(entry.pid) : null)),
-  );
+  const reasons = await Promise.all(entries.map((entry) => skipReason(entry, bootId)));
   entries.forEach((entry, index) => {
-    const stat = stats[index] ?? null;
-    const skip = (reason: SkipReason) =>
-      skipped.push({ queue: entry.queue, pid: entry.pid, reason });
-    if (entry.bootId !== bootId) skip('other-boot');
-    else if (stat === null) skip('gone');
-    else if (!isLive(stat)) skip('zombie');
-    else if (stat.startTicks !== entry.startTicks) skip('pid-reused');
-    else live.push(entry);
+    const reason = reasons[index] ?? null;
+    if (reason === null) live.push(entry);
+    else skipped.push({ queue: entry.queue, pid: entry.pid, reason });
   });
   return { live, skipped };
+}
+
+async function skipReason(entry: StateEntry, bootId: string): Promise<SkipReason | null> {
+  if (refusedGroup(entry.pid) !== null) return 'protected-pid';
+  if (entry.bootId !== bootId) return 'other-boot';
+  const stat = await readStat(entry.pid);
+  if (stat === null) return 'gone';
+  if (!isLive(stat)) return 'zombie';
+  if (stat.startTicks !== entry.startTicks) return 'pid-reused';
+  if (stat.pgid !== entry.pid || entry.pgid !== entry.pid || entry.tokenHash === undefined) {
+    return 'unproven';
+  }
+  return (await provesWorkerToken(entry.pid, entry.tokenHash)) ? null : 'unproven';
 }
 
 function recordedStopPlan(entry: StateEntry): StopPlan {

@@ -10,6 +10,8 @@ export interface SupervisorOptions {
   refuseRoot?: boolean;
   /** Receives every transition and every worker output line. Default: silent. */
   logger?: Logger;
+  /** How often /proc is walked for workers' descendants. Default {@link DEFAULTS}.treeScanMs. */
+  treeScanMs?: number;
 }
 
 /** Crash-loop settings of a pool; see {@link DEFAULTS}.restart. */
@@ -221,8 +223,19 @@ export interface PoolEvents {
   'output-dropped': WorkerRef & { lines: number };
 }
 
-/** Why a worker recorded in the state file was left alone. */
-export type SkipReason = 'gone' | 'zombie' | 'pid-reused' | 'other-boot';
+/**
+ * Why a worker recorded in the state file was left alone: `gone`, `zombie`, `pid-reused` (same
+ * PID, another start time), `other-boot`, `unproven` (the process does not carry the worker
+ * token whose hash was recorded, or no longer leads its group: qscale did not start it, or a
+ * file of an older version), `protected-pid` (PID 1, or the supervisor's own process or group).
+ */
+export type SkipReason =
+  | 'gone'
+  | 'zombie'
+  | 'pid-reused'
+  | 'other-boot'
+  | 'unproven'
+  | 'protected-pid';
 
 /** The events of a supervisor: those of all its pools, plus its own. */
 export interface SupervisorEvents extends PoolEvents {

@@ -7,6 +7,7 @@ import { DEFAULTS } from '../defaults.js';
 import { SupervisorError } from '../errors.js';
 import type { PoolOptions } from '../types.js';
 import { resolveAccount } from './accounts.js';
+import { WORKER_TOKEN_VARIABLE } from './identity.js';
 import type { OutputSettings } from './output.js';
 import { secretValues } from './redact.js';
 import { isStopSignal } from './signals.js';
@@ -99,7 +100,11 @@ const poolSchema = z.object({
     .record(
       z
         .string()
-        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected variable names of letters, digits and _'),
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected variable names of letters, digits and _')
+        .refine(
+          (name) => name !== WORKER_TOKEN_VARIABLE,
+          `${WORKER_TOKEN_VARIABLE} is set by the supervisor for each worker; remove it from env`,
+        ),
       noNul('an environment value'),
       { error: 'expected a mapping of variable names to string values' },
     )

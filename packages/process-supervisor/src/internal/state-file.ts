@@ -1,5 +1,7 @@
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { type FileHandle, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { SupervisorError } from '../errors.js';
 import { describeIssues } from './settings.js';
@@ -12,6 +14,14 @@ const entrySchema = z.strictObject({
   /** /proc/PID/stat field 22 at spawn: a PID with another start time is another process. */
   startTicks: z.number().int().nonnegative(),
   bootId: z.string().min(1),
+  /**
+   * SHA-256 (hex) of the token in the worker's environment (QSCALE_WORKER_TOKEN): the worker
+   * proves itself with it on adoption. Absent in files of older versions: nothing is adopted.
+   */
+  tokenHash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
   /** Hash of argv, env, cwd and account: tells an adopted worker of an older config. */
   commandHash: z.string().min(1),
   argv0: z.string(),
@@ -36,20 +46,119 @@ const documentSchema = z.strictObject({
 });
 export type StateDocument = z.infer<typeof documentSchema>;
 
-/** Reads and validates the state file; null when there is none. */
-export async function readStateFile(path: string): Promise<StateDocument | null> {
-  let text: string;
+/*
+ * The state file decides which processes the supervisor signals, so it is trusted only when
+ * nobody else could have written it: a regular file (never a symbolic link, never followed),
+ * with one link, owned by the supervisor's user and not writable by group or others, in a
+ * folder owned by that user or root that no one else may write to, unless the folder is
+ * sticky like /tmp, where others may add files but not rename or remove ours. A folder owned
+ * by another user is refused even when sticky: its owner may replace anything in it. Checks
+ * are made on the opened file (fstat), so the file checked is the file read.
+ */
+
+/** The user the supervisor's files are created as. */
+function ownUid(): number {
+  return process.geteuid?.() ?? process.getuid?.() ?? 0;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8).padStart(3, '0')}`;
+}
+
+function unsafe(message: string): SupervisorError {
+  return new SupervisorError('STATE_FILE_UNSAFE', message);
+}
+
+const WRITABLE_BY_GROUP_OR_OTHERS = 0o022;
+/** S_ISVTX: in such a folder only a file's owner (or the folder's, or root) may rename or remove it. */
+const STICKY = 0o1000;
+
+/** Throws STATE_FILE_UNSAFE unless the folder of `path` is safe to keep it in; ok when absent. */
+async function checkFolder(path: string, uid: number): Promise<void> {
+  const folder = dirname(path);
+  let info: Stats;
   try {
-    text = await readFile(path, 'utf8');
+    info = await stat(folder);
+  } catch {
+    return; // created with mode 0700 before the first write, or reported by that write
+  }
+  if (!info.isDirectory()) return;
+  const found = `owner uid ${info.uid}, mode ${octal(info.mode)}`;
+  if (info.uid !== uid && info.uid !== 0) {
+    throw unsafe(
+      `folder ${folder} of state file ${path} is owned by another user (${found}); expected a folder owned by uid ${uid} (the supervisor's user) or root, since its owner could replace the state file`,
+    );
+  }
+  if ((info.mode & WRITABLE_BY_GROUP_OR_OTHERS) !== 0 && (info.mode & STICKY) === 0) {
+    throw unsafe(
+      `folder ${folder} of state file ${path} is writable by group or others (${found}); expected a folder only its owner can write to (chmod 700), or a sticky one like /tmp, since anyone who can write to it could replace the state file`,
+    );
+  }
+}
+
+/** Throws STATE_FILE_UNSAFE unless the opened state file is one only the supervisor could write. */
+function checkFile(path: string, info: Stats, uid: number): void {
+  const found = `owner uid ${info.uid}, mode ${octal(info.mode)}`;
+  const expected = `expected a regular file owned by uid ${uid} (the supervisor's user) and not writable by group or others`;
+  if (!info.isFile()) {
+    throw unsafe(`state file ${path} is not a regular file (${found}); ${expected}`);
+  }
+  if (info.uid !== uid) {
+    throw unsafe(
+      `state file ${path} is owned by uid ${info.uid} (mode ${octal(info.mode)}); ${expected}: another user's file could name any process to signal (remove it, or chown it if you wrote it)`,
+    );
+  }
+  if ((info.mode & WRITABLE_BY_GROUP_OR_OTHERS) !== 0) {
+    throw unsafe(
+      `state file ${path} has mode ${octal(info.mode)} (owner uid ${info.uid}); ${expected} (chmod 600 it)`,
+    );
+  }
+  if (info.nlink !== 1) {
+    throw unsafe(
+      `state file ${path} has ${info.nlink} hard links (${found}); ${expected}, with one link`,
+    );
+  }
+}
+
+/**
+ * Reads and validates the state file; null when there is none. Throws STATE_FILE_UNSAFE when
+ * the file or its folder could have been written by someone else (see above).
+ */
+export async function readStateFile(path: string): Promise<StateDocument | null> {
+  const uid = ownUid();
+  await checkFolder(path, uid);
+  let handle: FileHandle;
+  try {
+    // O_NONBLOCK: a FIFO planted here must not hang the start.
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (error) {
     // No file (or no folder yet): nothing to adopt. Whether it can be written is checked next.
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    if (code === 'ELOOP') {
+      throw unsafe(
+        `state file ${path} is a symbolic link; expected a regular file (a link is never followed: remove it)`,
+      );
+    }
     throw new SupervisorError(
       'STATE_FILE_INVALID',
       `cannot read state file ${path}: ${(error as Error).message}`,
       { cause: error },
     );
+  }
+  let text: string;
+  try {
+    checkFile(path, await handle.stat(), uid);
+    text = await handle.readFile('utf8');
+  } catch (error) {
+    if (error instanceof SupervisorError) throw error;
+    throw new SupervisorError(
+      'STATE_FILE_INVALID',
+      `cannot read state file ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  } finally {
+    await handle.close();
   }
   let json: unknown;
   try {
@@ -106,7 +215,7 @@ export class StateWriter {
   async writeOrThrow(): Promise<void> {
     await this.flush();
     try {
-      await mkdir(dirname(this.#path), { recursive: true });
+      await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
       await this.#write();
     } catch (error) {
       throw new SupervisorError(
@@ -129,15 +238,23 @@ export class StateWriter {
   }
 
   async #write(): Promise<void> {
-    const temporary = `${this.#path}.${process.pid}.tmp`;
-    const handle = await open(temporary, 'w', 0o600);
+    // A random name, created exclusively and never through a symbolic link: a name someone
+    // could guess (the PID) would let them plant a link and have us write where it points.
+    const suffix = randomBytes(12).toString('hex');
+    const temporary = join(dirname(this.#path), `.${basename(this.#path)}.${suffix}.tmp`);
+    const handle = await open(
+      temporary,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
-      await handle.writeFile(`${JSON.stringify(this.#snapshot(), null, 2)}\n`);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
+      try {
+        await handle.writeFile(`${JSON.stringify(this.#snapshot(), null, 2)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      // rename replaces a link at the state file's path; it never writes through one.
       await rename(temporary, this.#path);
     } catch (error) {
       await unlink(temporary).catch(() => {});

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { execa } from 'execa';
 import type { RecycleReason, SpawnReason, StopReason, WorkerInfo, WorkerState } from '../types.js';
+import { hashWorkerToken, newWorkerToken, WORKER_TOKEN_VARIABLE } from './identity.js';
 import { OutputReader, type OutputSettings, type StreamName } from './output.js';
 import { isLive, liveGroupMembers, parseStat, readStat } from './proc.js';
 import type { CommandSpec } from './settings.js';
@@ -64,6 +65,8 @@ export class Worker {
   state: WorkerState = 'starting';
   pid: number | null = null;
   startTicks: number | null = null;
+  /** SHA-256 of the token in the worker's environment: what proves it ours on adoption. */
+  tokenHash: string | null = null;
   retiring: RecycleReason | null = null;
   stopReason: StopReason | null = null;
   rssBytes: number | null = null;
@@ -142,8 +145,10 @@ export class Worker {
     redact: (line: string) => string,
   ): void {
     let child: Subprocess;
+    const token = newWorkerToken();
+    this.tokenHash = hashWorkerToken(token);
     try {
-      child = spawnProcess(spec);
+      child = spawnProcess({ ...spec, env: { ...spec.env, [WORKER_TOKEN_VARIABLE]: token } });
     } catch (error) {
       // Invalid spawn options throw synchronously; report it like a spawn failure, but not
       // from inside the caller's loop.
@@ -184,6 +189,7 @@ export class Worker {
   adopt(entry: StateEntry): void {
     this.pid = entry.pid;
     this.startTicks = entry.startTicks;
+    this.tokenHash = entry.tokenHash ?? null;
   }
 
   /** Starts looking an adopted worker up in /proc every `pollMs`: it is not our child. */
@@ -296,6 +302,7 @@ export class Worker {
       pgid: this.pid,
       startTicks: this.startTicks,
       bootId,
+      ...(this.tokenHash === null ? {} : { tokenHash: this.tokenHash }),
       commandHash: this.commandHash,
       argv0: this.argv0,
       spawnedAt: this.spawnedAt,
