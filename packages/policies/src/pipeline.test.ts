@@ -1,7 +1,7 @@
 import type { PolicyInstance, Recommendation } from '@qscale/contracts';
 import { isQscaleError } from '@qscale/contracts';
+import { context } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
-import { context } from '../test/context.js';
 import type { PolicyEvent } from './events.js';
 import { createPolicyPipeline } from './pipeline.js';
 

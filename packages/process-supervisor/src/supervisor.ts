@@ -9,6 +9,7 @@ import { isLive, readBootId, readStat } from './internal/proc.js';
 import { describeIssues, resolvePoolSettings } from './internal/settings.js';
 import { isStopSignal, refusedGroup } from './internal/signals.js';
 import { readStateFile, type StateEntry, StateWriter } from './internal/state-file.js';
+import { ProcessTree } from './internal/tree.js';
 import { type StopPlan, Worker, type WorkerHooks } from './internal/worker.js';
 import { type PoolContext, WorkerPool } from './pool.js';
 import type {
@@ -38,6 +39,11 @@ const optionsSchema = z.strictObject({
     .enum(['adopt', 'stop'], { error: 'expected previousWorkers to be adopt or stop' })
     .optional(),
   refuseRoot: z.boolean({ error: 'expected refuseRoot to be true or false' }).optional(),
+  treeScanMs: z
+    .number({ error: 'expected treeScanMs as a number of milliseconds' })
+    .int('expected treeScanMs as whole milliseconds')
+    .min(0, 'expected treeScanMs of 0 (walk /proc only at stops) or more')
+    .optional(),
   logger: z
     .custom<Logger>(
       (value) =>
@@ -81,6 +87,8 @@ export class Supervisor {
   /** Workers of the previous run not (yet) in a pool: unclaimed adoptees and those stopping. */
   readonly #held = new Set<Worker>();
   readonly #writer: StateWriter;
+  /** Every worker's descendants, found by one /proc walk for all pools. */
+  readonly #tree: ProcessTree;
   #stopping: Promise<StopSummary> | null = null;
   #previousRun: PreviousRun = { unclaimed: 0, stopping: 0, skipped: [] };
 
@@ -91,6 +99,7 @@ export class Supervisor {
     refuseRoot: boolean;
     bootId: string;
     self: { pid: number; startTicks: number };
+    treeScanMs: number;
   }) {
     this.stateFile = init.stateFile;
     this.#logger = init.logger;
@@ -99,6 +108,23 @@ export class Supervisor {
     this.#bootId = init.bootId;
     this.#self = init.self;
     this.#emitter = new Emitter(init.logger);
+    this.#tree = new ProcessTree({
+      scanMs: init.treeScanMs,
+      onError: (error) =>
+        this.#logger.warn('cannot walk /proc for workers\' descendants', {
+          error: error instanceof Error ? error.message : String(error),
+        }),
+      onFound: (family, member) =>
+        this.#logger.debug('worker descendant found', {
+          queue: family.queue,
+          worker: family.worker,
+          pid: family.rootPid,
+          descendant: member.pid,
+          ppid: member.ppid,
+          pgid: member.pgid,
+          sid: member.sid,
+        }),
+    });
     this.#writer = new StateWriter(
       init.stateFile,
       () => this.#snapshot(),
@@ -140,6 +166,7 @@ export class Supervisor {
       refuseRoot: parsed.data.refuseRoot ?? DEFAULTS.refuseRoot,
       bootId,
       self: { pid: process.pid, startTicks: selfStat?.startTicks ?? 0 },
+      treeScanMs: parsed.data.treeScanMs ?? DEFAULTS.treeScanMs,
     });
     const { live, skipped } = await classify(previous?.workers ?? [], bootId);
     for (const entry of live) supervisor.#hold(entry);
@@ -315,6 +342,7 @@ export class Supervisor {
       emit: (name, payload) => this.#poolEmitter().emit(name, payload),
       changed: () => this.#writer.markDirty(),
       resolve: (options) => resolvePoolSettings(options, { refuseRoot: this.#refuseRoot }),
+      tree: this.#tree,
       attach: (pool, workers) => {
         this.#poolWorkers.set(pool, workers);
       },
@@ -341,6 +369,7 @@ export class Supervisor {
       spawnedAt: entry.spawnedAt,
       hooks: this.#heldHooks(),
       stopPlan: recordedStopPlan(entry),
+      tree: this.#tree,
     });
     worker.adopt(entry);
     this.#held.add(worker);

@@ -44,7 +44,10 @@ export interface PoolOptions {
   name: string;
   /** Program and arguments of one worker. Never run through a shell. */
   command: readonly string[];
-  /** The worker's whole environment; PATH is added from the supervisor's when not set. */
+  /**
+   * The worker's whole environment; PATH is added from the supervisor's when not set, and
+   * QSCALE_WORKER_TOKEN (the worker's own adoption proof; not allowed here) always.
+   */
   env?: Readonly<Record<string, string>>;
   /** Working directory of the workers. Default: the supervisor's. */
   cwd?: string;

@@ -1,6 +1,6 @@
 import { defineStrategy, isQscaleError } from '@qscale/contracts';
+import { context } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
-import { context } from '../test/context.js';
 import { createStrategy, STRATEGY_NAMES } from './create.js';
 import { StrategyError } from './errors.js';
 

@@ -1,5 +1,5 @@
+import { context } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
-import { context } from '../../test/context.js';
 import { createStrategy } from '../create.js';
 
 describe('horizon', () => {

@@ -1,5 +1,5 @@
+import { context } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
-import { context } from '../../test/context.js';
 import { createStrategy } from '../create.js';
 
 // The anchor's HybridStrategy vectors (reference §3 #38-#40): spawn latency 0, no pickup

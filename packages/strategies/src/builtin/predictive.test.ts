@@ -1,6 +1,6 @@
 import type { QueueSnapshot } from '@qscale/contracts';
+import { context, history } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
-import { context, history } from '../../test/context.js';
 import { createStrategy } from '../create.js';
 
 const NOW = 1_000_000;
