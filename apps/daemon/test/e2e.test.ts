@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import {
   connectRedis,
   deleteKeys,
+  LaravelRedisQueue,
   readProc,
   redisUrl,
   startPrivateRedis,
@@ -10,7 +11,6 @@ import {
 } from '@qscale/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { LaravelRedisQueue } from '../../../packages/metrics-reader/test/helpers/laravel.js';
 import {
   BULLMQ_WORKER,
   Cleanups,

@@ -6,14 +6,20 @@
  * never the nominal rate: on a busy machine the producer is late and the consumers slow.
  */
 import type { QueueSnapshot } from '@qscale/contracts';
-import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from '@qscale/testkit';
+import {
+  connectRedis,
+  deleteKeys,
+  type LaravelPayloadVersion,
+  LaravelRedisQueue,
+  redisUrl,
+  uniquePrefix,
+} from '@qscale/testkit';
 import { Queue as Queue6, Worker as Worker6 } from 'bullmq';
 import { Queue as Queue5, Worker as Worker5 } from 'bullmq5';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader, type QueueSource } from '../src/index.js';
 import { consumeCelery, publishCelery } from './helpers/celery.js';
-import { type LaravelPayloadVersion, LaravelRedisQueue } from './helpers/laravel.js';
 import { LoadLog, percentile, runLoad, sleep } from './helpers/load.js';
 import { enqueueRq, workRq } from './helpers/rq.js';
 import { pushSidekiq, SidekiqProcess } from './helpers/sidekiq.js';

@@ -2,6 +2,7 @@ import type { Logger, QueueBackend } from '@qscale/contracts';
 import {
   createTestCertificates,
   freePort,
+  LaravelRedisQueue,
   redisUrl,
   startPrivateRedis,
   uniquePrefix,
@@ -11,7 +12,6 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader } from '../src/index.js';
 import { publishCelery } from './helpers/celery.js';
-import { LaravelRedisQueue } from './helpers/laravel.js';
 import { enqueueRq } from './helpers/rq.js';
 import { pushSidekiq } from './helpers/sidekiq.js';
 

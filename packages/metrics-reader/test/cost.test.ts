@@ -1,9 +1,8 @@
 import type { QueueBackend } from '@qscale/contracts';
-import { startPrivateRedis, uniquePrefix } from '@qscale/testkit';
+import { LaravelRedisQueue, startPrivateRedis, uniquePrefix } from '@qscale/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
-import { LaravelRedisQueue } from './helpers/laravel.js';
 
 const DRIVERS: QueueBackend[] = ['laravel', 'bullmq', 'sidekiq', 'rq', 'celery'];
 

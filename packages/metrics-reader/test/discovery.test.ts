@@ -1,8 +1,7 @@
-import { freePort, redisUrl } from '@qscale/testkit';
+import { freePort, LaravelRedisQueue, redisUrl } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
 import { publishCelery } from './helpers/celery.js';
-import { LaravelRedisQueue } from './helpers/laravel.js';
 import { enqueueRq } from './helpers/rq.js';
 import { redisFixture } from './helpers/setup.js';
 import { pushSidekiq } from './helpers/sidekiq.js';

@@ -1,8 +1,14 @@
-import { connectRedis, deleteKeys, redisUrl, uniquePrefix } from '@qscale/testkit';
+import {
+  connectRedis,
+  deleteKeys,
+  type LaravelPayloadVersion,
+  LaravelRedisQueue,
+  redisUrl,
+  uniquePrefix,
+} from '@qscale/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader } from '../src/index.js';
-import { type LaravelPayloadVersion, LaravelRedisQueue } from './helpers/laravel.js';
 
 let redis: Redis;
 const cleanups: (() => Promise<unknown>)[] = [];

@@ -1,10 +1,9 @@
 import type { QueueBackend } from '@qscale/contracts';
-import { redisUrl } from '@qscale/testkit';
+import { LaravelRedisQueue, redisUrl } from '@qscale/testkit';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader, type QueueSource } from '../src/index.js';
 import { publishCelery } from './helpers/celery.js';
-import { LaravelRedisQueue } from './helpers/laravel.js';
 import { enqueueRq, scheduleRq } from './helpers/rq.js';
 import { redisFixture } from './helpers/setup.js';
 import { pushSidekiq, scheduleSidekiq } from './helpers/sidekiq.js';

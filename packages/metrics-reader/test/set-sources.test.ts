@@ -1,7 +1,12 @@
-import { connectRedis, redisUrl, startPrivateRedis, waitFor } from '@qscale/testkit';
+import {
+  connectRedis,
+  LaravelRedisQueue,
+  redisUrl,
+  startPrivateRedis,
+  waitFor,
+} from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader, type QueueSource } from '../src/index.js';
-import { LaravelRedisQueue } from './helpers/laravel.js';
 import { redisFixture } from './helpers/setup.js';
 
 const fixture = redisFixture();

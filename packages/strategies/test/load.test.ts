@@ -2,10 +2,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { isQscaleError } from '@qscale/contracts';
+import { context } from '@qscale/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStrategy } from '../src/create.js';
 import { loadStrategy } from '../src/load.js';
-import { context } from './context.js';
 
 const STRATEGY_SOURCE = (name: string) => `
 const optionsSchema = { safeParse: (input) => ({ success: true, data: input }) };

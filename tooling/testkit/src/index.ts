@@ -1,3 +1,5 @@
+export type { LaravelPayloadVersion, LaravelQueueOptions, ReservedJob } from './laravel.js';
+export { LaravelRedisQueue } from './laravel.js';
 export type { ProcInfo } from './proc.js';
 export { findProcessesWithArg, listProcesses, readProc } from './proc.js';
 export type { PrivateRedis } from './redis.js';
@@ -10,5 +12,6 @@ export {
   uniquePrefix,
   waitFor,
 } from './redis.js';
+export { context, history, snapshot } from './scaling.js';
 export type { TestCertificates } from './tls.js';
 export { createTestCertificates } from './tls.js';

@@ -1,7 +1,7 @@
 /**
  * Writes, reserves, releases, deletes and migrates jobs in Redis exactly as Laravel's
- * `Illuminate\Queue\RedisQueue` (11.x/12.x) and its `LuaScripts` do, so the reader (and later
- * the daemon's end-to-end tests) can be checked against real Laravel key layouts without PHP.
+ * `Illuminate\Queue\RedisQueue` (11.x/12.x) and its `LuaScripts` do, so the metrics reader and
+ * the daemon's end-to-end tests can be checked against real Laravel key layouts without PHP.
  *
  * Keys, under the connection prefix (`laravel_database_` by default):
  * `queues:{name}` list (RPUSH by producers, LPOP by workers), `queues:{name}:notify` list,

@@ -1,3 +1,7 @@
+/**
+ * Scaling inputs for the pure packages' tests (strategies, policies): a quiet queue snapshot, a
+ * context around it, and a history of snapshots, each overridden by only what a test cares about.
+ */
 import type { QueueSnapshot, ScalingContext } from '@qscale/contracts';
 
 /** A snapshot with every figure known and nothing happening, overridden by `figures`. */
