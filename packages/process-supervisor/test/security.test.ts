@@ -218,6 +218,22 @@ describe('adoption needs proof from the process itself', () => {
     for (const entry of recorded) expect(await isAlive(entry.pid)).toBe(true);
   });
 
+  it('never logs a worker token its worker prints', async () => {
+    h = new Harness();
+    const marker = h.marker('print-token');
+    const supervisor = await h.supervisor();
+    const pool = await supervisor.createPool(h.options('q', 'print-token.mjs', marker));
+    pool.scaleTo(1);
+    const logged = () => h.logger.lines.filter((line) => line.message.startsWith('token '));
+    await waitFor(() => logged().length === 1, { ...WAIT, what: 'the token line logged' });
+    const [pid] = pool.pids();
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+    const token = /QSCALE_WORKER_TOKEN=([^\0]+)/.exec(environ)?.[1] ?? '';
+    expect(token).toHaveLength(43);
+    expect(logged()[0]?.message).toBe('token [REDACTED]');
+    expect(JSON.stringify(h.logger.lines)).not.toContain(token);
+  });
+
   it('refuses a worker environment that sets QSCALE_WORKER_TOKEN itself', async () => {
     h = new Harness();
     const supervisor = await h.supervisor();

@@ -6,6 +6,7 @@ import type { RecycleReason, SpawnReason, StopReason, WorkerInfo, WorkerState } 
 import { hashWorkerToken, newWorkerToken, WORKER_TOKEN_VARIABLE } from './identity.js';
 import { OutputReader, type OutputSettings, type StreamName } from './output.js';
 import { isLive, liveGroupMembers, parseStat, readStat } from './proc.js';
+import { REDACTED } from './redact.js';
 import type { CommandSpec } from './settings.js';
 import { signalGroup } from './signals.js';
 import type { StateEntry } from './state-file.js';
@@ -174,7 +175,9 @@ export class Worker {
 
     this.pid = child.pid;
     child.once('exit', (code, signal) => this.#onExit(code, signal, null));
-    this.#output = new OutputReader(output, redact, {
+    // The token is a secret too: a worker that prints its environment must not log it.
+    const redactAll = (line: string) => redact(line).replaceAll(token, REDACTED);
+    this.#output = new OutputReader(output, redactAll, {
       line: (stream, text, truncated) => this.hooks.outputLine(this, stream, text, truncated),
       dropped: (lines) => this.hooks.outputDropped(this, lines),
     });
