@@ -108,6 +108,25 @@ describe('predictive: backlog', () => {
     expect(capacity(result.workers - 1)).toBeLessThan(pending * 1_000);
   });
 
+  it('counts the jobs in service as work still ahead of the backlog', () => {
+    // 50 queued jobs of 1 s and 10 s of SLO left: 5 workers clear them in time. 40 jobs in
+    // service hold their slots for about half a job more each (20 slot-seconds): 7 workers.
+    const drain = (active: number) =>
+      recommend({
+        bounds: { min: 0, max: 100 },
+        queue: {
+          pending: 50,
+          active,
+          oldestPendingAgeMs: 20_000,
+          serviceTimeMs: exponential1s,
+        },
+      });
+    expect(drain(0).workers).toBe(5);
+    const busy = drain(40);
+    expect(busy.reason).toMatch(/backlog drain/);
+    expect(busy.workers).toBe(7);
+  });
+
   it('treats a breached SLO with the shortest budget (one tick)', () => {
     const result = recommend({
       bounds: { min: 0, max: 1_000 },
