@@ -40,7 +40,11 @@ function reader(prefix: string, queues: string[]): MetricsReader {
 
 /** What the tests need of a Queue, common to both major versions. */
 interface AnyQueue {
-  add(name: string, data: unknown, opts?: { priority?: number; delay?: number }): Promise<unknown>;
+  add(
+    name: string,
+    data: unknown,
+    opts?: { priority?: number; delay?: number; timestamp?: number },
+  ): Promise<unknown>;
   pause(): Promise<void>;
   close(): Promise<void>;
 }
@@ -82,6 +86,22 @@ describe.each(versions)('BullMQ %s', (_label, makeQueue) => {
     expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(20);
     expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(Date.now() - before);
     expect(snapshot?.sources).toMatchObject({ pending: 'counter', oldestPendingAgeMs: 'counter' });
+  });
+
+  it('reads the oldest age from the longest-due delayed job when it waited longer than the waiting ones', async () => {
+    const prefix = uniquePrefix('bull').slice(0, -1);
+    cleanups.push(() => deleteKeys(redis, `${prefix}:*`));
+    const queue = makeQueue('exports', prefix);
+    cleanups.push(() => queue.close());
+    // Created 5.4 s ago with a 200 ms delay: due for 5.2 s, never promoted (no worker runs).
+    const dueSince = Date.now() - 5_200;
+    await queue.add('due', {}, { delay: 200, timestamp: dueSince - 200 });
+    // Waiting since just now: the newer of the two candidates for the oldest pending job.
+    await queue.add('fresh', {});
+    const [snapshot] = await reader(prefix, ['exports']).snapshot();
+    expect(snapshot?.pending).toBe(2);
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(5_200);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(Date.now() - dueSince);
   });
 
   it('reports a paused queue and still counts its jobs as pending', async () => {
