@@ -260,6 +260,15 @@ describe('the state file is trusted only when it is ours', () => {
     expect((error as Error).message).toContain(stateFile);
     expect((error as Error).message).toMatch(/owned by uid 65534.*expected.*uid 0/);
     expect(await isAlive(stranger)).toBe(true);
+
+    // Ours again, but in a folder another user owns (and so may empty and refill at will).
+    await chown(stateFile, 0, 0);
+    await chown(dirname(stateFile), NOBODY, NOBODY);
+    await expect(h.supervisor()).rejects.toMatchObject({
+      code: 'STATE_FILE_UNSAFE',
+      message: expect.stringMatching(/folder .* is owned by another user \(owner uid 65534/),
+    });
+    expect(await isAlive(stranger)).toBe(true);
   });
 
   it('refuses a state file writable by group or others, and a folder writable by others', async () => {

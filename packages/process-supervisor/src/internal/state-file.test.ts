@@ -1,4 +1,5 @@
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { link, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,6 +41,24 @@ describe('state file', () => {
     expect((await readStateFile(path))?.updatedAt).toBe(100);
     expect(await readdir(join(dir, 'nested'))).toEqual(['state.json']);
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(doc(100));
+  });
+
+  it('refuses a FIFO without waiting for a writer, and a file with a second hard link', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'qscale-state-'));
+    const path = join(dir, 'state.json');
+    execFileSync('mkfifo', ['-m', '600', path]);
+    await expect(readStateFile(path)).rejects.toMatchObject({
+      code: 'STATE_FILE_UNSAFE',
+      message: expect.stringContaining('is not a regular file'),
+    });
+    await rm(path);
+    await writeFile(path, JSON.stringify(doc(1)), { mode: 0o600 });
+    expect((await readStateFile(path))?.updatedAt).toBe(1);
+    await link(path, join(dir, 'elsewhere'));
+    await expect(readStateFile(path)).rejects.toMatchObject({
+      code: 'STATE_FILE_UNSAFE',
+      message: expect.stringContaining('2 hard links'),
+    });
   });
 
   it('reads a missing file as no previous run', async () => {
