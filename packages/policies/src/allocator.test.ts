@@ -103,7 +103,9 @@ describe('host allocator: one tick', () => {
       options(at),
     );
     expect(byQueue(held)).toEqual({ a: 1, b: 0 });
-    expect(held[1]?.edits[0]?.why).toContain('slots granted within their cooldown');
+    expect(held[1]?.edits[0]?.why).toContain(
+      'queues given a slot within their cooldown keep theirs',
+    );
     // Past the cooldown, the more urgent queue takes it.
     const later = T + 30_000;
     const rotated = allocator.allocate(
@@ -112,6 +114,24 @@ describe('host allocator: one tick', () => {
     );
     expect(byQueue(rotated)).toEqual({ a: 0, b: 1 });
     expect(rotated[0]?.edits[0]?.why).toContain('b (+1: 1 waiting, oldest 36s of its 15s SLO');
+  });
+
+  it('a queue scaled up within its cooldown keeps all its slots, not only the new one', () => {
+    const allocator = createHostAllocator({ cooldownMs: 30_000 });
+    allocator.allocate([busy('a', 0, 1)], { now: T, maxWorkers: 2 });
+    allocator.allocate([busy('a', 1, 2)], { now: T + 40_000, maxWorkers: 2 });
+    // 10 s after a's second slot, b waits: a's older slot is not taken either.
+    const decisions = allocator.allocate([busy('a', 2), waiting('b', 0, 1, 3, 14_000)], {
+      now: T + 50_000,
+      maxWorkers: 2,
+    });
+    expect(byQueue(decisions)).toEqual({ a: 2, b: 0 });
+    const later = allocator.allocate([busy('a', 2), waiting('b', 0, 1, 3, 20_000)], {
+      now: T + 70_000,
+      maxWorkers: 2,
+    });
+    expect(byQueue(later)).toEqual({ a: 1, b: 1 });
+    expect(later[0]?.edits[0]?.why).toContain('the rest is shared by unmet demand, which gives 1');
   });
 
   it('an idle queue loses its hold at once; the one idle longest gives up its slot first', () => {

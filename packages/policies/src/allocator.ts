@@ -52,7 +52,7 @@ interface Claim {
   sloMs: number;
   /** Oldest pending age relative to the SLO (1 = at the SLO); 0 when nothing waits. */
   urgency: number;
-  /** Slots above the minimum granted within the cooldown (or kept on missing data). */
+  /** Slots above the minimum kept: all of them when one was granted within the cooldown (or on missing data). */
   held: number;
   /** How long the queue has had nothing to do (0 when it has work; infinite when never seen busy). */
   idleForMs: number;
@@ -64,8 +64,9 @@ interface Claim {
  * The cross-queue allocation of a host's worker slots. When the decided counts fit into
  * `maxWorkers`, they pass unchanged. Otherwise the slots go, in this order:
  * 1. every queue's minimum (a guarantee, even beyond the host);
- * 2. holds: slots granted to a queue within its cooldown stay with it, unless the queue is idle
- *    (no job waiting, running or arriving); a queue whose metrics are missing keeps what it has;
+ * 2. holds: a queue given a slot within its cooldown keeps the slots it has (no up-then-down
+ *    reversal), unless it is idle (no job waiting, running or arriving); a queue whose metrics
+ *    are missing keeps what it has;
  * 3. one slot to each queue with waiting jobs and no slot yet, most urgent first: a queue at or
  *    past its SLO, then by oldest pending age / SLO x priority, then the one without a worker;
  * 4. the rest to queues with work, in proportion to priority x unmet demand (`allocateFairShare`);
@@ -162,7 +163,8 @@ function claimOf(
     sloMs,
     urgency: known && pending > 0 && sloMs > 0 ? oldestMs / sloMs : 0,
     // Never scale down on missing data: such a queue keeps its slots as if just granted.
-    held: !known ? keepable : idle ? 0 : Math.min(freshGrants, keepable),
+    // A queue given a slot within its cooldown keeps every slot it has: no up-then-down.
+    held: !known || (!idle && freshGrants > 0) ? keepable : 0,
     idleForMs: 0,
     given: min,
     firstSlot: false,
@@ -257,11 +259,11 @@ function explain(claim: Claim, takers: readonly Claim[]): string {
     return `${claim.name} is idle${idleFor} (no job waiting, running or arriving), so it keeps ${claim.given === claim.min ? `only its minimum ${claim.min}` : claim.given}${tookBy}`;
   }
   if (claim.pending > 0 && claim.given === 0) {
-    return `its oldest job has waited ${seconds(claim.oldestMs)} of its ${seconds(claim.sloMs)} SLO; slots granted within their cooldown and more urgent queues come first${tookBy}`;
+    return `its oldest job has waited ${seconds(claim.oldestMs)} of its ${seconds(claim.sloMs)} SLO; queues given a slot within their cooldown keep theirs, and more urgent queues come first${tookBy}`;
   }
   const kept =
     claim.held > 0
-      ? `it keeps the ${claim.held} slot${claim.held === 1 ? '' : 's'} granted within its ${seconds(claim.cooldownMs)} cooldown; `
+      ? `it keeps its ${claim.held} slot${claim.held === 1 ? '' : 's'}, as it was given one within its ${seconds(claim.cooldownMs)} cooldown; `
       : '';
   const firstly = claim.firstSlot ? 'it got a first slot for its waiting jobs; ' : '';
   const priority = claim.weight === 1 ? '' : ` x priority ${claim.weight}`;
