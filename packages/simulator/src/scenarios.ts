@@ -319,6 +319,61 @@ const list: Scenario[] = [
   ),
   scenario(
     {
+      name: 'many-queues',
+      summary:
+        '50 queues on a 24-worker host: 10 at 0.25 and 40 at 0.08 two-second jobs/s for 10 min, then 2 min to drain, p95 pickup <= 15 s',
+      origin: 'qscale',
+      steady: false,
+      // About 11 busy workers on 24 slots, but every queue wants a worker of its own: slots
+      // must move from idle queues to queues with waiting jobs (issue 17's starvation soak).
+      feasible: true,
+    },
+    () => ({
+      durationMs: 12 * MINUTE,
+      host: { maxWorkers: 24 },
+      queues: Array.from({ length: 50 }, (_, i) => ({
+        name: `q${String(i).padStart(2, '0')}`,
+        arrivals: {
+          kind: 'poisson' as const,
+          interpolation: 'step' as const,
+          rate: [
+            { atMs: 0, perSecond: i % 5 === 0 ? 0.25 : 0.08 },
+            { atMs: 10 * MINUTE, perSecond: 0 },
+          ],
+        },
+        service: { kind: 'exponential' as const, meanMs: 2_000 },
+        slo: { pickupMs: 15_000, percentile: 95 },
+        workers: { min: 0, max: 2, initial: 0 },
+        spawnLatencyMs: 1_000,
+      })),
+    }),
+  ),
+  scenario(
+    {
+      name: 'rotation',
+      summary:
+        '12 queues on a 6-worker host, each 0.3 one-second jobs/s (3.6 busy workers) for 5 min, p95 pickup <= 15 s',
+      origin: 'qscale',
+      steady: false,
+      // Twelve queues want a worker each and six slots exist: they must take turns without
+      // thrashing (issue 17's 12-queues-on-6-slots case).
+      feasible: true,
+    },
+    () => ({
+      durationMs: 5 * MINUTE,
+      host: { maxWorkers: 6 },
+      queues: Array.from({ length: 12 }, (_, i) => ({
+        name: `q${String(i).padStart(2, '0')}`,
+        arrivals: { kind: 'poisson' as const, rate: 0.3 },
+        service: { kind: 'exponential' as const, meanMs: 1_000 },
+        slo: { pickupMs: 15_000, percentile: 95 },
+        workers: { min: 0, max: 1, initial: 0 },
+        spawnLatencyMs: 1_000,
+      })),
+    }),
+  ),
+  scenario(
+    {
       name: 'tight-slo',
       summary: '40 jobs/s of 100 ms jobs (constant), p99 pickup <= 500 ms',
       origin: 'qscale',

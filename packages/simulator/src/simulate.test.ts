@@ -1,4 +1,4 @@
-import { defineStrategy, type ScalingContext } from '@qscale/contracts';
+import { type Decision, defineStrategy, type ScalingContext } from '@qscale/contracts';
 import { describe, expect, it } from 'vitest';
 import { SCENARIO_NAMES, scenarios } from './scenarios.js';
 import { simulate } from './simulate.js';
@@ -214,6 +214,73 @@ describe('several queues on one host', () => {
       expect(total).toBeLessThanOrEqual(24);
     }
     expect(result.queues.some((q) => (q.editsByPolicy['fair-share'] ?? 0) > 0)).toBe(true);
+  });
+});
+
+describe('many queues sharing a host (issue 17)', () => {
+  /** Every decision of a run with what the queue showed, and the run's figures. */
+  function contended(name: string, seed = 1) {
+    const decisions: { at: number; decision: Decision; idle: boolean; pending: number }[] = [];
+    const result = simulate(scenarios[name]?.trace as TraceInput, {
+      strategy: 'predictive',
+      seed,
+      series: false,
+      onDecision: (decision, ctx) => {
+        const { pending, active, arrivalRate } = ctx.queue;
+        const idle = pending === 0 && active === 0 && arrivalRate === 0;
+        decisions.push({ at: ctx.now, decision, idle, pending: pending ?? 0 });
+      },
+    });
+    // A down within the 30 s cooldown of the same queue's last up, while it had work.
+    const lastUp = new Map<string, number>();
+    let reversalsWithWork = 0;
+    // Longest time a queue had waiting jobs and no worker while an idle queue kept one.
+    const starvedSince = new Map<string, number>();
+    let starvedMs = 0;
+    const byTick = new Map<number, typeof decisions>();
+    for (const d of decisions) byTick.set(d.at, [...(byTick.get(d.at) ?? []), d]);
+    for (const [at, tick] of byTick) {
+      const idleHolds = tick.some((d) => d.idle && d.decision.to > 0);
+      for (const { decision, idle, pending } of tick) {
+        if (decision.to > decision.from) lastUp.set(decision.queue, at);
+        if (decision.to < decision.from && !idle) {
+          const up = lastUp.get(decision.queue);
+          if (up !== undefined && at - up < 30_000) reversalsWithWork++;
+        }
+        if (pending > 0 && decision.to === 0 && idleHolds) {
+          const since = starvedSince.get(decision.queue) ?? at;
+          starvedSince.set(decision.queue, since);
+          starvedMs = Math.max(starvedMs, at - since);
+        } else starvedSince.delete(decision.queue);
+      }
+    }
+    return { result, reversalsWithWork, starvedMs };
+  }
+
+  it('many-queues (50 on 24 slots): every queue served, nothing left behind, p95 within the SLO', () => {
+    const { result, reversalsWithWork, starvedMs } = contended('many-queues');
+    expect(result.queues).toHaveLength(50);
+    for (const q of result.queues) {
+      expect({ queue: q.queue, leftBehind: q.jobs - q.started }).toEqual({
+        queue: q.queue,
+        leftBehind: 0,
+      });
+      expect(q.waitMs.p95).toBeLessThanOrEqual(15_000);
+    }
+    expect(result.total.sloAttainment).toBeGreaterThanOrEqual(0.99);
+    expect(starvedMs).toBe(0);
+    expect(reversalsWithWork).toBe(0);
+  });
+
+  it('rotation (12 on 6 slots): queues take turns, no reversal with work within the cooldown', () => {
+    const { result, reversalsWithWork, starvedMs } = contended('rotation');
+    for (const q of result.queues) {
+      expect(q.started).toBeGreaterThan(0);
+      expect(q.waitMs.p95).toBeLessThanOrEqual(15_000);
+    }
+    expect(result.total.sloAttainment).toBeGreaterThanOrEqual(0.99);
+    expect(starvedMs).toBe(0);
+    expect(reversalsWithWork).toBe(0);
   });
 });
 

@@ -6,11 +6,11 @@ import type {
   StrategyInstance,
 } from '@qscale/contracts';
 import {
+  createHostAllocator,
   createPolicyPipeline,
   type PolicyEvent,
   type PolicyPipeline,
   type PolicySettings,
-  shareHostCapacity,
 } from '@qscale/policies';
 import { createStrategy } from '@qscale/strategies';
 import { DEFAULTS } from './defaults.js';
@@ -222,6 +222,10 @@ export function simulate(
     }),
   );
   const events = new EventHeap<SimEvent>();
+  // As the daemon: one allocator for the host, holding a granted slot for the queue's cooldown.
+  const allocator = createHostAllocator(
+    policies.cooldownMs === undefined ? {} : { cooldownMs: policies.cooldownMs },
+  );
 
   const retire = (queue: QueueState, worker: Worker, now: number) => {
     worker.state = 'gone';
@@ -275,7 +279,8 @@ export function simulate(
           { min: q.settings.min, max: q.settings.max, priority: q.settings.priority },
         ]),
       );
-      decisions = shareHostCapacity(decisions, {
+      decisions = allocator.allocate(decided, {
+        now,
         maxWorkers: parsed.host.maxWorkers,
         limiter: 'config',
         queues: settings,
