@@ -84,10 +84,12 @@ describe('spawning and counting', () => {
       const info = await readProc(pid ?? 0);
       expect(info?.argv.slice(2)).toEqual([marker, ...hostile]);
       const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter(Boolean);
+      // ...and the worker's own adoption token, which the supervisor adds.
       expect(environ.map((line) => line.split('=')[0]).sort()).toEqual([
         'APP_ENV',
         'DB_PASSWORD',
         'PATH',
+        'QSCALE_WORKER_TOKEN',
       ]);
       expect(environ).toContain(`PATH=${process.env.PATH}`);
       expect(existsSync(sentinel)).toBe(false);
