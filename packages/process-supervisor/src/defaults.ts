@@ -83,4 +83,12 @@ export const DEFAULTS = {
   },
   /** How often a live adopted worker (not our child: no exit event) is looked up in /proc. @defaultValue 1000 */
   adoptedPollMs: 1_000,
+  /**
+   * How often /proc is walked for workers' descendants while any worker lives (a package
+   * option), so that a child which leaves the worker's session and outlives its parent (a
+   * double fork) is already known when the worker stops. Every stop signal walks it again
+   * first. 0 walks only at stops.
+   * @defaultValue 1000
+   */
+  treeScanMs: 1_000,
 } as const;

@@ -5,6 +5,7 @@ import { backoffDelayMs } from './internal/backoff.js';
 import { Emitter } from './internal/emitter.js';
 import { createRedactor } from './internal/redact.js';
 import type { PoolSettings } from './internal/settings.js';
+import type { ProcessTree } from './internal/tree.js';
 import type { StopPlan, Worker, WorkerExit, WorkerHooks } from './internal/worker.js';
 import { Worker as WorkerProcess } from './internal/worker.js';
 import type {
@@ -35,6 +36,8 @@ export interface PoolContext {
   attach(pool: WorkerPool, workers: () => Iterable<Worker>): void;
   /** The pool has stopped every worker; forget it. */
   closed(pool: WorkerPool): void;
+  /** Finds workers' descendants that left their process group (shared by every pool). */
+  tree: ProcessTree;
 }
 
 /** How long the spawn-latency average remembers: weight of the newest sample. */
@@ -399,6 +402,7 @@ export class WorkerPool {
       spawnedAt: Date.now(),
       hooks: this.#hooks,
       stopPlan: this.#stopPlan(),
+      tree: this.#context.tree,
     });
     this.#workers.set(worker.id, worker);
     worker.start(s.spec, s.output, this.#redact);

@@ -5,7 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogFields, Logger } from '@qscale/contracts';
 import { findProcessesWithArg, type ProcInfo, readProc, waitFor } from '@qscale/testkit';
-import type { PoolEvents, PoolOptions, Supervisor, SupervisorEvents } from '../src/index.js';
+import type {
+  PoolEvents,
+  PoolOptions,
+  Supervisor,
+  SupervisorEvents,
+  WorkerPool,
+} from '../src/index.js';
 import { startSupervisor } from '../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -137,6 +143,57 @@ export class Harness {
       spawn: { minUptimeMs: 300 },
       ...extra,
     } satisfies PoolOptions;
+  }
+
+  /**
+   * PIDs of workers whose `ready <pid>` line reached the logger: every fixture prints it once
+   * its signal handlers are installed, so a stop sent after it is handled, whatever the load.
+   */
+  readyPids(): Set<number> {
+    const pids = new Set<number>();
+    for (const line of this.logger.lines) {
+      const pid = /^ready (\d+)/.exec(line.message)?.[1];
+      if (pid && line.fields.stream === 'stdout' && line.fields.pid === Number(pid)) {
+        pids.add(Number(pid));
+      }
+    }
+    return pids;
+  }
+
+  /**
+   * Waits until the pool has `count` running workers and every one of them has said it is
+   * ready (the pool's `running` is only a timer, `minUptimeMs`); returns their PIDs.
+   */
+  async ready(pool: WorkerPool, count: number): Promise<number[]> {
+    await waitFor(
+      () => {
+        const pids = pool.pids();
+        const ready = this.readyPids();
+        return (
+          pool.counts().running === count &&
+          pids.length === count &&
+          pids.every((pid) => ready.has(pid))
+        );
+      },
+      { ...WAIT, what: `${count} workers running and ready` },
+    );
+    return pool.pids();
+  }
+
+  /** Waits for an output line matching `pattern`; returns the match. */
+  async line(pattern: RegExp): Promise<RegExpExecArray> {
+    let match: RegExpExecArray | null = null;
+    await waitFor(
+      () => {
+        for (const line of this.logger.lines) {
+          match = pattern.exec(line.message);
+          if (match) return true;
+        }
+        return false;
+      },
+      { ...WAIT, what: `a line matching ${pattern}` },
+    );
+    return match as unknown as RegExpExecArray;
   }
 
   async cleanup(): Promise<void> {

@@ -9,6 +9,7 @@ describe('/proc', () => {
       state: 'S',
       ppid: 1,
       pgid: 42,
+      sid: 42,
       startTicks: 123_456,
     });
     expect(parseStat('garbage')).toBeNull();

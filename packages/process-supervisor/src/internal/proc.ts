@@ -6,6 +6,8 @@ export interface ProcStat {
   state: string;
   ppid: number;
   pgid: number;
+  /** Session id (field 6): a process that called setsid() leads its own. */
+  sid: number;
   /** Field 22, start time in clock ticks after boot: tells a reused PID apart. */
   startTicks: number;
 }
@@ -19,16 +21,18 @@ export function parseStat(text: string): ProcStat | null {
   const state = fields[0];
   const ppid = Number(fields[1]);
   const pgid = Number(fields[2]);
+  const sid = Number(fields[3]);
   const startTicks = Number(fields[19]);
   if (
     !state ||
     !Number.isInteger(ppid) ||
     !Number.isInteger(pgid) ||
+    !Number.isInteger(sid) ||
     !Number.isFinite(startTicks)
   ) {
     return null;
   }
-  return { state, ppid, pgid, startTicks };
+  return { state, ppid, pgid, sid, startTicks };
 }
 
 /** Reads /proc/PID/stat; null when the process does not exist (any more). */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { RecycleReason, SpawnReason, StopReason, WorkerInfo, WorkerState } from '../types.js';
 import { hashWorkerToken, newWorkerToken, WORKER_TOKEN_VARIABLE } from './identity.js';
@@ -8,8 +9,9 @@ import { OutputReader, type OutputSettings, type StreamName } from './output.js'
 import { isLive, liveGroupMembers, parseStat, readStat } from './proc.js';
 import { REDACTED } from './redact.js';
 import type { CommandSpec } from './settings.js';
-import { signalGroup } from './signals.js';
+import { refusedGroup, signalGroup } from './signals.js';
 import type { StateEntry } from './state-file.js';
+import type { Family, ProcessTree } from './tree.js';
 
 /** How a worker's run ended, as the pool needs it. */
 export interface WorkerExit {
@@ -46,6 +48,9 @@ export interface WorkerHooks {
 }
 
 const STOPPING_POLL_MS = 100;
+/** Rounds of scan-and-SIGKILL for what a worker left behind, the first wait after one SIGKILL. */
+const LEFTOVER_ROUNDS = 6;
+const LEFTOVER_WAIT_MS = 10;
 
 /**
  * One worker process and its state machine: starting -> running -> stopping -> exited.
@@ -98,6 +103,11 @@ export class Worker {
   #ranMinUptime = false;
   #drainMs = 0;
   #killWaitMs = 0;
+  readonly #tree: ProcessTree | null;
+  #family: Family | null = null;
+  /** Resolves once the worker's leftovers are killed (or none were found). */
+  #leftovers: Promise<void> | null = null;
+  #leftoversKilled = false;
 
   constructor(init: {
     id: string;
@@ -110,6 +120,8 @@ export class Worker {
     spawnedAt: number;
     hooks: WorkerHooks;
     stopPlan: StopPlan;
+    /** Finds the worker's descendants that left its process group; none when absent. */
+    tree?: ProcessTree | null;
   }) {
     this.id = init.id;
     this.seq = init.seq;
@@ -121,6 +133,7 @@ export class Worker {
     this.spawnedAt = init.spawnedAt;
     this.hooks = init.hooks;
     this.stopPlan = init.stopPlan;
+    this.#tree = init.tree ?? null;
     this.#spawnedMono = performance.now() - Math.max(0, Date.now() - init.spawnedAt);
     this.finished = new Promise((resolve) => {
       this.#resolveFinished = resolve;
@@ -174,6 +187,14 @@ export class Worker {
     if (child.pid === undefined) return;
 
     this.pid = child.pid;
+    this.#family =
+      this.#tree?.track({
+        pid: child.pid,
+        startTicks: null,
+        isChild: true,
+        queue: this.queue,
+        worker: this.id,
+      }) ?? null;
     child.once('exit', (code, signal) => this.#onExit(code, signal, null));
     // The token is a secret too: a worker that prints its environment must not log it.
     const redactAll = (line: string) => redact(line).replaceAll(token, REDACTED);
@@ -193,6 +214,14 @@ export class Worker {
     this.pid = entry.pid;
     this.startTicks = entry.startTicks;
     this.tokenHash = entry.tokenHash ?? null;
+    this.#family =
+      this.#tree?.track({
+        pid: entry.pid,
+        startTicks: entry.startTicks,
+        isChild: false,
+        queue: this.queue,
+        worker: this.id,
+      }) ?? null;
   }
 
   /** Starts looking an adopted worker up in /proc every `pollMs`: it is not our child. */
@@ -268,6 +297,7 @@ export class Worker {
    */
   killSync(): boolean {
     if (this.pid === null || this.#exit || this.#finishedFlag) return false;
+    this.#killDescendantsSync();
     if (this.adopted) {
       try {
         const stat = parseStat(readFileSync(`/proc/${this.pid}/stat`, 'utf8'));
@@ -344,8 +374,40 @@ export class Worker {
     this.hooks.running(this);
   }
 
-  /** Sends the signals, in order, to the worker's process group. */
+  /**
+   * Sends the signals, in order, to the worker's process group and to the groups of its
+   * descendants that left it: a job process that called setsid (RQ's work horse), or what a
+   * double fork left re-parented to init.
+   */
   #signal(...signals: NodeJS.Signals[]): void {
+    if (this.pid === null || this.#exit) return;
+    const family = this.#family;
+    const tree = this.#tree;
+    if (!family || !tree) {
+      this.#signalWorker(signals);
+      return;
+    }
+    // Walk the tree first: once signalled, the worker may exit at once, and a child that left
+    // its group would then be re-parented to init before a later walk could link it to the
+    // worker. The walk is asynchronous, so the signals land a few milliseconds later.
+    tree
+      .scan()
+      .then(() => {
+        // Exited meanwhile: #killLeftovers SIGKILLs what is left.
+        if (this.#exit) return;
+        this.#signalWorker(signals);
+        for (const group of descendantGroups(family)) {
+          if (group === this.pid) continue; // signalled with the worker
+          for (const signal of signals) signalGroup(group, signal);
+        }
+      })
+      .catch((error: unknown) =>
+        this.hooks.problem(this, `cannot send ${signals.join(', ')}`, error),
+      );
+  }
+
+  /** The signals to the worker's own process group. */
+  #signalWorker(signals: NodeJS.Signals[]): void {
     if (this.pid === null || this.#exit) return;
     if (!this.adopted) {
       // Our child is not reaped before its 'exit' callback runs, so its PID (the group id)
@@ -362,6 +424,48 @@ export class Worker {
     this.#signalAdopted(this.pid, signals).catch((error: unknown) =>
       this.hooks.problem(this, `cannot send ${signals.join(', ')}`, error),
     );
+  }
+
+  /**
+   * What the worker left behind when it exited (its process group was SIGKILLed already):
+   * SIGKILL to every group its tree still has, scanning again until none is left, like
+   * systemd's control-group kill mode. Never rejects.
+   */
+  async #killLeftovers(family: Family): Promise<void> {
+    const tree = this.#tree;
+    if (!tree) return;
+    tree.rootExited(family);
+    try {
+      for (let round = 0; round < LEFTOVER_ROUNDS; round++) {
+        await tree.scan();
+        if (family.members.size === 0) return;
+        if (round === LEFTOVER_ROUNDS - 1) {
+          const pids = [...family.members.keys()].join(', ');
+          this.hooks.problem(this, 'descendants still alive after SIGKILL', new Error(pids));
+          return;
+        }
+        for (const group of descendantGroups(family)) signalGroup(group, 'SIGKILL');
+        await sleep(LEFTOVER_WAIT_MS * 2 ** round);
+      }
+    } catch (error) {
+      this.hooks.problem(this, 'cannot kill what the worker left behind', error);
+    } finally {
+      tree.untrack(family);
+    }
+  }
+
+  /** {@link killSync} for the descendants known at the last scan, each checked by start time. */
+  #killDescendantsSync(): void {
+    for (const member of this.#family?.members.values() ?? []) {
+      try {
+        const stat = parseStat(readFileSync(`/proc/${member.pid}/stat`, 'utf8'));
+        if (!isLive(stat) || stat.startTicks !== member.startTicks) continue;
+        if (refusedGroup(stat.pgid) === null) signalGroup(stat.pgid, 'SIGKILL');
+        process.kill(member.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
   }
 
   /** Not our child: check it is still the same process (start time) before signalling. */
@@ -426,6 +530,8 @@ export class Worker {
     // Whatever the worker left in its group (a grandchild that ignored SIGTERM) goes with it,
     // like systemd's control-group kill mode.
     if (this.pid !== null && !this.adopted) signalGroup(this.pid, 'SIGKILL');
+    // ...and so does what left the group: a setsid child, a re-parented grandchild.
+    if (this.#family) this.#leftovers = this.#killLeftovers(this.#family);
     this.#exit = {
       code,
       signal,
@@ -455,6 +561,14 @@ export class Worker {
 
   #finish(): void {
     if (this.#finishedFlag || !this.#exit) return;
+    // Finished means nothing of the worker's tree runs any more.
+    if (this.#leftovers && !this.#leftoversKilled) {
+      void this.#leftovers.then(() => {
+        this.#leftoversKilled = true;
+        this.#finish();
+      });
+      return;
+    }
     this.#finishedFlag = true;
     this.#output?.close();
     const exit = { ...this.#exit, lastOutput: this.#output?.tail() ?? [] };
@@ -490,6 +604,11 @@ export class Worker {
     clearTimeout(timer);
     this.#timers.delete(timer);
   }
+}
+
+/** The groups of a worker's tree that may be signalled (never ours, init's or the kernel's). */
+function descendantGroups(family: Family): number[] {
+  return family.groups.filter((group) => refusedGroup(group) === null);
 }
 
 const JOB_CONTROL_STOPS = new Set<string>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
