@@ -104,7 +104,7 @@ describe('crash loops', () => {
 
     const { replacing } = await pool.update(h.options('flaky', 'idle.mjs', marker));
     expect(replacing).toBe(0);
-    await waitFor(() => pool.counts().running === 1, { ...WAIT, what: 'fixed worker running' });
+    await h.ready(pool, 1);
     expect(eventsNamed(events, 'recovered')).toEqual([{ queue: 'flaky' }]);
     expect(pool.status()).toMatchObject({ health: 'ok', failedStarts: 0 });
   });

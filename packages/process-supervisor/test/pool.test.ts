@@ -19,9 +19,9 @@ afterEach(async () => {
   await h.cleanup();
 });
 
-async function runningPids(pool: WorkerPool, count: number): Promise<number[]> {
-  await waitFor(() => pool.counts().running === count, { ...WAIT, what: `${count} running` });
-  return pool.pids();
+/** Running, and ready: each worker has installed its signal handlers. */
+function runningPids(pool: WorkerPool, count: number): Promise<number[]> {
+  return h.ready(pool, count);
 }
 
 describe('spawning and counting', () => {
@@ -219,6 +219,8 @@ describe('stopping', () => {
       what: 'worker and grandchild',
     });
     const grandchild = (await liveWithMarker(marker)).find((p) => p.pid !== worker);
+    // It ignores SIGTERM from here on.
+    await h.line(new RegExp(`^ready ${grandchild?.pid}$`));
     expect(grandchild?.pgid).toBe(worker);
     expect(grandchild?.ppid).toBe(worker);
 

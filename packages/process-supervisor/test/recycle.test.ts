@@ -50,7 +50,7 @@ describe('recycling', () => {
       h.options('memory', 'idle.mjs', marker, { recycle: { maxRssBytes: 10_000_000 } }),
     );
     pool.scaleTo(2);
-    await waitFor(() => pool.counts().running === 2, { ...WAIT, what: '2 running' });
+    await h.ready(pool, 2);
     const [heavy, light] = pool.pids() as [number, number];
     const events = recordEvents<PoolEvents>(pool, ALL_POOL_EVENTS);
     const capacity = runningAtEachRecycleStop(pool);
@@ -94,7 +94,7 @@ describe('recycling', () => {
     const events = recordEvents<PoolEvents>(pool, ALL_POOL_EVENTS);
     const capacity = runningAtEachRecycleStop(pool);
     pool.scaleTo(1);
-    await waitFor(() => pool.counts().running === 1, { ...WAIT, what: 'running' });
+    await h.ready(pool, 1);
     const [first] = pool.pids() as [number];
     await waitFor(async () => !(await isAlive(first)) && pool.counts().running === 1, {
       ...WAIT,
@@ -122,7 +122,7 @@ describe('applying new settings', () => {
       h.options('rollout', 'idle.mjs', marker, { env: { RELEASE: 'v1' } }),
     );
     pool.scaleTo(3);
-    await waitFor(() => pool.counts().running === 3, { ...WAIT, what: '3 running' });
+    await h.ready(pool, 3);
     const old = pool.pids();
     const events = recordEvents<PoolEvents>(pool, ALL_POOL_EVENTS);
     const capacity = runningAtEachRecycleStop(pool);
@@ -171,7 +171,7 @@ describe('applying new settings', () => {
       h.options('bad-rollout', 'idle.mjs', marker, { restart }),
     );
     pool.scaleTo(2);
-    await waitFor(() => pool.counts().running === 2, { ...WAIT, what: '2 running' });
+    await h.ready(pool, 2);
     const old = pool.pids();
     const events = recordEvents<PoolEvents>(pool, ALL_POOL_EVENTS);
     await pool.update(
@@ -193,7 +193,7 @@ describe('applying new settings', () => {
     const supervisor = await h.supervisor();
     const pool = await supervisor.createPool(h.options('soft', 'ignore-term.mjs', marker));
     pool.scaleTo(1);
-    await waitFor(() => pool.counts().running === 1, { ...WAIT, what: 'running' });
+    await h.ready(pool, 1);
     const [pid] = pool.pids();
     const events = recordEvents<PoolEvents>(pool, ALL_POOL_EVENTS);
     const soft = h.options('soft', 'ignore-term.mjs', marker, { stop: { graceMs: 300 } });
@@ -219,10 +219,7 @@ describe('supervisor shutdown', () => {
       ),
     );
     for (const pool of pools) pool.scaleTo(2);
-    await waitFor(() => pools.every((p) => p.counts().running === 2), {
-      ...WAIT,
-      what: '4 running',
-    });
+    await Promise.all(pools.map((p) => h.ready(p, 2)));
     const pids = pools.flatMap((p) => p.pids());
 
     // The daemon's deadline (500 ms) caps every pool's 60 s grace.
