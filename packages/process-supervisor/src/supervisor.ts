@@ -27,7 +27,10 @@ export interface PreviousRun {
   unclaimed: number;
   /** Live workers being stopped (policy `stop`). */
   stopping: number;
-  /** Recorded workers left alone, and why; a reused PID is never touched. */
+  /**
+   * Recorded workers left alone, and why: a reused PID, or a process that does not prove it is
+   * one qscale started, is never touched.
+   */
   skipped: { queue: string; pid: number; reason: SkipReason }[];
 }
 
@@ -381,7 +384,15 @@ export class Supervisor {
   ): void {
     for (const skip of skipped) {
       this.#emitter.emit('previous-skipped', skip);
-      this.#logger.info('worker of the previous run left alone', { ...skip });
+      if (skip.reason === 'unproven' || skip.reason === 'protected-pid') {
+        // A live process the state file names but that is not provably ours: an older
+        // version's file, a worker that dropped its token, or a forged file.
+        this.#logger.warn('recorded process did not prove it is a qscale worker: left alone', {
+          ...skip,
+        });
+      } else {
+        this.#logger.info('worker of the previous run left alone', { ...skip });
+      }
     }
     if (policy !== 'stop') return;
     for (const worker of this.#held) {

@@ -161,6 +161,9 @@ describe('adoption needs proof from the process itself', () => {
       await supervisor.stop({ graceMs: 200 });
       expect(eventsNamed(events, 'adopted')).toEqual([]);
       expect(eventsNamed(events, 'stopping')).toEqual([]);
+      expect(
+        h.logger.lines.filter((line) => line.level === 'warn' && line.fields.pid === plain),
+      ).toHaveLength(previousWorkers === 'adopt' ? 1 : 2);
       expect(await isAlive(plain)).toBe(true);
       expect(await isAlive(guessing)).toBe(true);
     }
