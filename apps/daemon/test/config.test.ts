@@ -232,6 +232,40 @@ describe('parseConfig: every problem, one line each, with line:column', () => {
     ]);
   });
 
+  it('a duration out of its range, too long for a timer or not finite: the key, the value and the range', () => {
+    expect(problems(`tick: 1000h\n${minimal}`)).toEqual([
+      'tick: expected a duration from 100ms to 10m, got "1000h" (qscale.yml:1:7)',
+    ]);
+    expect(problems(`tick: .inf\n${minimal}`)).toEqual([
+      'tick: expected a duration like 500ms, 30s or 5m, got Infinity (qscale.yml:1:7)',
+    ]);
+    // Digits enough to read as Infinity.
+    expect(problems(`tick: ${'9'.repeat(400)}ms\n${minimal}`)).toEqual([
+      `tick: expected a duration from 100ms to 10m, got "${'9'.repeat(57)}..." (qscale.yml:1:7)`,
+    ]);
+    expect(problems(`${minimal}    stop: { grace: 600h }\n`)).toEqual([
+      'queues.emails.stop.grace: expected a duration from 0ms to 24h, got "600h" (qscale.yml:6:20)',
+    ]);
+    expect(
+      problems(
+        `wakePoll: 2m\ndefaults:\n  recycle: { lifetime: 30d }\n  scaling: { downStabilization: 2h }\n${minimal}    restart: { coolOff: 25h }\n`,
+      ),
+    ).toEqual([
+      'wakePoll: expected a duration from 0ms to 1m, got "2m" (qscale.yml:1:11)',
+      'defaults.recycle.lifetime: expected a duration like 500ms, 30s or 5m, got "30d" (qscale.yml:3:24)',
+      'defaults.scaling.downStabilization: expected a duration from 0ms to 1h, got "2h" (qscale.yml:4:33)',
+      'queues.emails.restart.coolOff: expected a duration from 1ms to 24h, got "25h" (qscale.yml:10:25)',
+    ]);
+    // The bounds themselves are accepted.
+    const config = parseConfig(
+      `tick: 10m\n${minimal}    stop: { grace: 24h }\n    recycle: { lifetime: 168h }\n`,
+      { env: {} },
+    );
+    expect(config.tickMs).toBe(600_000);
+    expect(config.queues[0]?.stop.graceMs).toBe(86_400_000);
+    expect(config.queues[0]?.recycle.maxLifetimeMs).toBe(604_800_000);
+  });
+
   it('a bad queue name', () => {
     expect(
       problems(`queues:\n  "a;rm -rf /":\n    driver: rq\n    command: [rq, worker]\n`),
@@ -305,6 +339,35 @@ describe('parseConfig: every problem, one line each, with line:column', () => {
       expect(isQscaleError(error, 'CONFIG_SYNTAX')).toBe(true);
       expect((error as ConfigError).message).toMatch(/^malformed YAML: .* \(q\.yml:\d+:\d+\)$/);
     }
+  });
+
+  it('aliases as users write them: one anchor shared by 120 queues', () => {
+    const queues = Array.from({ length: 120 }, (_, index) =>
+      index === 0
+        ? '  q0: &worker\n    driver: bullmq\n    command: [node, w.js]\n    workers: { max: 3 }\n'
+        : `  q${index}: *worker\n`,
+    );
+    const config = parseConfig(`queues:\n${queues.join('')}`, { env: {} });
+    expect(config.queues).toHaveLength(120);
+    expect(config.queues[119]).toMatchObject({ name: 'q119', command: ['node', 'w.js'] });
+    expect(config.queues[119]?.workers.max).toBe(3);
+  });
+
+  it('an alias bomb, a circular alias or an alias to nothing: one clear problem', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const name of 'bcdefghi') {
+      const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    }
+    expect(problems(`${levels.join('\n')}\n${minimal}`)).toEqual([
+      'the file expands to more than 100000 values once its aliases (*name) are expanded; refused as an alias bomb (qscale.yml)',
+    ]);
+    expect(problems(`x: &loop [1, *loop]\n${minimal}`)).toEqual([
+      'alias *loop is inside the node it refers to (a circular structure) (qscale.yml:1:14)',
+    ]);
+    expect(problems('queues: *nothing\n')).toEqual([
+      'alias *nothing refers to no anchor (qscale.yml:1:9)',
+    ]);
   });
 
   it('duplicate keys are rejected rather than silently overwritten', () => {

@@ -14,18 +14,40 @@ export const QUEUE_NAME_EXPECTED =
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ACCOUNT_PATTERN = /^(?:[a-z_][a-z0-9_-]*\$?|\d+)$/;
 
-export function duration({ minMs = 0 } = {}) {
+/** Node timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires at once. */
+export const TIMER_MAX_MS = 2_147_483_647;
+
+/**
+ * A duration within `minMs`..`maxMs` (both included). Every duration key names its own range,
+ * what its use sensibly holds, never above {@link TIMER_MAX_MS}: a value past it would make a
+ * timer fire at once and the loop spin.
+ */
+export function duration({ minMs = 0, maxMs }: { minMs?: number; maxMs: number }) {
+  const range = `expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
   return z
     .string({ error: DURATION_EXPECTED })
     .regex(DURATION_PATTERN, DURATION_EXPECTED)
     .transform((text, ctx) => {
       const ms = parseDurationMs(text) ?? Number.NaN;
-      if (!(ms >= minMs)) {
-        ctx.issues.push({ code: 'custom', message: `expected at least ${minMs}ms`, input: text });
+      // Not finite (a number too long to hold) fails both comparisons.
+      if (!(ms >= minMs && ms <= Math.min(maxMs, TIMER_MAX_MS))) {
+        ctx.issues.push({ code: 'custom', message: range, input: text });
         return z.NEVER;
       }
       return ms;
     });
+}
+
+/** `100ms`, `30s`, `10m`, `24h`: the largest unit that writes the value whole. */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
 }
 
 export function size() {

@@ -2,7 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import {
   type Document,
+  isAlias,
   isMap,
+  isPair,
   isScalar,
   isSeq,
   LineCounter,
@@ -23,6 +25,12 @@ import { allowedKeysAt } from './schema-keys.js';
 
 /** Configuration files are small; anything larger is a mistake (or an attack). */
 const MAX_FILE_BYTES = 1_048_576;
+/**
+ * Values (mappings, lists, scalars) of the document once every alias is expanded. Aliases
+ * may be used as often as users like (one anchor shared by hundreds of queues is fine); what
+ * is bounded is what they expand to, so a "billion laughs" file is refused before it is built.
+ */
+const MAX_EXPANDED_VALUES = 100_000;
 
 export interface ParseConfigOptions {
   /** The file name shown in problems. @defaultValue `qscale.yml` */
@@ -89,7 +97,14 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Qsc
   );
   if (envProblems.length > 0) throw new ConfigError('CONFIG_INVALID', file, envProblems);
 
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const expansion = checkAliases(doc);
+  if (expansion) {
+    throw new ConfigError('CONFIG_INVALID', file, [
+      { path: '', message: expansion.message, file, ...at(expansion.offset) },
+    ]);
+  }
+  // Bounded by checkAliases, so the library's own alias count (100) need not be.
+  const data: unknown = doc.toJS({ maxAliasCount: -1 });
   const result = configSchema.safeParse(data);
   if (!result.success) {
     const problems = issuesToProblems(result.error.issues, data, allowedKeysAt).map(
@@ -103,7 +118,97 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Qsc
     problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
     throw new ConfigError('CONFIG_INVALID', file, dedupe(problems));
   }
-  return resolvePaths(result.data, options.baseDir ?? process.cwd());
+  const resolved = resolvePaths(result.data, options.baseDir ?? process.cwd());
+  origins.set(resolved, {
+    file,
+    baseDir: options.baseDir ?? process.cwd(),
+    at: (candidates) => {
+      const path = candidates.find((candidate) => hasPath(doc, candidate)) ?? candidates[0] ?? [];
+      return at(locate(doc, path, false));
+    },
+  });
+  return resolved;
+}
+
+/** Where a configuration read by {@link parseConfig} came from. */
+export interface ConfigOrigin {
+  /** The file name shown in problems. */
+  file: string;
+  /** Folder its relative paths were resolved from. */
+  baseDir: string;
+  /** Line and column of the first of `candidates` that the file has (else near the first). */
+  at(candidates: readonly (readonly PathSegment[])[]): { line?: number; column?: number };
+}
+
+const origins = new WeakMap<QscaleConfig, ConfigOrigin>();
+
+/** The file and positions of a configuration parsed here; null for one built in code. */
+export function configOrigin(config: QscaleConfig): ConfigOrigin | null {
+  return origins.get(config) ?? null;
+}
+
+function hasPath(doc: Document, path: readonly PathSegment[]): boolean {
+  let node: unknown = doc.contents;
+  for (const segment of path) {
+    if (!isMap(node)) return false;
+    const pair = node.items.find(
+      (item) => isScalar(item.key) && String(item.key.value) === String(segment),
+    );
+    if (!pair) return false;
+    node = pair.value;
+  }
+  return true;
+}
+
+/**
+ * Counts the values of the document with its aliases expanded, each anchored node counted
+ * once and reused. Returns what is wrong (an alias to no anchor, an alias inside the node it
+ * names, too large an expansion) and where, or null.
+ */
+function checkAliases(doc: Document): { message: string; offset: number | undefined } | null {
+  const sizes = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  let problem: { message: string; offset: number | undefined } | null = null;
+  const size = (node: unknown): number => {
+    if (problem) return 0;
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      if (target === undefined) {
+        problem = { message: `alias *${node.source} refers to no anchor`, offset: node.range?.[0] };
+        return 0;
+      }
+      if (open.has(target)) {
+        problem = {
+          message: `alias *${node.source} is inside the node it refers to (a circular structure)`,
+          offset: node.range?.[0],
+        };
+        return 0;
+      }
+      return size(target);
+    }
+    if (isPair(node)) return size(node.key) + size(node.value);
+    if (!isMap(node) && !isSeq(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    open.add(node);
+    let total = 1;
+    for (const item of node.items) {
+      total += size(item);
+      if (total > MAX_EXPANDED_VALUES) break;
+    }
+    open.delete(node);
+    sizes.set(node, total);
+    return total;
+  };
+  const total = size(doc.contents);
+  if (problem) return problem;
+  if (total > MAX_EXPANDED_VALUES) {
+    return {
+      message: `the file expands to more than ${MAX_EXPANDED_VALUES} values once its aliases (*name) are expanded; refused as an alias bomb`,
+      offset: undefined,
+    };
+  }
+  return null;
 }
 
 async function readConfigText(path: string): Promise<string> {

@@ -18,7 +18,9 @@ export type ConfigErrorCode =
   | 'CONFIG_NOT_FOUND'
   | 'CONFIG_UNREADABLE'
   | 'CONFIG_SYNTAX'
-  | 'CONFIG_INVALID';
+  | 'CONFIG_INVALID'
+  /** Valid, but not runnable here: a program, directory, account or strategy is missing, or root is refused. */
+  | 'CONFIG_UNUSABLE';
 
 /** Thrown by `loadConfig` and `parseConfig`; `problems` lists every problem found. */
 export class ConfigError extends QscaleError<ConfigErrorCode> {

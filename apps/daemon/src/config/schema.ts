@@ -139,6 +139,12 @@ const strategySchema = z.union(
   { error: 'expected a strategy name like predictive, or { name, options }' },
 );
 
+// The range of each duration: what its use sensibly holds (Kubernetes' HPA, for one, caps its
+// stabilisation window at an hour), always below the 24.8 days a Node timer can hold.
+const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
 /** Every setting a queue (or `defaults`) may carry; all optional until merged. */
 const queueSettingsSchema = z.strictObject({
   driver: z
@@ -150,7 +156,7 @@ const queueSettingsSchema = z.strictObject({
   strategy: strategySchema.optional(),
   slo: z
     .strictObject({
-      pickup: duration({ minMs: 1 }).optional(),
+      pickup: duration({ minMs: 1, maxMs: DAY_MS }).optional(),
       percentile: percentile().optional(),
     })
     .optional(),
@@ -173,29 +179,35 @@ const queueSettingsSchema = z.strictObject({
           error: 'expected a signal name like SIGTERM, or a list such as [SIGTSTP, SIGTERM]',
         })
         .optional(),
-      grace: duration().optional(),
+      grace: duration({ maxMs: DAY_MS }).optional(),
     })
     .optional(),
   spawn: z
-    .strictObject({ latency: duration().optional(), minUptime: duration().optional() })
+    .strictObject({
+      latency: duration({ maxMs: 10 * MINUTE_MS }).optional(),
+      minUptime: duration({ maxMs: 10 * MINUTE_MS }).optional(),
+    })
     .optional(),
   recycle: z
-    .strictObject({ memory: size().optional(), lifetime: duration({ minMs: 1_000 }).optional() })
+    .strictObject({
+      memory: size().optional(),
+      lifetime: duration({ minMs: 1_000, maxMs: 7 * DAY_MS }).optional(),
+    })
     .optional(),
   resources: z.strictObject({ cpu: cores().optional(), memory: size().optional() }).optional(),
   restart: z
     .strictObject({
-      backoff: duration({ minMs: 1 }).optional(),
-      backoffMax: duration({ minMs: 1 }).optional(),
-      backoffReset: duration().optional(),
+      backoff: duration({ minMs: 1, maxMs: HOUR_MS }).optional(),
+      backoffMax: duration({ minMs: 1, maxMs: HOUR_MS }).optional(),
+      backoffReset: duration({ maxMs: DAY_MS }).optional(),
       maxFailedStarts: wholeNumber(1).optional(),
-      coolOff: duration({ minMs: 1 }).optional(),
+      coolOff: duration({ minMs: 1, maxMs: DAY_MS }).optional(),
     })
     .optional(),
   scaling: z
     .strictObject({
-      cooldown: duration().optional(),
-      downStabilization: duration().optional(),
+      cooldown: duration({ maxMs: HOUR_MS }).optional(),
+      downStabilization: duration({ maxMs: HOUR_MS }).optional(),
       maxStepUp: wholeNumber(1).optional(),
       maxStepDown: wholeNumber(1).optional(),
       maxStepDownRatio: z
@@ -216,8 +228,8 @@ const fileSchema = z.strictObject({
   /** Lets editors find the JSON Schema; ignored by qscale. */
   $schema: z.string().optional(),
   redis: redisSchema.optional(),
-  tick: duration({ minMs: 100 }).optional(),
-  wakePoll: duration()
+  tick: duration({ minMs: 100, maxMs: 10 * MINUTE_MS }).optional(),
+  wakePoll: duration({ maxMs: MINUTE_MS })
     .refine((ms) => ms === 0 || ms >= 50, 'expected 0s (off) or at least 50ms')
     .optional(),
   http: z
