@@ -111,6 +111,11 @@ export interface SnapshotCost {
   connections: number;
   /** Queues whose snapshot carries an error. */
   queuesWithErrors: number;
+  /**
+   * Bytes received from Redis while the snapshot was read, all connections together (a
+   * `discover()` or `readyQueues()` running at the same time on a connection is included).
+   */
+  receivedBytes: number;
 }
 
 /** Running totals since the reader was created. */

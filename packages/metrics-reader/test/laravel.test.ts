@@ -149,6 +149,76 @@ describe('Laravel garbage', () => {
     expect(snapshot?.error?.message).toMatch(/52\d{5} bytes, above maxPayloadBytes \(1048576\)/);
   });
 
+  it('reads a 5 MB job alone in the list once, not every tick, and reads the head again once it is taken', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'huge' });
+    const payload = queue.createPayload();
+    payload.data = { blob: 'x'.repeat(5 * 1024 * 1024) };
+    await queue.pushRaw(JSON.stringify(payload));
+    const metrics = reader(prefix, ['huge']);
+    const received = async () => {
+      const [snapshot] = await metrics.snapshot();
+      return { snapshot, bytes: metrics.stats().last?.receivedBytes ?? Number.NaN };
+    };
+
+    // The first read fetches it (as the oldest and as the newest job), then only counts.
+    expect((await received()).bytes).toBeGreaterThan(5 * 1024 * 1024);
+    for (let tick = 0; tick < 3; tick++) {
+      const { snapshot, bytes } = await received();
+      expect(bytes).toBeLessThan(10_000);
+      expect(snapshot).toMatchObject({ pending: 1, oldestPendingAgeMs: null });
+      expect(snapshot?.error?.message).toMatch(/52\d{5} bytes, above maxPayloadBytes/);
+    }
+
+    // A job behind it: the head is read once more (a lone job gives no marker to prove it
+    // stayed), then not again while the job behind it stays put.
+    await queue.push();
+    expect((await received()).bytes).toBeGreaterThan(5 * 1024 * 1024);
+    for (let tick = 0; tick < 2; tick++) {
+      const { snapshot, bytes } = await received();
+      expect(bytes).toBeLessThan(10_000);
+      expect(snapshot).toMatchObject({ pending: 2, oldestPendingAgeMs: null });
+      expect(snapshot?.error?.code).toBe('PAYLOAD_TOO_LARGE');
+    }
+
+    // A worker takes the big job: the job behind it is the head, read and aged at once. (The
+    // big job, now reserved, is refused there in turn until it finishes.)
+    const taken = await queue.pop();
+    expect(taken?.payload.uuid).toBe(payload.uuid);
+    const { snapshot } = await received();
+    expect(snapshot?.pending).toBe(1);
+    expect(snapshot?.oldestPendingAgeMs).not.toBeNull();
+    expect(snapshot?.error?.message).not.toContain('LINDEX');
+    if (taken) await queue.delete(taken);
+    expect((await received()).snapshot?.error).toBeUndefined();
+  });
+
+  it('reads a 5 MB head with a backlog behind it once while it stays the head', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'huge' });
+    const payload = queue.createPayload();
+    payload.data = { blob: 'x'.repeat(5 * 1024 * 1024) };
+    await queue.pushRaw(JSON.stringify(payload));
+    for (let index = 0; index < 3; index++) await queue.push();
+    const metrics = reader(prefix, ['huge']);
+    await metrics.snapshot();
+    expect(metrics.stats().last?.receivedBytes).toBeGreaterThan(5 * 1024 * 1024);
+    for (let tick = 0; tick < 3; tick++) {
+      // Jobs keep arriving behind it; none is taken.
+      await queue.push();
+      const [snapshot] = await metrics.snapshot();
+      expect(metrics.stats().last?.receivedBytes).toBeLessThan(10_000);
+      expect(snapshot).toMatchObject({ pending: 5 + tick, oldestPendingAgeMs: null });
+      expect(snapshot?.error?.code).toBe('PAYLOAD_TOO_LARGE');
+    }
+    // Another job in front of it (not how Laravel pushes, but nothing may hide it).
+    const urgent = queue.createPayload();
+    await redis.lpush(`${prefix}queues:huge`, JSON.stringify(urgent));
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot?.error).toBeUndefined();
+    expect(snapshot?.oldestPendingAgeMs).not.toBeNull();
+  });
+
   it('names the type of a key that is a hash where a list is expected, and reads the other queues', async () => {
     const prefix = setUp('laravel');
     await redis.hset(`${prefix}queues:wrong`, 'field', 'value');

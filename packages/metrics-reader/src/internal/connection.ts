@@ -96,6 +96,8 @@ export class Connection {
   private failures = 0;
   private retryAt = 0;
   private closed = false;
+  /** Bytes received from Redis over every socket this connection opened. */
+  receivedBytes = 0;
 
   constructor(
     private readonly redis: ResolvedRedis,
@@ -274,6 +276,7 @@ export class Connection {
     this.socket = socket;
     this.parser = parser;
     socket.on('data', (chunk: Buffer) => {
+      this.receivedBytes += chunk.length;
       try {
         parser.feed(chunk);
       } catch (error) {

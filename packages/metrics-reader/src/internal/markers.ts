@@ -59,25 +59,28 @@ export class ListMarkers {
     /** Where jobs are taken from: `head` (LPOP) or `tail` (RPOP/BRPOP). */
     private readonly oldEnd: 'head' | 'tail',
     private readonly checksPerTick: number,
+    /**
+     * A newer job longer than this is not made a marker: LPOS sends the marker's whole payload
+     * every tick it is checked.
+     */
+    private readonly maxMarkerLength = Number.POSITIVE_INFINITY,
   ) {
     this.newestCommand = new Prepared(['lindex', key, oldEnd === 'head' ? -1 : 0]);
   }
 
   /**
    * Adds LINDEX of the newest job and LPOS of the oldest markers. The list's length and oldest
-   * job are read by the driver and passed to `observe`.
+   * job are read by the driver and passed to `observe`. With `skipNewest` the newest job is
+   * not read this tick (the driver knows it is a payload too large to read again) and no
+   * marker is added.
    */
-  plan(batch: Batch, onError: (command: Command, error: Error) => void): void {
-    this.newest = undefined;
+  plan(batch: Batch, onError: (command: Command, error: Error) => void, skipNewest = false): void {
+    this.newest = skipNewest ? null : undefined;
     this.checked = this.markers.slice(0, this.checksPerTick).map((marker) => ({
       marker,
       index: undefined,
     }));
-    const newestCommand = this.newestCommand;
-    batch.add(newestCommand, (reply: Reply) => {
-      if (reply instanceof Error) onError(newestCommand.command, reply);
-      else this.newest = typeof reply === 'string' ? reply : null;
-    });
+    if (!skipNewest) this.planNewest(batch, onError);
     for (const check of this.checked) {
       const command = this.lposCommand(check.marker);
       batch.add(command, (reply: Reply) => {
@@ -88,6 +91,19 @@ export class ListMarkers {
         check.index = typeof reply === 'number' ? reply : null;
       });
     }
+  }
+
+  /**
+   * Adds LINDEX of the newest job; in the second round trip when `plan` skipped it and the
+   * driver found it needs it after all.
+   */
+  planNewest(batch: Batch, onError: (command: Command, error: Error) => void): void {
+    const newestCommand = this.newestCommand;
+    this.newest = undefined;
+    batch.add(newestCommand, (reply: Reply) => {
+      if (reply instanceof Error) onError(newestCommand.command, reply);
+      else this.newest = typeof reply === 'string' ? reply : null;
+    });
   }
 
   private lposCommand(marker: Marker): Prepared {
@@ -101,6 +117,22 @@ export class ListMarkers {
       marker.lpos = { fromHead, command: new Prepared(command) };
     }
     return marker.lpos.command;
+  }
+
+  /**
+   * Whether the old end is provably the same job as at the previous read, from this tick's
+   * replies (before `observe`): a marker present at both reads still has as many jobs ahead of
+   * it, so none was taken and none put in front. False when no marker can tell.
+   */
+  oldEndUnchanged(): boolean {
+    // Only for a head-popped list: there the index from the head is the jobs ahead.
+    if (this.oldEnd !== 'head' || this.previousReadAt === null) return false;
+    return this.checked.some(
+      ({ marker, index }) =>
+        typeof index === 'number' &&
+        marker.presentAt === this.previousReadAt &&
+        index === marker.olderCount,
+    );
   }
 
   /**
@@ -156,7 +188,11 @@ export class ListMarkers {
     // The newest job becomes a marker when it is not the newest marker already. Of the n jobs
     // that arrived in the interval it came last: about span / (n + 1) before the read.
     const newest = this.newest;
-    if (typeof newest === 'string' && this.markers.at(-1)?.element !== newest) {
+    if (
+      typeof newest === 'string' &&
+      newest.length <= this.maxMarkerLength &&
+      this.markers.at(-1)?.element !== newest
+    ) {
       let arrivedAt: number | null = null;
       if (previousReadAt !== null) {
         const span = readAt - previousReadAt;

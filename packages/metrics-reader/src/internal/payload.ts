@@ -20,9 +20,7 @@ export function parseJson(raw: unknown, where: string, maxBytes: number): unknow
   if (typeof raw !== 'string') {
     throw new DataProblem('BAD_PAYLOAD', `${where} holds ${describe(raw)}, expected a JSON string`);
   }
-  // Cheap upper bound first: a UTF-16 length above the limit can still be under it in bytes
-  // only for non-ASCII text, so measure exactly only when it matters.
-  if (raw.length > maxBytes || Buffer.byteLength(raw) > maxBytes) {
+  if (exceedsBytes(raw, maxBytes)) {
     throw new DataProblem(
       'PAYLOAD_TOO_LARGE',
       `${where} holds a payload of ${Buffer.byteLength(raw)} bytes, above maxPayloadBytes (${maxBytes})`,
@@ -37,6 +35,13 @@ export function parseJson(raw: unknown, where: string, maxBytes: number): unknow
       `${where} holds ${Buffer.byteLength(raw)} bytes that are not JSON, expected a JSON payload`,
     );
   }
+}
+
+/** Whether `raw` is longer than `maxBytes` in UTF-8. */
+export function exceedsBytes(raw: string, maxBytes: number): boolean {
+  // Cheap upper bound first: a UTF-16 length above the limit can still be under it in bytes
+  // only for non-ASCII text, so measure exactly only when it matters.
+  return raw.length > maxBytes || Buffer.byteLength(raw) > maxBytes;
 }
 
 /**

@@ -46,6 +46,7 @@ interface GroupCost {
   roundTrips: number;
   commands: number;
   failed: boolean;
+  receivedBytes: number;
 }
 
 /**
@@ -140,8 +141,10 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     startedAt: number,
     out: Map<QueueReader, QueueSnapshot>,
   ): Promise<GroupCost> => {
-    const cost: GroupCost = { roundTrips: 0, commands: 0, failed: false };
+    const receivedBefore = group.connection.receivedBytes;
+    const cost: GroupCost = { roundTrips: 0, commands: 0, failed: false, receivedBytes: 0 };
     const fail = (error: Error) => {
+      cost.receivedBytes = group.connection.receivedBytes - receivedBefore;
       const described = group.connection.describe(error);
       for (const shared of group.shared) shared.failed();
       for (const reader of group.readers) out.set(reader, reader.failed(startedAt, described));
@@ -194,6 +197,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     for (const reader of group.readers) out.set(reader, reader.snapshot(tickOf(reader, tick)));
     group.previous = { startedAt, readAt: tick.readAt };
     group.fresh = new Set();
+    cost.receivedBytes = group.connection.receivedBytes - receivedBefore;
     return cost;
   };
 
@@ -220,6 +224,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       commands: costs.reduce((sum, cost) => sum + cost.commands, 0),
       connections: groups.length,
       queuesWithErrors: snapshots.filter((snapshot) => snapshot.error !== undefined).length,
+      receivedBytes: costs.reduce((sum, cost) => sum + cost.receivedBytes, 0),
     };
     return snapshots;
   };

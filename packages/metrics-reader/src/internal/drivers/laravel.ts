@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import type { Batch } from '../batch.js';
-import type { Prepared, Sendable } from '../connection.js';
+import type { Command, Prepared, Sendable } from '../connection.js';
 import { ListMarkers, type MarkerReading } from '../markers.js';
 import type { ResolvedSource } from '../options.js';
-import { DataProblem, describe, LastParsed, parseJsonObject, secondsToMs } from '../payload.js';
+import {
+  DataProblem,
+  describe,
+  exceedsBytes,
+  LastParsed,
+  parseJsonObject,
+  secondsToMs,
+} from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 
 /**
@@ -30,6 +37,18 @@ interface Reservation {
   lastSeenAt: number;
 }
 
+/**
+ * A head too large to parse, kept instead of read again while it provably stays the head: a
+ * list marker found at the same distance from the head (nothing taken, nothing put in front),
+ * or, in a list of that one job, the same length and the same MEMORY USAGE.
+ */
+interface OversizeHead {
+  /** The PAYLOAD_TOO_LARGE message of the read that found it, repeated while it is kept. */
+  message: string;
+  /** MEMORY USAGE of the list when it held only this job; null when it held more. */
+  memoryBytes: number | null;
+}
+
 /** Integer seconds carry up to a second of truncation: read them as the middle of that second. */
 const HALF_SECOND_MS = 500;
 
@@ -50,6 +69,9 @@ export class LaravelReader extends QueueReader {
   private previous: { pending: number; active: number; readAt: number } | null = null;
   /** The head of a backlog is the same job tick after tick: parse it once. */
   private readonly head$ = new LastParsed<Payload>();
+  private oversizeHead: OversizeHead | null = null;
+  /** LLEN at the last read (null before it or after a failed one). */
+  private lastLength: number | null = null;
 
   // Replies of the current tick.
   private length: number | null = null;
@@ -59,6 +81,11 @@ export class LaravelReader extends QueueReader {
   private expired: number | null = null;
   private head: string | null = null;
   private headRead = false;
+  /** The head is the oversize one kept from an earlier read (not read this tick). */
+  private headKept = false;
+  /** LINDEX 0 was left out of the first round trip: the head is kept unless shown to change. */
+  private headSkipped = false;
+  private memoryBytes: number | null = null;
   private oldestDueScore: number | null = null;
   private oldestExpiredScore: number | null = null;
   private window: [string, number][] | null = null;
@@ -69,7 +96,12 @@ export class LaravelReader extends QueueReader {
     super(source, context);
     const key = `${source.prefix}queues:${source.backendName}`;
     this.key = key;
-    this.markers = new ListMarkers(key, 'head', context.options.markerChecksPerTick);
+    this.markers = new ListMarkers(
+      key,
+      'head',
+      context.options.markerChecksPerTick,
+      context.options.maxPayloadBytes,
+    );
     this.commands = {
       llen: this.prepare('llen', key),
       delayed: this.prepare('zcard', `${key}:delayed`),
@@ -102,6 +134,9 @@ export class LaravelReader extends QueueReader {
     this.length = this.delayedTotal = this.due = this.reservedTotal = this.expired = null;
     this.head = null;
     this.headRead = false;
+    this.headKept = false;
+    this.headSkipped = this.oversizeHead !== null;
+    this.memoryBytes = null;
     this.oldestDueScore = this.oldestExpiredScore = null;
     this.window = null;
 
@@ -137,13 +172,11 @@ export class LaravelReader extends QueueReader {
         },
       );
     }
-    this.read(batch, commands.head, ['oldestPendingAgeMs'], (v) => {
-      this.head = typeof v === 'string' ? v : null;
-      this.headRead = true;
-    });
-    this.markers.plan(batch, (command, error) =>
-      this.commandFailed(command, error, ['arrivalRate', 'completionRate']),
-    );
+    // A lone oversize job is also the newest: neither end is read again while it stays.
+    const lone = this.headSkipped && this.lastLength === 1;
+    if (!this.headSkipped) this.readHead(batch);
+    else if (lone) this.readMemoryUsage(batch);
+    this.markers.plan(batch, this.markerFailed, lone);
     // The oldest due job is only read while some were due: one that became due since the last
     // tick has waited less than a tick, within the accuracy of the age anyway.
     if (this.lastDue !== 0) {
@@ -196,6 +229,54 @@ export class LaravelReader extends QueueReader {
     );
   }
 
+  private readonly markerFailed = (command: Command, error: Error): void =>
+    this.commandFailed(command, error, ['arrivalRate', 'completionRate']);
+
+  private readHead(batch: Batch): void {
+    this.read(batch, this.commands.head, ['oldestPendingAgeMs'], (v) => {
+      this.head = typeof v === 'string' ? v : null;
+      this.headRead = true;
+    });
+  }
+
+  private readMemoryUsage(batch: Batch): void {
+    this.read(batch, ['memory', 'usage', this.key, 'SAMPLES', 0], ['oldestPendingAgeMs'], (v) => {
+      this.memoryBytes = v === null ? null : this.count(v, 'MEMORY USAGE', this.key);
+    });
+  }
+
+  /**
+   * Second round trip, only around an oversize head: keeps a skipped head that provably did
+   * not change (or reads it after all), and fingerprints a lone one just found too large.
+   */
+  override planDetails(batch: Batch): void {
+    const kept = this.oversizeHead;
+    if (kept && this.headSkipped) {
+      const same =
+        this.length !== null &&
+        (this.lastLength === 1
+          ? this.length === 1 && this.memoryBytes !== null && this.memoryBytes === kept.memoryBytes
+          : this.markers.oldEndUnchanged());
+      if (same) {
+        this.headKept = true;
+        this.headRead = true;
+        return;
+      }
+      this.oversizeHead = null;
+      this.readHead(batch);
+      if (this.length === 1) this.readMemoryUsage(batch);
+      // The newest job was skipped with a lone head: read it now, so a job that arrived
+      // behind it becomes a marker at once.
+      if (this.lastLength === 1) this.markers.planNewest(batch, this.markerFailed);
+    } else if (
+      this.length === 1 &&
+      this.head !== null &&
+      exceedsBytes(this.head, this.options.maxPayloadBytes)
+    ) {
+      this.readMemoryUsage(batch);
+    }
+  }
+
   /** Whether the last reserved window was full (null before the first read). */
   private windowFull: boolean | null = null;
   /** Due jobs at the last read (null before the first read). */
@@ -220,7 +301,11 @@ export class LaravelReader extends QueueReader {
     );
     draft.set('active', active, 'counter');
 
-    const markerReading = this.markers.observe(readAt, this.length, this.head);
+    const markerReading = this.markers.observe(
+      readAt,
+      this.length,
+      this.headKept ? (this.oversizeHead?.message ?? null) : this.head,
+    );
     const starts = this.observeReservations(tick);
     this.guard(['oldestPendingAgeMs'], () => this.oldestAge(startedAt, markerReading));
     if (this.timestampsMissing) {
@@ -229,6 +314,12 @@ export class LaravelReader extends QueueReader {
       for (const wait of markerReading.waits) this.pickups.add(wait, readAt);
     }
     this.rates(tick, pending, active, markerReading.pops ?? starts);
+    this.lastLength = this.length;
+  }
+
+  protected override onUnreadable(): void {
+    this.oversizeHead = null;
+    this.lastLength = null;
   }
 
   /** True once the queue's payloads have shown they carry no timestamp (Laravel < 12.11). */
@@ -237,17 +328,16 @@ export class LaravelReader extends QueueReader {
   private oldestAge(now: number, markers: MarkerReading): void {
     const draft = this.draft;
     if (this.length === null || !this.headRead) return;
+    if (this.headKept && this.oversizeHead) {
+      draft.problem('PAYLOAD_TOO_LARGE', this.oversizeHead.message, ['oldestPendingAgeMs']);
+      return;
+    }
     const candidates: number[] = [];
     let source: 'counter' | 'estimate' = 'counter';
     if (this.oldestDueScore !== null) candidates.push(this.oldestDueScore * 1000);
     if (this.oldestExpiredScore !== null) candidates.push(this.oldestExpiredScore * 1000);
     if (this.head !== null) {
-      const payload = this.parse(
-        this.head,
-        `LINDEX ${this.key} 0`,
-        ['oldestPendingAgeMs'],
-        this.head$,
-      );
+      const payload = this.parseHead(this.head);
       const readyAt = payload ? this.readyAt(payload) : null;
       if (readyAt !== null) {
         candidates.push(readyAt);
@@ -385,13 +475,29 @@ export class LaravelReader extends QueueReader {
   private parse(
     raw: string,
     where: string,
-    figures: readonly ('oldestPendingAgeMs' | 'pickupLatencyMs')[] = ['oldestPendingAgeMs'],
-    cache?: LastParsed<Payload>,
+    figures: readonly ('oldestPendingAgeMs' | 'pickupLatencyMs')[],
   ): Payload | null {
     try {
-      return cache ? cache.get(raw, (text) => this.payload(text, where)) : this.payload(raw, where);
+      return this.payload(raw, where);
     } catch (error) {
       this.dataFailed(error, figures);
+      return null;
+    }
+  }
+
+  /** The head's payload; one too large to parse is remembered, so it is not read again. */
+  private parseHead(raw: string): Payload | null {
+    const where = `LINDEX ${this.key} 0`;
+    try {
+      return this.head$.get(raw, (text) => this.payload(text, where));
+    } catch (error) {
+      if (error instanceof DataProblem && error.code === 'PAYLOAD_TOO_LARGE') {
+        this.oversizeHead = {
+          message: error.message,
+          memoryBytes: this.length === 1 ? this.memoryBytes : null,
+        };
+      }
+      this.dataFailed(error, ['oldestPendingAgeMs']);
       return null;
     }
   }
