@@ -7,7 +7,8 @@ export const DEFAULTS = {
   /**
    * A reversal (a scale-down after a scale-up, or the other way round) waits this long after
    * the last change; an SLO breach (or one due before a new worker could start) lets a
-   * scale-up through at once. @defaultValue 30000 (30 s)
+   * scale-up through at once. `createHostAllocator` holds a slot it gave a queue this long,
+   * unless the queue goes idle. @defaultValue 30000 (30 s)
    */
   cooldownMs: 30_000,
   /**
