@@ -98,9 +98,10 @@ export class ProcessTree {
   #timer: NodeJS.Timeout | null = null;
   #current: Promise<void> | null = null;
   #next: Promise<void> | null = null;
+  #nextVerifies = false;
   #scans = 0;
   /** Figures of the last scan, for the benchmark and debugging. */
-  lastScan = { listed: 0, read: 0, full: false, durationMs: 0 };
+  lastScan = { listed: 0, read: 0, full: false, verified: false, durationMs: 0 };
 
   constructor(options: {
     scanMs: number;
@@ -137,17 +138,26 @@ export class ProcessTree {
     }
   }
 
-  /** Resolves after a scan that started after this call (concurrent callers share scans). */
-  scan(): Promise<void> {
+  /**
+   * Resolves after a scan that started after this call (concurrent callers share scans).
+   * `verify` (before a signal) reads every known descendant again, for its start time and its
+   * current group; a periodic scan trusts a known PID that is still listed (and the group it had
+   * when last read), and reads only PIDs it has not seen.
+   */
+  scan(options: { verify?: boolean } = {}): Promise<void> {
+    const verify = options.verify ?? false;
     if (!this.#current) {
-      this.#current = this.#run().finally(() => {
+      this.#current = this.#run(verify).finally(() => {
         this.#current = null;
       });
       return this.#current;
     }
+    this.#nextVerifies ||= verify;
     this.#next ??= this.#current.then(() => {
+      const verifies = this.#nextVerifies;
       this.#next = null;
-      return this.scan();
+      this.#nextVerifies = false;
+      return this.scan({ verify: verifies });
     });
     return this.#next;
   }
@@ -165,7 +175,7 @@ export class ProcessTree {
   }
 
   /** One walk of /proc. Never rejects: a failure is reported and the next scan tries again. */
-  async #run(): Promise<void> {
+  async #run(verify: boolean): Promise<void> {
     const started = performance.now();
     try {
       const scan = this.#scans++;
@@ -176,10 +186,13 @@ export class ProcessTree {
       for (const family of this.#families) {
         if (family.rootIsChild && scan < family.exitedAfterScans) ownChildren.add(family.rootPid);
       }
+      const known = new Set<number>();
+      for (const family of this.#families) for (const pid of family.members.keys()) known.add(pid);
       const toRead: number[] = [];
       for (const pid of listed) {
         if (pid === process.pid || ownChildren.has(pid)) continue;
         if (!full && this.#outside.has(pid)) continue;
+        if (!full && !verify && known.has(pid)) continue;
         toRead.push(pid);
       }
       const stats = new Map<number, ProcStat>();
@@ -189,7 +202,8 @@ export class ProcessTree {
           if (stat) stats.set(pid, stat);
         }),
       );
-      const claimed = updateAll(this.#families, stats, scan, this.#onFound);
+      const trusted = full || verify ? new Set<number>() : listed;
+      const claimed = updateAll(this.#families, stats, trusted, scan, this.#onFound);
       for (const [pid, stat] of stats) {
         if (!claimed.has(pid)) this.#outside.set(pid, stat.startTicks);
       }
@@ -197,6 +211,7 @@ export class ProcessTree {
         listed: listed.size,
         read: toRead.length,
         full,
+        verified: full || verify,
         durationMs: performance.now() - started,
       };
     } catch (error) {
@@ -241,6 +256,7 @@ interface Owners {
 function updateAll(
   families: Iterable<Family>,
   stats: Map<number, ProcStat>,
+  trusted: Set<number>,
   scan: number,
   onFound: (family: Family, member: TreeMember) => void,
 ): Set<number> {
@@ -251,7 +267,7 @@ function updateAll(
     byGroup: new Map(),
   };
   const reaches: Reach[] = [];
-  for (const family of families) reaches.push(refresh(family, stats, scan, owners));
+  for (const family of families) reaches.push(refresh(family, stats, trusted, scan, owners));
   let grew = true;
   while (grew) {
     grew = false;
@@ -293,6 +309,7 @@ function include(reach: Reach, owners: Owners, pid: number, pgid: number, sid: n
 function refresh(
   family: Family,
   stats: Map<number, ProcStat>,
+  trusted: Set<number>,
   scan: number,
   owners: Owners,
 ): Reach {
@@ -310,6 +327,12 @@ function refresh(
   }
   for (const [pid, member] of family.members) {
     const stat = stats.get(pid) ?? null;
+    if (stat === null && trusted.has(pid)) {
+      // Not read again (a periodic scan): still listed, so still taken by this process, or by
+      // its zombie; the next verified scan reads it.
+      include(reach, owners, pid, member.pgid, member.sid);
+      continue;
+    }
     if (!isLive(stat) || stat.startTicks !== member.startTicks) {
       family.members.delete(pid);
       continue;

@@ -391,7 +391,7 @@ export class Worker {
     // its group would then be re-parented to init before a later walk could link it to the
     // worker. The walk is asynchronous, so the signals land a few milliseconds later.
     tree
-      .scan()
+      .scan({ verify: true })
       .then(() => {
         // Exited meanwhile: #killLeftovers SIGKILLs what is left.
         if (this.#exit) return;
@@ -437,7 +437,7 @@ export class Worker {
     tree.rootExited(family);
     try {
       for (let round = 0; round < LEFTOVER_ROUNDS; round++) {
-        await tree.scan();
+        await tree.scan({ verify: true });
         if (family.members.size === 0) return;
         if (round === LEFTOVER_ROUNDS - 1) {
           const pids = [...family.members.keys()].join(', ');
