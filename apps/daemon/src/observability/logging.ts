@@ -100,7 +100,8 @@ function guarded(destination: NodeJS.WritableStream): (text: string) => void {
     broken = true;
   });
   return (text) => {
-    if (broken || (destination as { destroyed?: boolean }).destroyed === true) return;
+    const state = destination as { destroyed?: boolean; writableEnded?: boolean };
+    if (broken || state.destroyed === true || state.writableEnded === true) return;
     try {
       destination.write(text);
     } catch {
