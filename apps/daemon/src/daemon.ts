@@ -17,6 +17,7 @@ import {
   startSupervisor,
 } from '@qscale/process-supervisor';
 import { capacity, createResourceMonitor } from '@qscale/resource-monitor';
+import { checkConfig } from './config/check.js';
 import type { Environment } from './config/env.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
@@ -27,7 +28,7 @@ import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
 import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
 import { DaemonMetrics } from './observability/metrics.js';
-import { QueueRuntime } from './runtime/queue-runtime.js';
+import { createDecider, type Decider, QueueRuntime } from './runtime/queue-runtime.js';
 import { watchSupervisor } from './runtime/supervisor-events.js';
 import {
   capacityWorkers,
@@ -114,13 +115,18 @@ export interface Daemon {
 /**
  * Starts the control loop of ARCHITECTURE.md: every tick, read the queues and the host, ask
  * each queue's strategy and policies, share the host fairly, and reconcile the pools.
- * @throws when a queue's strategy cannot be loaded or its pool refused (e.g. root without a
- * user under `supervision.refuseRoot`); nothing is left running then.
+ * @throws {ConfigError} `CONFIG_UNUSABLE` when {@link checkConfig} finds a problem (a program,
+ * directory, account or strategy missing, root refused), and whatever else stops it from
+ * starting (state file in use, HTTP port taken); nothing is left running then.
  */
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const logger = options.logger ?? silentLogger;
   const dryRun = options.dryRun ?? false;
   const configDir = options.configPath ? dirname(resolve(options.configPath)) : process.cwd();
+  // What `qscale validate` checks too: every problem at once, before anything starts.
+  await checkConfig(options.config, { configDir, pools: !dryRun });
+  // Fixed for the supervisor's life; a reload may only make it stricter.
+  const refuseRoot = options.config.supervision.refuseRoot;
   // Read at scrape time, from the state the loop keeps anyway.
   const metrics = new DaemonMetrics({
     queues: () =>
@@ -389,12 +395,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
 
   let http: HttpServer | null = null;
-  const startHttp = async () => {
-    if (!config.http.enabled) return null;
+  const startHttp = async (settings: QscaleConfig['http'] = config.http) => {
+    if (!settings.enabled) return null;
     return startHttpServer({
-      host: config.http.host,
-      port: config.http.port,
-      token: config.http.token,
+      host: settings.host,
+      port: settings.port,
+      token: settings.token,
       logger,
       routes: {
         // Cheap: no queue figures, so liveness probes and monitors can poll it often.
@@ -464,21 +470,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return { ok: false, problems: ['the daemon was started without a configuration file'] };
     }
     const path = options.configPath;
-    const outcome = await serial(async (): Promise<ReloadResult & { restart?: string[] }> => {
-      let next: QscaleConfig;
-      try {
-        next = await loadConfig(path, { env: options.env ?? process.env });
-      } catch (error) {
-        const problems =
-          error instanceof ConfigError ? error.problems.map(formatProblem) : [String(error)];
-        return { ok: false, problems };
-      }
-      try {
-        return await applyConfig(next);
-      } catch (error) {
-        return { ok: false, problems: [(error as Error).message] };
-      }
-    });
+    let outcome: ReloadResult & { restart?: string[] };
+    try {
+      outcome = await serial(() => reloadFrom(path));
+    } catch (error) {
+      // reloadFrom reports its own failures; whatever else goes wrong, the daemon outlives it.
+      outcome = { ok: false, problems: [messageOf(error)] };
+    }
     if (!outcome.ok) {
       logger.error('configuration not reloaded; the running one stays', {
         file: path,
@@ -496,74 +494,194 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await ticker.stop();
       ticker = startLoop();
     }
-    if (outcome.restart?.includes('http')) {
-      await http?.close();
-      http = await startHttp();
-    }
     logger.info('configuration reloaded', { file: path, changed: outcome.changed });
     return { ok: true, changed: outcome.changed };
   };
 
-  /** Applies a new configuration: prepare everything that can fail, then commit. */
-  const applyConfig = async (next: QscaleConfig) => {
-    const previous = new Map(config.queues.map((queue) => [queue.name, queue]));
-    const nextNames = new Set(next.queues.map((queue) => queue.name));
-    const changed: string[] = [];
-
-    const prepared = new Map<string, QueueRuntime>();
+  /**
+   * Reads and applies the file, all or nothing. First everything that can fail is checked or
+   * prepared while the running state stays untouched: the schema, each queue's program,
+   * directory, account and root policy, its strategy, the Redis sources, the new HTTP
+   * listener. Then the steps that were checked but act (new pools, sources, pool updates) run,
+   * each undone if a later one fails; only then is anything removed or replaced.
+   */
+  const reloadFrom = async (path: string): Promise<ReloadResult & { restart?: string[] }> => {
+    let next: QscaleConfig;
     try {
-      for (const queue of next.queues) {
-        const before = previous.get(queue.name);
-        if (!before) {
-          prepared.set(queue.name, await createRuntime(queue));
-          changed.push(`queue ${queue.name} added`);
-        } else if (!sameDecider(before, queue)) {
-          await runtimes.get(queue.name)?.redefine(queue, { configDir, onPolicyEvent });
-          changed.push(`queue ${queue.name}: strategy or scaling`);
-        }
+      next = await loadConfig(path, { env: options.env ?? process.env });
+      await checkConfig(next, { configDir, pools: !dryRun });
+      if (supervisor && refuseRoot && !next.supervision.refuseRoot) {
+        // The supervisor keeps refusing root until a restart: check what it will do.
+        await checkConfig(
+          { ...next, supervision: { ...next.supervision, refuseRoot } },
+          {
+            configDir,
+          },
+        );
       }
     } catch (error) {
-      await Promise.allSettled([...prepared.values()].map((runtime) => runtime.pool?.stop()));
-      throw error;
+      const problems =
+        error instanceof ConfigError ? error.problems.map(formatProblem) : [messageOf(error)];
+      return { ok: false, problems };
     }
-
-    for (const [name, runtime] of runtimes) {
-      if (nextNames.has(name)) continue;
-      runtimes.delete(name);
-      unreadable.delete(name);
-      changed.push(`queue ${name} removed`);
-      if (runtime.pool) track(runtime.pool.stop());
-    }
-    for (const queue of next.queues) {
-      const runtime = runtimes.get(queue.name);
+    const previous = new Map(config.queues.map((queue) => [queue.name, queue]));
+    const added = next.queues.filter((queue) => !previous.has(queue.name));
+    const kept = next.queues.flatMap((queue) => {
       const before = previous.get(queue.name);
-      if (runtime && before && !samePool(before, queue) && runtime.pool) {
-        const { replacing } = await runtime.pool.update(queue);
-        changed.push(`queue ${queue.name}: workers replaced (${replacing})`);
-      }
-      if (runtime) runtime.config = queue;
-    }
-    for (const [name, runtime] of prepared) runtimes.set(name, runtime);
-
+      return before ? [{ before, queue }] : [];
+    });
+    const redefined = kept.filter(({ before, queue }) => !sameDecider(before, queue));
+    const replaced = kept.filter(({ before, queue }) => !samePool(before, queue));
+    const removed = config.queues.filter(
+      (queue) => !next.queues.some((other) => other.name === queue.name),
+    );
     const sourcesChanged =
       next.queues.length !== config.queues.length ||
       next.queues.some((queue) => {
         const before = previous.get(queue.name);
         return !before || !sameSource(before, queue);
       });
-    if (sourcesChanged) {
-      // Queues whose source stays the same keep their measured history.
-      await reader.setSources(next.queues.map(readerSource));
-      changed.push('queue sources');
+    const httpChanged = JSON.stringify(next.http) !== JSON.stringify(config.http);
+
+    // 1. Prepare: nothing running changes.
+    const deciders = new Map<string, Decider>();
+    const fresh = new Map<string, QueueRuntime>();
+    let listener: { server: HttpServer | null; restoreOld: boolean } | null = null;
+    try {
+      for (const queue of added) {
+        fresh.set(
+          queue.name,
+          await QueueRuntime.create(queue, { pool: null, configDir, onPolicyEvent }),
+        );
+      }
+      for (const { queue } of redefined) {
+        deciders.set(queue.name, await createDecider(queue, { configDir, onPolicyEvent }));
+      }
+      if (httpChanged) listener = await prepareHttp(next.http);
+    } catch (error) {
+      return { ok: false, problems: [messageOf(error)] };
+    }
+
+    // 2. Act on what was checked, undoing it all if one step fails.
+    let sourcesSet = false;
+    try {
+      for (const runtime of fresh.values()) {
+        runtime.pool = supervisor ? await supervisor.createPool(runtime.config) : null;
+      }
+      if (sourcesChanged) {
+        // Queues whose source stays the same keep their measured history.
+        await reader.setSources(next.queues.map(readerSource));
+        sourcesSet = true;
+      }
+    } catch (error) {
+      await Promise.allSettled([...fresh.values()].map((runtime) => runtime.pool?.stop()));
+      if (sourcesSet) await reader.setSources(config.queues.map(readerSource)).catch(() => {});
+      if (listener) await restoreHttp(listener);
+      return { ok: false, problems: [messageOf(error)] };
+    }
+    const changed: string[] = [];
+    for (const { queue } of replaced) {
+      const pool = runtimes.get(queue.name)?.pool;
+      if (!pool) continue;
+      try {
+        const { replacing } = await pool.update(queue);
+        changed.push(`queue ${queue.name}: workers replaced (${replacing})`);
+      } catch (error) {
+        // Checked a moment ago: only a file removed since can get here. The pool keeps its
+        // workers and the queue keeps its settings; the rest of the reload applies.
+        logger.error('cannot update the workers of a queue; they keep their settings', {
+          queue: queue.name,
+          error,
+        });
+      }
+    }
+
+    // 3. Commit: nothing below can fail.
+    for (const queue of removed) {
+      const runtime = runtimes.get(queue.name);
+      runtimes.delete(queue.name);
+      unreadable.delete(queue.name);
+      changed.push(`queue ${queue.name} removed`);
+      if (runtime?.pool) track(runtime.pool.stop());
+    }
+    for (const { queue } of kept) {
+      const runtime = runtimes.get(queue.name);
+      if (!runtime) continue;
+      const decider = deciders.get(queue.name);
+      if (decider) {
+        runtime.redefineWith(queue, decider);
+        changed.push(`queue ${queue.name}: strategy or scaling`);
+      } else {
+        runtime.config = queue;
+      }
+    }
+    for (const [name, runtime] of fresh) {
+      runtimes.set(name, runtime);
+      changed.push(`queue ${name} added`);
+    }
+    if (sourcesChanged) changed.push('queue sources');
+    if (listener) {
+      const old = http;
+      http = listener.server;
+      if (old && !listener.restoreOld) track(old.close());
     }
     const restart: string[] = [];
     if (next.tickMs !== config.tickMs) restart.push('tick');
-    if (JSON.stringify(next.http) !== JSON.stringify(config.http)) restart.push('http');
+    if (httpChanged) restart.push('http');
     if (next.wakePollMs !== config.wakePollMs) restart.push('wake');
+    if (JSON.stringify(next.supervision) !== JSON.stringify(config.supervision)) {
+      logger.warn('supervision settings apply at the next start', {
+        running: config.supervision,
+        file: next.supervision,
+      });
+    }
     config = next;
     options.logger?.setSecrets?.(secretsOf(config));
     for (const warning of configWarnings(config)) logger.warn(warning);
     return { ok: true as const, changed: [...changed, ...restart], restart };
+  };
+
+  /**
+   * Listens with the new HTTP settings while the old listener keeps serving. Only the same
+   * fixed host and port cannot be taken twice: that listener is closed first, and opened again
+   * with the old settings if the new ones fail (restoreOld says it was closed).
+   */
+  const prepareHttp = async (
+    settings: QscaleConfig['http'],
+  ): Promise<{ server: HttpServer | null; restoreOld: boolean }> => {
+    const sameAddress =
+      http !== null &&
+      settings.enabled &&
+      settings.port !== 0 &&
+      settings.port === config.http.port &&
+      settings.host === config.http.host;
+    const listen = () =>
+      startHttp(settings).catch((error: unknown) => {
+        throw new Error(
+          `http: cannot listen on ${settings.host}:${settings.port} (${messageOf(error)})`,
+          { cause: error },
+        );
+      });
+    if (!sameAddress) return { server: await listen(), restoreOld: false };
+    await http?.close();
+    http = null;
+    try {
+      return { server: await listen(), restoreOld: true };
+    } catch (error) {
+      await restoreHttp({ server: null, restoreOld: true });
+      throw error;
+    }
+  };
+
+  /** Undoes prepareHttp: closes the new listener, reopens the old one if it was closed. */
+  const restoreHttp = async (listener: { server: HttpServer | null; restoreOld: boolean }) => {
+    await listener.server?.close();
+    if (!listener.restoreOld) return;
+    try {
+      http = await startHttp(config.http);
+    } catch (error) {
+      logger.error('the status API cannot listen again; it stays off until a reload', { error });
+    }
   };
 
   const track = (work: Promise<unknown>) => {
@@ -606,4 +724,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     stop,
     killAllSync: () => supervisor?.killAllSync() ?? 0,
   };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

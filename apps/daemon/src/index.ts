@@ -1,3 +1,5 @@
+export type { CheckConfigOptions } from './config/check.js';
+export { checkConfig } from './config/check.js';
 export { DEFAULTS } from './config/defaults.js';
 export type { Environment } from './config/env.js';
 export { exampleConfig } from './config/example.js';

@@ -71,6 +71,11 @@ export async function runDaemon(args: readonly string[], io: RunIo): Promise<num
       env: io.env,
     });
   } catch (error) {
+    if (error instanceof ConfigError) {
+      // The same lines `qscale validate` prints for this file.
+      for (const problem of error.problems) io.stderr.write(`${formatProblem(problem)}\n`);
+      io.stderr.write(`qscaled: ${path} is not a usable configuration; nothing was started\n`);
+    }
     logger.error('cannot start the daemon; nothing was left running', { error });
     logger.flush();
     return 1;
@@ -103,7 +108,10 @@ export async function runDaemon(args: readonly string[], io: RunIo): Promise<num
     };
     const reload = () => {
       logger.info('SIGHUP: reloading the configuration', { file: path });
-      void daemon.reload();
+      // reload() reports its own failures; a daemon never dies of a reload.
+      daemon.reload().catch((error: unknown) => {
+        logger.error('configuration not reloaded; the running one stays', { file: path, error });
+      });
     };
     const handlers: [NodeJS.Signals, () => void][] = [
       ['SIGTERM', () => stop('SIGTERM')],

@@ -5,7 +5,7 @@ export type { SupervisorErrorCode } from './errors.js';
 export { SupervisorError } from './errors.js';
 export type { WorkerPool } from './pool.js';
 export type { PreviousRun, Supervisor } from './supervisor.js';
-export { startSupervisor } from './supervisor.js';
+export { checkPoolOptions, startSupervisor } from './supervisor.js';
 export type {
   ExitOutcome,
   ExitRecord,

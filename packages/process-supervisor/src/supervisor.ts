@@ -60,6 +60,18 @@ const optionsSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * Checks a pool's options exactly as {@link Supervisor.createPool} does (options, program on
+ * the worker's PATH, directory, user and group, root policy) without creating anything, so
+ * a caller can check every queue before changing any. Throws the same {@link SupervisorError}.
+ */
+export async function checkPoolOptions(
+  options: PoolOptions,
+  context: { refuseRoot?: boolean } = {},
+): Promise<void> {
+  await resolvePoolSettings(options, { refuseRoot: context.refuseRoot ?? DEFAULTS.refuseRoot });
+}
+
 /** State files in use by a supervisor of this process. */
 const openStateFiles = new Set<string>();
 
@@ -114,7 +126,7 @@ export class Supervisor {
     this.#tree = new ProcessTree({
       scanMs: init.treeScanMs,
       onError: (error) =>
-        this.#logger.warn('cannot walk /proc for workers\' descendants', {
+        this.#logger.warn("cannot walk /proc for workers' descendants", {
           error: error instanceof Error ? error.message : String(error),
         }),
       onFound: (family, member) =>

@@ -54,10 +54,14 @@ export class QueueRuntime {
     config: QueueConfig,
     options: { configDir: string; onPolicyEvent: (event: PolicyEvent) => void },
   ): Promise<void> {
-    const { strategy, pipeline } = await createDecider(config, options);
+    this.redefineWith(config, await createDecider(config, options));
+  }
+
+  /** The same with a strategy and policies created beforehand (a reload prepares them first). */
+  redefineWith(config: QueueConfig, decider: Decider): void {
     this.config = config;
-    this.strategy = strategy;
-    this.pipeline = pipeline;
+    this.strategy = decider.strategy;
+    this.pipeline = decider.pipeline;
   }
 
   /** The workers as the strategy sees them: the pool's, or the dry run's pretend count. */
@@ -130,10 +134,16 @@ export class QueueRuntime {
   }
 }
 
-async function createDecider(
+export interface Decider {
+  strategy: StrategyInstance;
+  pipeline: PolicyPipeline;
+}
+
+/** A queue's strategy (a plugin is loaded from `configDir`) and policy pipeline. */
+export async function createDecider(
   config: QueueConfig,
   options: { configDir: string; onPolicyEvent: (event: PolicyEvent) => void },
-): Promise<{ strategy: StrategyInstance; pipeline: PolicyPipeline }> {
+): Promise<Decider> {
   const { name, options: strategyOptions } = config.strategy;
   const plugin = (STRATEGY_NAMES as readonly string[]).includes(name)
     ? name
