@@ -99,6 +99,8 @@ queues:
       ['key sk_live_4eC39HqLyjWDarjtT1zdp7dc', 'key [redacted]'],
       ['AKIAABCDEFGHIJKLMNOP ghp_abcdefghijklmnopqrstuvwxyz0123456789', '[redacted] [redacted]'],
       ['slack xoxb-1234567890-abcdefghij', 'slack [redacted]'],
+      ['Authorization: Basic dXNlcjpzM2NyM3Q=', 'Authorization: Basic [redacted]'],
+      ['basic authentication required', 'basic authentication required'],
       [
         'job 42 of emails done in 15 ms on 127.0.0.1',
         'job 42 of emails done in 15 ms on 127.0.0.1',
