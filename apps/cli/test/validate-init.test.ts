@@ -1,11 +1,27 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../../examples/', import.meta.url));
+const AS_ROOT = process.getuid?.() === 0;
+
+/** Whether `program` is on this PATH, as qscaled looks it up for a worker. */
+async function onPath(program: string): Promise<boolean> {
+  for (const folder of (process.env.PATH ?? '').split(delimiter)) {
+    if (!folder) continue;
+    const found = await access(join(folder, program), constants.X_OK).then(
+      () => true,
+      () => false,
+    );
+    if (found) return true;
+  }
+  return false;
+}
 
 interface Run {
   code: number | null;
@@ -99,16 +115,31 @@ describe('qscale validate and init (the built binary)', () => {
     expect(init.stdout).toContain('wrote qscale.yml');
     expect(await readFile(join(dir, 'qscale.yml'), 'utf8')).toMatch(/^# qscale configuration/);
 
+    const valid = [
+      'qscale.yml is valid: 2 queues',
+      '  emails: bullmq, 1-12 workers, p95 pickup <= 10s, strategy predictive',
+      '  reports: laravel, 0-4 workers, p99 pickup <= 5m, strategy predictive',
+      '',
+    ].join('\n');
+    const schemaOnly = await qscale(['validate', '--schema-only'], dir);
+    expect(schemaOnly).toMatchObject({ code: 0, stdout: valid });
+    // Without --schema-only, what qscaled would refuse on this host: php missing for the
+    // Laravel queue, root refused for a queue without a user.
+    const rootRefused = (queue: string, at: string) =>
+      `queues.${queue}.user: workers would run as root and supervision.refuseRoot is on: set user (and group) here or under defaults to the account the workers run as, or start qscaled as that account (qscale.yml:${at})`;
+    const expected = [
+      ...(AS_ROOT ? [rootRefused('emails', '44:5')] : []),
+      ...(!(await onPath('php'))
+        ? [
+            `queues.reports.command: command "php" was not found on the worker's PATH (${process.env.PATH}); give an absolute path or set env.PATH (qscale.yml:59:14)`,
+          ]
+        : AS_ROOT
+          ? [rootRefused('reports', '53:5')]
+          : []),
+    ];
     const validate = await qscale(['validate'], dir);
-    expect(validate.code).toBe(0);
-    expect(validate.stdout).toBe(
-      [
-        'qscale.yml is valid: 2 queues',
-        '  emails: bullmq, 1-12 workers, p95 pickup <= 10s, strategy predictive',
-        '  reports: laravel, 0-4 workers, p99 pickup <= 5m, strategy predictive',
-        '',
-      ].join('\n'),
-    );
+    expect(validate.stdout).toBe(expected.length === 0 ? valid : `${expected.join('\n')}\n`);
+    expect(validate.code).toBe(expected.length === 0 ? 0 : 1);
 
     // The example practises what the audit preaches: no finding in it, at any severity.
     const audit = await qscale(['audit', '--config', 'qscale.yml', '--format', 'json'], dir);
@@ -117,7 +148,7 @@ describe('qscale validate and init (the built binary)', () => {
     // Its 16 workers are within the 8 per CPU the audit allows from 2 CPUs up.
     const sized = availableParallelism() >= 2;
     expect(findings.filter((finding) => sized || finding.ruleId !== 'AUT-001')).toEqual([]);
-  });
+  }, 120_000);
 
   it('init refuses to overwrite a file unless --force is given', async () => {
     const again = await qscale(['init', 'qscale.yml'], dir);
@@ -198,11 +229,79 @@ describe('qscale validate and init (the built binary)', () => {
     for (const run of [missing, folder]) expect(run.stdout + run.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('refuses a worker program that does not exist, with the line qscaled refuses it with', async () => {
+    await writeFile(
+      join(dir, 'missing.yml'),
+      base('    command: [/nonexistent/qscale-worker, --queue, emails]\n'),
+    );
+    const problem = `queues.emails.command: command "/nonexistent/qscale-worker" is not an executable file (resolved from ${dir}) (missing.yml:4:14)`;
+    const run = await qscale(['validate', '-c', 'missing.yml'], dir);
+    expect(run).toEqual({ code: 1, stdout: `${problem}\n`, stderr: 'missing.yml: 1 problem\n' });
+    const json = await qscale(['validate', '-c', 'missing.yml', '--json'], dir);
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: false, error: 'CONFIG_UNUSABLE' });
+    // The daemon runs the same check, and says the same.
+    const start = await qscale(['start', '--config', 'missing.yml'], dir);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toBe(
+      `${problem}\nqscaled: missing.yml is not a usable configuration; nothing was started\n`,
+    );
+    // --schema-only checks the file alone (for CI, or a machine that is not the host).
+    expect((await qscale(['validate', '-c', 'missing.yml', '--schema-only'], dir)).code).toBe(0);
+  }, 120_000);
+
+  it('examples/bullmq is refused as root exactly as qscaled refuses it, and says how to fix it', async () => {
+    const file = join(EXAMPLES, 'bullmq', 'qscale.yml');
+    const run = await qscale(['validate', '-c', file], dir);
+    if (!AS_ROOT) {
+      expect(run.code).toBe(0);
+      return;
+    }
+    const refusal = (queue: string, at: string) =>
+      `queues.${queue}.user: workers would run as root and supervision.refuseRoot is on: set user (and group) here or under defaults to the account the workers run as, or start qscaled as that account (${file}:${at})`;
+    const lines = [refusal('emails', '30:5'), refusal('thumbnails', '35:5')];
+    expect(run).toEqual({
+      code: 1,
+      stdout: `${lines.join('\n')}\n`,
+      stderr: `${file}: 2 problems\n`,
+    });
+    const start = await qscale(['start', '--config', file], dir);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toBe(
+      `${lines.join('\n')}\nqscaled: ${file} is not a usable configuration; nothing was started\n`,
+    );
+  }, 120_000);
+
+  it('accepts one anchor shared by many queues; refuses an alias bomb in one line', async () => {
+    const queues = Array.from({ length: 120 }, (_, index) =>
+      index === 0
+        ? '  q0: &worker\n    driver: bullmq\n    command: [node, w.js]\n'
+        : `  q${index}: *worker\n`,
+    );
+    await writeFile(join(dir, 'shared.yml'), `queues:\n${queues.join('')}`);
+    const shared = await qscale(['validate', '-c', 'shared.yml', '--json'], dir);
+    expect(shared.code).toBe(0);
+    expect((JSON.parse(shared.stdout) as { queues: string[] }).queues).toHaveLength(120);
+
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (const name of 'bcdefghi') {
+      const previous = String.fromCharCode(name.charCodeAt(0) - 1);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${previous}`).join(', ')}]`);
+    }
+    await writeFile(join(dir, 'bomb.yml'), `${levels.join('\n')}\nqueues: {}\n`);
+    const bomb = await qscale(['validate', '-c', 'bomb.yml'], dir);
+    expect(bomb).toEqual({
+      code: 1,
+      stdout:
+        'the file expands to more than 100000 values once its aliases (*name) are expanded; refused as an alias bomb (bomb.yml)\n',
+      stderr: 'bomb.yml: 1 problem\n',
+    });
+  }, 120_000);
+
   it('usage errors exit 2 and say what was wrong', async () => {
     const flag = await qscale(['validate', '--confgi', 'x'], dir);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe(
-      "qscale validate: Unknown option '--confgi'\nusage: qscale validate [--config FILE] [--json]\n",
+      "qscale validate: Unknown option '--confgi'\nusage: qscale validate [--config FILE] [--schema-only] [--json]\n",
     );
     const command = await qscale(['valdiate'], dir);
     expect(command).toMatchObject({ code: 2, stdout: '' });
@@ -235,7 +334,9 @@ describe('qscale validate and init (the built binary)', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/validate +check a configuration file/);
     const commandHelp = await qscale(['validate', '--help'], dir);
-    expect(commandHelp.stdout).toContain('usage: qscale validate [--config FILE] [--json]');
+    expect(commandHelp.stdout).toContain(
+      'usage: qscale validate [--config FILE] [--schema-only] [--json]',
+    );
     const version = await qscale(['--version'], dir);
     expect(version.stdout).toMatch(/^qscale \d+\.\d+\.\d+\n$/);
   });

@@ -1,4 +1,11 @@
-import { ConfigError, configWarnings, formatProblem, loadConfig } from '@qscale/daemon';
+import { dirname, resolve } from 'node:path';
+import {
+  ConfigError,
+  checkConfig,
+  configWarnings,
+  formatProblem,
+  loadConfig,
+} from '@qscale/daemon';
 import { parseFlags } from '../internal/args.js';
 import type { Command } from '../internal/command.js';
 import { formatDuration, plural } from '../internal/format.js';
@@ -6,16 +13,22 @@ import { EXIT, line } from '../internal/io.js';
 
 export const validateCommand: Command = {
   name: 'validate',
-  summary: 'check a configuration file; list every problem with its line:column',
-  usage: 'qscale validate [--config FILE] [--json]',
+  summary:
+    'check a configuration file, and that qscaled can start it here; every problem with its line:column',
+  usage: 'qscale validate [--config FILE] [--schema-only] [--json]',
   async run(args, io) {
     const { values } = parseFlags(args, {
       config: { type: 'string', short: 'c', default: 'qscale.yml' },
       json: { type: 'boolean', default: false },
+      // For CI or another machine than the one that runs qscaled: the file only.
+      'schema-only': { type: 'boolean', default: false },
     });
     const file = values.config;
     try {
       const config = await loadConfig(file, { env: io.env });
+      // Exactly what qscaled checks before it starts: programs, directories, accounts, root
+      // policy, strategies, Redis sources.
+      if (!values['schema-only']) await checkConfig(config, { configDir: dirname(resolve(file)) });
       const warnings = configWarnings(config);
       if (values.json) {
         const queues = config.queues.map((queue) => queue.name);
