@@ -101,6 +101,7 @@ queues:
       ['slack xoxb-1234567890-abcdefghij', 'slack [redacted]'],
       ['Authorization: Basic dXNlcjpzM2NyM3Q=', 'Authorization: Basic [redacted]'],
       ['basic authentication required', 'basic authentication required'],
+      ['Bearer authentication failed', 'Bearer authentication failed'],
       [
         'job 42 of emails done in 15 ms on 127.0.0.1',
         'job 42 of emails done in 15 ms on 127.0.0.1',

@@ -109,9 +109,12 @@ export function urlPasswords(text: string): string[] {
 // Common secret shapes, redacted even when nobody configured them.
 const SHAPES: readonly [RegExp, string][] = [
   [URL_CREDENTIALS, '$1***@'],
-  // Authorization credentials. `bearer` in any case (RFC 7235); `Basic` only as written in
-  // headers, so that "basic authentication" stays a phrase.
-  [/\b([Bb][Ee][Aa][Rr][Ee][Rr]|Basic)\s+[A-Za-z0-9._~+/-]{8,}=*/g, `$1 ${REDACTED}`],
+  // Authorization credentials: `bearer` in any case (RFC 7235), `Basic` as written in headers.
+  // A credential has a digit, a symbol or an inner capital: "Bearer authentication" is a phrase.
+  [
+    /\b([Bb][Ee][Aa][Rr][Ee][Rr]|Basic)\s+(?=[A-Za-z0-9._~+/-]*(?:[0-9=+/._~-]|[a-z][A-Z]))[A-Za-z0-9._~+/-]{8,}=*/g,
+    `$1 ${REDACTED}`,
+  ],
   // JSON web tokens.
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
   // AWS access key ids, GitHub, Slack and Stripe tokens.

@@ -72,6 +72,11 @@ describe('redaction', () => {
       ['redis://default:s3cr3t@cache:6379/0', 'redis://default:[REDACTED]@cache:6379/0'],
       ['Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [REDACTED]'],
       ['authorization: bearer abc.def-ghi_jkl', 'authorization: bearer [REDACTED]'],
+      ['Authorization: Basic dXNlcjpwYXNz', 'Authorization: Basic [REDACTED]'],
+      [
+        'Token verification failed: Bearer authentication',
+        'Token verification failed: Bearer authentication',
+      ],
       ['password=hunter2 user=bob', 'password=[REDACTED] user=bob'],
       ['{"api_key": "abc123"}', '{"api_key": "[REDACTED]"}'],
       ['token eyJhbGciOi.eyJzdWIiOiIx.sig-nature', 'token [REDACTED]'],

@@ -46,8 +46,12 @@ const PATTERNS: readonly [RegExp, string][] = [
   // Credentials in URLs: scheme://user:password@host
   [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s@/]+@/gi, `$1${REDACTED}@`],
   // Authorization headers.
-  // The scheme is case-insensitive (RFC 7235): `bearer xyz` is a credential too.
-  [/\b([Bb][Ee][Aa][Rr][Ee][Rr]|Basic|Token)\s+[A-Za-z0-9._~+/-]{8,}=*/g, `$1 ${REDACTED}`],
+  // The scheme is case-insensitive (RFC 7235): `bearer xyz` is a credential too. A credential
+  // has a digit, a symbol or an inner capital: "Token verification failed" is a phrase.
+  [
+    /\b([Bb][Ee][Aa][Rr][Ee][Rr]|Basic|Token)\s+(?=[A-Za-z0-9._~+/-]*(?:[0-9=+/._~-]|[a-z][A-Z]))[A-Za-z0-9._~+/-]{8,}=*/g,
+    `$1 ${REDACTED}`,
+  ],
   // password=..., api_key: ..., secret="..."
   [
     /\b((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)\w*["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi,
