@@ -33,8 +33,14 @@ export interface TrackedRoot {
   worker: string;
 }
 
-/** A full read of every process every this many scans, in case a PID was reused in between. */
-const FULL_SCAN_EVERY = 30;
+/**
+ * A full read of every process every this many scans, and after a pause this long: a PID
+ * remembered as an outsider can only name a new process once it was free at some scan, unless
+ * the PIDs wrapped around between two scans, which takes far longer than a second but not
+ * than a pause of minutes (`treeScanMs: 0` walks only at stops).
+ */
+const FULL_SCAN_EVERY = 120;
+const FULL_SCAN_AFTER_MS = 10_000;
 
 /**
  * One worker's process tree: its descendants (remembered by PID and start time, so one
@@ -100,6 +106,7 @@ export class ProcessTree {
   #next: Promise<void> | null = null;
   #nextVerifies = false;
   #scans = 0;
+  #lastScanAt = Number.NEGATIVE_INFINITY;
   /** Figures of the last scan, for the benchmark and debugging. */
   lastScan = { listed: 0, read: 0, full: false, verified: false, durationMs: 0 };
 
@@ -179,7 +186,9 @@ export class ProcessTree {
     const started = performance.now();
     try {
       const scan = this.#scans++;
-      const full = scan % FULL_SCAN_EVERY === 0;
+      const full =
+        scan % FULL_SCAN_EVERY === 0 || started - this.#lastScanAt > FULL_SCAN_AFTER_MS;
+      this.#lastScanAt = started;
       const listed = await listPids();
       for (const pid of this.#outside.keys()) if (!listed.has(pid)) this.#outside.delete(pid);
       const ownChildren = new Set<number>();
