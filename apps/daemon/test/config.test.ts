@@ -351,6 +351,18 @@ describe('parseConfig: every problem, one line each, with line:column', () => {
     expect(config.queues).toHaveLength(120);
     expect(config.queues[119]).toMatchObject({ name: 'q119', command: ['node', 'w.js'] });
     expect(config.queues[119]?.workers.max).toBe(3);
+
+    // A merge key takes the anchor's keys, then the queue's own (shallow, as YAML merges).
+    const [, merged] = parseConfig(
+      `${queues[0]}  reports:\n    <<: *worker\n    name: pdf\n`.replace(/^/, 'queues:\n'),
+      { env: {} },
+    ).queues;
+    expect(merged).toMatchObject({
+      name: 'reports',
+      backendName: 'pdf',
+      command: ['node', 'w.js'],
+    });
+    expect(merged?.workers.max).toBe(3);
   });
 
   it('an alias bomb, a circular alias or an alias to nothing: one clear problem', () => {

@@ -58,7 +58,13 @@ export async function loadConfig(
 export function parseConfig(text: string, options: ParseConfigOptions = {}): QscaleConfig {
   const file = options.fileName ?? 'qscale.yml';
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // merge: `<<: *worker` (a YAML 1.1 merge key) is how many users share settings between queues.
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    merge: true,
+  });
   const at = (offset: number | undefined) => {
     if (offset === undefined) return {};
     const { line, col } = lines.linePos(offset);
