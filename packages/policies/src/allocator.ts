@@ -52,7 +52,7 @@ interface Claim {
   sloMs: number;
   /** Oldest pending age relative to the SLO (1 = at the SLO); 0 when nothing waits. */
   urgency: number;
-  /** Slots above the minimum kept: all of them when one was granted within the cooldown (or on missing data). */
+  /** Slots above the minimum granted within the cooldown (or all it has, on missing data). */
   held: number;
   /** How long the queue has had nothing to do (0 when it has work; infinite when never seen busy). */
   idleForMs: number;
@@ -64,9 +64,9 @@ interface Claim {
  * The cross-queue allocation of a host's worker slots. When the decided counts fit into
  * `maxWorkers`, they pass unchanged. Otherwise the slots go, in this order:
  * 1. every queue's minimum (a guarantee, even beyond the host);
- * 2. holds: a queue given a slot within its cooldown keeps the slots it has (no up-then-down
- *    reversal), unless it is idle (no job waiting, running or arriving); a queue whose metrics
- *    are missing keeps what it has;
+ * 2. holds: a slot given to a queue stays with it for the queue's cooldown (no up-then-down
+ *    reversal), unless the queue is idle (no job waiting, running or arriving); a queue whose
+ *    metrics are missing keeps what it has;
  * 3. one slot to each queue with waiting jobs and no slot yet, most urgent first: a queue at or
  *    past its SLO, then by oldest pending age / SLO x priority, then the one without a worker;
  * 4. the rest to queues with work, in proportion to priority x unmet demand (`allocateFairShare`);
@@ -163,8 +163,9 @@ function claimOf(
     sloMs,
     urgency: known && pending > 0 && sloMs > 0 ? oldestMs / sloMs : 0,
     // Never scale down on missing data: such a queue keeps its slots as if just granted.
-    // A queue given a slot within its cooldown keeps every slot it has: no up-then-down.
-    held: !known || (!idle && freshGrants > 0) ? keepable : 0,
+    // The slots given within the cooldown stay; older ones go back into the share (holding a
+    // big queue's whole count for one new slot starves the others: bench contention).
+    held: !known ? keepable : idle ? 0 : Math.min(freshGrants, keepable),
     idleForMs: 0,
     given: min,
     firstSlot: false,
@@ -263,7 +264,7 @@ function explain(claim: Claim, takers: readonly Claim[]): string {
   }
   const kept =
     claim.held > 0
-      ? `it keeps its ${claim.held} slot${claim.held === 1 ? '' : 's'}, as it was given one within its ${seconds(claim.cooldownMs)} cooldown; `
+      ? `it keeps the ${claim.held} slot${claim.held === 1 ? '' : 's'} given within its ${seconds(claim.cooldownMs)} cooldown; `
       : '';
   const firstly = claim.firstSlot ? 'it got a first slot for its waiting jobs; ' : '';
   const priority = claim.weight === 1 ? '' : ` x priority ${claim.weight}`;

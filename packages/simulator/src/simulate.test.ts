@@ -231,8 +231,8 @@ describe('many queues sharing a host (issue 17)', () => {
         decisions.push({ at: ctx.now, decision, idle, pending: pending ?? 0 });
       },
     });
-    // A down within the 30 s cooldown of the same queue's last up, while it had work.
-    const lastUp = new Map<string, number>();
+    // A slot given to a queue within the 30 s cooldown taken back while the queue had work.
+    const grants = new Map<string, number[]>();
     let reversalsWithWork = 0;
     // Longest time a queue had waiting jobs and no worker while an idle queue kept one.
     const starvedSince = new Map<string, number>();
@@ -242,11 +242,10 @@ describe('many queues sharing a host (issue 17)', () => {
     for (const [at, tick] of byTick) {
       const idleHolds = tick.some((d) => d.idle && d.decision.to > 0);
       for (const { decision, idle, pending } of tick) {
-        if (decision.to > decision.from) lastUp.set(decision.queue, at);
-        if (decision.to < decision.from && !idle) {
-          const up = lastUp.get(decision.queue);
-          if (up !== undefined && at - up < 30_000) reversalsWithWork++;
-        }
+        const fresh = (grants.get(decision.queue) ?? []).filter((t) => at - t < 30_000);
+        for (let slot = decision.from; slot < decision.to; slot++) fresh.push(at);
+        if (decision.to < fresh.length && !idle) reversalsWithWork++;
+        grants.set(decision.queue, fresh.slice(Math.max(0, fresh.length - decision.to)));
         if (pending > 0 && decision.to === 0 && idleHolds) {
           const since = starvedSince.get(decision.queue) ?? at;
           starvedSince.set(decision.queue, since);
