@@ -494,7 +494,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await ticker.stop();
       ticker = startLoop();
     }
-    logger.info('configuration reloaded', { file: path, changed: outcome.changed });
+    logger.info('configuration reloaded', {
+      file: path,
+      changed: outcome.changed,
+      // Where the status API listens now (a new port, or port 0 picked another).
+      ...(outcome.restart?.includes('http') ? { http: http?.url ?? null } : {}),
+    });
     return { ok: true, changed: outcome.changed };
   };
 

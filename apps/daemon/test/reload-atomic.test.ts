@@ -169,7 +169,7 @@ describe('qscaled: a refused reload changes nothing', () => {
     daemon.child.kill('SIGHUP');
     await waitFor(() => daemon.hasLog('configuration reloaded'), { what: 'the reload applied' });
     const applied = daemon.logs.find((line) => line.msg === 'configuration reloaded');
-    expect(applied?.changed).toEqual(['http']);
+    expect(applied).toMatchObject({ changed: ['http'], http: `http://127.0.0.1:${taken.port}` });
     daemon.url = `http://127.0.0.1:${taken.port}`;
     expect(summary(await daemon.state())).toEqual(before);
     await waitFor(
