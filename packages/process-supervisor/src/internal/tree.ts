@@ -186,8 +186,7 @@ export class ProcessTree {
     const started = performance.now();
     try {
       const scan = this.#scans++;
-      const full =
-        scan % FULL_SCAN_EVERY === 0 || started - this.#lastScanAt > FULL_SCAN_AFTER_MS;
+      const full = scan % FULL_SCAN_EVERY === 0 || started - this.#lastScanAt > FULL_SCAN_AFTER_MS;
       this.#lastScanAt = started;
       const listed = await listPids();
       for (const pid of this.#outside.keys()) if (!listed.has(pid)) this.#outside.delete(pid);
