@@ -347,6 +347,11 @@ export class WorkerPool {
       for (const worker of order.slice(0, excess)) this.#stopWorker(worker, 'recycle');
     }
 
+    // A worker whose exit is still being handled (what it left behind killed, its output
+    // drained) keeps its slot until then: whether it crashed decides whether the next spawn
+    // waits out a backoff. Its handling ends with another reconcile.
+    if ([...this.#workers.values()].some((worker) => worker.state === 'exited')) return;
+
     // Scale up, and start replacements for the retiring (a few at a time).
     const all = live();
     const kept = all.filter((worker) => worker.retiring === null);

@@ -46,7 +46,11 @@ describe('spawning and counting', () => {
     const spawned = eventsNamed(events, 'spawned');
     const youngest = spawned.at(-1)?.pid;
     pool.scaleTo(2);
-    await waitFor(() => pool.pids().length === 2, { ...WAIT, what: 'one worker stopped' });
+    await waitFor(() => eventsNamed(events, 'exited').length === 1, {
+      ...WAIT,
+      what: 'one worker stopped',
+    });
+    expect(pool.pids()).toHaveLength(2);
     expect(eventsNamed(events, 'stopping').map((e) => [e.pid, e.reason])).toEqual([
       [youngest, 'scale-down'],
     ]);
