@@ -40,6 +40,16 @@ describe('horizon', () => {
     const horizon = createStrategy('horizon', { balanceMaxShift: 3 });
     expect(at(horizon, 0, 50, 3).workers).toBe(6);
   });
+  it('counts processes still starting as part of the pool', () => {
+    const result = createStrategy('horizon').recommend(
+      context({
+        bounds: { min: 0, max: 10 },
+        queue: { pending: 50, serviceTimeMs: { mean: 1_000, p95: 2_000 } },
+        workers: { running: 3, starting: 2 },
+      }),
+    );
+    expect(result.workers).toBe(6);
+  });
 });
 
 describe('hpa (KEDA redis list + HPA defaults)', () => {

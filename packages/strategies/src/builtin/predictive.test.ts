@@ -1,5 +1,5 @@
 import type { QueueSnapshot } from '@qscale/contracts';
-import { context, history } from '@qscale/testkit';
+import { context, history, snapshot } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { createStrategy } from '../create.js';
 
@@ -72,6 +72,40 @@ describe('predictive: steady state', () => {
     expect(result.workers).toBeGreaterThan(20);
   });
 
+  it('needs more workers for heavier-tailed service times of the same mean', () => {
+    const sized = (p95: number) =>
+      recommend(
+        {
+          slo: { pickupMs: 2_000, percentile: 99 },
+          bounds: { min: 0, max: 1_000 },
+          history: history(60, 2_000, NOW, () => ({
+            arrivalRate: 20,
+            completionRate: 20,
+            serviceTimeMs: { mean: 1_000, p95 },
+          })),
+          queue: { arrivalRate: 20, completionRate: 20, serviceTimeMs: { mean: 1_000, p95 } },
+        },
+        { backlogBudget: 0 },
+      ).workers;
+    const steady = sized(1_200);
+    const exponential = sized(3_000);
+    const heavy = sized(6_000);
+    expect(steady).toBeLessThan(exponential);
+    expect(exponential).toBeLessThan(heavy);
+  });
+
+  it('asks for one worker above its maximum when even that many would miss the SLO', () => {
+    const result = recommend(
+      {
+        bounds: { min: 0, max: 10 },
+        history: steadyHistory(() => 100),
+        queue: { arrivalRate: 100, completionRate: 100, serviceTimeMs: exponential1s },
+      },
+      { backlogBudget: 0 },
+    );
+    expect(result.workers).toBe(11);
+  });
+
   it('is deterministic: the same context gives the same recommendation', () => {
     const a = steady({ pickupMs: 10_000, percentile: 95 });
     const b = steady({ pickupMs: 10_000, percentile: 95 });
@@ -127,6 +161,29 @@ describe('predictive: backlog', () => {
     expect(busy.workers).toBe(7);
   });
 
+  it('needs no new worker for a backlog the running ones clear within the SLO', () => {
+    // 50 jobs of 1 s, 10 s of SLO left, 10 workers running: 5 slots' worth of work. New
+    // workers would only start after the 3 s spawn latency; none is needed.
+    const result = recommend({
+      spawnLatencyMs: 3_000,
+      bounds: { min: 0, max: 100 },
+      queue: { pending: 50, oldestPendingAgeMs: 20_000, serviceTimeMs: exponential1s },
+      workers: { running: 10 },
+    });
+    expect(result.terms.backlogDrain).toBeCloseTo(5, 6);
+    expect(result.workers).toBe(5);
+  });
+
+  it('keeps no worker for jobs already running when nothing waits and nothing arrives', () => {
+    const result = recommend({
+      bounds: { min: 0, max: 100 },
+      queue: { pending: 0, active: 40, serviceTimeMs: exponential1s },
+      workers: { running: 40 },
+    });
+    expect(result.workers).toBe(0);
+    expect(result.terms.backlogDrain).toBe(0);
+  });
+
   it('treats a breached SLO with the shortest budget (one tick)', () => {
     const result = recommend({
       bounds: { min: 0, max: 1_000 },
@@ -163,6 +220,7 @@ describe('predictive: arrivals', () => {
     expect(result.terms.forecastArrivalRate).toBeGreaterThan(result.terms.arrivalRate ?? 0);
     expect(result.terms.forecast).toBeGreaterThan(result.terms.steadyState ?? 0);
     expect(result.workers).toBe(result.terms.forecast);
+    expect(result.reason).toMatch(/^forecast: arrivals trending to/);
   });
 
   it('asks for nothing when nothing arrives and nothing waits', () => {
@@ -181,9 +239,39 @@ describe('predictive: arrivals', () => {
   });
 
   it('derives the service time from busy slots when no job finished in the window', () => {
-    const snapshots = history(10, 2_000, NOW, () => ({ active: 8, completionRate: 4 }));
-    const result = recommend({ history: snapshots, queue: { active: 8, completionRate: 4 } });
-    expect(result.terms.serviceTimeMs).toBeCloseTo(2_000, 6);
+    // 12 jobs in service, 4 finishing per second: 3 s each (not the 2 s fallback).
+    const snapshots = history(10, 2_000, NOW, () => ({ active: 12, completionRate: 4 }));
+    const result = recommend({ history: snapshots, queue: { active: 12, completionRate: 4 } });
+    expect(result.terms.serviceTimeMs).toBeCloseTo(3_000, 6);
+  });
+
+  it('weighs observed service times by the jobs behind them', () => {
+    // One busy snapshot of 4 s jobs (10 jobs/s) and a quiet one of 1 s jobs (0.1 jobs/s).
+    const snapshots = [
+      snapshot({ at: NOW - 6_000 }),
+      snapshot({
+        at: NOW - 4_000,
+        completionRate: 10,
+        serviceTimeMs: { mean: 4_000, p95: 12_000 },
+      }),
+      snapshot({
+        at: NOW - 2_000,
+        completionRate: 0.1,
+        serviceTimeMs: { mean: 1_000, p95: 3_000 },
+      }),
+    ];
+    const result = recommend({ history: snapshots, queue: { completionRate: 0 } });
+    expect(result.terms.serviceTimeMs).toBeGreaterThan(3_900);
+    expect(result.terms.serviceTimeMs).toBeLessThan(4_000);
+  });
+
+  it('ignores history older than its rate window', () => {
+    // A burst of 50 jobs/s three minutes ago, outside the 2-minute window; nothing since.
+    const old = history(10, 2_000, NOW - 180_000, () => ({ arrivalRate: 50, completionRate: 50 }));
+    const quiet = history(30, 2_000, NOW, () => ({ arrivalRate: 0, completionRate: 0 }));
+    const result = recommend({ history: [...old, ...quiet] });
+    expect(result.terms.arrivalRate).toBe(0);
+    expect(result.workers).toBe(0);
   });
 });
 
