@@ -38,6 +38,20 @@ describe('laravel-hybrid conformance (#38)', () => {
     expect(result.workers).toBe(6);
     expect(result.reason).toMatch(/saturation boost/);
   });
+  it('the boost starts at exactly 90 % busy, not below', () => {
+    const busy = (active: number) =>
+      hybrid().recommend(
+        context({
+          bounds: { min: 0, max: 20 },
+          queue: { completionRate: 1, serviceTimeMs: { mean: 500, p95: 900 }, active },
+          workers: { running: 10 },
+        }),
+      );
+    expect(busy(9).workers).toBe(11);
+    expect(busy(9).reason).toMatch(/saturation boost \(90% utilized\)/);
+    expect(busy(8).reason).not.toMatch(/saturation boost/);
+    expect(busy(8).workers).toBeLessThan(10);
+  });
   it('600/min of 3 s jobs: 30', () => {
     const result = hybrid().recommend(
       context({
