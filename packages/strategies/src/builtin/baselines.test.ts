@@ -120,6 +120,20 @@ describe('littles-law, backlog and fixed', () => {
     expect(backlog.recommend(context({ queue: { pending: 30 } })).workers).toBe(2);
     expect(backlog.recommend(context({ queue: { pending: 0 } })).workers).toBe(0);
   });
+  it('backlog: longer observed jobs and an older backlog need more workers', () => {
+    const backlog = (meanMs: number, oldestPendingAgeMs: number, concurrency = 1) =>
+      createStrategy('backlog').recommend(
+        context({
+          bounds: { min: 0, max: 1_000 },
+          queue: { pending: 100, oldestPendingAgeMs, serviceTimeMs: { mean: meanMs, p95: meanMs } },
+          workers: { concurrency },
+        }),
+      ).workers;
+    expect(backlog(4_000, 20_000)).toBeGreaterThan(backlog(500, 20_000));
+    expect(backlog(4_000, 25_000)).toBeGreaterThan(backlog(4_000, 20_000));
+    // Four jobs per worker at a time: a quarter of the workers, rounded up.
+    expect(backlog(4_000, 20_000, 4)).toBe(Math.ceil(backlog(4_000, 20_000) / 4));
+  });
   it('fixed: the queue maximum, or the configured count', () => {
     expect(createStrategy('fixed').recommend(context({ bounds: { min: 0, max: 7 } })).workers).toBe(
       7,
