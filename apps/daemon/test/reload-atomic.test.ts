@@ -61,7 +61,7 @@ async function refusedReload(daemon: QscaledProcess, nth: number) {
   daemon.child.kill('SIGHUP');
   const refusals = () => daemon.logs.filter((line) => line.msg === REFUSED);
   await waitFor(() => refusals().length >= nth || daemon.child.exitCode !== null, {
-    timeoutMs: 30_000,
+    timeoutMs: 60_000,
     what: 'the reload refused',
   });
   expect(daemon.child.exitCode).toBeNull();
