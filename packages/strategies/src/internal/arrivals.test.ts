@@ -54,6 +54,25 @@ describe('arrival level', () => {
     expect(level.rate).toBe(60);
   });
 
+  it('takes one busier tick for noise unless it is twice as significant as a shift', () => {
+    // 10 jobs/s for 145 s, then one 5 s tick at 17 (z about 4.8, under 2 x shiftZ): noise.
+    const bump = estimateArrivalLevel(
+      samples(30, 5_000, (age) => (age === 0 ? 17 : 10)),
+      NOW,
+      options,
+    );
+    expect(bump.shiftAtMs).toBeNull();
+    expect(bump.rate).toBeLessThan(11);
+    // Two such ticks are a shift (z about 9.4 over 10 s, above shiftZ).
+    const step = estimateArrivalLevel(
+      samples(30, 5_000, (age) => (age <= 5_000 ? 20 : 10)),
+      NOW,
+      options,
+    );
+    expect(step.shiftAtMs).toBe(NOW - 10_000);
+    expect(step.rate).toBeCloseTo(20, 6);
+  });
+
   it('projects a ramp to now instead of lagging at its mean', () => {
     // 0.1 jobs/s more every second: the mean of the last 2 minutes lags by about 6 jobs/s.
     const level = estimateArrivalLevel(
