@@ -507,23 +507,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
    * Reads and applies the file, all or nothing. First everything that can fail is checked or
    * prepared while the running state stays untouched: the schema, each queue's program,
    * directory, account and root policy, its strategy, the Redis sources, the new HTTP
-   * listener. Then the steps that were checked but act (new pools, sources, pool updates) run,
-   * each undone if a later one fails; only then is anything removed or replaced.
+   * listener. Then the steps that were checked but act: new pools and sources (both undone if
+   * either fails), pool updates; only then is anything removed or replaced.
    */
   const reloadFrom = async (path: string): Promise<ReloadResult & { restart?: string[] }> => {
     let next: QscaleConfig;
     try {
       next = await loadConfig(path, { env: options.env ?? process.env });
-      await checkConfig(next, { configDir, pools: !dryRun });
-      if (supervisor && refuseRoot && !next.supervision.refuseRoot) {
-        // The supervisor keeps refusing root until a restart: check what it will do.
-        await checkConfig(
-          { ...next, supervision: { ...next.supervision, refuseRoot } },
-          {
-            configDir,
-          },
-        );
-      }
+      await checkConfig(next, {
+        configDir,
+        pools: !dryRun,
+        // The running supervisor keeps refusing root until a restart: check what it will do.
+        refuseRoot: refuseRoot || next.supervision.refuseRoot,
+      });
     } catch (error) {
       const problems =
         error instanceof ConfigError ? error.problems.map(formatProblem) : [messageOf(error)];

@@ -18,6 +18,8 @@ export interface CheckConfigOptions {
    * @defaultValue true
    */
   pools?: boolean;
+  /** Overrides `supervision.refuseRoot` (a running supervisor keeps its own until a restart). */
+  refuseRoot?: boolean;
 }
 
 /**
@@ -55,7 +57,9 @@ export async function checkConfig(
     }
     if (options.pools === false) continue;
     try {
-      await checkPoolOptions(queue, { refuseRoot: config.supervision.refuseRoot });
+      await checkPoolOptions(queue, {
+        refuseRoot: options.refuseRoot ?? config.supervision.refuseRoot,
+      });
     } catch (error) {
       const [key, message] = poolProblem(queue, error);
       report(inQueue(queue, key), message);
