@@ -87,6 +87,19 @@ describe('hpa (KEDA redis list + HPA defaults)', () => {
     expect(at(hpa, 45_000, 0, 1)).toBe(1);
     expect(at(hpa, 345_000, 0, 1)).toBe(0);
   });
+  it('at zero, sees a job only at the next KEDA poll (30 s)', () => {
+    const hpa = createStrategy('hpa');
+    expect(at(hpa, 0, 0, 0)).toBe(0);
+    expect(at(hpa, 10_000, 3, 0)).toBe(0);
+    expect(at(hpa, 30_000, 3, 0)).toBe(1);
+  });
+  it('counts the cooldown to zero from the last time jobs waited, not from activation', () => {
+    const hpa = createStrategy('hpa');
+    expect(at(hpa, 0, 3, 0)).toBe(1);
+    expect(at(hpa, 200_000, 3, 1)).toBe(1);
+    expect(at(hpa, 320_000, 0, 1)).toBe(1); // idle for 120 s only
+    expect(at(hpa, 500_000, 0, 1)).toBe(0);
+  });
 });
 
 describe('littles-law, backlog and fixed', () => {
