@@ -266,18 +266,9 @@ export class Worker {
       this.stopReason = reason;
       this.#stopStartedMono = now;
       if (this.#minUptimeTimer) this.#clear(this.#minUptimeTimer);
-      const [first, ...rest] = plan.signals;
-      if (first) {
-        this.hooks.stopping(this, first);
-        this.#signal(...withContinue(first));
-      }
-      rest.forEach((signal, index) => {
-        this.#timer(
-          () => this.#signal(...withContinue(signal)),
-          plan.signalGapMs * (index + 1),
-          true,
-        );
-      });
+      const [first] = plan.signals;
+      if (first) this.hooks.stopping(this, first);
+      this.#signalInTurn(plan.signals, plan.signalGapMs);
       this.#killWaitMs = plan.killWaitMs;
       if (this.adopted) this.#schedulePoll();
     }
@@ -379,12 +370,13 @@ export class Worker {
    * descendants that left it: a job process that called setsid (RQ's work horse), or what a
    * double fork left re-parented to init.
    */
-  #signal(...signals: NodeJS.Signals[]): void {
+  #signal(signals: NodeJS.Signals[], sent: () => void = () => {}): void {
     if (this.pid === null || this.#exit) return;
     const family = this.#family;
     const tree = this.#tree;
     if (!family || !tree) {
       this.#signalWorker(signals);
+      sent();
       return;
     }
     // Walk the tree first: once signalled, the worker may exit at once, and a child that left
@@ -400,10 +392,24 @@ export class Worker {
           if (group === this.pid) continue; // signalled with the worker
           for (const signal of signals) signalGroup(group, signal);
         }
+        sent();
       })
       .catch((error: unknown) =>
         this.hooks.problem(this, `cannot send ${signals.join(', ')}`, error),
       );
+  }
+
+  /**
+   * Sends `signals` one after another, each `gapMs` after the previous one was sent (not
+   * requested: each waits for a walk of /proc, and two that landed together would lose a TSTP
+   * to the SIGCONT that follows the TERM).
+   */
+  #signalInTurn(signals: readonly NodeJS.Signals[], gapMs: number): void {
+    const [signal, ...rest] = signals;
+    if (!signal) return;
+    this.#signal(withContinue(signal), () => {
+      if (rest.length > 0) this.#timer(() => this.#signalInTurn(rest, gapMs), gapMs, true);
+    });
   }
 
   /** The signals to the worker's own process group. */
@@ -483,7 +489,7 @@ export class Worker {
     this.escalated = true;
     const afterMs = Math.round(performance.now() - (this.#stopStartedMono ?? 0));
     this.hooks.escalated(this, afterMs);
-    this.#signal('SIGKILL');
+    this.#signal(['SIGKILL']);
     this.#timer(
       () => {
         if (this.#finishedFlag) return;
