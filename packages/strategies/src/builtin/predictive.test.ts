@@ -266,16 +266,20 @@ describe('predictive: arrivals', () => {
   });
 
   it('ignores history older than its rate window', () => {
-    // A burst of 50 jobs/s three minutes ago, outside the 2-minute window; nothing since.
-    const old = history(10, 2_000, NOW - 180_000, () => ({ arrivalRate: 50, completionRate: 50 }));
-    const quiet = history(30, 2_000, NOW, () => ({ arrivalRate: 0, completionRate: 0 }));
-    const result = recommend({ history: [...old, ...quiet] });
-    expect(result.terms.arrivalRate).toBe(0);
-    expect(result.workers).toBe(0);
+    // Jobs took 10 s three minutes ago, outside the 2-minute window; 1 s since.
+    const slow = { mean: 10_000, p95: 30_000 };
+    const old = history(10, 2_000, NOW - 180_000, () => ({
+      completionRate: 5,
+      serviceTimeMs: slow,
+    }));
+    const recent = history(30, 2_000, NOW, () => ({
+      completionRate: 5,
+      serviceTimeMs: exponential1s,
+    }));
+    const result = recommend({ history: [...old, ...recent] });
+    expect(result.terms.serviceTimeMs).toBe(1_000);
   });
-});
 
-describe('predictive: options', () => {
   it('rejects options outside its schema, naming them', () => {
     expect(() => createStrategy('predictive', { backlogBudget: 2 })).toThrow(/backlogBudget/);
     expect(() => createStrategy('predictive', { unknownOption: 1 })).toThrow(/unknownOption/);
