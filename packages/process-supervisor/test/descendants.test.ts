@@ -26,14 +26,14 @@ async function childOf(worker: number): Promise<number> {
 }
 
 describe('descendants that leave the worker group', () => {
-  it('sends the stop signals to a child in its own session (like RQ’s work horse)', async () => {
+  it('leaves a child in its own session to its worker during the grace (RQ’s warm shutdown)', async () => {
     h = new Harness();
-    const marker = h.marker('setsid-term');
+    const marker = h.marker('setsid-mixed');
     const supervisor = await h.supervisor();
-    // The worker waits for its child on SIGTERM, as RQ's warm shutdown does: the stop ends
-    // without SIGKILL only if the child, out of the worker's group, got the SIGTERM too.
+    // The worker waits for its child on SIGTERM, as RQ's warm shutdown waits for its work
+    // horse; the child would die of a SIGTERM ("exit" mode), failing its job.
     const pool = await supervisor.createPool({
-      ...h.options('horse', 'setsid-child.mjs', marker, { stop: { graceMs: 30_000 } }),
+      ...h.options('horse', 'setsid-child.mjs', marker, { stop: { graceMs: 60_000 } }),
       command: h.options('x', 'setsid-child.mjs', marker).command.concat(['wait', 'exit']),
     });
     pool.scaleTo(1);
@@ -43,8 +43,15 @@ describe('descendants that leave the worker group', () => {
     expect(info?.ppid).toBe(worker);
     expect(info?.pgid).toBe(child); // its own group (and session), out of the worker's
 
-    expect(await pool.stop()).toEqual({ stopped: 1, escalated: 0, unkillable: 0 });
-    expect(h.logger.lines.map((l) => l.message)).toContain(`child got SIGTERM ${child}`);
+    const stopped = pool.stop();
+    await h.line(new RegExp(`^worker got SIGTERM ${worker}$`));
+    // The job ends on its own within the grace; then the worker exits by itself.
+    process.kill(child, 'SIGUSR1');
+    expect(await stopped).toEqual({ stopped: 1, escalated: 0, unkillable: 0 });
+    const messages = h.logger.lines.map((l) => l.message);
+    // The child printed exactly one of the two before exiting: it never saw the SIGTERM.
+    expect(messages).toContain(`child finished its job ${child}`);
+    expect(messages).not.toContain(`child got SIGTERM ${child}`);
     expect(await liveWithMarker(marker)).toEqual([]);
   });
 

@@ -366,9 +366,12 @@ export class Worker {
   }
 
   /**
-   * Sends the signals, in order, to the worker's process group and to the groups of its
-   * descendants that left it: a job process that called setsid (RQ's work horse), or what a
-   * double fork left re-parented to init.
+   * Sends the signals, in order, to the worker's process group; SIGKILL also goes to the
+   * groups of its descendants that left it: a job process that called setsid (RQ's work
+   * horse), or what a double fork left re-parented to init. This is systemd's
+   * `KillMode=mixed`: the stop signals are the worker's to pass on (RQ's warm shutdown lets
+   * its horse finish the job, where a SIGTERM to the horse would fail it at once), and
+   * nothing of the tree outlives the grace or the worker itself (#killLeftovers).
    */
   #signal(signals: NodeJS.Signals[], sent: () => void = () => {}): void {
     if (this.pid === null || this.#exit) return;
@@ -388,6 +391,10 @@ export class Worker {
         // Exited meanwhile: #killLeftovers SIGKILLs what is left.
         if (this.#exit) return;
         this.#signalWorker(signals);
+        if (!signals.includes('SIGKILL')) {
+          sent();
+          return;
+        }
         for (const group of descendantGroups(family)) {
           if (group === this.pid) continue; // signalled with the worker
           for (const signal of signals) signalGroup(group, signal);
