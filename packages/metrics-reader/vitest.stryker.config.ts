@@ -7,6 +7,7 @@ export default qscaleVitestConfig({
   include: [
     'src/**/*.test.ts',
     'test/bullmq.test.ts',
+    'test/bullmq-measures.test.ts',
     'test/laravel.test.ts',
     'test/sidekiq.test.ts',
     'test/rq.test.ts',
