@@ -66,6 +66,13 @@ export {
   workerBoundsSchema,
 } from './scaling.js';
 export {
+  isSecretName,
+  isSecretValue,
+  REDACTED,
+  redactSecretShapes,
+  urlPasswords,
+} from './secrets.js';
+export {
   bytesSchema,
   coresSchema,
   countSchema,

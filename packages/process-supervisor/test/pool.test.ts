@@ -327,7 +327,7 @@ describe('output', () => {
     const text = h.logger.lines.map((l) => l.message).join('\n');
     expect(text).not.toContain('hunter2-very-secret');
     expect(text).not.toContain('abcdefghijklmnop0123456789');
-    expect(text).toContain('connecting with password [REDACTED]');
-    expect(text).toContain('Bearer [REDACTED]');
+    expect(text).toContain('connecting with password [redacted]');
+    expect(text).toContain('Bearer [redacted]');
   });
 });

@@ -233,7 +233,7 @@ describe('adoption needs proof from the process itself', () => {
     const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
     const token = /QSCALE_WORKER_TOKEN=([^\0]+)/.exec(environ)?.[1] ?? '';
     expect(token).toHaveLength(43);
-    expect(logged()[0]?.message).toBe('token [REDACTED]');
+    expect(logged()[0]?.message).toBe('token [redacted]');
     expect(JSON.stringify(h.logger.lines)).not.toContain(token);
   });
 

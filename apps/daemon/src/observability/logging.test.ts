@@ -42,8 +42,8 @@ describe('createDaemonLogger', () => {
     const text = output();
     expect(text).not.toMatch(/hunter2|other-secret|p@ss|k-1/);
     const entry = JSON.parse(text);
-    expect(entry.msg).toBe('redis://app:***@10.0.0.5:6379 refused');
-    expect(entry.url).toBe('rediss://default:***@cache:6380/0');
+    expect(entry.msg).toBe('redis://app:[redacted]@10.0.0.5:6379 refused');
+    expect(entry.url).toBe('rediss://default:[redacted]@cache:6380/0');
     expect(entry.password).toBe('[redacted]');
     expect(entry.nested).toEqual({ apiKey: '[redacted]', note: 'token [redacted] in text' });
     expect(entry.error).toEqual({ type: 'Error', message: 'AUTH [redacted] failed' });

@@ -1,7 +1,12 @@
-import type { LogFields, Logger } from '@qscale/contracts';
+import {
+  isSecretName,
+  type LogFields,
+  type Logger,
+  REDACTED,
+  redactSecretShapes,
+} from '@qscale/contracts';
 import { type DestinationStream, pino } from 'pino';
 import pretty from 'pino-pretty';
-import { isSecretName, REDACTED, redactShapes } from './secrets.js';
 
 export interface DaemonLoggerOptions {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -54,7 +59,7 @@ export function createDaemonLogger(options: DaemonLoggerOptions): DaemonLogger {
   const scrubText = (text: string): string => {
     let out = text;
     for (const secret of secrets) out = out.split(secret).join(REDACTED);
-    return redactShapes(out);
+    return redactSecretShapes(out);
   };
   const scrub = (value: unknown, key = '', depth = 0): unknown => {
     if (isSecretKey(key) && value !== null && value !== undefined) return REDACTED;

@@ -1,8 +1,8 @@
+import { isSecretName, isSecretValue, urlPasswords } from '@qscale/contracts';
 import type { QueueSource } from '@qscale/metrics-reader';
 import type { PolicySettings, QueueAllocationSettings } from '@qscale/policies';
 import type { QueueWorkers } from '@qscale/resource-monitor';
 import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schema.js';
-import { isSecretName, isSecretValue, urlPasswords } from '../observability/secrets.js';
 
 // Pure mappings from the resolved configuration to each package's options. Keeping them in
 // one place means a config field reaches its package through exactly one line.

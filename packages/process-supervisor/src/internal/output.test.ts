@@ -12,7 +12,7 @@ function reader(settings: Partial<ConstructorParameters<typeof OutputReader>[0]>
       tailLines: 3,
       ...settings,
     },
-    (line) => line.replaceAll('secret', '[REDACTED]'),
+    (line) => line.replaceAll('secret', '[redacted]'),
     {
       line: (stream, text, truncated) => lines.push({ stream, text, truncated }),
       dropped: (count) => drops.push(count),
@@ -57,7 +57,7 @@ describe('OutputReader', () => {
   it('keeps the last lines, redacted, for the crash report', () => {
     const { output } = reader({ linesPerSecond: 0.001, burstLines: 1 });
     output.push('stderr', Buffer.from('a\nb\nthe secret\nfatal\n'));
-    expect(output.tail()).toEqual(['b', 'the [REDACTED]', 'fatal']);
+    expect(output.tail()).toEqual(['b', 'the [redacted]', 'fatal']);
     output.close();
   });
 });

@@ -19,7 +19,7 @@ describe('redaction', () => {
     const redact = createRedactor(secrets);
     expect(
       redact('env=production pass=p4ss key=aK9xQ2mZ7vB4nL8pR3tW6yE1uI5oP0sD extra-literal'),
-    ).toBe('env=production pass=[REDACTED] key=[REDACTED] [REDACTED]');
+    ).toBe('env=production pass=[redacted] key=[redacted] [redacted]');
   });
 
   it('never redacts ordinary values: hosts, paths, queue and worker names, settings, ids', () => {
@@ -69,20 +69,20 @@ describe('redaction', () => {
   it('redacts common token shapes nobody configured', () => {
     const redact = createRedactor([]);
     const cases: [string, string][] = [
-      ['redis://default:s3cr3t@cache:6379/0', 'redis://default:[REDACTED]@cache:6379/0'],
-      ['Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [REDACTED]'],
-      ['authorization: bearer abc.def-ghi_jkl', 'authorization: bearer [REDACTED]'],
-      ['Authorization: Basic dXNlcjpwYXNz', 'Authorization: Basic [REDACTED]'],
+      ['redis://default:s3cr3t@cache:6379/0', 'redis://default:[redacted]@cache:6379/0'],
+      ['Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer [redacted]'],
+      ['authorization: bearer abc.def-ghi_jkl', 'authorization: bearer [redacted]'],
+      ['Authorization: Basic dXNlcjpwYXNz', 'Authorization: Basic [redacted]'],
       [
         'Token verification failed: Bearer authentication',
         'Token verification failed: Bearer authentication',
       ],
-      ['password=hunter2 user=bob', 'password=[REDACTED] user=bob'],
-      ['{"api_key": "abc123"}', '{"api_key": "[REDACTED]"}'],
-      ['token eyJhbGciOi.eyJzdWIiOiIx.sig-nature', 'token [REDACTED]'],
+      ['password=hunter2 user=bob', 'password=[redacted] user=bob'],
+      ['{"api_key": "abc123"}', '{"api_key": "[redacted]"}'],
+      ['token eyJhbGciOi.eyJzdWIiOiIx.sig-nature', 'token [redacted]'],
       [
         'AKIAABCDEFGHIJKLMNOP and ghp_abcdefghijklmnopqrstuvwxyz0123456789',
-        '[REDACTED] and [REDACTED]',
+        '[redacted] and [redacted]',
       ],
       ['job 42 done in 15 ms', 'job 42 done in 15 ms'],
     ];
