@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run mutation -- [package...]`: Stryker mutation testing of the packages that decide and
-// measure (default: strategies and metrics-reader), each with its own stryker.config.json.
+// measure (default: strategies, policies and metrics-reader), each with its own stryker.config.json.
 // Slow (minutes to an hour per package): never part of `npm test` or CI. Stryker 10 needs
 // Node >= 22; on an older Node this uses .ci/.node24 (`npm install --prefix .ci/.node24 node@24`)
 // when it is there. Extra Stryker flags go after `--`, e.g.
@@ -16,7 +16,7 @@ const args = process.argv.slice(2);
 const split = args.indexOf('--');
 const names = split === -1 ? args : args.slice(0, split);
 const strykerArgs = split === -1 ? [] : args.slice(split + 1);
-const packages = names.length > 0 ? names : ['strategies', 'metrics-reader'];
+const packages = names.length > 0 ? names : ['strategies', 'policies', 'metrics-reader'];
 
 const major = Number(process.versions.node.split('.')[0]);
 const node24 = join(root, '.ci', '.node24', 'node_modules', 'node', 'bin');
