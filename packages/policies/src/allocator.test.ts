@@ -1,42 +1,8 @@
-import type { Decision, QueueSnapshot, ScalingContext } from '@qscale/contracts';
 import { isQscaleError } from '@qscale/contracts';
 import { describe, expect, it } from 'vitest';
-import { context, type ModelQueue, poisson, random, runContention } from '../test/contention.js';
-import { type AllocationEntry, createHostAllocator } from './allocator.js';
-
-const T = 1_000_000;
-
-/** One queue's entry: it has `from` workers and its pipeline decided `to`. */
-function entry(
-  queue: string,
-  from: number,
-  to: number,
-  figures: Partial<QueueSnapshot> = {},
-  overrides: Partial<ScalingContext> = {},
-): AllocationEntry {
-  const decision: Decision = {
-    queue,
-    from,
-    to,
-    recommendation: { workers: to, reason: 'test', terms: {} },
-    edits: [],
-  };
-  const ctx = context({
-    now: T,
-    slo: { pickupMs: 15_000, percentile: 95 },
-    ...overrides,
-    queue: { queue, ...figures },
-    workers: { running: from },
-  });
-  return { decision, ctx };
-}
-const idle = (queue: string, from: number, to = from) => entry(queue, from, to);
-const busy = (queue: string, from: number, to = from) =>
-  entry(queue, from, to, { active: from, arrivalRate: 1 });
-const waiting = (queue: string, from: number, to: number, pending: number, oldestMs: number) =>
-  entry(queue, from, to, { pending, oldestPendingAgeMs: oldestMs, arrivalRate: 1 });
-const byQueue = (decisions: Decision[]) =>
-  Object.fromEntries(decisions.map((decision) => [decision.queue, decision.to]));
+import { busy, byQueue, entry, idle, T, waiting } from '../test/allocation.js';
+import { type ModelQueue, poisson, random, runContention } from '../test/contention.js';
+import { createHostAllocator } from './allocator.js';
 
 describe('host allocator: one tick', () => {
   it('passes the decisions through unchanged when they fit', () => {

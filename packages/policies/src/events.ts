@@ -55,7 +55,8 @@ export function observedBreach(ctx: ScalingContext): BreachSignal | null {
 /**
  * Turns breach observations into events: one `slo-breach` when a breach starts (or, during a
  * long one, again every `cooldownMs`), one `slo-recovered` when a reported breach ends; a
- * breach starting within `cooldownMs` of the last report is counted, not reported.
+ * breach starting within `cooldownMs` of the last report is counted, and reported (with that
+ * count) only if it lasts until the cooldown is over.
  */
 export class BreachTracker {
   private breachSince: number | null = null;
@@ -71,7 +72,9 @@ export class BreachTracker {
       if (starting) this.breachSince = now;
       const due = this.lastReportAt === null || now - this.lastReportAt >= this.cooldownMs;
       if (starting && !due) this.suppressed++;
-      if ((starting || this.reportedEpisode) && due) {
+      // A breach that began within the cooldown is reported once the cooldown is over: a
+      // long breach right after a short one must not go unreported for its whole length.
+      if (due) {
         this.lastReportAt = now;
         this.reportedEpisode = true;
         const event: SloBreachEvent = {

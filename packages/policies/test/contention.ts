@@ -1,4 +1,5 @@
-import type { Decision, QueueSnapshot, Recommendation, ScalingContext } from '@qscale/contracts';
+import type { Decision, Recommendation } from '@qscale/contracts';
+import { context } from '@qscale/testkit';
 import { createHostAllocator } from '../src/allocator.js';
 import { shareHostCapacity } from '../src/host.js';
 import { createPolicyPipeline } from '../src/pipeline.js';
@@ -247,42 +248,6 @@ function reconcile(s: State, target: number, now: number, spawnMs: number, resul
 function rank(w: Worker, now: number): number {
   if (w.readyAt > now) return 0;
   return w.busyUntil <= now ? 1 : 2;
-}
-
-/** A context at `now`: every figure known and quiet unless `queue` says otherwise; 0-10 workers. */
-export function context(overrides: {
-  now: number;
-  tickMs?: number;
-  spawnLatencyMs?: number;
-  slo?: ScalingContext['slo'];
-  bounds?: ScalingContext['bounds'];
-  queue: Partial<QueueSnapshot> & { queue: string };
-  workers?: Partial<ScalingContext['workers']>;
-}): ScalingContext {
-  const { now } = overrides;
-  return {
-    now,
-    history: [],
-    slo: overrides.slo ?? { pickupMs: 30_000, percentile: 95 },
-    spawnLatencyMs: overrides.spawnLatencyMs ?? 0,
-    tickMs: overrides.tickMs ?? 2_000,
-    bounds: overrides.bounds ?? { min: 0, max: 10 },
-    queue: {
-      backend: 'bullmq',
-      at: now,
-      pending: 0,
-      delayed: 0,
-      active: 0,
-      oldestPendingAgeMs: 0,
-      arrivalRate: 0,
-      completionRate: 0,
-      serviceTimeMs: null,
-      pickupLatencyMs: null,
-      sources: {},
-      ...overrides.queue,
-    },
-    workers: { running: 0, starting: 0, stopping: 0, concurrency: 1, ...overrides.workers },
-  };
 }
 
 /** A deterministic pseudo-random stream (mulberry32). */
