@@ -103,10 +103,13 @@ export function createAlerting(options: {
     if (subscribers.length === 0) return;
     const suppressed = admit(event, event.at);
     if (suppressed === null) {
-      logger.debug('alert suppressed by alerts.minInterval', { event: event.type, key: event.key });
+      logger.debug('alert suppressed by alerts.minInterval', {
+        event: event.type,
+        condition: event.key,
+      });
       return;
     }
-    const fields = { event: event.type, key: event.key };
+    const fields = { event: event.type, condition: event.key };
     if (event.status === 'resolved') logger.info(`alert: ${event.summary}`, fields);
     else logger.warn(`alert: ${event.summary}`, fields);
     const envelope = { id: randomUUID(), host, suppressed };

@@ -68,7 +68,7 @@ export class WebhookChannel {
       this.logger.warn('alert webhook queue full: the oldest alert is dropped', {
         webhook: this.hook.name,
         event: dropped?.event.type,
-        key: dropped?.event.key,
+        condition: dropped?.event.key,
         queueSize: this.settings.queueSize,
       });
     }
@@ -117,7 +117,11 @@ export class WebhookChannel {
 
   async #deliver(delivery: Delivery): Promise<void> {
     const { retries } = this.settings.retry;
-    const fields = { webhook: this.hook.name, event: delivery.event.type, key: delivery.event.key };
+    const fields = {
+      webhook: this.hook.name,
+      event: delivery.event.type,
+      condition: delivery.event.key,
+    };
     for (let attempt = 0; ; attempt++) {
       const outcome = await postOnce(this.hook, delivery.body, {
         id: delivery.id,
