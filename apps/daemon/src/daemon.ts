@@ -17,6 +17,8 @@ import {
   startSupervisor,
 } from '@qscale/process-supervisor';
 import { capacity, createResourceMonitor } from '@qscale/resource-monitor';
+import { type AlertsState, createAlerting } from './alerts/alerting.js';
+import { alertView } from './alerts/views.js';
 import { checkConfig } from './config/check.js';
 import type { Environment } from './config/env.js';
 import { loadConfig } from './config/load.js';
@@ -93,6 +95,8 @@ export interface DaemonState {
   queues: QueueState[];
   /** Recent changes of worker counts, oldest first. */
   decisions: DecisionRecord[];
+  /** Alert webhooks (by name, never their URLs) and the conditions firing now. */
+  alerts: AlertsState;
 }
 
 export type TickPhase = 'read' | 'resources' | 'decide' | 'apply';
@@ -135,8 +139,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         snapshot: runtime.lastSnapshot,
         workers: runtime.workers(),
         desired: runtime.lastDecision?.to ?? null,
+        decision: runtime.lastDecision,
+        slo: runtime.config.slo,
       })),
     roundTrips: () => reader.stats().last?.roundTrips ?? null,
+    host: () => ({ resources, capacity: hostCapacity, maxWorkers: config.limits.maxWorkers }),
+    alertQueues: () => alerts.queues(),
+  });
+  // Alerts leave the tick at once: each webhook sends from its own queue.
+  const alerts = createAlerting({
+    config: options.config.alerts,
+    logger,
+    counters: metrics.alerts,
   });
   const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
   const startedAt = Date.now();
@@ -277,6 +291,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     lap('apply');
+    alerts.observe(now, live.filter((runtime) => runtimes.has(runtime.config.name)).map(alertView));
     wakePoller?.watch(asleep(snapshots));
     ticks++;
     const durationMs = performance.now() - started;
@@ -462,6 +477,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       capacity: hostCapacity,
       queues,
       decisions: decisions.toArray(),
+      alerts: alerts.state(),
     };
   };
 
@@ -637,6 +653,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       });
     }
     config = next;
+    alerts.configure(next.alerts);
     options.logger?.setSecrets?.(secretsOf(config));
     for (const warning of configWarnings(config)) logger.warn(warning);
     return { ok: true as const, changed: [...changed, ...restart], restart };
@@ -699,6 +716,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       wakePoller?.stop();
       await ticker.stop();
       await chain;
+      alerts.close();
       const summary = (await supervisor?.stop()) ?? null;
       await Promise.allSettled([...stopping, reader.close(), monitor.close(), http?.close()]);
       logger.info('qscale daemon stopped', { ...summary });

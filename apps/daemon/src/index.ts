@@ -1,3 +1,9 @@
+export type { Alerting, AlertsState } from './alerts/alerting.js';
+export type { ChannelState } from './alerts/channel.js';
+export type { AlertEvent, LeaderChange } from './alerts/events.js';
+export { jsonBody, leaderChangedEvent, slackBody } from './alerts/events.js';
+export type { AlertEventType, AlertsConfig, AlertWebhookConfig } from './config/alerts.js';
+export { ALERT_EVENTS } from './config/alerts.js';
 export type { CheckConfigOptions } from './config/check.js';
 export { checkConfig } from './config/check.js';
 export { DEFAULTS } from './config/defaults.js';

@@ -1,3 +1,5 @@
+import { ALERT_DEFAULTS } from './alerts.js';
+
 /**
  * Every default of the configuration in one place. Durations are in milliseconds.
  */
@@ -47,6 +49,8 @@ export const DEFAULTS = {
     /** JSON lines, or human-readable on a TTY with `auto`. @defaultValue `auto` */
     format: 'auto' as 'auto' | 'json' | 'pretty',
   },
+  /** The `alerts` section's defaults. */
+  alerts: ALERT_DEFAULTS,
   queue: {
     /** @defaultValue `predictive` */
     strategy: 'predictive',

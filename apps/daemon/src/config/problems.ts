@@ -64,7 +64,7 @@ export function formatPath(path: readonly PathSegment[]): string {
 
 // Values under these keys may be secrets: a problem says what kind of value it found there,
 // never the value itself.
-const SECRET_KEY = /pass|token|secret|^url$|^env$/i;
+const SECRET_KEY = /pass|token|secret|^url$|^env$|^headers$/i;
 
 /** Turns zod issues into problems: one per unknown key, "got ..." added where it helps. */
 export function issuesToProblems(

@@ -1,5 +1,6 @@
 import { QUEUE_BACKENDS, type QueueBackend } from '@qscale/contracts';
 import { z } from 'zod';
+import { type AlertsConfig, alertsSchema, resolveAlerts } from './alerts.js';
 import { DEFAULTS } from './defaults.js';
 import {
   account,
@@ -98,6 +99,8 @@ export interface QscaleConfig {
   };
   supervision: { stateFile: string; previousWorkers: 'adopt' | 'stop'; refuseRoot: boolean };
   log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'auto' | 'json' | 'pretty' };
+  /** Alert webhooks (see config/alerts.ts); no webhook means no alert is sent. */
+  alerts: AlertsConfig;
   /** In the order of the file. */
   queues: QueueConfig[];
 }
@@ -275,6 +278,7 @@ const fileSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  alerts: alertsSchema.optional(),
   defaults: queueSettingsSchema.optional(),
   queues: z.record(
     z
@@ -343,6 +347,9 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
       level: file.log?.level ?? DEFAULTS.log.level,
       format: file.log?.format ?? DEFAULTS.log.format,
     },
+    alerts: resolveAlerts(file.alerts, (path, message) =>
+      ctx.issues.push({ ...WHOLE, path, message }),
+    ),
     queues,
   };
 });

@@ -75,16 +75,14 @@ describe('the status API', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toContain('qscale_queue_pending_jobs{queue="emails"} 12');
     expect(metrics).toContain('qscale_queue_oldest_pending_age_seconds{queue="emails"} 4.5');
-    expect(metrics).toContain(
-      'qscale_queue_pickup_latency_seconds{queue="emails",quantile="0.95"} 2',
-    );
-    expect(metrics).toContain('qscale_workers{queue="emails",state="starting"} 1');
+    expect(metrics).toContain('qscale_queue_pickup_latency_p95_seconds{queue="emails"} 2');
+    expect(metrics).toContain('qscale_queue_workers{queue="emails",state="starting"} 1');
     expect(metrics).toContain('qscale_decisions_total{queue="emails",direction="up"} 1');
-    expect(metrics).toContain('qscale_workers_desired{queue="emails"} 5');
+    expect(metrics).toContain('qscale_queue_workers_desired{queue="emails"} 5');
     expect(metrics).toContain('qscale_redis_round_trips 1');
     expect(metrics).toContain('qscale_queue_delayed_jobs{queue="reports"} 0');
     expect(metrics).not.toContain('qscale_queue_pending_jobs{queue="reports"}');
-    expect(metrics).not.toContain('queue="reports",quantile');
+    expect(metrics).not.toContain('qscale_queue_pickup_latency_p95_seconds{queue="reports"}');
     expect(await (await fetch(`${url}/api/state`)).json()).toEqual({
       queues: [{ name: 'emails' }],
     });

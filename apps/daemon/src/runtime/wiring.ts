@@ -2,6 +2,7 @@ import { isSecretName, isSecretValue, urlPasswords } from '@qscale/contracts';
 import type { QueueSource } from '@qscale/metrics-reader';
 import type { PolicySettings, QueueAllocationSettings } from '@qscale/policies';
 import type { QueueWorkers } from '@qscale/resource-monitor';
+import { alertSecrets } from '../config/alerts.js';
 import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schema.js';
 
 // Pure mappings from the resolved configuration to each package's options. Keeping them in
@@ -63,6 +64,7 @@ export function secretsOf(config: QscaleConfig): string[] {
   };
   addRedis(config.redis);
   if (config.http.token) secrets.add(config.http.token);
+  for (const secret of alertSecrets(config.alerts)) secrets.add(secret);
   for (const queue of config.queues) {
     addRedis(queue.redis);
     for (const [name, value] of Object.entries(queue.env)) {
