@@ -18,7 +18,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<ExitCode
     return EXIT.usage;
   }
   if (name === '--help' || name === '-h' || name === 'help') {
-    line(io.stdout, await help());
+    // `qscale help validate` is `qscale validate --help`.
+    const about = COMMANDS.find((candidate) => candidate.name === args[0]);
+    line(io.stdout, about ? commandHelp(about) : await help());
     return EXIT.ok;
   }
   if (name === '--version' || name === '-V') {

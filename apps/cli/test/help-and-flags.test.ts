@@ -68,8 +68,9 @@ describe('qscale --help', () => {
       }
       expect(command.examples.length).toBeGreaterThan(0);
       for (const example of command.examples) expect(run.stdout).toContain(example.command);
-      // -h anywhere before `--` is help, whatever else the line holds.
+      // -h anywhere before `--` is help, whatever else the line holds; so is `qscale help NAME`.
       expect((await qscale([name, '--nonsense', '-h'])).stdout).toBe(run.stdout);
+      expect((await qscale(['help', name])).stdout).toBe(run.stdout);
     },
   );
 
