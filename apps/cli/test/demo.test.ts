@@ -67,7 +67,7 @@ describe('qscale demo', () => {
 
   it('runs a short demo to the end: summary, chart, graceful stop, nothing left', async () => {
     const { dir, marker, args } = await setup();
-    const demo = startDemo([...args, '--seconds', '12'], dir);
+    const demo = startDemo([...args, '--duration', '12s'], dir);
     const code = await demo.exited;
     const { stdout, stderr } = demo.output();
     expect(stderr).toBe('');
@@ -88,7 +88,7 @@ describe('qscale demo', () => {
 
   it('Ctrl-C in the middle stops every worker gracefully and leaves nothing behind', async () => {
     const { dir, marker, args } = await setup();
-    const demo = startDemo([...args, '--seconds', '60'], dir);
+    const demo = startDemo([...args, '--duration', '60s'], dir);
     // One worker is enough to show the stop (emails keeps a minimum of one); on a busy machine
     // the host's capacity may hold the demo to that one, and the CLI itself is slow to load.
     await waitFor(async () => (await findProcessesWithArg(marker)).length >= 1, {

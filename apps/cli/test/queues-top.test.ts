@@ -101,7 +101,7 @@ describe('qscale queues', () => {
         'emails',
         '--json',
         '--interval',
-        '0',
+        '0s',
       ],
       dir,
     );
@@ -163,13 +163,13 @@ describe('qscale queues', () => {
         '',
       ].join('\n'),
     );
-    const run = await qscale(['queues', '--interval', '0'], dir);
+    const run = await qscale(['queues', '--interval', '0s'], dir);
     expect(run.code).toBe(1);
     expect(run.stdout).toContain(
       `broken: WRONG_TYPE: ${prefix}queues:broken is a hash, expected a list`,
     );
     expect(run.stdout).toMatch(/ good .* 1 /);
-    const one = await qscale(['queues', '--queue', 'good', '--json', '--interval', '0'], dir);
+    const one = await qscale(['queues', '--queue', 'good', '--json', '--interval', '0s'], dir);
     expect(one.code).toBe(0);
     expect((JSON.parse(one.stdout) as QueueSnapshot[]).map((snapshot) => snapshot.queue)).toEqual([
       'good',
@@ -180,7 +180,7 @@ describe('qscale queues', () => {
     [['--redis', 'redis://127.0.0.1:6379'], '--driver is required with --redis'],
     [
       ['--redis', 'redis://x', '--driver', 'resque'],
-      '--driver resque is not a queue system qscale reads',
+      '--driver resque: expected one of laravel, bullmq, sidekiq, rq, celery',
     ],
     [
       ['--redis', 'http://x', '--driver', 'rq', '--queue', 'q'],
@@ -191,7 +191,8 @@ describe('qscale queues', () => {
       'use either --config or --redis, not both',
     ],
     [['--driver', 'rq'], '--driver and --prefix go with --redis URL'],
-    [['--interval', 'soon'], '--interval expects a duration like 500ms, 2s or 1m, got "soon"'],
+    [['--interval', 'soon'], '--interval soon: expected a duration like 500ms, 2s, 1m, 1h'],
+    [['--interval', '2'], '--interval 2: a duration needs its unit, e.g. --interval 2s'],
   ])('refuses %j with exit code 2', async (args, message) => {
     const run = await qscale(['queues', ...args], dir);
     expect(run.code).toBe(2);

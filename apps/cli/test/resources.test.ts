@@ -167,12 +167,17 @@ describe('qscale resources (the built binary, on this machine)', () => {
     const flag = await qscale(['resources', '--watch'], dir);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe(
-      "qscale resources: Unknown option '--watch'\nusage: qscale resources [--json] [--config FILE]\n",
+      [
+        'qscale resources: unknown option --watch',
+        'usage: qscale resources [--config FILE] [--json]',
+        '(qscale resources --help: every option, its default and examples)',
+        '',
+      ].join('\n'),
     );
     expect((await qscale(['resources', 'extra'], dir)).stderr).toContain(
       'unexpected argument "extra"',
     );
     const help = await qscale(['--help'], dir);
-    expect(help.stdout).toMatch(/\n {2}resources +CPU and memory as qscale sees them/);
+    expect(help.stdout).toMatch(/\n {2}resources +CPU and memory \(cgroup or host\)/);
   });
 });

@@ -151,13 +151,13 @@ describe('qscale validate and init (the built binary)', () => {
   }, 120_000);
 
   it('init refuses to overwrite a file unless --force is given', async () => {
-    const again = await qscale(['init', 'qscale.yml'], dir);
+    const again = await qscale(['init', '--config', 'qscale.yml'], dir);
     expect(again.code).toBe(1);
     expect(again.stderr).toBe(
       'qscale init: qscale.yml already exists; pass --force to overwrite it\n',
     );
     expect((await qscale(['init', '--force'], dir)).code).toBe(0);
-    const nowhere = await qscale(['init', 'no/such/folder/q.yml'], dir);
+    const nowhere = await qscale(['init', '-c', 'no/such/folder/q.yml'], dir);
     expect(nowhere.stderr).toContain('cannot be created: its folder does not exist');
   });
 
@@ -301,7 +301,12 @@ describe('qscale validate and init (the built binary)', () => {
     const flag = await qscale(['validate', '--confgi', 'x'], dir);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe(
-      "qscale validate: Unknown option '--confgi'\nusage: qscale validate [--config FILE] [--schema-only] [--json]\n",
+      [
+        'qscale validate: unknown option --confgi (did you mean --config?)',
+        'usage: qscale validate [--config FILE] [--schema-only] [--json]',
+        '(qscale validate --help: every option, its default and examples)',
+        '',
+      ].join('\n'),
     );
     const command = await qscale(['valdiate'], dir);
     expect(command).toMatchObject({ code: 2, stdout: '' });
@@ -311,9 +316,9 @@ describe('qscale validate and init (the built binary)', () => {
     const nothing = await qscale([], dir);
     expect(nothing.code).toBe(2);
     expect(nothing.stderr).toContain('commands:');
-    const extra = await qscale(['init', 'a.yml', 'b.yml'], dir);
+    const extra = await qscale(['validate', 'a.yml'], dir);
     expect(extra).toMatchObject({ code: 2 });
-    expect(extra.stderr).toContain('unexpected argument "b.yml"');
+    expect(extra.stderr).toContain('unexpected argument "a.yml"');
   });
 
   it('stops quietly when its reader goes away (qscale ... | head -1)', async () => {
@@ -332,11 +337,12 @@ describe('qscale validate and init (the built binary)', () => {
   it('answers --help and --version', async () => {
     const help = await qscale(['--help'], dir);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/validate +check a configuration file/);
+    expect(help.stdout).toMatch(/validate +check a configuration, and that qscaled can start it/);
     const commandHelp = await qscale(['validate', '--help'], dir);
     expect(commandHelp.stdout).toContain(
       'usage: qscale validate [--config FILE] [--schema-only] [--json]',
     );
+    expect(commandHelp.stdout).toContain('(default: qscale.yml)');
     const version = await qscale(['--version'], dir);
     expect(version.stdout).toMatch(/^qscale \d+\.\d+\.\d+\n$/);
   });

@@ -9,107 +9,93 @@ import {
   formatJson,
   formatMarkdown,
   formatSarif,
+  RULES,
   readBaseline,
   readManualAnswers,
   runAudit,
   type Severity,
 } from '@qscale/audit-rules';
 import { ConfigError, formatProblem, loadConfig } from '@qscale/daemon';
-import { parseFlags, UsageError } from '../internal/args.js';
-import type { Command } from '../internal/command.js';
+import { closest, UsageError } from '../internal/args.js';
 import { plural } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
-
-const FORMATS = ['markdown', 'json', 'sarif'] as const;
-const FAIL_ON = ['critical', 'high', 'medium', 'low', 'none'] as const;
+import type { AuditArgs } from '../specs/audit.js';
 
 /** Trees with fewer PHP files than this finish before a progress line would help. */
 const PROGRESS_MIN_FILES = 200;
 
-export const auditCommand: Command = {
-  name: 'audit',
-  summary: 'security audit of the config, Redis, queue data, host and project source',
-  usage:
-    'qscale audit [--config FILE] [--redis URL] [--path DIR] [--host] [--format markdown|json|sarif] [--output FILE] [--fail-on critical|high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--manual FILE] [--disable RULE,RULE] [--include-tests] [--no-queue-data] [--allow-partial] [--fail-on-manual] [--sarif-include-runtime]',
-  async run(args, io) {
-    const { values } = parseFlags(args, {
-      config: { type: 'string', short: 'c' },
-      redis: { type: 'string' },
-      path: { type: 'string' },
-      host: { type: 'boolean', default: false },
-      format: { type: 'string', default: 'markdown' },
-      output: { type: 'string', short: 'o' },
-      'fail-on': { type: 'string', default: 'high' },
-      baseline: { type: 'string' },
-      manual: { type: 'string' },
-      disable: { type: 'string' },
-      'write-baseline': { type: 'string' },
-      'include-tests': { type: 'boolean', default: false },
-      'no-queue-data': { type: 'boolean', default: false },
-      'allow-partial': { type: 'boolean', default: false },
-      'fail-on-manual': { type: 'boolean', default: false },
-      'sarif-include-runtime': { type: 'boolean', default: false },
-    });
-    const format = oneOf(values.format, FORMATS, '--format');
-    const failOn = oneOf(values['fail-on'], FAIL_ON, '--fail-on');
-    if (!values.config && !values.redis && !values.path && !values.host) {
-      throw new UsageError(
-        'nothing to audit: give at least one of --config, --redis, --path, --host',
+type Format = 'markdown' | 'json' | 'sarif';
+
+export async function run({ values }: AuditArgs, io: CliIo): Promise<ExitCode> {
+  // The parser checked both against the declared choices (specs/audit.ts).
+  const format = values.format as Format;
+  const failOn = values['fail-on'] as Severity | 'none';
+  if (!values.config && !values.redis && !values.path && !values.host) {
+    throw new UsageError(
+      'nothing to audit: give at least one of --config, --redis, --path, --host',
+    );
+  }
+
+  checkRuleIds(values.disable);
+
+  const options: AuditOptions = {
+    includeTests: values['include-tests'],
+    host: values.host,
+    queueData: !values['no-queue-data'],
+    onProgress: progressLine(io),
+    ...(values.disable.length > 0 ? { disable: values.disable } : {}),
+  };
+  try {
+    if (values.config) {
+      options.config = await loadConfig(values.config, { env: io.env });
+      options.configPath = values.config;
+    }
+    if (values.path) options.path = values.path;
+    if (values.redis) options.redis = redisTarget(values.redis, io);
+    if (values.manual) options.manualAnswers = await readManualAnswers(values.manual);
+    if (values.baseline) {
+      options.baseline = await readBaseline(values.baseline);
+      options.baselinePath = values.baseline;
+    }
+    const report = await runAudit(options);
+    await emit(report, format, values.output, values['sarif-include-runtime'], io);
+    if (values['write-baseline']) {
+      const baseline = baselineFrom(report, 'accepted when the baseline was written; review');
+      await writeFile(values['write-baseline'], `${JSON.stringify(baseline, null, 2)}\n`);
+      line(
+        io.stderr,
+        `wrote ${plural(baseline.findings.length, 'finding')} to ${values['write-baseline']}`,
       );
     }
-
-    const options: AuditOptions = {
-      includeTests: values['include-tests'],
-      host: values.host,
-      queueData: !values['no-queue-data'],
-      onProgress: progressLine(io),
-      ...(values.disable ? { disable: values.disable.split(',').map((id) => id.trim()) } : {}),
-    };
-    try {
-      if (values.config) {
-        options.config = await loadConfig(values.config, { env: io.env });
-        options.configPath = values.config;
-      }
-      if (values.path) options.path = values.path;
-      if (values.redis) options.redis = redisTarget(values.redis, io);
-      if (values.manual) options.manualAnswers = await readManualAnswers(values.manual);
-      if (values.baseline) {
-        options.baseline = await readBaseline(values.baseline);
-        options.baselinePath = values.baseline;
-      }
-      const report = await runAudit(options);
-      await emit(report, format, values.output, values['sarif-include-runtime'], io);
-      if (values['write-baseline']) {
-        const baseline = baselineFrom(report, 'accepted when the baseline was written; review');
-        await writeFile(values['write-baseline'], `${JSON.stringify(baseline, null, 2)}\n`);
-        line(
-          io.stderr,
-          `wrote ${plural(baseline.findings.length, 'finding')} to ${values['write-baseline']}`,
-        );
-      }
-      return auditExitCode(report, {
-        failOn: failOn as Severity | 'none',
-        allowPartial: values['allow-partial'],
-        failOnManual: values['fail-on-manual'],
-      }) as ExitCode;
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        for (const problem of error.problems) line(io.stderr, formatProblem(problem));
-        line(io.stderr, `qscale audit: ${error.file}: ${plural(error.problems.length, 'problem')}`);
-        return EXIT.usage;
-      }
-      if (error instanceof AuditError) {
-        line(io.stderr, `qscale audit: ${error.message}`);
-        return EXIT.usage;
-      }
-      throw error;
+    return auditExitCode(report, {
+      failOn,
+      allowPartial: values['allow-partial'],
+      failOnManual: values['fail-on-manual'],
+    }) as ExitCode;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) line(io.stderr, formatProblem(problem));
+      line(io.stderr, `qscale audit: ${error.file}: ${plural(error.problems.length, 'problem')}`);
+      return EXIT.usage;
     }
-  },
-};
+    if (error instanceof AuditError) {
+      line(io.stderr, `qscale audit: ${error.message}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+}
 
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new UsageError(`${flag} ${value}: expected one of ${allowed.join(', ')}`);
+/** `--disable` names rules by id; a typo would silently audit everything. */
+function checkRuleIds(ids: readonly string[]): void {
+  const known = RULES.map((rule) => rule.id);
+  for (const id of ids) {
+    if (known.includes(id)) continue;
+    const near = closest(id, known);
+    throw new UsageError(
+      `--disable ${id}: no such rule${near ? ` (did you mean ${near}?)` : ''}; expected one of ${known.join(', ')}`,
+    );
+  }
 }
 
 /**
@@ -128,7 +114,7 @@ function redisTarget(url: string, io: CliIo): NonNullable<AuditOptions['redis']>
 
 async function emit(
   report: AuditReport,
-  format: (typeof FORMATS)[number],
+  format: Format,
   output: string | undefined,
   includeRuntime: boolean,
   io: CliIo,

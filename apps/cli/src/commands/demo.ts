@@ -14,39 +14,28 @@ import {
 import { chartHtml, chartSvg } from '@qscale/simulator';
 import { Redis } from 'ioredis';
 import { createLogUpdate } from 'log-update';
-import { parseFlags, UsageError } from '../internal/args.js';
-import type { Command } from '../internal/command.js';
+import { UsageError } from '../internal/args.js';
 import { renderDaemon } from '../internal/daemon-view.js';
 import { DemoProducer } from '../internal/demo/producer.js';
 import { DemoRecorder } from '../internal/demo/recorder.js';
 import { type DemoRedis, DemoSetupError, demoRedis } from '../internal/demo/redis.js';
-import { DEMO_SECONDS, demoWorkload, phaseAt } from '../internal/demo/workload.js';
+import { demoWorkload, phaseAt } from '../internal/demo/workload.js';
 import { formatDuration } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
+import type { DemoArgs } from '../specs/demo.js';
 
 const DEMO_CONFIG = fileURLToPath(new URL('../../../../examples/demo/qscale.yml', import.meta.url));
 /** After the producer stops, how long the backlog may take to drain. */
 const DRAIN_LIMIT_MS = 30_000;
 
-export const demoCommand: Command = {
-  name: 'demo',
-  summary: 'a one-minute live demo: a real Redis, real BullMQ workers, a spike and a chart',
-  usage: 'qscale demo [--seconds 60] [--config FILE] [--chart FILE.html|.svg] [--log FILE]',
-  async run(args, io) {
-    const { values } = parseFlags(args, {
-      config: { type: 'string', short: 'c', default: DEMO_CONFIG },
-      chart: { type: 'string', default: 'qscale-demo.html' },
-      log: { type: 'string', default: 'qscale-demo.log' },
-      seconds: { type: 'string', default: String(DEMO_SECONDS) },
-    });
-    const seconds = Number(values.seconds);
-    if (!Number.isInteger(seconds) || seconds < 8) {
-      throw new UsageError(`--seconds expects a whole number >= 8, got "${values.seconds}"`);
-    }
+export const demoCommand = {
+  async run({ values }: DemoArgs, io: CliIo): Promise<ExitCode> {
+    // The workload is laid out in whole seconds; the parser checked the minimum (specs/demo.ts).
+    const seconds = Math.round(values.duration / 1_000);
     if (!/\.(html|svg)$/.test(values.chart)) {
-      throw new UsageError(`--chart expects a .html or .svg file, got "${values.chart}"`);
+      throw new UsageError(`--chart ${values.chart}: expected a file name ending in .html or .svg`);
     }
-    const configPath = resolve(values.config);
+    const configPath = resolve(values.config ?? DEMO_CONFIG);
     if (!(await exists(configPath))) {
       line(
         io.stderr,

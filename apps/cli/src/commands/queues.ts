@@ -14,26 +14,19 @@ import {
   type QueueSource,
 } from '@qscale/metrics-reader';
 import Table from 'cli-table3';
-import { parseFlags, UsageError } from '../internal/args.js';
-import type { Command } from '../internal/command.js';
+import { UsageError } from '../internal/args.js';
 import { formatDuration, plural } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
+import type { QueuesArgs } from '../specs/queues.js';
 
-/** The flags `queues` and `top` share: where the queues are. */
-export const SOURCE_FLAGS = {
-  config: { type: 'string', short: 'c' },
-  redis: { type: 'string' },
-  driver: { type: 'string' },
-  prefix: { type: 'string' },
-  queue: { type: 'string', short: 'q', multiple: true },
-} as const;
-
+/** The flags `queues` and `top` share (specs/shared.ts): where the queues are. */
 export interface SourceFlags {
   config?: string | undefined;
   redis?: string | undefined;
   driver?: string | undefined;
   prefix?: string | undefined;
-  queue?: string[] | undefined;
+  /** Empty: every queue. */
+  queue: string[];
 }
 
 /** The queues to read and the tick of the configuration they came from (if any). */
@@ -67,15 +60,13 @@ export async function resolveQueues(
   try {
     const config = await loadConfig(file, { env: io.env });
     const wanted = flags.queue;
-    const unknown = (wanted ?? []).filter(
-      (name) => !config.queues.some((queue) => queue.name === name),
-    );
+    const unknown = wanted.filter((name) => !config.queues.some((queue) => queue.name === name));
     if (unknown.length > 0) {
       const names = config.queues.map((queue) => queue.name).join(', ');
       throw new UsageError(`${file} has no queue ${unknown.join(', ')}; its queues: ${names}`);
     }
     const sources = config.queues
-      .filter((queue) => wanted === undefined || wanted.includes(queue.name))
+      .filter((queue) => wanted.length === 0 || wanted.includes(queue.name))
       .map((queue) => ({
         queue: queue.name,
         driver: queue.driver,
@@ -112,7 +103,7 @@ async function fromRedis(url: string, flags: SourceFlags): Promise<ResolvedQueue
     prefix,
     redis,
   });
-  if (flags.queue !== undefined) return { sources: flags.queue.map(source), tickMs: null };
+  if (flags.queue.length > 0) return { sources: flags.queue.map(source), tickMs: null };
   const finder = openReader([]);
   try {
     const found = await finder.discover([{ driver: backend, prefix, redis }]);
@@ -130,17 +121,6 @@ export function openReader(sources: QueueSource[]): MetricsReader {
     if (error instanceof MetricsReaderError) throw new UsageError(error.message);
     throw error;
   }
-}
-
-/** `500ms`, `2s`, `1m` or `0`, as the configuration writes durations. */
-export function parseInterval(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  const unit = match?.[2];
-  if (!match || (unit === undefined && Number(match[1]) !== 0)) {
-    throw new UsageError(`${flag} expects a duration like 500ms, 2s or 1m, got "${text}"`);
-  }
-  const factor = unit === 'm' ? 60_000 : unit === 's' ? 1_000 : 1;
-  return Number(match[1]) * factor;
 }
 
 /** One column of the queue table: a header and how a snapshot fills it. */
@@ -231,39 +211,28 @@ export function renderQueueTable(
   return [table.toString(), ...errors].join('\n');
 }
 
-export const queuesCommand: Command = {
-  name: 'queues',
-  summary: 'one snapshot of each queue: depth, oldest age, rates, pickup latency',
-  usage:
-    'qscale queues [--config FILE | --redis URL --driver D [--prefix P]] [--queue Q]... [--interval 1s] [--json]',
-  async run(args, io) {
-    const { values } = parseFlags(args, {
-      ...SOURCE_FLAGS,
-      json: { type: 'boolean', default: false },
-      interval: { type: 'string', default: '1s' },
-    });
-    // Two reads this far apart give rates and pickups; 0 reads once.
-    const intervalMs = parseInterval(values.interval, '--interval');
-    const resolved = await resolveQueues(values, io);
-    if (typeof resolved === 'number') return resolved;
-    if (resolved.sources.length === 0) {
-      if (values.json) line(io.stdout, '[]');
-      else line(io.stdout, 'no queues found');
-      return EXIT.ok;
-    }
-    const reader = openReader(resolved.sources);
-    let snapshots: QueueSnapshot[];
-    try {
+export async function run({ values }: QueuesArgs, io: CliIo): Promise<ExitCode> {
+  // Two reads this far apart give rates and pickups; 0s reads once.
+  const intervalMs = values.interval;
+  const resolved = await resolveQueues(values, io);
+  if (typeof resolved === 'number') return resolved;
+  if (resolved.sources.length === 0) {
+    if (values.json) line(io.stdout, '[]');
+    else line(io.stdout, 'no queues found');
+    return EXIT.ok;
+  }
+  const reader = openReader(resolved.sources);
+  let snapshots: QueueSnapshot[];
+  try {
+    snapshots = await reader.snapshot();
+    if (intervalMs > 0) {
+      await sleep(intervalMs);
       snapshots = await reader.snapshot();
-      if (intervalMs > 0) {
-        await sleep(intervalMs);
-        snapshots = await reader.snapshot();
-      }
-    } finally {
-      await reader.close();
     }
-    if (values.json) line(io.stdout, JSON.stringify(snapshots, null, 2));
-    else line(io.stdout, renderQueueTable(snapshots));
-    return snapshots.some((snapshot) => snapshot.error) ? EXIT.failure : EXIT.ok;
-  },
-};
+  } finally {
+    await reader.close();
+  }
+  if (values.json) line(io.stdout, JSON.stringify(snapshots, null, 2));
+  else line(io.stdout, renderQueueTable(snapshots));
+  return snapshots.some((snapshot) => snapshot.error) ? EXIT.failure : EXIT.ok;
+}

@@ -2,77 +2,67 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostCapacity, ResourceSnapshot } from '@qscale/contracts';
 import { ConfigError, formatProblem, loadConfig, type QscaleConfig } from '@qscale/daemon';
 import { capacity, createResourceMonitor, type ResourceLimits } from '@qscale/resource-monitor';
-import { parseFlags } from '../internal/args.js';
-import type { Command } from '../internal/command.js';
 import { plural } from '../internal/format.js';
-import { type CliIo, EXIT, line } from '../internal/io.js';
+import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
+import type { ResourcesArgs } from '../specs/resources.js';
 
 /** CPU use is a delta between two readings: this far apart. Not the daemon's tick path. */
 const SAMPLE_MS = 1_000;
 
-export const resourcesCommand: Command = {
-  name: 'resources',
-  summary: 'CPU and memory as qscale sees them (cgroup or host), and the workers they allow',
-  usage: 'qscale resources [--json] [--config FILE]',
-  async run(args, io) {
-    const { values } = parseFlags(args, {
-      json: { type: 'boolean', default: false },
-      config: { type: 'string', short: 'c' },
-    });
-    let config: QscaleConfig | null = null;
-    if (values.config !== undefined) {
-      try {
-        config = await loadConfig(values.config, { env: io.env });
-      } catch (error) {
-        if (!(error instanceof ConfigError)) throw error;
-        for (const problem of error.problems) line(io.stdout, formatProblem(problem));
-        line(io.stderr, `${values.config}: ${plural(error.problems.length, 'problem')}`);
-        return EXIT.failure;
-      }
-    }
-
-    const monitor = createResourceMonitor();
-    let limits: ResourceLimits;
-    let snapshot: ResourceSnapshot;
+export async function run({ values }: ResourcesArgs, io: CliIo): Promise<ExitCode> {
+  let config: QscaleConfig | null = null;
+  if (values.config !== undefined) {
     try {
-      limits = await monitor.limits();
-      await monitor.snapshot();
-      await sleep(SAMPLE_MS);
-      snapshot = await monitor.snapshot();
-    } finally {
-      await monitor.close();
+      config = await loadConfig(values.config, { env: io.env });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      for (const problem of error.problems) line(io.stdout, formatProblem(problem));
+      line(io.stderr, `${values.config}: ${plural(error.problems.length, 'problem')}`);
+      return EXIT.failure;
     }
-    const allowed = config
-      ? capacity({
-          resources: snapshot,
-          perWorker: config.queues.map((queue) => ({
-            queue: queue.name,
-            runningPids: [],
-            resources: queue.resources,
-          })),
-          limits: config.limits,
-        })
-      : null;
+  }
 
-    if (values.json) {
-      line(
-        io.stdout,
-        JSON.stringify(
-          { config: values.config ?? null, limits, snapshot, capacity: allowed },
-          null,
-          2,
-        ),
-      );
-    } else {
-      printSnapshot(io, limits, snapshot);
-      if (config && allowed) printCapacity(io, values.config ?? '', config, allowed);
-    }
-    for (const error of snapshot.errors ?? []) {
-      line(io.stderr, `warning: ${error.file}: ${error.message}`);
-    }
-    return EXIT.ok;
-  },
-};
+  const monitor = createResourceMonitor();
+  let limits: ResourceLimits;
+  let snapshot: ResourceSnapshot;
+  try {
+    limits = await monitor.limits();
+    await monitor.snapshot();
+    await sleep(SAMPLE_MS);
+    snapshot = await monitor.snapshot();
+  } finally {
+    await monitor.close();
+  }
+  const allowed = config
+    ? capacity({
+        resources: snapshot,
+        perWorker: config.queues.map((queue) => ({
+          queue: queue.name,
+          runningPids: [],
+          resources: queue.resources,
+        })),
+        limits: config.limits,
+      })
+    : null;
+
+  if (values.json) {
+    line(
+      io.stdout,
+      JSON.stringify(
+        { config: values.config ?? null, limits, snapshot, capacity: allowed },
+        null,
+        2,
+      ),
+    );
+  } else {
+    printSnapshot(io, limits, snapshot);
+    if (config && allowed) printCapacity(io, values.config ?? '', config, allowed);
+  }
+  for (const error of snapshot.errors ?? []) {
+    line(io.stderr, `warning: ${error.file}: ${error.message}`);
+  }
+  return EXIT.ok;
+}
 
 /** `[0, 1, 2, 5]` as `0-2,5`, as the kernel writes a CPU list. */
 function cpuList(cpus: readonly number[]): string {

@@ -13,92 +13,75 @@ import {
 } from '@qscale/simulator';
 import { loadStrategy, STRATEGY_NAMES } from '@qscale/strategies';
 import Table from 'cli-table3';
-import { parseFlags, UsageError } from '../internal/args.js';
-import type { Command } from '../internal/command.js';
+import { closest, UsageError } from '../internal/args.js';
 import { formatDuration } from '../internal/format.js';
-import { type CliIo, EXIT, line } from '../internal/io.js';
+import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
+import type { SimulateArgs } from '../specs/simulate.js';
 
 /** Runs simulating at least this much time in total report their progress on stderr. */
 const PROGRESS_MIN_SIMULATED_MS = 6 * 3_600_000;
 
-export const simulateCommand: Command = {
-  name: 'simulate',
-  summary: 'run strategies on a workload trace or scenario; compare SLO met and worker cost',
-  usage:
-    'qscale simulate (--scenario NAME | --trace FILE) [--strategy S] [--compare S2,S3] [--seed N] [--json] [--chart FILE.svg|FILE.html] | qscale simulate --list',
-  async run(args, io) {
-    const { values } = parseFlags(args, {
-      scenario: { type: 'string', short: 's' },
-      trace: { type: 'string', short: 't' },
-      strategy: { type: 'string', default: 'predictive' },
-      compare: { type: 'string' },
-      seed: { type: 'string', default: '1' },
-      json: { type: 'boolean', default: false },
-      chart: { type: 'string' },
-      list: { type: 'boolean', default: false },
-    });
-    if (values.list) {
-      listScenarios(io, values.json);
-      return EXIT.ok;
-    }
-    if ((values.scenario === undefined) === (values.trace === undefined)) {
-      throw new UsageError(
-        'give exactly one of --scenario NAME or --trace FILE (qscale simulate --list shows the scenarios)',
-      );
-    }
-    const seed = Number(values.seed);
-    if (!Number.isInteger(seed) || seed < 0) {
-      throw new UsageError(`--seed ${values.seed}: expected a whole number >= 0`);
-    }
-    const chart = values.chart;
-    if (chart !== undefined && !['.svg', '.html'].includes(extname(chart).toLowerCase())) {
-      throw new UsageError(`--chart ${chart}: expected a file name ending in .svg or .html`);
-    }
-    const trace =
-      values.scenario !== undefined
-        ? scenarioTrace(values.scenario)
-        : await loadTrace(values.trace as string);
-    const names = [values.strategy, ...(values.compare ?? '').split(',')]
-      .map((name) => name.trim())
-      .filter((name, i, all) => name.length > 0 && all.indexOf(name) === i);
-    const strategies = await Promise.all(names.map((name) => resolveStrategy(name)));
-
-    const showProgress = trace.durationMs * strategies.length >= PROGRESS_MIN_SIMULATED_MS;
-    const results: SimulationResult[] = strategies.map((strategy, i) => {
-      const name = names[i] as string;
-      if (showProgress)
-        line(io.stderr, `simulating ${name} on ${trace.name} (${i + 1}/${strategies.length})`);
-      let reported = 0;
-      return simulate(trace, {
-        strategy,
-        seed,
-        series: chart !== undefined,
-        onProgress: (done) => {
-          const quarter = Math.floor(done * 4);
-          if (!showProgress || quarter <= reported || quarter >= 4) return;
-          reported = quarter;
-          line(
-            io.stderr,
-            `  ${name}: ${quarter * 25}% of ${formatDuration(trace.durationMs)} simulated`,
-          );
-        },
-      });
-    });
-
-    if (chart !== undefined) {
-      const content =
-        extname(chart).toLowerCase() === '.html' ? chartHtml(results) : chartSvg(results);
-      await writeFile(chart, content);
-    }
-    if (values.json) {
-      line(io.stdout, JSON.stringify(toJson(trace, seed, results, chart), null, 2));
-      return EXIT.ok;
-    }
-    printReport(io, trace, seed, results);
-    if (chart !== undefined) line(io.stdout, `chart written to ${chart}`);
+export async function run({ values }: SimulateArgs, io: CliIo): Promise<ExitCode> {
+  if (values.list) {
+    listScenarios(io, values.json);
     return EXIT.ok;
-  },
-};
+  }
+  if ((values.scenario === undefined) === (values.trace === undefined)) {
+    throw new UsageError(
+      'give exactly one of --scenario NAME or --trace FILE (qscale simulate --list shows the scenarios)',
+    );
+  }
+  const seed = values.seed;
+  const chart = values.chart;
+  if (chart !== undefined && !['.svg', '.html'].includes(extname(chart).toLowerCase())) {
+    throw new UsageError(`--chart ${chart}: expected a file name ending in .svg or .html`);
+  }
+  const trace =
+    values.scenario !== undefined
+      ? scenarioTrace(values.scenario)
+      : await loadTrace(values.trace as string);
+  const asked = [
+    { name: values.strategy, flag: '--strategy' },
+    ...values.compare.map((name) => ({ name, flag: '--compare' })),
+  ].filter(({ name }, i, all) => all.findIndex((other) => other.name === name) === i);
+  const names = asked.map(({ name }) => name);
+  const strategies = await Promise.all(asked.map(({ name, flag }) => resolveStrategy(name, flag)));
+
+  const showProgress = trace.durationMs * strategies.length >= PROGRESS_MIN_SIMULATED_MS;
+  const results: SimulationResult[] = strategies.map((strategy, i) => {
+    const name = names[i] as string;
+    if (showProgress)
+      line(io.stderr, `simulating ${name} on ${trace.name} (${i + 1}/${strategies.length})`);
+    let reported = 0;
+    return simulate(trace, {
+      strategy,
+      seed,
+      series: chart !== undefined,
+      onProgress: (done) => {
+        const quarter = Math.floor(done * 4);
+        if (!showProgress || quarter <= reported || quarter >= 4) return;
+        reported = quarter;
+        line(
+          io.stderr,
+          `  ${name}: ${quarter * 25}% of ${formatDuration(trace.durationMs)} simulated`,
+        );
+      },
+    });
+  });
+
+  if (chart !== undefined) {
+    const content =
+      extname(chart).toLowerCase() === '.html' ? chartHtml(results) : chartSvg(results);
+    await writeFile(chart, content);
+  }
+  if (values.json) {
+    line(io.stdout, JSON.stringify(toJson(trace, seed, results, chart), null, 2));
+    return EXIT.ok;
+  }
+  printReport(io, trace, seed, results);
+  if (chart !== undefined) line(io.stdout, `chart written to ${chart}`);
+  return EXIT.ok;
+}
 
 function scenarioTrace(name: string): Trace {
   const scenario = scenarios[name];
@@ -110,18 +93,25 @@ function scenarioTrace(name: string): Trace {
   return scenario.trace;
 }
 
-/** A built-in strategy by name, or a strategy package / file resolved from the current folder. */
-async function resolveStrategy(name: string): Promise<string | Strategy<unknown>> {
+/**
+ * A built-in strategy by its exact name, or a strategy package / file resolved from the
+ * current folder. Nothing is guessed: `hybrid` is not `laravel-hybrid`, it is suggested.
+ */
+async function resolveStrategy(name: string, flag: string): Promise<string | Strategy<unknown>> {
   if ((STRATEGY_NAMES as readonly string[]).includes(name)) return name;
   try {
     return await loadStrategy(name, { fromDir: process.cwd() });
   } catch (error) {
-    if (isQscaleError(error, 'STRATEGY_NOT_FOUND')) {
-      throw new UsageError(
-        `--strategy ${name}: not a built-in strategy (${STRATEGY_NAMES.join(', ')}) and ${error.message}`,
-      );
-    }
-    throw error;
+    if (!isQscaleError(error, 'STRATEGY_NOT_FOUND')) throw error;
+    const near = closest(name, STRATEGY_NAMES);
+    const builtIn = `not a built-in strategy${near ? ` (did you mean ${near}?)` : ''}; expected one of ${STRATEGY_NAMES.join(', ')}`;
+    // A bare word nobody installed is almost always a mistyped built-in name: say only that.
+    const notInstalled = /is not installed/.test(error.message);
+    throw new UsageError(
+      notInstalled
+        ? `${flag} ${name}: ${builtIn}, or an installed strategy package, or a ./file.js`
+        : `${flag} ${name}: ${builtIn}; as a strategy package or file: ${error.message}`,
+    );
   }
 }
 

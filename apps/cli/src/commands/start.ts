@@ -1,14 +1,11 @@
-import { DAEMON_USAGE, runDaemon } from '@qscale/daemon';
-import type { Command } from '../internal/command.js';
-import type { ExitCode } from '../internal/io.js';
+import { runDaemon } from '@qscale/daemon';
+import type { CliIo, ExitCode } from '../internal/io.js';
+import type { StartArgs } from '../specs/start.js';
 
-export const startCommand: Command = {
-  name: 'start',
-  summary: 'run the daemon in the foreground, as qscaled does (SIGTERM or Ctrl-C stops it)',
-  usage: DAEMON_USAGE.replace('qscaled', 'qscale start'),
-  async run(args, io) {
-    // The daemon logs to the real stdout (pino writes to a stream, not to a test buffer).
-    const code = await runDaemon(args, { stdout: process.stdout, stderr: io.stderr, env: io.env });
-    return code as ExitCode;
-  },
-};
+export async function run({ values }: StartArgs, io: CliIo): Promise<ExitCode> {
+  // The flags were checked by the CLI's parser; hand the daemon the same command line.
+  const args = ['--config', values.config, ...(values['dry-run'] ? ['--dry-run'] : [])];
+  // The daemon logs to the real stdout (pino writes to a stream, not to a test buffer).
+  const code = await runDaemon(args, { stdout: process.stdout, stderr: io.stderr, env: io.env });
+  return code as ExitCode;
+}

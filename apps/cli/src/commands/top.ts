@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogUpdate } from 'log-update';
-import { parseFlags, UsageError } from '../internal/args.js';
-import type { Command } from '../internal/command.js';
+import { UsageError } from '../internal/args.js';
 import {
-  DAEMON_FLAGS,
   type DaemonTarget,
   DaemonUnreachable,
   daemonTarget,
@@ -12,97 +10,72 @@ import {
 import { renderDaemon } from '../internal/daemon-view.js';
 import { formatDuration } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
-import {
-  openReader,
-  parseInterval,
-  renderQueueTable,
-  resolveQueues,
-  SOURCE_FLAGS,
-  TOP_COLUMNS,
-} from './queues.js';
+import type { TopArgs } from '../specs/top.js';
+import { openReader, renderQueueTable, resolveQueues, TOP_COLUMNS } from './queues.js';
 
 /** The daemon's default tick, used when no configuration names one. */
 const DEFAULT_INTERVAL_MS = 2_000;
 
-export const topCommand: Command = {
-  name: 'top',
-  summary:
-    "a live table of the queues, and of the daemon's workers and decisions when one runs (Ctrl-C to quit)",
-  usage:
-    'qscale top [--config FILE | --url URL | --redis URL --driver D [--prefix P]] [--queue Q]... [--token T] [--interval 2s] [--count N] [--json]',
-  async run(args, io) {
-    const { values } = parseFlags(args, {
-      ...SOURCE_FLAGS,
-      ...DAEMON_FLAGS,
-      interval: { type: 'string' },
-      count: { type: 'string', short: 'n' },
-      json: { type: 'boolean', default: false },
+export async function run({ values }: TopArgs, io: CliIo): Promise<ExitCode> {
+  const count = values.count ?? null;
+  const explicitInterval = values.interval ?? null;
+  // Next to a running daemon, show what it does; without one, read the queues directly.
+  const daemon = values.redis === undefined ? await runningDaemon(values, io) : null;
+  if (daemon) {
+    return watchDaemon(daemon, io, {
+      intervalMs: explicitInterval ?? daemon.tickMs,
+      count,
+      json: values.json,
     });
-    const count = values.count === undefined ? null : Number(values.count);
-    if (count !== null && !(Number.isInteger(count) && count > 0)) {
-      throw new UsageError(`--count expects a whole number above 0, got "${values.count}"`);
-    }
-    const explicitInterval =
-      values.interval === undefined ? null : parseInterval(values.interval, '--interval');
-    if (explicitInterval === 0) throw new UsageError('--interval must be above 0 for top');
-    // Next to a running daemon, show what it does; without one, read the queues directly.
-    const daemon = values.redis === undefined ? await runningDaemon(values, io) : null;
-    if (daemon) {
-      return watchDaemon(daemon, io, {
-        intervalMs: explicitInterval ?? daemon.tickMs,
-        count,
-        json: values.json,
-      });
-    }
-    if (values.url !== undefined) {
-      line(
-        io.stderr,
-        `qscale top: no daemon answers at ${values.url}; reading the queues from Redis`,
-      );
-    }
-    const resolved = await resolveQueues(values, io);
-    if (typeof resolved === 'number') return resolved;
-    if (resolved.sources.length === 0) {
-      line(io.stdout, 'no queues found');
-      return EXIT.ok;
-    }
-    const intervalMs = explicitInterval ?? resolved.tickMs ?? DEFAULT_INTERVAL_MS;
-
-    const stop = new AbortController();
-    const quit = () => stop.abort();
-    process.once('SIGINT', quit);
-    process.once('SIGTERM', quit);
-    const stdout = io.stdout as NodeJS.WriteStream;
-    // In a terminal the table is redrawn in place; piped, each refresh is printed after the last.
-    const live = stdout.isTTY && !values.json ? createLogUpdate(stdout) : null;
-    const reader = openReader(resolved.sources);
-    try {
-      for (let refresh = 1; !stop.signal.aborted; refresh++) {
-        const started = Date.now();
-        const snapshots = await reader.snapshot();
-        if (stop.signal.aborted) break;
-        if (values.json) {
-          line(io.stdout, JSON.stringify(snapshots));
-        } else {
-          const clock = new Date().toTimeString().slice(0, 8);
-          const header = `qscale top  ${clock}  ${resolved.sources.length} queue${resolved.sources.length === 1 ? '' : 's'}, every ${formatDuration(intervalMs)}${live ? '  (Ctrl-C to quit)' : ''}`;
-          const text = `${header}\n${renderQueueTable(snapshots, TOP_COLUMNS)}`;
-          if (live) live(text);
-          else line(io.stdout, `${text}\n`);
-        }
-        if (count !== null && refresh >= count) break;
-        const wait = Math.max(0, intervalMs - (Date.now() - started));
-        await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
-      }
-    } finally {
-      process.off('SIGINT', quit);
-      process.off('SIGTERM', quit);
-      live?.done();
-      await reader.close();
-    }
+  }
+  if (values.url !== undefined) {
+    line(
+      io.stderr,
+      `qscale top: no daemon answers at ${values.url}; reading the queues from Redis`,
+    );
+  }
+  const resolved = await resolveQueues(values, io);
+  if (typeof resolved === 'number') return resolved;
+  if (resolved.sources.length === 0) {
+    line(io.stdout, 'no queues found');
     return EXIT.ok;
-  },
-};
+  }
+  const intervalMs = explicitInterval ?? resolved.tickMs ?? DEFAULT_INTERVAL_MS;
+
+  const stop = new AbortController();
+  const quit = () => stop.abort();
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
+  const stdout = io.stdout as NodeJS.WriteStream;
+  // In a terminal the table is redrawn in place; piped, each refresh is printed after the last.
+  const live = stdout.isTTY && !values.json ? createLogUpdate(stdout) : null;
+  const reader = openReader(resolved.sources);
+  try {
+    for (let refresh = 1; !stop.signal.aborted; refresh++) {
+      const started = Date.now();
+      const snapshots = await reader.snapshot();
+      if (stop.signal.aborted) break;
+      if (values.json) {
+        line(io.stdout, JSON.stringify(snapshots));
+      } else {
+        const clock = new Date().toTimeString().slice(0, 8);
+        const header = `qscale top  ${clock}  ${resolved.sources.length} queue${resolved.sources.length === 1 ? '' : 's'}, every ${formatDuration(intervalMs)}${live ? '  (Ctrl-C to quit)' : ''}`;
+        const text = `${header}\n${renderQueueTable(snapshots, TOP_COLUMNS)}`;
+        if (live) live(text);
+        else line(io.stdout, `${text}\n`);
+      }
+      if (count !== null && refresh >= count) break;
+      const wait = Math.max(0, intervalMs - (Date.now() - started));
+      await sleep(wait, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', quit);
+    process.off('SIGTERM', quit);
+    live?.done();
+    await reader.close();
+  }
+  return EXIT.ok;
+}
 
 /** The daemon to watch, when one answers at --url or at the config's status API. */
 async function runningDaemon(

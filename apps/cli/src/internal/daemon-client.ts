@@ -9,12 +9,6 @@ export interface DaemonTarget {
   token: string | null;
 }
 
-/** The flags every daemon-reading command shares. */
-export const DAEMON_FLAGS = {
-  url: { type: 'string' },
-  token: { type: 'string' },
-} as const;
-
 /** A daemon that cannot be asked: not running, wrong token, not a qscale daemon. */
 export class DaemonUnreachable extends Error {}
 Object.defineProperty(DaemonUnreachable.prototype, 'name', { value: 'DaemonUnreachable' });

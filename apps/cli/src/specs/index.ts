@@ -1,4 +1,4 @@
-import type { Command } from '../internal/command.js';
+import type { CommandSpec } from '../internal/spec.js';
 import { auditCommand } from './audit.js';
 import { demoCommand } from './demo.js';
 import { initCommand } from './init.js';
@@ -10,8 +10,11 @@ import { statusCommand } from './status.js';
 import { topCommand } from './top.js';
 import { validateCommand } from './validate.js';
 
-/** Every `qscale` command, in the order `qscale --help` lists them. */
-export const COMMANDS: readonly Command[] = [
+/**
+ * Every `qscale` command, in the order `qscale --help` lists them: declarations only. Each
+ * command's code is imported by its load() when it runs, so `--help` stays fast.
+ */
+export const COMMANDS: readonly CommandSpec[] = [
   validateCommand,
   initCommand,
   queuesCommand,
