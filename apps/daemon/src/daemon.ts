@@ -28,6 +28,7 @@ import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
 import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
 import { DaemonMetrics } from './observability/metrics.js';
+import { HoldLog, type QueueHold } from './runtime/holds.js';
 import { createDecider, type Decider, QueueRuntime } from './runtime/queue-runtime.js';
 import { watchSupervisor } from './runtime/supervisor-events.js';
 import {
@@ -57,14 +58,22 @@ export interface DaemonOptions {
   sysRoot?: string;
 }
 
-/** One decision that changed a queue's worker count, as logs and /api/state show it. */
+/**
+ * One decision that changed a queue's worker count, or held it below the strategy's
+ * recommendation, as logs and /api/state show it.
+ */
 export interface DecisionRecord extends Decision {
-  /** Epoch ms of the tick. */
+  /** Epoch ms of the tick (of the first tick, for a run of holds). */
   at: number;
   /** Index of the tick that decided it (0 for the first). */
   tick: number;
-  /** `up` or `down`. */
-  direction: 'up' | 'down';
+  /** `up` or `down`; `hold`: the count stayed, below the recommendation. */
+  direction: 'up' | 'down' | 'hold';
+  /** Set when the decision is below the recommendation: by how much, which policies, why. */
+  held?: QueueHold;
+  /** A run of identical holds is one record: epoch ms of its last tick, and how many ticks. */
+  until?: number;
+  heldTicks?: number;
 }
 
 export interface QueueState {
@@ -76,6 +85,8 @@ export interface QueueState {
   workers: ReturnType<QueueRuntime['workers']>;
   pool: PoolStatus | null;
   lastDecision: Decision | null;
+  /** The last decision kept the queue below its recommendation: by whom and why; else null. */
+  held: QueueHold | null;
 }
 
 export interface DaemonState {
@@ -91,7 +102,7 @@ export interface DaemonState {
   resources: ResourceSnapshot | null;
   capacity: HostCapacity | null;
   queues: QueueState[];
-  /** Recent changes of worker counts, oldest first. */
+  /** Recent changes of worker counts and holds below the recommendation (repeats folded), oldest first. */
   decisions: DecisionRecord[];
 }
 
@@ -139,6 +150,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     roundTrips: () => reader.stats().last?.roundTrips ?? null,
   });
   const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
+  const holds = new HoldLog(decisions);
   const startedAt = Date.now();
   let config = options.config;
   options.logger?.setSecrets?.(secretsOf(config));
@@ -275,6 +287,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (!runtime) continue;
       apply(runtime, decision, now);
     }
+    holds.keep(new Set(runtimes.keys()));
 
     lap('apply');
     wakePoller?.watch(asleep(snapshots));
@@ -340,7 +353,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     metrics.observeDecision(decision);
     if (runtime.pool) runtime.pool.scaleTo(decision.to);
     else runtime.virtualWorkers = decision.to;
+    const held = holds.hold(
+      decision,
+      { resources, capacity: hostCapacity, limits: config.limits },
+      now,
+    );
     if (decision.to === decision.from) {
+      if (held) holds.recordHold(decision, held, now, ticks);
       logger.debug(`hold ${decision.queue} at ${decision.to}`, {
         queue: decision.queue,
         workers: decision.to,
@@ -355,8 +374,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       at: now,
       tick: ticks,
       direction: decision.to > decision.from ? 'up' : 'down',
+      ...(held ? { held } : {}),
     };
     decisions.push(record);
+    holds.changed(decision.queue);
     logger.info(`scale ${record.direction} ${decision.queue}: ${decision.from} -> ${decision.to}`, {
       queue: decision.queue,
       from: decision.from,
@@ -365,6 +386,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       recommended: decision.recommendation.workers,
       terms: decision.recommendation.terms,
       edits: decision.edits,
+      ...(held ? { heldBy: held.by } : {}),
       dryRun,
     });
   };
@@ -440,6 +462,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           workers: runtime.workers(),
           pool: runtime.pool?.status() ?? null,
           lastDecision: runtime.lastDecision,
+          held: holds.current(queue.name),
         },
       ];
     });
