@@ -176,7 +176,7 @@ queues:
       async () => {
         const json = await run(['status', '--url', url, '--json'], dir);
         state = JSON.parse(json.stdout) as DaemonState;
-        return state.decisions.some(
+        return state.holds.some(
           (decision) => decision.direction === 'hold' && (decision.heldTicks ?? 0) >= 2,
         );
       },

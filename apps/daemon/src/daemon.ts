@@ -67,7 +67,7 @@ export interface DecisionRecord extends Decision {
   at: number;
   /** Index of the tick that decided it (0 for the first). */
   tick: number;
-  /** `up` or `down`; `hold`: the count stayed, below the recommendation. */
+  /** `up` or `down`; `hold` (only in `holds`): the count stayed, below the recommendation. */
   direction: 'up' | 'down' | 'hold';
   /** Set when the decision is below the recommendation: by how much, which policies, why. */
   held?: QueueHold;
@@ -102,8 +102,13 @@ export interface DaemonState {
   resources: ResourceSnapshot | null;
   capacity: HostCapacity | null;
   queues: QueueState[];
-  /** Recent changes of worker counts and holds below the recommendation (repeats folded), oldest first. */
+  /** Recent changes of worker counts, oldest first. */
   decisions: DecisionRecord[];
+  /**
+   * Recent decisions that changed nothing but kept a queue below its recommendation
+   * (`direction: 'hold'`), a run of identical ones folded into one record; by their last tick.
+   */
+  holds: DecisionRecord[];
 }
 
 export type TickPhase = 'read' | 'resources' | 'decide' | 'apply';
@@ -150,7 +155,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     roundTrips: () => reader.stats().last?.roundTrips ?? null,
   });
   const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
-  const holds = new HoldLog(decisions);
+  // Holds that changed nothing are kept apart: `decisions` stays a log of changes.
+  const holdLog = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
+  const holds = new HoldLog(holdLog);
   const startedAt = Date.now();
   let config = options.config;
   options.logger?.setSecrets?.(secretsOf(config));
@@ -485,6 +492,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       capacity: hostCapacity,
       queues,
       decisions: decisions.toArray(),
+      holds: holdLog.toArray(),
     };
   };
 

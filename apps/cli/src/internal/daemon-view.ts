@@ -89,7 +89,10 @@ export function renderDaemon(state: DaemonState, url: string, decisions = 5): st
       );
     }
   }
-  const recent = state.decisions.slice(-decisions);
+  // Changes and holds together, by their last tick (a daemon before holds has none).
+  const recent = [...state.decisions, ...(state.holds ?? [])]
+    .sort((a, b) => (a.until ?? a.at) - (b.until ?? b.at))
+    .slice(-decisions);
   if (recent.length > 0) {
     lines.push('recent decisions:');
     for (const decision of recent) lines.push(`  ${describeDecision(decision)}`);
