@@ -19,8 +19,11 @@ async function demoConfig(dir: string, marker: string, maxWorkers?: number): Pro
   const worker = join(EXAMPLES, 'bullmq', 'worker.mjs');
   let config = original
     .replaceAll('../bullmq/worker.mjs', worker)
+    // Its own keys: the demo clears its prefix, and other runs may share this Redis.
+    .replaceAll(': qscale-demo\n', `: qscale-demo-test-${randomUUID().slice(0, 8)}\n`)
     .replace(/command: \[node, (\S+), (emails|reports)\]/g, `command: [node, $1, $2, "${marker}"]`);
   expect(config.match(new RegExp(marker, 'g'))).toHaveLength(2);
+  expect(config).not.toMatch(/: qscale-demo$/m);
   if (maxWorkers !== undefined) {
     expect(config).toContain('maxWorkers: 16');
     config = config.replace('maxWorkers: 16', `maxWorkers: ${maxWorkers}`);

@@ -155,7 +155,7 @@ class Demo {
       lastSampleAt = Date.now();
       const tSec = (lastSampleAt - startedAt) / 1_000;
       const state = daemon.state();
-      recorder.sample(lastSampleAt, state, producer.arrivals);
+      recorder.sample(lastSampleAt, state);
       const producingNow = tSec < this.seconds;
       const view = `${header(tSec, this.seconds)}\n${renderDaemon(state, daemon.url ?? '-', 4)}`;
       if (live) live(view);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { busySeconds, type DemoJob, pickupP95PerInterval, WorkerClock } from './accounting.js';
+import { arrivalRates } from './recorder.js';
 
 const START = 1_700_000_000_000;
 const at = (seconds: number) => START + seconds * 1_000;
@@ -63,5 +64,18 @@ describe('the p95 pickup wait per interval', () => {
       { tMs: 5_000, p95Ms: null },
       { tMs: 10_000, p95Ms: 1_000 },
     ]);
+  });
+});
+
+describe('arrivals per sample, from the jobs themselves', () => {
+  it('counts the jobs added since the previous sample, per second of the real interval', () => {
+    const jobs = [
+      job(-0.5, null, null),
+      job(0.2, null, null),
+      job(1.5, null, null),
+      job(1.7, null, null),
+    ];
+    // Samples at 1 s, 3 s (a late one on a busy machine) and 4 s.
+    expect(arrivalRates([1_000, 3_000, 4_000], jobs, START)).toEqual([2, 1, 0]);
   });
 });

@@ -16,7 +16,7 @@ export const PICKUP_INTERVAL_MS = 5_000;
 /** What the live daemon did, second by second, for one queue (times from the start, ms). */
 export interface DemoSeries {
   tMs: number[];
-  /** Jobs the producer added in the second before. */
+  /** Jobs added per second since the sample before (from the jobs' own timestamps). */
   arrivalRate: number[];
   pending: number[];
   /** The strategy's recommendation and the decided count of the last decision; null before one. */
@@ -100,15 +100,13 @@ export class DemoRecorder {
     }
   }
 
-  /** One sample of the daemon's state at `at` (epoch ms); `arrivals`: jobs added per second. */
-  sample(at: number, state: DaemonState, arrivals: ReadonlyMap<string, number[]>): void {
+  /** One sample of the daemon's state at `at` (epoch ms). */
+  sample(at: number, state: DaemonState): void {
     const tMs = at - this.startedAt;
-    const second = Math.floor(tMs / 1_000) - 1;
     for (const queue of state.queues) {
       const series = this.#series.get(queue.name);
       if (!series) continue;
       series.tMs.push(tMs);
-      series.arrivalRate.push(arrivals.get(queue.name)?.[second] ?? 0);
       series.pending.push(queue.snapshot?.pending ?? 0);
       series.recommended.push(queue.lastDecision?.recommendation.workers ?? null);
       series.decided.push(queue.lastDecision?.to ?? null);
@@ -135,6 +133,9 @@ export class DemoRecorder {
     const queues = config.queues.map((queue): DemoQueueResult => {
       const series = this.#series.get(queue.name) ?? emptySeries();
       const jobs = jobsByQueue.get(queue.name) ?? [];
+      // From the jobs themselves at the end: a producer running late on a busy machine still
+      // shows its arrivals when they happened.
+      series.arrivalRate = arrivalRates(series.tMs, jobs, this.startedAt);
       const waits = jobs.map((job) => waitMs(job, endAt)).sort((a, b) => a - b);
       const decisions = state.decisions.filter(
         (decision) => decision.queue === queue.name && decision.at >= window.start,
@@ -228,6 +229,26 @@ function capacityNote(config: QscaleConfig, state: DaemonState): string {
     return `host capacity: ${cap}; cpu is not a limit here (limits.cpu.enforce: false in this configuration): the demo's jobs sleep, so its workers wait on Redis and timers and hardly use the cpu, however busy other processes keep it${last}`;
   }
   return `host capacity: ${cap}, cpu up to ${limits.cpu.maxPercent}% (counting every other process on the host)${last}`;
+}
+
+/** Jobs added per second between consecutive samples (the first: since the start). */
+export function arrivalRates(
+  tMs: readonly number[],
+  jobs: readonly DemoJob[],
+  startedAt: number,
+): number[] {
+  const added = jobs.map((job) => job.addedAt - startedAt).sort((a, b) => a - b);
+  let next = 0;
+  return tMs.map((t, i) => {
+    const from = i === 0 ? 0 : (tMs[i - 1] ?? 0);
+    let count = 0;
+    // Sorted: what this sample takes is what came after the previous one.
+    while (next < added.length && (added[next] ?? 0) <= t) {
+      count++;
+      next++;
+    }
+    return t > from ? count / ((t - from) / 1_000) : 0;
+  });
 }
 
 function emptySeries(): DemoSeries {
