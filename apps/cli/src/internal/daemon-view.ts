@@ -1,6 +1,6 @@
 import type { DaemonState, DecisionRecord, QueueHold, QueueState } from '@qscale/daemon';
 import { COLUMNS, type QueueColumn, renderQueueTable } from '../commands/queues.js';
-import { formatDuration } from './format.js';
+import { formatDuration, plural } from './format.js';
 
 /** Columns that show what the daemon does with each queue, next to the queue's figures. */
 export function daemonColumns(state: DaemonState): QueueColumn[] {
@@ -124,7 +124,7 @@ function hostLine(state: DaemonState): string {
   const cores = (value: number | null) => (value === null ? '?' : value.toFixed(2));
   const gib = (value: number | null) => (value === null ? '?' : (value / 2 ** 30).toFixed(1));
   const room = capacity
-    ? `; room for ${capacity.maxWorkers} workers (limited by ${capacity.limiter})`
+    ? `; room for ${plural(capacity.maxWorkers, 'worker')} (limited by ${capacity.limiter})`
     : '';
   return `host (${resources.source}): cpu ${cores(resources.cpu.usedCores)} of ${cores(resources.cpu.limitCores)} cores, memory ${gib(resources.memory.usedBytes)} of ${gib(resources.memory.limitBytes)} GiB${room}`;
 }

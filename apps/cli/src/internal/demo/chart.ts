@@ -93,6 +93,7 @@ body { font-family: system-ui, sans-serif; margin: 16px auto; padding: 0 16px; m
 table { border-collapse: collapse; margin: 8px 0 12px; font-size: 14px; }
 th, td { border: 1px solid #d1d5db; padding: 4px 8px; text-align: right; }
 th:first-child, td:first-child, th:last-child, td:last-child { text-align: left; }
+td:not(:last-child) { white-space: nowrap; }
 ul { font-size: 14px; padding-left: 20px; }
 svg { width: 100%; height: auto; display: block; }
 .legend span { display: inline-block; margin-right: 14px; font-size: 13px; }
