@@ -12,13 +12,46 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // (every task whose dependencies built still runs), and turbo still exits non-zero.
 const CONTINUE = '--continue=dependencies-successful';
 
+// Each step says what it does before it starts, and its tool streams its own progress: on a
+// fresh clone the install and the build take minutes on a small machine, never in silence.
 const tasks = {
-  build: [['exec', 'turbo', 'run', 'build']],
-  demo: [['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']],
-  lint: [['exec', 'biome', 'ci', '.']],
+  build: [
+    [
+      'building every package (turbo; cached packages are instant)',
+      'exec',
+      'turbo',
+      'run',
+      'build',
+    ],
+  ],
+  demo: [
+    [
+      'building the demo: the CLI and the packages it uses (turbo prints a line per package; cached ones are instant)',
+      'exec',
+      'turbo',
+      'run',
+      'build',
+      '--filter=@qscale/cli...',
+      // A line per package as it starts (and tsc's errors); cached ones say so in one line.
+      '--output-logs=new-only',
+      '--log-order=stream',
+      '--ui=stream',
+    ],
+  ],
+  lint: [['biome ci', 'exec', 'biome', 'ci', '.']],
   test: [
-    ['exec', 'turbo', 'run', 'build', 'typecheck', 'test', '--concurrency=2', CONTINUE],
-    ['exec', 'biome', 'ci', '.'],
+    [
+      'build, typecheck and test every package (turbo)',
+      'exec',
+      'turbo',
+      'run',
+      'build',
+      'typecheck',
+      'test',
+      '--concurrency=2',
+      CONTINUE,
+    ],
+    ['biome ci', 'exec', 'biome', 'ci', '.'],
   ],
 };
 
@@ -31,12 +64,18 @@ if (!steps) {
   process.exit(2);
 }
 
-exitOnFailure(pnpm(['install', '--frozen-lockfile', '--prefer-offline', '--reporter=silent']));
+exitOnFailure(
+  phase(`installing dependencies with ${PNPM} (npx fetches pnpm itself the first time)`, [
+    'install',
+    '--frozen-lockfile',
+    '--prefer-offline',
+  ]),
+);
 // Every step runs even when an earlier one failed (lint findings are worth seeing beside a red
 // test); the run then exits with the first failure's status.
 let failed = 0;
-for (const step of steps) {
-  const status = pnpm(step);
+for (const [what, ...step] of steps) {
+  const status = phase(what, step);
   failed ||= status;
 }
 exitOnFailure(failed);
@@ -53,11 +92,22 @@ function exitOnFailure(status) {
 function demo() {
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => {});
   const cli = fileURLToPath(new URL('../apps/cli/dist/bin.js', import.meta.url));
+  console.log('> starting the demo (about a minute; Ctrl-C stops it cleanly)');
   const result = spawnSync(process.execPath, [cli, 'demo', ...process.argv.slice(3)], {
     cwd: root,
     stdio: 'inherit',
   });
   process.exit(result.status ?? 1);
+}
+
+/** Says what a step does, runs it, says how long it took; returns its exit status. */
+function phase(what, args) {
+  const started = Date.now();
+  console.log(`> ${what}...`);
+  const status = pnpm(args);
+  const seconds = ((Date.now() - started) / 1_000).toFixed(1);
+  console.log(`> ${status === 0 ? 'done' : `failed (exit ${status})`} in ${seconds} s: ${what}`);
+  return status;
 }
 
 /** Runs pnpm through npx; returns its exit status (1 when a signal ended it). */

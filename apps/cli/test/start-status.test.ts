@@ -4,7 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findProcessesWithArg, redisUrl, waitFor } from '@qscale/testkit';
+import type { DaemonState } from '@qscale/daemon';
+import { connectRedis, deleteKeys, findProcessesWithArg, redisUrl, waitFor } from '@qscale/testkit';
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -116,6 +118,99 @@ queues:
     expect(await exited).toBe(0);
     expect(await findProcessesWithArg(marker)).toEqual([]);
   }, 90_000);
+
+  it('status, top and /api/state show a queue held below its recommendation, with the policy and why', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qscale-held-'));
+    const marker = `--qscale-cli=${randomUUID()}`;
+    const prefix = `qscale-test-held-${randomUUID().slice(0, 8)}`;
+    const redis = connectRedis();
+    cleanups.push(async () => {
+      await deleteKeys(redis, `${prefix}:*`);
+      await redis.quit();
+      await rm(dir, { recursive: true, force: true });
+    });
+    // Room for one worker on the host, by configuration: a backlog asks for more.
+    await writeFile(
+      join(dir, 'qscale.yml'),
+      `redis: { url: "${redisUrl()}" }
+tick: 1s
+http: { port: 0 }
+limits: { maxWorkers: 1 }
+supervision: { stateFile: ${join(dir, 'state.json')} }
+queues:
+  mail:
+    driver: bullmq
+    prefix: ${prefix}
+    command: [node, ${WORKER}, mail, "${marker}"]
+    env: { REDIS_URL: "${redisUrl()}", QUEUE_PREFIX: ${prefix} }
+    slo: { pickup: 2s }
+    workers: { min: 1, max: 200 }
+    spawn: { minUptime: 500ms }
+`,
+    );
+    const queue = new Queue('mail', { connection: { url: redisUrl() }, prefix });
+    cleanups.push(() => queue.close());
+    await queue.addBulk(Array.from({ length: 60 }, () => ({ name: 'mail', data: { ms: 2_000 } })));
+    const daemon: ChildProcess = spawn(process.execPath, [BIN, 'start', '--config', 'qscale.yml'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    let logs = '';
+    daemon.stdout?.on('data', (chunk: Buffer) => {
+      logs += chunk;
+    });
+    const exited = new Promise<number | null>((resolve) => daemon.once('exit', resolve));
+    cleanups.push(async () => {
+      daemon.kill('SIGKILL');
+      for (const info of await findProcessesWithArg(marker)) process.kill(info.pid, 'SIGKILL');
+    });
+    await waitFor(() => /"msg":"qscale daemon started"/.test(logs), {
+      timeoutMs: 30_000,
+      what: 'the daemon',
+    });
+    const url = /"http":"(http:[^"]+)"/.exec(logs)?.[1] ?? '';
+
+    // A few ticks of the same hold: one record in the decisions, lasting.
+    let state: DaemonState | null = null;
+    await waitFor(
+      async () => {
+        const json = await run(['status', '--url', url, '--json'], dir);
+        state = JSON.parse(json.stdout) as DaemonState;
+        return state.holds.some(
+          (decision) => decision.direction === 'hold' && (decision.heldTicks ?? 0) >= 2,
+        );
+      },
+      { timeoutMs: 60_000, what: 'a hold lasting two ticks' },
+    );
+    const held = (state as DaemonState | null)?.queues[0]?.held;
+    expect(held?.decided).toBe(1);
+    expect(held?.recommended).toBeGreaterThan(1);
+    // The host's share has the last word (other policies, such as a step limit, may cut first).
+    expect(held?.by.at(-1)).toBe('fair-share');
+    expect(held?.reason).toMatch(
+      /(^|; )fair-share: limits\.maxWorkers is 1 for all queues together, shared across them$/,
+    );
+
+    const status = await run(['status', '--url', url], dir);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/│ workers │ target │ held by +│/);
+    expect(status.stdout).toMatch(/│ +1 │ +1 │ ([\w-]+, )*fair-share \(asked \d+\) │/);
+    expect(status.stdout).toContain('held below the recommendation:');
+    expect(status.stdout).toMatch(
+      /^ {2}mail held at 1 \(asked \d+\) by ([\w-]+, )*fair-share for [\d.]+m?s: .*fair-share: limits\.maxWorkers is 1/m,
+    );
+    const top = await run(['top', '--url', url, '--count', '1'], dir);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/│ ([\w-]+, )*fair-share \(asked \d+\) │/);
+    // In the recent decisions: the hold, although the count did not change.
+    expect(top.stdout).toMatch(
+      /^ {2}\d\d:\d\d:\d\d mail held at 1 \(asked \d+\) by ([\w-]+, )*fair-share for /m,
+    );
+
+    daemon.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await findProcessesWithArg(marker)).toEqual([]);
+  }, 120_000);
 
   it('status says clearly when no daemon answers, and rejects a bad --url', async () => {
     const missing = await run(['status', '--url', 'http://127.0.0.1:45679'], tmpdir());

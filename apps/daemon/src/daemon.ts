@@ -30,6 +30,7 @@ import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
 import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
 import { DaemonMetrics } from './observability/metrics.js';
+import { HoldLog, type QueueHold } from './runtime/holds.js';
 import { createDecider, type Decider, QueueRuntime } from './runtime/queue-runtime.js';
 import { watchSupervisor } from './runtime/supervisor-events.js';
 import {
@@ -59,14 +60,22 @@ export interface DaemonOptions {
   sysRoot?: string;
 }
 
-/** One decision that changed a queue's worker count, as logs and /api/state show it. */
+/**
+ * One decision that changed a queue's worker count, or held it below the strategy's
+ * recommendation, as logs and /api/state show it.
+ */
 export interface DecisionRecord extends Decision {
-  /** Epoch ms of the tick. */
+  /** Epoch ms of the tick (of the first tick, for a run of holds). */
   at: number;
   /** Index of the tick that decided it (0 for the first). */
   tick: number;
-  /** `up` or `down`. */
-  direction: 'up' | 'down';
+  /** `up` or `down`; `hold` (only in `holds`): the count stayed, below the recommendation. */
+  direction: 'up' | 'down' | 'hold';
+  /** Set when the decision is below the recommendation: by how much, which policies, why. */
+  held?: QueueHold;
+  /** A run of identical holds is one record: epoch ms of its last tick, and how many ticks. */
+  until?: number;
+  heldTicks?: number;
 }
 
 export interface QueueState {
@@ -78,6 +87,8 @@ export interface QueueState {
   workers: ReturnType<QueueRuntime['workers']>;
   pool: PoolStatus | null;
   lastDecision: Decision | null;
+  /** The last decision kept the queue below its recommendation: by whom and why; else null. */
+  held: QueueHold | null;
 }
 
 export interface DaemonState {
@@ -97,6 +108,11 @@ export interface DaemonState {
   decisions: DecisionRecord[];
   /** Alert webhooks (by name, never their URLs) and the conditions firing now. */
   alerts: AlertsState;
+  /**
+   * Recent decisions that changed nothing but kept a queue below its recommendation
+   * (`direction: 'hold'`), a run of identical ones folded into one record; by their last tick.
+   */
+  holds: DecisionRecord[];
 }
 
 export type TickPhase = 'read' | 'resources' | 'decide' | 'apply';
@@ -153,6 +169,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     counters: metrics.alerts,
   });
   const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
+  // Holds that changed nothing are kept apart: `decisions` stays a log of changes.
+  const holdLog = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
+  const holds = new HoldLog(holdLog);
   const startedAt = Date.now();
   let config = options.config;
   options.logger?.setSecrets?.(secretsOf(config));
@@ -289,6 +308,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       if (!runtime) continue;
       apply(runtime, decision, now);
     }
+    holds.keep(new Set(runtimes.keys()));
 
     lap('apply');
     alerts.observe(now, live.filter((runtime) => runtimes.has(runtime.config.name)).map(alertView));
@@ -355,7 +375,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     metrics.observeDecision(decision);
     if (runtime.pool) runtime.pool.scaleTo(decision.to);
     else runtime.virtualWorkers = decision.to;
+    const held = holds.hold(
+      decision,
+      { resources, capacity: hostCapacity, limits: config.limits },
+      now,
+    );
     if (decision.to === decision.from) {
+      if (held) holds.recordHold(decision, held, now, ticks);
       logger.debug(`hold ${decision.queue} at ${decision.to}`, {
         queue: decision.queue,
         workers: decision.to,
@@ -370,8 +396,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       at: now,
       tick: ticks,
       direction: decision.to > decision.from ? 'up' : 'down',
+      ...(held ? { held } : {}),
     };
     decisions.push(record);
+    holds.changed(decision.queue);
     logger.info(`scale ${record.direction} ${decision.queue}: ${decision.from} -> ${decision.to}`, {
       queue: decision.queue,
       from: decision.from,
@@ -380,6 +408,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       recommended: decision.recommendation.workers,
       terms: decision.recommendation.terms,
       edits: decision.edits,
+      ...(held ? { heldBy: held.by } : {}),
       dryRun,
     });
   };
@@ -455,6 +484,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           workers: runtime.workers(),
           pool: runtime.pool?.status() ?? null,
           lastDecision: runtime.lastDecision,
+          held: holds.current(queue.name),
         },
       ];
     });
@@ -478,6 +508,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       queues,
       decisions: decisions.toArray(),
       alerts: alerts.state(),
+      holds: holdLog.toArray(),
     };
   };
 

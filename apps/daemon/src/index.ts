@@ -37,3 +37,4 @@ export type { DaemonLogger, DaemonLoggerOptions } from './observability/logging.
 export { createDaemonLogger } from './observability/logging.js';
 export type { RunIo } from './run.js';
 export { DAEMON_USAGE, runDaemon } from './run.js';
+export type { QueueHold } from './runtime/holds.js';

@@ -11,22 +11,27 @@ import {
   loadConfig,
   startDaemon,
 } from '@qscale/daemon';
-import { chartHtml, chartSvg } from '@qscale/simulator';
 import { Redis } from 'ioredis';
 import { createLogUpdate } from 'log-update';
 import { UsageError } from '../internal/args.js';
 import { renderDaemon } from '../internal/daemon-view.js';
+import type { DemoJob } from '../internal/demo/accounting.js';
+import { demoChartHtml, demoChartSvg } from '../internal/demo/chart.js';
 import { DemoProducer } from '../internal/demo/producer.js';
 import { DemoRecorder } from '../internal/demo/recorder.js';
 import { type DemoRedis, DemoSetupError, demoRedis } from '../internal/demo/redis.js';
+import { demoSummary } from '../internal/demo/summary.js';
 import { demoWorkload, phaseAt } from '../internal/demo/workload.js';
 import { formatDuration } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';
 import type { DemoArgs } from '../specs/demo.js';
 
 const DEMO_CONFIG = fileURLToPath(new URL('../../../../examples/demo/qscale.yml', import.meta.url));
-/** After the producer stops, how long the backlog may take to drain. */
-const DRAIN_LIMIT_MS = 30_000;
+/**
+ * After the producer stops, how long the backlog may take to drain: enough for a demo that
+ * keeps its SLO (a few seconds), short enough that the live part stays about a minute.
+ */
+const DRAIN_LIMIT_MS = 15_000;
 
 export const demoCommand = {
   async run({ values }: DemoArgs, io: CliIo): Promise<ExitCode> {
@@ -118,23 +123,28 @@ class Demo {
     this.#releases.push(() => daemon.stop());
     line(
       io.stdout,
-      `the daemon runs ${config.queues.length} queues (status API: ${daemon.url}); its log: ${this.logPath}`,
+      `the daemon runs ${config.queues.length} queues (dashboard and status API: ${daemon.url ?? 'off'}); its log: ${this.logPath}`,
     );
 
     const producer = new DemoProducer(redis.url, prefix, demoWorkload(this.seconds), this.seconds);
     this.#releases.push(() => producer.close());
-    const recorder = new DemoRecorder(config.queues.map((queue) => queue.name));
     const startedAt = Date.now();
+    const recorder = new DemoRecorder(
+      config.queues.map((queue) => queue.name),
+      startedAt,
+    );
     const producing = producer.run(this.#abort.signal, startedAt);
 
     const stdout = io.stdout as NodeJS.WriteStream;
     const live = stdout.isTTY ? createLogUpdate(stdout) : null;
     let drainedAt: number | null = null;
+    let lastSampleAt = startedAt;
     for (let second = 1; !this.#abort.signal.aborted; second++) {
       await sleepUntil(startedAt + second * 1_000);
-      const tSec = (Date.now() - startedAt) / 1_000;
+      lastSampleAt = Date.now();
+      const tSec = (lastSampleAt - startedAt) / 1_000;
       const state = daemon.state();
-      recorder.sample(Date.now() - startedAt, state, producer.arrivals);
+      recorder.sample(lastSampleAt, state);
       const producingNow = tSec < this.seconds;
       const view = `${header(tSec, this.seconds)}\n${renderDaemon(state, daemon.url ?? '-', 4)}`;
       if (live) live(view);
@@ -150,15 +160,16 @@ class Demo {
       return 130 as ExitCode;
     }
 
-    const waits = new Map<string, { waits: number[]; busyMs: number }>();
-    for (const queue of config.queues) waits.set(queue.name, await producer.pickups(queue.name));
+    const jobs = new Map<string, DemoJob[]>();
+    for (const queue of config.queues) jobs.set(queue.name, await producer.jobs(queue.name));
+    // The figures cover the run up to the last sample: the state before the stop.
+    const result = recorder.result(config, jobs, daemon.state(), lastSampleAt);
     line(io.stdout, 'stopping: every worker finishes its job and exits...');
     const stopped = await daemon.stop();
-    const result = recorder.result(config.queues, waits, daemon.state(), config.tickMs);
-    line(io.stdout, recorder.summary(result, stopped));
+    line(io.stdout, demoSummary(result, stopped));
     await writeFile(
       this.chartPath,
-      this.chartPath.endsWith('.svg') ? chartSvg([result]) : chartHtml([result]),
+      this.chartPath.endsWith('.svg') ? demoChartSvg(result) : demoChartHtml(result),
     );
     line(io.stdout, `chart: ${this.chartPath}`);
     return EXIT.ok;

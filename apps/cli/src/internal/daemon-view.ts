@@ -1,6 +1,6 @@
-import type { DaemonState, DecisionRecord, QueueState } from '@qscale/daemon';
+import type { DaemonState, DecisionRecord, QueueHold, QueueState } from '@qscale/daemon';
 import { COLUMNS, type QueueColumn, renderQueueTable } from '../commands/queues.js';
-import { formatDuration } from './format.js';
+import { formatDuration, plural } from './format.js';
 
 /** Columns that show what the daemon does with each queue, next to the queue's figures. */
 export function daemonColumns(state: DaemonState): QueueColumn[] {
@@ -20,6 +20,14 @@ export function daemonColumns(state: DaemonState): QueueColumn[] {
       },
     },
     { header: 'target', cell: (snapshot) => String(of(snapshot.queue)?.lastDecision?.to ?? '-') },
+    {
+      header: 'held by',
+      align: 'left',
+      cell: (snapshot) => {
+        const held = of(snapshot.queue)?.held;
+        return held ? `${held.by.join(', ')} (asked ${held.recommended})` : '';
+      },
+    },
     {
       header: 'SLO',
       cell: (snapshot) => {
@@ -71,7 +79,20 @@ export function renderDaemon(state: DaemonState, url: string, decisions = 5): st
       ? renderQueueTable(snapshots, daemonTableColumns(state))
       : 'no queue read yet (the first tick has not finished)',
   );
-  const recent = state.decisions.slice(-decisions);
+  const held = state.queues.filter((queue) => queue.held);
+  if (held.length > 0) {
+    lines.push('held below the recommendation:');
+    for (const queue of held) {
+      const hold = queue.held as QueueHold;
+      lines.push(
+        `  ${queue.name} ${describeHold(hold, state.now - hold.since)}: ${hold.reason || 'no policy edit lowered it'}`,
+      );
+    }
+  }
+  // Changes and holds together, by their last tick (a daemon before holds has none).
+  const recent = [...state.decisions, ...(state.holds ?? [])]
+    .sort((a, b) => (a.until ?? a.at) - (b.until ?? b.at))
+    .slice(-decisions);
   if (recent.length > 0) {
     lines.push('recent decisions:');
     for (const decision of recent) lines.push(`  ${describeDecision(decision)}`);
@@ -81,8 +102,20 @@ export function renderDaemon(state: DaemonState, url: string, decisions = 5): st
 
 export function describeDecision(decision: DecisionRecord): string {
   const clock = new Date(decision.at).toTimeString().slice(0, 8);
+  if (decision.direction === 'hold' && decision.held) {
+    const forMs = (decision.until ?? decision.at) - decision.at;
+    return `${clock} ${decision.queue} ${describeHold(decision.held, forMs)}: ${decision.held.reason}`;
+  }
   const edits = decision.edits.map((edit) => `${edit.policy}: ${edit.why}`).join('; ');
-  return `${clock} ${decision.queue} ${decision.direction} ${decision.from} -> ${decision.to}: ${decision.recommendation.reason}${edits ? ` [${edits}]` : ''}`;
+  const asked = decision.held ? ` (asked ${decision.held.recommended})` : '';
+  return `${clock} ${decision.queue} ${decision.direction} ${decision.from} -> ${decision.to}${asked}: ${decision.recommendation.reason}${edits ? ` [${edits}]` : ''}`;
+}
+
+/** "held at 1 (asked 70) by fair-share for 40s". */
+export function describeHold(hold: QueueHold, forMs: number): string {
+  const by = hold.by.length > 0 ? ` by ${hold.by.join(', ')}` : '';
+  const lasting = forMs >= 1_000 ? ` for ${formatDuration(forMs)}` : '';
+  return `held at ${hold.decided} (asked ${hold.recommended})${by}${lasting}`;
 }
 
 function hostLine(state: DaemonState): string {
@@ -91,7 +124,7 @@ function hostLine(state: DaemonState): string {
   const cores = (value: number | null) => (value === null ? '?' : value.toFixed(2));
   const gib = (value: number | null) => (value === null ? '?' : (value / 2 ** 30).toFixed(1));
   const room = capacity
-    ? `; room for ${capacity.maxWorkers} workers (limited by ${capacity.limiter})`
+    ? `; room for ${plural(capacity.maxWorkers, 'worker')} (limited by ${capacity.limiter})`
     : '';
   return `host (${resources.source}): cpu ${cores(resources.cpu.usedCores)} of ${cores(resources.cpu.limitCores)} cores, memory ${gib(resources.memory.usedBytes)} of ${gib(resources.memory.limitBytes)} GiB${room}`;
 }

@@ -13,6 +13,13 @@ export class RingBuffer<T> {
     if (this.#items.length > this.capacity) this.#items.shift();
   }
 
+  /** Removes one item (by identity); false when it is no longer kept. */
+  remove(item: T): boolean {
+    const index = this.#items.indexOf(item);
+    if (index >= 0) this.#items.splice(index, 1);
+    return index >= 0;
+  }
+
   /** A copy, oldest first. */
   toArray(): T[] {
     return [...this.#items];

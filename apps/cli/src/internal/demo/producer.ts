@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { DemoJob } from './accounting.js';
 import type { DemoQueueLoad } from './workload.js';
 
 const STEP_MS = 250;
@@ -66,22 +67,20 @@ export class DemoProducer {
       perSecond[second] = (perSecond[second] ?? 0) + count;
   }
 
-  /** Pickup waits (ms) of every job of a queue: started ones, and waiting ones so far. */
-  async pickups(queue: string): Promise<{ waits: number[]; busyMs: number }> {
+  /** Every job of a queue so far: when it was added, picked up and finished (epoch ms). */
+  async jobs(queue: string): Promise<DemoJob[]> {
     const bull = this.#queues.get(queue);
-    if (!bull) return { waits: [], busyMs: 0 };
+    if (!bull) return [];
     const jobs = await bull.getJobs(
       ['completed', 'active', 'wait', 'prioritized', 'failed'],
       0,
       -1,
     );
-    const now = Date.now();
-    let busyMs = 0;
-    const waits = jobs.map((job) => {
-      busyMs += Number(job.data?.ms ?? 0);
-      return (job.processedOn ?? now) - job.timestamp;
-    });
-    return { waits, busyMs };
+    return jobs.map((job) => ({
+      addedAt: job.timestamp,
+      startedAt: job.processedOn ?? null,
+      finishedAt: job.finishedOn ?? null,
+    }));
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,163 @@
+import type { Decision, HostCapacity, ResourceSnapshot } from '@qscale/contracts';
+import type { RingBuffer } from '../loop/ring-buffer.js';
+
+/**
+ * A decision that keeps a queue below its strategy's recommendation: what was asked, what was
+ * allowed, which policies cut it (in the order they acted) and why, in one line.
+ */
+export interface QueueHold {
+  /** Workers the strategy recommended. */
+  recommended: number;
+  /** Workers decided after every policy. */
+  decided: number;
+  /** The policies that lowered the count, as named in the decision's edits (`bounds`, `fair-share`, ...). */
+  by: string[];
+  /** Each policy's reason, `policy: why`, joined with `; `; a host-capacity cut says what the host is busy with. */
+  reason: string;
+  /** Epoch ms since when the queue has been held below its recommendation, tick after tick. */
+  since: number;
+}
+
+/** What the host looked like this tick, for the reason of a `fair-share` cut. */
+export interface HostView {
+  resources: ResourceSnapshot | null;
+  capacity: HostCapacity | null;
+  limits: { maxWorkers: number; cpu: { maxPercent: number }; memory: { maxPercent: number } };
+}
+
+/** The hold of a decision, or null when it reaches its recommendation. */
+export function holdOf(decision: Decision, host: HostView, since: number): QueueHold | null {
+  const recommended = decision.recommendation.workers;
+  if (decision.to >= recommended) return null;
+  const cuts = decision.edits.filter((edit) => edit.to < edit.from);
+  const by = [...new Set(cuts.map((edit) => edit.policy))];
+  const reason = cuts
+    .map((edit) => `${edit.policy}: ${edit.policy === 'fair-share' ? hostLimit(host) : edit.why}`)
+    .join('; ');
+  return { recommended, decided: decision.to, by, reason, since };
+}
+
+/**
+ * The limit the host's slots were shared under, in words: with a CPU or memory limit, how
+ * busy the host is and how much of that is other processes than the workers (what a user can
+ * act on); with the configured cap, its value.
+ */
+export function hostLimit({ resources, capacity, limits }: HostView): string {
+  const room = (count: number) => `room for ${count} worker${count === 1 ? '' : 's'}`;
+  if (!capacity || capacity.limiter === 'config') {
+    return `limits.maxWorkers is ${limits.maxWorkers} for all queues together, shared across them`;
+  }
+  const workersUse = (pick: (worker: { rssBytes: number; cpuCores: number | null }) => number) =>
+    Object.values(resources?.perWorker ?? {}).reduce((sum, worker) => sum + pick(worker), 0);
+  if (capacity.limiter === 'cpu') {
+    const limit = resources?.cpu.limitCores ?? null;
+    const used = resources?.cpu.usedCores ?? null;
+    if (limit === null || used === null)
+      return `host capacity (cpu unknown): ${room(capacity.maxWorkers)}`;
+    const others = Math.max(0, used - workersUse((worker) => worker.cpuCores ?? 0));
+    return `host capacity (cpu): ${pct(used)} of ${pct(limit)} cpu busy, ${pct(others)} by other processes than the workers; the budget is ${limits.cpu.maxPercent}% of the cpu, so ${room(capacity.maxWorkers)}`;
+  }
+  const limit = resources?.memory.limitBytes ?? null;
+  const used = resources?.memory.usedBytes ?? null;
+  if (limit === null || used === null)
+    return `host capacity (memory unknown): ${room(capacity.maxWorkers)}`;
+  const others = Math.max(0, used - workersUse((worker) => worker.rssBytes));
+  return `host capacity (memory): ${gib(used)} of ${gib(limit)} in use, ${gib(others)} by other processes than the workers; the budget is ${limits.memory.maxPercent}%, so ${room(capacity.maxWorkers)}`;
+}
+
+/** Cores as a `top`-style percentage of one core: 1.8 cores is 180%. */
+function pct(cores: number): string {
+  return `${Math.round(cores * 100)}%`;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** The shape of a decision record the log keeps (the daemon's DecisionRecord). */
+export interface LoggedDecision extends Decision {
+  at: number;
+  tick: number;
+  direction: 'up' | 'down' | 'hold';
+  held?: QueueHold;
+  until?: number;
+  heldTicks?: number;
+}
+
+/**
+ * Keeps each queue's hold start and folds repeated holds into one record: a queue held at
+ * the same count by the same policies tick after tick is one `hold` record whose `until` and
+ * `heldTicks` grow (moved to the end of the log, so "recent decisions" shows it).
+ */
+export class HoldLog {
+  readonly #since = new Map<string, number>();
+  readonly #current = new Map<string, QueueHold>();
+  readonly #lastHold = new Map<string, LoggedDecision>();
+
+  constructor(private readonly log: RingBuffer<LoggedDecision>) {}
+
+  /** The hold of this tick's decision (null when none), remembering since when it lasts. */
+  hold(decision: Decision, host: HostView, now: number): QueueHold | null {
+    const since = this.#since.get(decision.queue) ?? now;
+    const hold = holdOf(decision, host, since);
+    if (hold) {
+      this.#since.set(decision.queue, since);
+      this.#current.set(decision.queue, hold);
+    } else {
+      this.#since.delete(decision.queue);
+      this.#current.delete(decision.queue);
+    }
+    return hold;
+  }
+
+  /** The queue's hold as of its last decision, or null. */
+  current(queue: string): QueueHold | null {
+    return this.#current.get(queue) ?? null;
+  }
+
+  /** Logs a decision that changed nothing but held the queue below its recommendation. */
+  recordHold(decision: Decision, hold: QueueHold, now: number, tick: number): void {
+    const last = this.#lastHold.get(decision.queue);
+    if (last && last.to === decision.to && sameList(last.held?.by ?? [], hold.by)) {
+      this.log.remove(last);
+      const merged: LoggedDecision = {
+        ...last,
+        recommendation: decision.recommendation,
+        edits: decision.edits,
+        held: hold,
+        until: now,
+        heldTicks: (last.heldTicks ?? 1) + 1,
+      };
+      this.log.push(merged);
+      this.#lastHold.set(decision.queue, merged);
+      return;
+    }
+    const record: LoggedDecision = {
+      ...decision,
+      at: now,
+      tick,
+      direction: 'hold',
+      held: hold,
+      until: now,
+      heldTicks: 1,
+    };
+    this.log.push(record);
+    this.#lastHold.set(decision.queue, record);
+  }
+
+  /** A change of the worker count ends the run of holds it would fold into. */
+  changed(queue: string): void {
+    this.#lastHold.delete(queue);
+  }
+
+  /** Forgets queues that are gone. */
+  keep(queues: ReadonlySet<string>): void {
+    for (const map of [this.#since, this.#current, this.#lastHold]) {
+      for (const name of [...map.keys()]) if (!queues.has(name)) map.delete(name);
+    }
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((value, index) => value === b[index]);
+}
