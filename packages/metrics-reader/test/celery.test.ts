@@ -43,4 +43,31 @@ describe('Celery', () => {
     expect(sorted?.pending).toBeNull();
     expect(sorted?.error?.message).toContain('is a sorted set, expected a list');
   });
+
+  it('counts arrivals from pops plus growth, on the plain list and the priority lists', async () => {
+    const prefix = fixture.prefix('celery');
+    for (let index = 0; index < 10; index++) await publishCelery(fixture.redis, prefix, 'tasks');
+    const metrics = fixture.reader('celery', prefix, ['tasks']);
+    await metrics.snapshot();
+    // A worker takes 4 from the tail (kombu's BRPOP); 6 more arrive, and 2 at priority 6.
+    for (let index = 0; index < 4; index++) await fixture.redis.rpop(`${prefix}tasks`);
+    for (let index = 0; index < 6; index++) await publishCelery(fixture.redis, prefix, 'tasks');
+    for (let index = 0; index < 2; index++) await publishCelery(fixture.redis, prefix, 'tasks', 6);
+    // A rate needs 500 ms of known intervals (windows.ts): the two reads are further apart.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot?.pending).toBe(14);
+    // Over the same interval: 14 - 10 + 4 = 8 arrivals and 4 completions.
+    expect(snapshot?.completionRate).toBeGreaterThan(0);
+    expect((snapshot?.arrivalRate ?? 0) / (snapshot?.completionRate ?? 1)).toBeCloseTo(2, 2);
+    // A read that cannot count every list gives no rates rather than wrong ones.
+    await fixture.redis.del(`${prefix}tasks${CELERY_SEPARATOR}9`);
+    await fixture.redis.zadd(`${prefix}tasks${CELERY_SEPARATOR}9`, 1, 'x');
+    const [broken] = await metrics.snapshot();
+    expect(broken?.pending).toBeNull();
+    await fixture.redis.del(`${prefix}tasks${CELERY_SEPARATOR}9`);
+    await fixture.redis.rpop(`${prefix}tasks`);
+    const [after] = await metrics.snapshot();
+    expect(after?.pending).toBe(13);
+  });
 });
