@@ -134,14 +134,21 @@ async function connect(target: RedisTarget, io: CliIo): Promise<Redis | null> {
     connectTimeout: CONNECT_TIMEOUT_MS,
     enableOfflineQueue: false,
   });
-  // Reported through connect()'s rejection below; this keeps ioredis from printing it too.
-  redis.on('error', () => {});
+  // connect() rejects with a bare "Connection is closed."; the cause (ECONNREFUSED, WRONGPASS,
+  // a timeout) comes through this event. Listening also keeps ioredis from printing it.
+  let cause: Error | null = null;
+  redis.on('error', (error: Error) => {
+    cause ??= error;
+  });
   try {
     await redis.connect();
     return redis;
   } catch (error) {
     redis.disconnect();
-    const reason = (error as Error).message.replaceAll(target.connectUrl, target.safeUrl);
+    const reason = ((cause ?? error) as Error).message.replaceAll(
+      target.connectUrl,
+      target.safeUrl,
+    );
     line(io.stderr, `qscale init: cannot use Redis at ${target.address}: ${reason}`);
     return null;
   }
