@@ -11,6 +11,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Discovered,
   discoverQueues,
   type FoundQueue,
   measure,
@@ -47,7 +48,15 @@ function newScope(): string {
 const PLAN = { cpuCores: 2, floorMs: 4_000, fallbackPickupMs: 30_000 };
 
 function render(found: FoundQueue[], snapshots: Parameters<typeof planQueues>[1], scope: string) {
-  return renderConfig({
+  return renderConfig(discovered(found, scope, snapshots));
+}
+
+function discovered(
+  found: FoundQueue[],
+  scope: string,
+  snapshots: Parameters<typeof planQueues>[1] = [],
+): Discovered {
+  return {
     redis: parseRedisTarget(redisUrl()),
     scope,
     measuredMs: 0,
@@ -59,7 +68,7 @@ function render(found: FoundQueue[], snapshots: Parameters<typeof planQueues>[1]
     partial: null,
     queues: planQueues(found, snapshots, PLAN),
     placeholder: COMMAND_PLACEHOLDER,
-  });
+  };
 }
 
 describe('discoverQueues', () => {
@@ -161,8 +170,11 @@ describe('discoverQueues', () => {
     await redis.mset(
       Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`${scope}k${i}`, i])),
     );
+    await new LaravelRedisQueue(redis, { prefix: `${scope}laravel_database_`, queue: 'a' }).push();
     const result = await discoverQueues(redis, { scope, maxKeys: 10, scanCount: 10 });
     expect(result.stoppedBy).toBe('maxKeys');
+    const text = renderConfig({ ...discovered(result.queues, scope), partial: result.stoppedBy });
+    expect(text).toContain('# The scan stopped at its key limit: queues in keys it did not reach');
   });
 });
 

@@ -6,7 +6,7 @@ import { createResourceMonitor } from '@qscale/resource-monitor';
 import { Redis } from 'ioredis';
 import { UsageError } from '../args.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../io.js';
-import { discoverQueues, type FoundQueue } from './discover.js';
+import { type DiscoveryResult, discoverQueues, type FoundQueue } from './discover.js';
 import { measure } from './measure.js';
 import { planQueues } from './plan.js';
 import { PASSWORD_VARIABLE, parseRedisTarget, type RedisTarget } from './redis-url.js';
@@ -50,9 +50,11 @@ export async function initDiscover(options: InitDiscoverOptions, io: CliIo): Pro
   const redis = await connect(target, io);
   if (redis === null) return EXIT.failure;
   let found: FoundQueue[];
+  let partial: DiscoveryResult['stoppedBy'] = null;
   try {
     const result = await discoverQueues(redis, { scope: options.scope });
     found = result.queues;
+    partial = result.stoppedBy;
     const where = `${target.address}${options.scope ? ` under ${JSON.stringify(options.scope)}` : ''}`;
     if (result.stoppedBy) {
       line(
@@ -94,7 +96,7 @@ export async function initDiscover(options: InitDiscoverOptions, io: CliIo): Pro
     tickMs,
     floorMs,
     fallbackPickupMs,
-    partial: null,
+    partial,
     queues,
     placeholder: COMMAND_PLACEHOLDER,
   });
