@@ -29,16 +29,21 @@ export function run(program: string, args: string[], env?: NodeJS.ProcessEnv): P
 
 /** Runs a producer fixture with the real client library of its queue system; throws if it fails. */
 export async function produce(
-  system: 'rq' | 'celery' | 'sidekiq',
+  system: 'laravel' | 'rq' | 'celery' | 'sidekiq',
   url: string,
   prefix: string,
   queues: string[],
 ): Promise<void> {
-  const [program, script] =
-    system === 'sidekiq'
-      ? ['ruby', 'sidekiq_push.rb']
-      : ['/usr/bin/python3', system === 'rq' ? 'rq_enqueue.py' : 'celery_send.py'];
-  const result = await run(program, [`${FIXTURES}${script}`, url, prefix, ...queues]);
+  const [program, script] = {
+    laravel: ['php', 'laravel_push.php'],
+    sidekiq: ['ruby', 'sidekiq_push.rb'],
+    rq: ['/usr/bin/python3', 'rq_enqueue.py'],
+    celery: ['/usr/bin/python3', 'celery_send.py'],
+  }[system] as [string, string];
+  // Laravel's redis config takes a host and a port, not a URL.
+  const { hostname, port } = new URL(url);
+  const target = system === 'laravel' ? [hostname, port || '6379'] : [url];
+  const result = await run(program, [`${FIXTURES}${script}`, ...target, prefix, ...queues]);
   if (result.code !== 0) {
     throw new Error(`${script} exited ${result.code}: ${result.stderr}`);
   }

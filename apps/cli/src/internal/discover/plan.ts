@@ -21,14 +21,14 @@ export function planQueues(
   const names = configNames(found);
   return found.map((queue, index) => {
     const snapshot = snapshots[index] ?? null;
-    const usable = snapshot && !snapshot.error ? snapshot : null;
-    const meanRunMs = usable?.serviceTimeMs?.mean ?? null;
+    // A snapshot with an error still carries every figure it could read (the others are null).
+    const meanRunMs = snapshot?.serviceTimeMs?.mean ?? null;
     return {
       configName: names[index] ?? queue.name,
       found: queue,
       snapshot,
       slo: suggestSlo(meanRunMs, options.floorMs, options.fallbackPickupMs),
-      bounds: suggestBounds(usable?.arrivalRate ?? null, meanRunMs, options.cpuCores),
+      bounds: suggestBounds(snapshot?.arrivalRate ?? null, meanRunMs, options.cpuCores),
     };
   });
 }

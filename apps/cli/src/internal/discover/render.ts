@@ -159,14 +159,15 @@ export function usualCommand(found: FoundQueue): string[] {
 
 function describeSnapshot(snapshot: QueueSnapshot | null): string {
   if (snapshot === null) return 'not watched';
-  if (snapshot.error) {
-    return `could not be read (${snapshot.error.code}: ${printable(snapshot.error.message)})`;
-  }
+  const problem = snapshot.error
+    ? ` (${snapshot.error.code}: ${printable(snapshot.error.message)})`
+    : '';
+  if (snapshot.pending === null) return `could not be read${problem}`;
   const mark = (figure: QueueFigure) => (snapshot.sources[figure] === 'estimate' ? '~' : '');
   const rate = (value: number | null, figure: QueueFigure) =>
     value === null ? 'unknown' : `${mark(figure)}${value.toFixed(2)}/s`;
   const parts = [
-    `${snapshot.pending ?? 'unknown'} pending`,
+    `${snapshot.pending} pending`,
     `arrivals ${rate(snapshot.arrivalRate, 'arrivalRate')}`,
     `done ${rate(snapshot.completionRate, 'completionRate')}`,
     snapshot.serviceTimeMs
@@ -177,7 +178,8 @@ function describeSnapshot(snapshot: QueueSnapshot | null): string {
     parts.push(`pickup ${mark('pickupLatencyMs')}${formatMs(snapshot.pickupLatencyMs.p95)} p95`);
   }
   if (snapshot.paused) parts.push('paused');
-  return `${parts.join(', ')}${parts.some((part) => part.includes('~')) ? ' (~ estimate)' : ''}`;
+  const estimate = parts.some((part) => part.includes('~')) ? ' (~ estimate)' : '';
+  return `${parts.join(', ')}${estimate}${problem}`;
 }
 
 /**
