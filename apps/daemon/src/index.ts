@@ -9,6 +9,7 @@ export { checkConfig } from './config/check.js';
 export { DEFAULTS } from './config/defaults.js';
 export type { Environment } from './config/env.js';
 export { exampleConfig } from './config/example.js';
+export { COMMAND_PLACEHOLDER } from './config/fields.js';
 export { configJsonSchema } from './config/json-schema.js';
 export type { ParseConfigOptions } from './config/load.js';
 export { loadConfig, parseConfig } from './config/load.js';

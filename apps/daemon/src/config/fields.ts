@@ -109,6 +109,12 @@ export function redisUrl() {
 }
 
 /**
+ * The marker `qscale init --discover` writes where a queue's worker command cannot be known;
+ * `argv()` refuses it, so a configuration never runs with it.
+ */
+export const COMMAND_PLACEHOLDER = 'FILL_IN_WORKER_COMMAND';
+
+/**
  * A program and its arguments. Never a string: qscale runs no shell, so a string would have
  * to be split by rules the user cannot see. Numbers are accepted as arguments (`[sleep, 5]`).
  */
@@ -125,7 +131,12 @@ export function argv() {
           ? 'expected an argv array like [php, artisan, queue:work], got a single string: qscale never runs a shell, so split the command into its arguments'
           : 'expected an argv array like [php, artisan, queue:work]',
     })
-    .min(1, 'expected at least the program to run, got an empty list');
+    .min(1, 'expected at least the program to run, got an empty list')
+    .refine((args) => !args.includes(COMMAND_PLACEHOLDER), {
+      // `qscale init --discover` cannot know a queue's worker command; it writes this marker.
+      message: `still holds the placeholder ${COMMAND_PLACEHOLDER}: fill in the command that runs one worker of this queue, as an argv array (the comment above it suggests the usual one)`,
+      params: { complete: true },
+    });
 }
 
 /** Variables a worker receives (plus PATH): an allow-list, never the daemon's environment. */
