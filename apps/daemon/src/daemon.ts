@@ -24,6 +24,7 @@ import { ConfigError, formatProblem } from './config/problems.js';
 import type { QscaleConfig, QueueConfig } from './config/schema.js';
 import { configWarnings } from './config/warnings.js';
 import { type HttpServer, startHttpServer } from './http/server.js';
+import { QueueHistory } from './loop/history.js';
 import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
 import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
@@ -52,6 +53,8 @@ export interface DaemonOptions {
   env?: Environment;
   /** Decisions kept for /api/state. @defaultValue 200 */
   decisionHistory?: number;
+  /** The dashboard's charts: how far back, in how many points per queue. @defaultValue 1 h, 720 */
+  history?: { windowMs?: number; points?: number };
   /** Where the resource monitor reads; for containers that mount them elsewhere. */
   procRoot?: string;
   sysRoot?: string;
@@ -139,6 +142,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     roundTrips: () => reader.stats().last?.roundTrips ?? null,
   });
   const decisions = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
+  const history = new QueueHistory(options.history);
   const startedAt = Date.now();
   let config = options.config;
   options.logger?.setSecrets?.(secretsOf(config));
@@ -277,6 +281,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     lap('apply');
+    // The dashboard's charts: one fixed-size slot per queue and time bucket, no allocation.
+    for (const snapshot of snapshots) {
+      const runtime = runtimes.get(snapshot.queue);
+      const desired = runtime?.lastDecision?.to ?? null;
+      if (runtime)
+        history.recordSnapshot(snapshot, { running: runtime.workers().running, desired });
+    }
+    history.prune(now);
     wakePoller?.watch(asleep(snapshots));
     ticks++;
     const durationMs = performance.now() - started;
@@ -412,6 +424,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         }),
         metrics: () => metrics.render(),
         state: () => state(),
+        history: (query) =>
+          history.view(Date.now(), {
+            ...query,
+            queues: query.queues ?? config.queues.map((queue) => queue.name),
+          }),
       },
     });
   };
