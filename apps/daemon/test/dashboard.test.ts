@@ -170,9 +170,7 @@ describe('the dashboard', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const phone = await screenshot(page, 'dashboard-phone', { fullPage: true });
     expect(phone.width).toBe(390);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
-      390,
-    );
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
 
     // No script error and no Content-Security-Policy violation on the way.
     expect(problems).toEqual([]);
@@ -208,7 +206,7 @@ describe('the dashboard', () => {
     await page.locator('#forget').click();
     await page.locator('#auth').waitFor({ state: 'visible', timeout: 30_000 });
     expect(await page.locator('#queues tbody tr').count()).toBe(0);
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
   }, 300_000);
 
   it('shows hostile text (a queue name, a reason, a policy edit) as text, never as HTML', async () => {
@@ -260,7 +258,7 @@ describe('the dashboard', () => {
     expect(await page.locator('#decisions tbody').textContent()).toContain(XSS_NAME);
     expect(await page.locator('#workers').textContent()).toContain(XSS_NAME);
     expect(await page.locator('body img').count()).toBe(0);
-    expect(await page.evaluate(() => (window as { __xss?: unknown }).__xss)).toBeUndefined();
+    expect(await page.evaluate('window.__xss')).toBeUndefined();
     await screenshot(page, 'dashboard-hostile-text', { fullPage: true });
     expect(problems).toEqual([]);
   }, 300_000);

@@ -176,6 +176,15 @@ export class Charts {
 
 const HEIGHT = 160;
 
+/** `14:05` or `14:05:30`: the x axis spans an hour at most. */
+function clock(at, seconds) {
+  return new Date(at).toLocaleTimeString('en-GB', {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(seconds ? { second: '2-digit' } : {}),
+  });
+}
+
 function stepped() {
   return uPlot.paths.stepped({ align: 1 });
 }
@@ -183,21 +192,40 @@ function stepped() {
 /** One panel: a title with its unit and a uPlot of time against the given series. */
 function panel(title, unit, series) {
   const target = h('div', { class: 'plot' });
-  const box = h('figure', { class: 'panel' }, h('figcaption', null, `${title} (${unit})`), target);
+  // Our own legend: the series and their colours, always visible (uPlot's follows the cursor).
+  const keys = series.map((s) => {
+    const swatch = h('span', { class: s.dash ? 'swatch dashed' : 'swatch' });
+    swatch.style.borderColor = s.stroke; // CSSOM, which the CSP allows
+    return h('span', { class: 'key' }, swatch, s.label);
+  });
+  const box = h(
+    'figure',
+    { class: 'panel' },
+    h('figcaption', null, h('span', { class: 'panel-title' }, `${title} (${unit})`), ...keys),
+    target,
+  );
   return {
     box,
     target,
     options: (width) => ({
       width,
       height: HEIGHT,
-      legend: { show: true, live: true },
+      legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: {
         x: { time: true },
         y: { range: (_u, _min, max) => [0, Math.max(max ?? 1, 1) * 1.1] },
       },
       axes: [
-        { stroke: '#6b7280', grid: { stroke: '#9ca3af22' } },
+        {
+          stroke: '#6b7280',
+          grid: { stroke: '#9ca3af22' },
+          values: (_u, splits) => {
+            // Seconds while the history is shorter than a few minutes, else hours:minutes.
+            const seconds = (splits.at(-1) ?? 0) - (splits[0] ?? 0) < 300;
+            return splits.map((at) => clock(at * 1000, seconds));
+          },
+        },
         { stroke: '#6b7280', grid: { stroke: '#9ca3af22' }, size: 50 },
       ],
       series: [
