@@ -284,9 +284,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // The dashboard's charts: one fixed-size slot per queue and time bucket, no allocation.
     for (const snapshot of snapshots) {
       const runtime = runtimes.get(snapshot.queue);
-      const desired = runtime?.lastDecision?.to ?? null;
-      if (runtime)
-        history.recordSnapshot(snapshot, { running: runtime.workers().running, desired });
+      if (!runtime) continue;
+      history.recordSnapshot(snapshot, runtime.workers().running, runtime.lastDecision?.to ?? null);
     }
     history.prune(now);
     wakePoller?.watch(asleep(snapshots));

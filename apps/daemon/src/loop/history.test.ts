@@ -60,11 +60,8 @@ describe('QueueHistory', () => {
       pickupLatencyMs: null,
       error: { code: 'REDIS_UNAVAILABLE', message: 'down' },
     } as unknown as QueueSnapshot;
-    history.recordSnapshot(snapshot, { running: 1, desired: 1 });
-    history.recordSnapshot({ ...snapshot, at: 10_000, error: undefined } as QueueSnapshot, {
-      running: 1,
-      desired: null,
-    });
+    history.recordSnapshot(snapshot, 1, 1);
+    history.recordSnapshot({ ...snapshot, at: 10_000, error: undefined } as QueueSnapshot, 1, null);
     const view = history.view(10_000).queues.emails;
     expect(view?.backlog).toEqual([null, 40]);
     expect(view?.arrivalRate).toEqual([null, 2]);

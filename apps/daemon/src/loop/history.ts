@@ -72,40 +72,54 @@ class QueueSeries {
     this.merged = new Uint16Array(capacity);
   }
 
-  record(sample: HistorySample, bucketMs: number): void {
-    const bucket = Math.floor(sample.at / bucketMs);
+  /** Figures as plain arguments (NaN: unknown), so a tick allocates nothing to record them. */
+  record(
+    at: number,
+    arrivalRate: number,
+    backlog: number,
+    desired: number,
+    running: number,
+    pickupP95Ms: number,
+    bucketMs: number,
+  ): void {
+    const bucket = Math.floor(at / bucketMs);
     if (bucket !== this.lastBucket || this.head === -1) {
       this.head = (this.head + 1) % this.capacity;
       if (this.size < this.capacity) this.size++;
       this.lastBucket = bucket;
       const slot = this.head;
       this.at[slot] = bucket * bucketMs;
-      this.arrivalRate[slot] = sample.arrivalRate ?? Number.NaN;
-      this.backlog[slot] = sample.backlog ?? Number.NaN;
-      this.desired[slot] = sample.desired ?? Number.NaN;
-      this.running[slot] = sample.running;
-      this.pickupP95Ms[slot] = sample.pickupP95Ms ?? Number.NaN;
-      this.merged[slot] = sample.arrivalRate === null ? 0 : 1;
+      this.arrivalRate[slot] = arrivalRate;
+      this.backlog[slot] = backlog;
+      this.desired[slot] = desired;
+      this.running[slot] = running;
+      this.pickupP95Ms[slot] = pickupP95Ms;
+      this.merged[slot] = Number.isNaN(arrivalRate) ? 0 : 1;
       return;
     }
     const slot = this.head;
-    if (sample.arrivalRate !== null) {
+    if (!Number.isNaN(arrivalRate)) {
       const count = this.merged[slot] ?? 0;
       const mean = count === 0 ? 0 : (this.arrivalRate[slot] ?? 0);
-      this.arrivalRate[slot] = (mean * count + sample.arrivalRate) / (count + 1);
+      this.arrivalRate[slot] = (mean * count + arrivalRate) / (count + 1);
       this.merged[slot] = Math.min(count + 1, 0xffff);
     }
-    this.backlog[slot] = peak(this.backlog[slot], sample.backlog);
-    this.pickupP95Ms[slot] = peak(this.pickupP95Ms[slot], sample.pickupP95Ms);
-    if (sample.desired !== null) this.desired[slot] = sample.desired;
-    this.running[slot] = sample.running;
+    this.backlog[slot] = peak(this.backlog[slot], backlog);
+    this.pickupP95Ms[slot] = peak(this.pickupP95Ms[slot], pickupP95Ms);
+    if (!Number.isNaN(desired)) this.desired[slot] = desired;
+    this.running[slot] = running;
   }
 }
 
-/** The larger of a stored figure (NaN: unknown) and a new one (null: unknown). */
-function peak(stored: number | undefined, next: number | null): number {
-  if (next === null) return stored ?? Number.NaN;
-  return stored === undefined || Number.isNaN(stored) ? next : Math.max(stored, next);
+/** The larger of two figures where NaN means unknown. */
+function peak(stored: number | undefined, next: number): number {
+  if (stored === undefined || Number.isNaN(stored)) return next;
+  return Number.isNaN(next) ? stored : Math.max(stored, next);
+}
+
+/** null (unknown) as NaN, for the typed arrays. */
+function orNaN(value: number | null | undefined): number {
+  return value ?? Number.NaN;
 }
 
 /**
@@ -135,37 +149,48 @@ export class QueueHistory {
 
   /** Records one tick of one queue: O(1), no allocation once the queue has its series. */
   record(queue: string, sample: HistorySample): void {
+    this.#seriesOf(queue).record(
+      sample.at,
+      orNaN(sample.arrivalRate),
+      orNaN(sample.backlog),
+      orNaN(sample.desired),
+      sample.running,
+      orNaN(sample.pickupP95Ms),
+      this.bucketMs,
+    );
+  }
+
+  /** Records a tick from a snapshot, as the loop sees it. */
+  recordSnapshot(snapshot: QueueSnapshot, running: number, desired: number | null): void {
+    const readable = !snapshot.error;
+    this.#seriesOf(snapshot.queue).record(
+      snapshot.at,
+      readable ? orNaN(snapshot.arrivalRate) : Number.NaN,
+      readable ? orNaN(snapshot.pending) : Number.NaN,
+      orNaN(desired),
+      running,
+      readable ? orNaN(snapshot.pickupLatencyMs?.p95) : Number.NaN,
+      this.bucketMs,
+    );
+  }
+
+  #seriesOf(queue: string): QueueSeries {
     let series = this.#series.get(queue);
     if (!series) {
       series = new QueueSeries(this.points);
       this.#series.set(queue, series);
     }
-    series.record(sample, this.bucketMs);
-  }
-
-  /** Records a tick from a snapshot, as the loop sees it. */
-  recordSnapshot(
-    snapshot: QueueSnapshot,
-    workers: { running: number; desired: number | null },
-  ): void {
-    const readable = !snapshot.error;
-    this.record(snapshot.queue, {
-      at: snapshot.at,
-      arrivalRate: readable ? snapshot.arrivalRate : null,
-      backlog: readable ? snapshot.pending : null,
-      desired: workers.desired,
-      running: workers.running,
-      pickupP95Ms: readable ? (snapshot.pickupLatencyMs?.p95 ?? null) : null,
-    });
+    return series;
   }
 
   /** Forgets queues whose newest point left the window (removed by a reload). */
   prune(now: number): void {
-    for (const [queue, series] of this.#series) {
+    // forEach, not for-of over entries: no [key, value] array per queue and tick.
+    this.#series.forEach((series, queue) => {
       if (series.head === -1 || (series.at[series.head] ?? 0) < now - this.windowMs) {
         this.#series.delete(queue);
       }
-    }
+    });
   }
 
   get queues(): number {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type ConsoleMessage, chromium, type Page } from 'playwright-core';
@@ -14,13 +15,18 @@ export const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.m
  * and only then. The pages it opens are the daemon's own, on loopback.
  */
 export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `no chromium at ${CHROMIUM}: install Debian's (apt-get install chromium) or set QSCALE_CHROMIUM`,
+    );
+  }
   const root = process.getuid?.() === 0;
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     // A busy machine can take long to start a browser.
     timeout: 120_000,
-    args: [...(root ? ['--no-sandbox'] : []), '--disable-gpu'],
+    args: root ? ['--no-sandbox'] : [],
   });
 }
 

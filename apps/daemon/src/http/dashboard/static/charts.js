@@ -22,6 +22,11 @@ export class HistoryStore {
   /** Start of the newest bucket seen, for the next `since`. */
   newestAt = 0;
 
+  /** Drops the series of queues no longer charted (they are read again when shown). */
+  forgetAllBut(names) {
+    for (const name of [...this.queues.keys()]) if (!names.has(name)) this.queues.delete(name);
+  }
+
   merge(view) {
     const from = view.now - view.windowMs;
     for (const [name, fresh] of Object.entries(view.queues)) {

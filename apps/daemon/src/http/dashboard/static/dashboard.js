@@ -37,15 +37,26 @@ async function api(path) {
 
 async function poll() {
   const state = await api('/api/state');
-  const since = store.newestAt > 0 ? `?since=${store.newestAt}` : '';
-  const history = await api(`/api/history${since}`);
-  store.merge(history);
   if (charted === null) {
     charted = new Set(state.queues.slice(0, CHARTED_AT_FIRST).map((queue) => queue.name));
   }
+  // History of the charted queues only (a full hour of 200 queues is megabytes): what is new
+  // for those already drawn, the whole hour for those just shown.
+  store.forgetAllBut(charted);
+  const drawn = [...charted].filter((name) => store.queues.has(name));
+  const fresh = [...charted].filter((name) => !store.queues.has(name));
+  if (drawn.length > 0) store.merge(await api(historyPath(drawn, store.newestAt)));
+  if (fresh.length > 0) store.merge(await api(historyPath(fresh, 0)));
   lastState = state;
   render(state);
   return state;
+}
+
+/** `/api/history?queue=a&queue=b&since=…`: names are encoded, never pasted. */
+function historyPath(queues, since) {
+  const params = new URLSearchParams(queues.map((name) => ['queue', name]));
+  if (since > 0) params.set('since', String(since));
+  return `/api/history?${params}`;
 }
 
 function render(state) {
