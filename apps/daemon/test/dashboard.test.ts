@@ -81,8 +81,13 @@ async function openBrowser(): Promise<Browser> {
   return browser;
 }
 
-async function open(browser: Browser, daemon: QscaledProcess): Promise<Page> {
+async function open(
+  browser: Browser,
+  daemon: QscaledProcess,
+  requested: string[] = [],
+): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on('request', (request) => requested.push(request.url()));
   const response = await page.goto(daemon.url ?? '', { timeout: 90_000 });
   const headers = response?.headers() ?? {};
   expect(headers['content-security-policy']).toContain("default-src 'self'");
@@ -115,7 +120,8 @@ describe('the dashboard', () => {
     await daemon.until((state) => running(state, 'emails') === 1, 'the minimum worker running');
     await emails.addBulk(Array.from({ length: 30 }, () => ({ name: 'e', data: { ms: 400 } })));
     const browser = await openBrowser();
-    const page = await open(browser, daemon);
+    const requested: string[] = [];
+    const page = await open(browser, daemon, requested);
     const problems = watchConsole(page);
 
     // Queues: both rows, in the configuration's order, each with its charts.
@@ -172,16 +178,18 @@ describe('the dashboard', () => {
     expect(phone.width).toBe(390);
     expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
 
-    // No script error and no Content-Security-Policy violation on the way.
+    // No script error and no Content-Security-Policy violation on the way, and nothing asked
+    // of any other origin (no CDN: it works offline).
     expect(problems).toEqual([]);
+    expect(requested.length).toBeGreaterThan(5);
+    expect(requested.filter((url) => !url.startsWith(`${daemon.url}/`))).toEqual([]);
   }, 300_000);
 
   it('with a token, shows nothing until the token is given, and never puts it in a URL', async () => {
     const { daemon } = await startDaemon({ token: TOKEN });
     const browser = await openBrowser();
-    const page = await open(browser, daemon);
     const requested: string[] = [];
-    page.on('request', (request) => requested.push(request.url()));
+    const page = await open(browser, daemon, requested);
 
     await page.locator('#auth').waitFor({ state: 'visible', timeout: 90_000 });
     expect(await page.locator('#content').isHidden()).toBe(true);

@@ -21,6 +21,8 @@ export class HistoryStore {
   queues = new Map();
   /** Start of the newest bucket seen, for the next `since`. */
   newestAt = 0;
+  /** The daemon's bucket (one point per queue), in ms. */
+  bucketMs = 5_000;
 
   /** Drops the series of queues no longer charted (they are read again when shown). */
   forgetAllBut(names) {
@@ -29,6 +31,7 @@ export class HistoryStore {
 
   merge(view) {
     const from = view.now - view.windowMs;
+    this.bucketMs = view.bucketMs;
     for (const [name, fresh] of Object.entries(view.queues)) {
       const series = this.queues.get(name) ?? empty();
       const first = fresh.at[0];
@@ -95,7 +98,7 @@ export class Charts {
       }
       this.container.append(entry.card); // keeps the table's order
       const series = store.queues.get(queue.name);
-      if (series) this.fill(entry, series, queue.slo.pickupMs);
+      if (series) this.fill(entry, series, queue.slo.pickupMs, store.bucketMs);
     }
     if (wanted.length === 0) {
       this.container.replaceChildren(
@@ -137,6 +140,7 @@ export class Charts {
         h('span', { class: 'queue-name' }, queue.name),
         h('span', { class: 'breach-note' }),
       ),
+      h('p', { class: 'sub collecting' }),
       h('div', { class: 'panels' }, ...panels.map((p) => p.box)),
     );
     this.container.append(card);
@@ -160,7 +164,7 @@ export class Charts {
     return { card, plots, sloMs: queue.slo.pickupMs };
   }
 
-  fill(entry, series, sloMs) {
+  fill(entry, series, sloMs, bucketMs) {
     const x = series.at.map((at) => at / 1000);
     const seconds = (ms) => (ms === null ? null : ms / 1000);
     const [arrivals, backlog, workers, pickup] = entry.plots;
@@ -169,6 +173,10 @@ export class Charts {
     workers.setData([x, series.desired, series.running]);
     pickup.setData([x, series.pickupP95Ms.map(seconds), x.map(() => sloMs / 1000)]);
     entry.card.dataset.points = String(x.length);
+    entry.card.querySelector('.collecting').textContent =
+      x.length < 2
+        ? `Collecting: one point every ${fmt.duration(bucketMs)}; lines appear from the second.`
+        : '';
     const latest = series.pickupP95Ms.findLast((value) => value !== null);
     const note = entry.card.querySelector('.breach-note');
     const breach = latest !== undefined && latest !== null && latest > sloMs;

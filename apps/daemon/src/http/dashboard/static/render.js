@@ -76,7 +76,7 @@ export function renderSummary(state, container) {
       resources ? `${fmt.bytes(resources.memory.usedBytes)} used` : '–',
       resources ? [['limit', fmt.bytes(resources.memory.limitBytes), '']] : [],
     ),
-    card('Control loop', `${fmt.count(state.ticks)} ticks`, [
+    card('Control loop', `${fmt.count(state.ticks)} tick${state.ticks === 1 ? '' : 's'}`, [
       ['every', fmt.duration(state.tickMs), ''],
       ['last tick took', fmt.duration(state.lastTick?.durationMs), ''],
       ['up for', fmt.duration(state.now - state.startedAt), ''],
