@@ -20,7 +20,10 @@ import {
 import { Queue } from 'bullmq';
 import { machine, markdownTable } from '../lib/measure.js';
 
-const QSCALED = fileURLToPath(new URL('../../apps/daemon/dist/bin.js', import.meta.url));
+// BENCH_QSCALED runs another build (e.g. an earlier commit's) for a before/after comparison.
+const QSCALED =
+  process.env.BENCH_QSCALED ??
+  fileURLToPath(new URL('../../apps/daemon/dist/bin.js', import.meta.url));
 const WINDOW_TICKS = Number(process.env.BENCH_TICKS ?? 30);
 // Steady state: history (predictive reads 2 minutes) and every window filled before measuring.
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 150);

@@ -26,6 +26,7 @@ import { ConfigError, formatProblem } from './config/problems.js';
 import type { QscaleConfig, QueueConfig } from './config/schema.js';
 import { configWarnings } from './config/warnings.js';
 import { type HttpServer, startHttpServer } from './http/server.js';
+import { QueueHistory } from './loop/history.js';
 import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
 import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
@@ -55,6 +56,8 @@ export interface DaemonOptions {
   env?: Environment;
   /** Decisions kept for /api/state. @defaultValue 200 */
   decisionHistory?: number;
+  /** The dashboard's charts: how far back, in how many points per queue. @defaultValue 1 h, 720 */
+  history?: { windowMs?: number; points?: number };
   /** Where the resource monitor reads; for containers that mount them elsewhere. */
   procRoot?: string;
   sysRoot?: string;
@@ -172,6 +175,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // Holds that changed nothing are kept apart: `decisions` stays a log of changes.
   const holdLog = new RingBuffer<DecisionRecord>(options.decisionHistory ?? 200);
   const holds = new HoldLog(holdLog);
+  const history = new QueueHistory(options.history);
   const startedAt = Date.now();
   let config = options.config;
   options.logger?.setSecrets?.(secretsOf(config));
@@ -312,6 +316,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
     lap('apply');
     alerts.observe(now, live.filter((runtime) => runtimes.has(runtime.config.name)).map(alertView));
+    // The dashboard's charts: one fixed-size slot per queue and time bucket, no allocation.
+    for (const snapshot of snapshots) {
+      const runtime = runtimes.get(snapshot.queue);
+      if (!runtime) continue;
+      history.recordSnapshot(snapshot, runtime.workers().running, runtime.lastDecision?.to ?? null);
+    }
+    history.prune(now);
     wakePoller?.watch(asleep(snapshots));
     ticks++;
     const durationMs = performance.now() - started;
@@ -456,6 +467,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         }),
         metrics: () => metrics.render(),
         state: () => state(),
+        history: (query) =>
+          history.view(Date.now(), {
+            ...query,
+            queues: query.queues ?? config.queues.map((queue) => queue.name),
+          }),
       },
     });
   };

@@ -34,6 +34,8 @@ export type {
   TickPhase,
 } from './daemon.js';
 export { startDaemon } from './daemon.js';
+export type { HistorySample, HistoryView } from './loop/history.js';
+export { HISTORY_DEFAULTS, QueueHistory } from './loop/history.js';
 export type { DaemonLogger, DaemonLoggerOptions } from './observability/logging.js';
 export { createDaemonLogger } from './observability/logging.js';
 export type { RunIo } from './run.js';

@@ -142,7 +142,7 @@ describe('the status API', () => {
       ['/..%2f..%2fetc/passwd', 404],
       ['/healthz?x=%', 200],
       [`http://127.0.0.1:${port}/healthz`, 200],
-      [`http://127.0.0.1:${port}`, 404],
+      [`http://127.0.0.1:${port}`, 200], // the absolute form of `/`: the dashboard
     ];
     for (const [target, expected] of targets) {
       expect({ target, status: await statusOf(target) }).toEqual({ target, status: expected });

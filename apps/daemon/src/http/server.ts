@@ -2,6 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@qscale/contracts';
+import {
+  dashboardAsset,
+  type HistoryQuery,
+  historyQuery,
+  SECURITY_HEADERS,
+} from './dashboard/assets.js';
 
 export interface HttpRoutes {
   /** Liveness: cheap, never touches Redis. */
@@ -10,6 +16,8 @@ export interface HttpRoutes {
   metrics(): Promise<string>;
   /** Queues, workers, last decisions, resources. */
   state(): unknown;
+  /** The dashboard's charts: recent figures per queue (404 when absent). */
+  history?(query: HistoryQuery): unknown;
 }
 
 export interface HttpServerOptions {
@@ -81,7 +89,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const health = options.routes.health();
       return send(response, health.status === 'ok' ? 200 : 503, 'application/json', health);
     }
-    if (path !== '/metrics' && path !== '/api/state') {
+    // The dashboard's page and files hold no data: they load without the token, and the page
+    // asks for it before it reads /api/state or /api/history.
+    const asset = dashboardAsset(path);
+    if (asset) return sendAsset(response, await asset);
+    const history = path === '/api/history' ? options.routes.history : undefined;
+    if (path !== '/metrics' && path !== '/api/state' && !history) {
       return send(response, 404, 'application/json', {
         error: `no such endpoint: ${path.slice(0, 100)}`,
       });
@@ -92,6 +105,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     if (path === '/metrics') {
       return send(response, 200, 'text/plain; version=0.0.4', await options.routes.metrics());
+    }
+    if (history) {
+      const query = historyQuery(request.url ?? '');
+      if ('error' in query) return send(response, 400, 'application/json', query);
+      return send(response, 200, 'application/json', history(query));
     }
     return send(response, 200, 'application/json', options.routes.state());
   };
@@ -135,8 +153,23 @@ function pathOf(target: string | undefined): string | null {
 function send(response: ServerResponse, status: number, type: string, body: unknown): void {
   // Compact: /api/state of a large host is hundreds of kilobytes, read every few seconds.
   const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
-  response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  response.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-type': type,
+    'cache-control': 'no-store',
+  });
   response.end(response.req.method === 'HEAD' ? undefined : text);
+}
+
+function sendAsset(response: ServerResponse, asset: { type: string; body: Buffer }): void {
+  // no-cache: the browser revalidates, so a daemon upgrade never runs an old page.
+  response.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': asset.type,
+    'content-length': asset.body.length,
+    'cache-control': 'no-cache',
+  });
+  response.end(response.req.method === 'HEAD' ? undefined : asset.body);
 }
 
 function digest(value: string): Buffer {
