@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { COMMAND_PLACEHOLDER, ConfigError, parseConfig } from '@qscale/daemon';
 import {
@@ -190,7 +191,10 @@ describe('measure', () => {
     closers.push(() => queue.close());
     const worker = new Worker('thumbnails', () => sleep(150), { prefix, connection });
     closers.push(() => worker.close());
+    // The watch starts once the worker has reported its first job done, not while it starts.
+    const firstDone = once(worker, 'completed');
     await queue.add('make', { n: 0 });
+    await firstDone;
     const [found] = (await discoverQueues(redis, { scope })).queues;
     expect(found).toMatchObject({ driver: 'bullmq', prefix, name: 'thumbnails' });
     if (!found) return;

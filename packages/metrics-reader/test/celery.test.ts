@@ -53,9 +53,10 @@ describe('Celery', () => {
     for (let index = 0; index < 4; index++) await fixture.redis.rpop(`${prefix}tasks`);
     for (let index = 0; index < 6; index++) await publishCelery(fixture.redis, prefix, 'tasks');
     for (let index = 0; index < 2; index++) await publishCelery(fixture.redis, prefix, 'tasks', 6);
-    // A rate needs 500 ms of known intervals (windows.ts): the two reads are further apart.
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    const [snapshot] = await metrics.snapshot();
+    // A rate needs 500 ms of known intervals (windows.ts): read until the reader reports one.
+    // Later reads see no change, so arrivals and completions stay in the same proportion.
+    let [snapshot] = await metrics.snapshot();
+    while (snapshot?.completionRate === null) [snapshot] = await metrics.snapshot();
     expect(snapshot?.pending).toBe(14);
     // Over the same interval: 14 - 10 + 4 = 8 arrivals and 4 completions.
     expect(snapshot?.completionRate).toBeGreaterThan(0);
