@@ -150,7 +150,10 @@ describe('the dashboard', () => {
     const pendingBefore = await cellText(page, 'emails', 'pending');
     await emails.addBulk(Array.from({ length: 150 }, () => ({ name: 'e', data: { ms: 300 } })));
     await expect.poll(() => cellText(page, 'emails', 'pending'), WAIT).not.toBe(pendingBefore);
-    const upRows = page.locator('#decisions tbody tr.decision[data-queue="emails"]');
+    // The first 30 jobs may already have scaled up and back down: look at scale-ups only.
+    const upRows = page.locator(
+      '#decisions tbody tr.decision[data-queue="emails"][data-direction="up"]',
+    );
     await expect.poll(() => upRows.count(), WAIT).toBeGreaterThanOrEqual(1);
     const decision = await upRows.first().textContent();
     expect(decision).toMatch(/▲ \d+ → \d+/);

@@ -273,7 +273,14 @@ export function renderDecisions(state, tbody, limit = 100) {
     ...rows.map((decision) =>
       h(
         'tr',
-        { class: 'decision', data: { tick: String(decision.tick), queue: decision.queue } },
+        {
+          class: 'decision',
+          data: {
+            tick: String(decision.tick),
+            queue: decision.queue,
+            direction: decision.direction,
+          },
+        },
         h('td', { class: 'mono' }, fmt.clock(decision.at)),
         h('td', null, h('span', { class: 'queue-name' }, decision.queue)),
         h(
