@@ -1,3 +1,4 @@
+import { get } from 'node:http';
 import { connect } from 'node:net';
 import { type Logger, silentLogger } from '@qscale/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -100,6 +101,41 @@ describe('the status API', () => {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     expect(right.status).toBe(200);
+  });
+
+  it('without a token, refuses data to a Host that is a DNS name (DNS rebinding), not to addresses', async () => {
+    const url = await start(null);
+    const { port } = new URL(url);
+    const statusWith = (host: string, path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const request = get({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.on('error', reject);
+      });
+    expect(await statusWith(`attacker.example:${port}`, '/api/state')).toBe(421);
+    expect(await statusWith('attacker.example', '/metrics')).toBe(421);
+    expect(await statusWith(`localhost.attacker.example:${port}`, '/api/state')).toBe(421);
+    expect(await statusWith(`127.0.0.1:${port}`, '/api/state')).toBe(200);
+    expect(await statusWith(`[::1]:${port}`, '/api/state')).toBe(200);
+    expect(await statusWith(`localhost:${port}`, '/metrics')).toBe(200);
+    expect(await statusWith(`qscale.localhost:${port}`, '/api/state')).toBe(200);
+    // Health and the dashboard's files hold no data.
+    expect(await statusWith('attacker.example', '/healthz')).toBe(200);
+  });
+
+  it('with a token, any Host may ask: the token is what guards the data', async () => {
+    const url = await start(TOKEN);
+    const { port } = new URL(url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const headers = { host: 'qscale.internal.example', authorization: `Bearer ${TOKEN}` };
+      get({ host: '127.0.0.1', port, path: '/api/state', headers }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    expect(status).toBe(200);
   });
 
   it('accepts the bearer scheme in any case (RFC 7235), and only the bearer scheme', async () => {

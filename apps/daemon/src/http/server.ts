@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import type { Logger } from '@qscale/contracts';
 import {
   dashboardAsset,
@@ -99,6 +99,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         error: `no such endpoint: ${path.slice(0, 100)}`,
       });
     }
+    if (expected === null && !cannotBeRebound(request.headers.host)) {
+      return send(response, 421, 'application/json', {
+        error: 'without a token, the status API answers only to an IP address or localhost',
+      });
+    }
     if (!authorized(request)) {
       response.setHeader('www-authenticate', 'Bearer realm="qscale"');
       return send(response, 401, 'application/json', { error: 'missing or wrong bearer token' });
@@ -148,6 +153,20 @@ function pathOf(target: string | undefined): string | null {
   if (!rest.startsWith('/')) return null;
   const end = rest.search(/[?#]/);
   return end === -1 ? rest : rest.slice(0, end);
+}
+
+/**
+ * Without a token, a web page on any site could read the loopback API by rebinding its own DNS
+ * name to 127.0.0.1 (DNS rebinding): the browser then sends that name as `Host`. Such a request
+ * is refused; IP literals and `localhost` are what a person or a scraper on the host uses.
+ */
+function cannotBeRebound(header: string | undefined): boolean {
+  if (header === undefined) return true; // HTTP/1.0 clients; browsers always send a Host
+  const name = /^(\[[^\]]*\]|[^:]*)(:\d+)?$/.exec(header.toLowerCase())?.[1];
+  if (name === undefined) return false;
+  return (
+    name === 'localhost' || name.endsWith('.localhost') || isIP(name.replace(/^\[|\]$/g, '')) !== 0
+  );
 }
 
 function send(response: ServerResponse, status: number, type: string, body: unknown): void {
