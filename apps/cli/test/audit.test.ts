@@ -160,12 +160,20 @@ describe('qscale audit', () => {
     }
     const run = await qscale(['audit', '--path', path], dir);
     expect(run.stderr.split('\n').filter((l) => l.startsWith('scanning: '))).toEqual([
-      'scanning: 25/220 PHP files parsed',
-      'scanning: 75/220 PHP files parsed',
-      'scanning: 125/220 PHP files parsed',
-      'scanning: 175/220 PHP files parsed',
-      'scanning: 220/220 PHP files parsed',
+      'scanning: 25/220 PHP files read, 25 parsed',
+      'scanning: 75/220 PHP files read, 75 parsed',
+      'scanning: 125/220 PHP files read, 125 parsed',
+      'scanning: 175/220 PHP files read, 175 parsed',
+      'scanning: 220/220 PHP files read, 220 parsed',
     ]);
     expect(run.code).toBe(0);
+
+    // One file in PHP 8.4 syntax the parser does not know: said, and the scan is incomplete.
+    await writeFile(join(path, 'app/Jobs/Chain.php'), '<?php\nreturn new Builder()->first();\n');
+    const partial = await qscale(['audit', '--path', path], dir);
+    expect(partial.stderr).toContain(
+      'scanning: 221/221 PHP files read, 220 parsed, 1 could not be parsed',
+    );
+    expect(partial.code).toBe(3);
   });
 });

@@ -52,6 +52,54 @@ class PruneImagesJob implements ShouldQueue
 }
 `;
 
+describe('a partial parse', () => {
+  it('is never a pass: hypotheses its checks cover are unknown, progress counts the failure, exit 3', async () => {
+    const path = await tree('partial-parse', {
+      'app/Jobs/CleanJob.php': `<?php
+namespace App\\Jobs;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+class CleanJob implements ShouldQueue { public function handle(): void {} }
+`,
+      // PHP 8.4 drops the parentheses around \`new\`; and a plain syntax error.
+      'app/Support/Chain.php': '<?php\nreturn new Builder()->where("a")->first();\n',
+      'app/Support/Broken.php': '<?php\nfunction (\n',
+    });
+    const progress: { phase: string; done: number; total: number; failed?: number }[] = [];
+    const report = await runAudit({ path, onProgress: (p) => progress.push(p) });
+    const laravel = report.run.targets.find((t) => t.kind === 'laravel-src');
+    expect(laravel?.status).toBe('partial');
+    expect(laravel?.error).toContain('2 PHP file(s) could not be parsed');
+    expect(report.notes.filter((n) => n.startsWith('not parsed: '))).toHaveLength(2);
+    expect(progress.filter((p) => p.phase === 'index').at(-1)).toMatchObject({
+      done: 3,
+      total: 3,
+      failed: 2,
+    });
+    const sourceRules = new Set(RULES.filter((r) => r.target === 'laravel-src').map((r) => r.id));
+    const touched = report.hypotheses.filter((h) => h.checks.some((id) => sourceRules.has(id)));
+    expect(touched.length).toBeGreaterThan(0);
+    for (const h of touched) expect(h.status, h.id).not.toBe('pass');
+    expect(touched.some((h) => h.status === 'unknown')).toBe(true);
+    expect(auditExitCode(report)).toBe(3);
+    expect(auditExitCode(report, { allowPartial: true })).toBe(0);
+  });
+
+  it('a tree that parses completely passes what it passes and exits 0', async () => {
+    const path = await tree('complete-parse', {
+      'app/Jobs/CleanJob.php': `<?php
+namespace App\\Jobs;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+class CleanJob implements ShouldQueue { public function handle(): void {} }
+`,
+    });
+    const report = await runAudit({ path });
+    expect(report.run.targets.find((t) => t.kind === 'laravel-src')?.status).toBe('scanned');
+    expect(report.hypotheses.some((h) => h.status === 'pass')).toBe(true);
+    expect(report.hypotheses.some((h) => h.status === 'unknown')).toBe(false);
+    expect(auditExitCode(report)).toBe(0);
+  });
+});
+
 describe('suppressions', () => {
   it('an inline reason suppresses; a reasonless comment suppresses nothing and is itself reported (AUD-001)', async () => {
     const withReason = await runAudit({

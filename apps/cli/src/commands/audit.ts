@@ -145,6 +145,12 @@ function progressLine(io: CliIo): (progress: AuditProgress) => void {
     const quarter = Math.floor((progress.done / progress.total) * 4);
     if (quarter === lastQuarter) return;
     lastQuarter = quarter;
-    line(io.stderr, `scanning: ${progress.done}/${progress.total} PHP files parsed`);
+    const failed = progress.failed ?? 0;
+    const parsed = progress.done - failed;
+    const unparsed = failed > 0 ? `, ${failed} could not be parsed` : '';
+    line(
+      io.stderr,
+      `scanning: ${progress.done}/${progress.total} PHP files read, ${parsed} parsed${unparsed}`,
+    );
   };
 }

@@ -58,9 +58,15 @@ export interface TargetStatus {
   ref: string;
   status: TargetState;
   error?: string;
+  /** Source files that could not be parsed: their code was not checked. */
+  unparsed?: number;
 }
 
-export type HypothesisStatus = 'pass' | 'fail' | 'manual' | 'n/a';
+/**
+ * `unknown`: no finding, but a check covering it could not decide or read only part of its
+ * target (PHP files that did not parse): never reported as a pass.
+ */
+export type HypothesisStatus = 'pass' | 'fail' | 'manual' | 'unknown' | 'n/a';
 
 export interface HypothesisResult {
   id: SeedId;
@@ -154,10 +160,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       tree = await openProject(resolve(options.path), resolved);
       const phpTotal = tree.files.filter(isPhpPath).length;
       let done = 0;
-      php = await indexPhp(tree, (file) => {
+      php = await indexPhp(tree, (file, failed) => {
         done++;
         if (done % 25 === 0 || done === phpTotal)
-          options.onProgress?.({ phase: 'index', done, total: phpTotal, current: file });
+          options.onProgress?.({ phase: 'index', done, total: phpTotal, failed, current: file });
       });
       const project: ProjectContext = { tree, php, options: resolved, logger };
       const hasPhp = phpTotal > 0;
@@ -170,7 +176,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
           ref: options.path,
           status: state,
           ...(php.parseErrors.length > 0
-            ? { error: `${php.parseErrors.length} PHP file(s) could not be parsed` }
+            ? {
+                error: `${php.parseErrors.length} PHP file(s) could not be parsed`,
+                unparsed: php.parseErrors.length,
+              }
             : {}),
         });
       }
@@ -309,6 +318,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const ranTargets = new Set(
     targets.filter((t) => t.status !== 'unreachable' && t.status !== 'skipped').map((t) => t.kind),
   );
+  const partialTargets = new Set(targets.filter((t) => t.status === 'partial').map((t) => t.kind));
   const manual = MANUAL_ITEMS.map((item): ManualResult => {
     const related = findings.filter((f) => item.evidenceRules.includes(f.ruleId));
     // Hashed over fingerprints, so an answer survives code moving but not new evidence.
@@ -338,7 +348,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     const failing = open.filter((f) => f.seedRefs.includes(h.id));
     const item = manual.find((m) => m.seed === h.id);
     const answered = item?.answer?.outcome;
-    let status: HypothesisStatus = ran.length > 0 ? 'pass' : 'n/a';
+    const undecided = ran.some(
+      (rule) =>
+        partialTargets.has(rule.target) || unknown.some((entry) => entry.ruleId === rule.id),
+    );
+    let status: HypothesisStatus = ran.length === 0 ? 'n/a' : undecided ? 'unknown' : 'pass';
     if (item) status = answered === undefined ? 'manual' : answered === 'fail' ? 'fail' : 'pass';
     if (failing.length > 0) status = 'fail';
     return {
@@ -687,7 +701,11 @@ async function gitSha(path: string): Promise<string | null> {
   return null;
 }
 
-/** 3 incomplete (a requested target unreachable or failed) > 1 findings at or above `failOn` > 0. */
+/**
+ * 3 incomplete (a requested target unreachable or failed, or source files that did not parse)
+ * > 1 findings at or above `failOn` > 0. A check that could not decide (NOPERM on a locked
+ * server) leaves its hypotheses unknown but is not incomplete: the target was audited.
+ */
 export function auditExitCode(
   report: AuditReport,
   {
@@ -698,7 +716,9 @@ export function auditExitCode(
 ): 0 | 1 | 3 {
   if (
     !allowPartial &&
-    report.run.targets.some((t) => t.status === 'unreachable' || t.status === 'failed')
+    report.run.targets.some(
+      (t) => t.status === 'unreachable' || t.status === 'failed' || (t.unparsed ?? 0) > 0,
+    )
   )
     return 3;
   if (

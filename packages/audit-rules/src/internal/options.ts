@@ -137,6 +137,8 @@ export interface AuditProgress {
   phase: 'index' | 'rules';
   done: number;
   total: number;
+  /** Files of `done` that could not be parsed (index phase). */
+  failed?: number;
   /** File being indexed or rule being run. */
   current: string;
 }

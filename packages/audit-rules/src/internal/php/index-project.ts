@@ -67,20 +67,23 @@ export function isPhpPath(path: string): boolean {
 
 export async function indexPhp(
   tree: ProjectTree,
-  onFile?: (path: string) => void,
+  /** Called after each PHP file, with how many files so far could not be parsed. */
+  onFile?: (path: string, failed: number) => void,
 ): Promise<PhpIndex> {
   const files: PhpFile[] = [];
   const parseErrors: { path: string; message: string }[] = [];
   for (const path of tree.files) {
     if (!isPhpPath(path)) continue;
-    onFile?.(path);
     const text = await tree.read(path);
-    if (text === null) continue;
-    try {
-      files.push(indexFile(path, text, parsePhp(text, path)));
-    } catch (error) {
-      parseErrors.push({ path, message: (error as Error).message.split('\n')[0] ?? 'parse error' });
+    if (text !== null) {
+      try {
+        files.push(indexFile(path, text, parsePhp(text, path)));
+      } catch (error) {
+        const message = (error as Error).message.split('\n')[0] ?? 'parse error';
+        parseErrors.push({ path, message });
+      }
     }
+    onFile?.(path, parseErrors.length);
   }
   const classes = new Map<string, PhpClass>();
   for (const file of files) for (const cls of file.classes) classes.set(cls.fqn, cls);
