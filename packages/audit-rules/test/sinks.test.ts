@@ -79,3 +79,34 @@ describe('P-SINK-LOCAL', () => {
     expect(report.findings.filter((f) => (f.location.startLine ?? 0) >= 25)).toEqual([]);
   });
 });
+
+describe('messages', () => {
+  it("name operands in words, never by the parser's node names", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'qscale-audit-words-'));
+    try {
+      await mkdir(join(root, 'app/Jobs'), { recursive: true });
+      await writeFile(
+        join(root, 'app/Jobs/PruneJob.php'),
+        `<?php
+namespace App\\Jobs;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+class PruneJob implements ShouldQueue
+{
+    public function handle(): void
+    {
+        exec('docker rm ' . ($this->force ? $this->flags : $this->other));
+        exec('docker rm ' . ($this->a . $this->b) . " {$this->c}x");
+    }
+}
+`,
+      );
+      const words = await runAudit({ path: root });
+      const messages = words.findings.map((f) => f.message);
+      expect(messages.length).toBeGreaterThanOrEqual(2);
+      expect(messages.some((m) => m.includes('a conditional (?:) value'))).toBe(true);
+      for (const message of messages) expect(message).not.toMatch(/\b(retif|encapsed|bin)\b/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

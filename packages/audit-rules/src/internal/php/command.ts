@@ -432,5 +432,29 @@ function labelOf(node: PhpNode): string {
     if (method) return `${labelOf(method[0])}->${method[1]}(…)`;
   }
   if (node.kind === 'cast') return `(${String(node.type)})${labelOf(node.expr as PhpNode)}`;
-  return node.kind;
+  if (node.kind === 'namedargument')
+    return `${String(node.name)}: ${labelOf(node.value as PhpNode)}`;
+  return PLAIN_LABELS[node.kind] ?? 'an expression';
 }
+
+/** Words for a report: the parser's node names ("encapsed", "retif") mean nothing to a reader. */
+const PLAIN_LABELS: Record<string, string> = {
+  encapsed: 'an interpolated string',
+  retif: 'a conditional (?:) value',
+  bin: 'a computed value',
+  array: 'an array',
+  match: 'a match expression',
+  new: 'a new object',
+  staticlookup: 'a class constant',
+  constref: 'a constant',
+  closure: 'a closure',
+  arrowfunc: 'an arrow function',
+  call: 'a call',
+  nullsafepropertylookup: 'a property',
+  assign: 'an assignment',
+  unary: 'a computed value',
+  boolean: 'a boolean',
+  number: 'a number',
+  nowdoc: 'a nowdoc string',
+  string: 'a string',
+};
