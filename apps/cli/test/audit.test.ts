@@ -83,14 +83,16 @@ describe('qscale audit', () => {
       ['audit', '--path', path, '--format', 'sarif', '--output', output],
       dir,
     );
-    expect(run.stdout).toBe(`${output}: 1 critical, 0 high, 0 medium, 0 low, 0 suppressed\n`);
+    expect(run.stdout).toBe(
+      `${output}: 1 critical, 0 high, 0 medium, 0 low, 0 to review (origin unknown), 0 suppressed\n`,
+    );
     const sarif = JSON.parse(await readFile(output, 'utf8'));
     expect(sarif.runs[0].results.map((r: { ruleId: string }) => r.ruleId)).toEqual(['JOB-015']);
     expect(run.code).toBe(1);
   });
 
   it('--write-baseline then --baseline accepts the current findings', async () => {
-    const path = await fixture('r09-job014-package-name', 'vulnerable');
+    const path = await fixture('r01-job015-backup-dbname', 'vulnerable');
     const baseline = join(dir, 'baseline.json');
     const first = await qscale(['audit', '--path', path, '--write-baseline', baseline], dir);
     expect(first.code).toBe(1);
@@ -99,8 +101,18 @@ describe('qscale audit', () => {
       ['audit', '--path', path, '--baseline', baseline, '--format', 'json'],
       dir,
     );
-    expect(JSON.parse(second.stdout).summary).toMatchObject({ high: 0, suppressed: 1 });
+    expect(JSON.parse(second.stdout).summary).toMatchObject({ critical: 0, suppressed: 1 });
     expect(second.code).toBe(0);
+  });
+
+  it('a command of unknown origin is a review item: reported, exit 0 at any --fail-on', async () => {
+    const path = await fixture('r09-job014-package-name', 'vulnerable');
+    const run = await qscale(
+      ['audit', '--path', path, '--format', 'json', '--fail-on', 'low'],
+      dir,
+    );
+    expect(JSON.parse(run.stdout).summary).toMatchObject({ high: 0, review: 1 });
+    expect(run.code).toBe(0);
   });
 
   it('audits a qscale config file loaded by the daemon', async () => {

@@ -39,6 +39,7 @@ export { formatSarif } from './internal/report/sarif.js';
 export type {
   AnyRule,
   CheckOutcome,
+  Confidence,
   Location,
   RawFinding,
   Rule,

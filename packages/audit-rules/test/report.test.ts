@@ -52,6 +52,58 @@ class PruneImagesJob implements ShouldQueue
 }
 `;
 
+/** The same command with a user-controlled operand: traced, critical. */
+const controller = (comment: string) => `<?php
+
+namespace App\\Http\\Controllers;
+
+use Illuminate\\Http\\Request;
+
+class ImagesController
+{
+    public function prune(Request $request): void
+    {
+        ${comment}
+        exec('docker image rm ' . $request->input('image'));
+    }
+}
+`;
+
+describe('confidence', () => {
+  it('a value of unknown origin is a review item: listed, not counted by failOn; a traced one is', async () => {
+    const review = await runAudit({
+      path: await tree('review-only', { 'app/Jobs/PruneImagesJob.php': job('') }),
+    });
+    const [item] = review.findings.filter((f) => f.ruleId === 'JOB-006');
+    expect(item).toMatchObject({ severity: 'high', confidence: 'review', status: 'open' });
+    expect(review.summary).toMatchObject({ critical: 0, high: 0, review: 1 });
+    // Not failed: its manual review item stays open (a hypothesis without one is 'unknown').
+    expect(review.hypotheses.find((h) => h.id === 'S1:JOB-006')).toMatchObject({
+      status: 'manual',
+      findings: 1,
+    });
+    const other = review.hypotheses.find((h) => h.id === 'S2:no-shell');
+    expect(other?.status).not.toBe('fail');
+    expect(other?.status).not.toBe('pass');
+    expect(auditExitCode(review, { failOn: 'low' })).toBe(0);
+
+    const traced = await runAudit({
+      path: await tree('traced', {
+        'app/Jobs/PruneImagesJob.php': job(''),
+        'app/Http/Controllers/ImagesController.php': controller(''),
+      }),
+    });
+    const hits = traced.findings.filter((f) => f.ruleId === 'JOB-006');
+    expect(hits.map((f) => [f.location.path, f.severity, f.confidence])).toEqual([
+      ['app/Http/Controllers/ImagesController.php', 'critical', 'traced'],
+      ['app/Jobs/PruneImagesJob.php', 'high', 'review'],
+    ]);
+    expect(traced.summary).toMatchObject({ critical: 1, review: 1 });
+    expect(traced.hypotheses.find((h) => h.id === 'S1:JOB-006')?.status).toBe('fail');
+    expect(auditExitCode(traced)).toBe(1);
+  });
+});
+
 describe('a partial parse', () => {
   it('is never a pass: hypotheses its checks cover are unknown, progress counts the failure, exit 3', async () => {
     const path = await tree('partial-parse', {
@@ -128,7 +180,9 @@ describe('suppressions', () => {
   });
 
   it('a baseline accepts findings by fingerprint; an entry without a reason is reported (AUD-002)', async () => {
-    const path = await tree('baseline', { 'app/Jobs/PruneImagesJob.php': job('') });
+    const path = await tree('baseline', {
+      'app/Http/Controllers/ImagesController.php': controller(''),
+    });
     const first = await runAudit({ path });
     expect(auditExitCode(first)).toBe(1);
     const accepted = baselineFrom(first, 'images are pruned from a constant list');
@@ -312,7 +366,10 @@ describe('autoscaler-config rules', () => {
 describe('report formats', () => {
   it('markdown follows the plan: scope, hypotheses, findings by group, manual review, fixes, notes', async () => {
     const report = await runAudit({
-      path: await tree('md', { 'app/Jobs/PruneImagesJob.php': job('') }),
+      path: await tree('md', {
+        'app/Jobs/PruneImagesJob.php': job(''),
+        'app/Http/Controllers/ImagesController.php': controller(''),
+      }),
     });
     const text = formatMarkdown(report);
     const headings = text.split('\n').filter((l) => /^##? /.test(l) || /^### /.test(l));
@@ -323,19 +380,27 @@ describe('report formats', () => {
       '### Critical',
       '### Important',
       '### Low priority',
+      '### Review items (origin unknown)',
       '## Manual review required',
       '## Fixes',
       '## Auditor notes',
     ]);
     expect(text).toContain('| S1:JOB-006 | Deployment commands are built safely | fail |');
     expect(text).toMatch(
-      /\| F-001 \| \[JOB-006\] \$image \(origin unknown\) interpolated unescaped into a command run by exec \| open \|/,
+      /\| F-001 \| \[JOB-006\] \$request->input\(…\) \(user-controlled\) interpolated unescaped into a command run by exec \| open \|/,
+    );
+    const review = text.slice(text.indexOf('### Review items (origin unknown)'));
+    expect(review.slice(0, review.indexOf('## Manual review'))).toContain(
+      '$image (origin unknown) interpolated unescaped into a command run by exec',
     );
   });
 
   it('SARIF 2.1.0 as GitHub reads it: rules, ruleIndex, levels, security-severity, fingerprints; runtime only on request', async () => {
     const report = await runAudit({
-      path: await tree('sarif', { 'app/Jobs/PruneImagesJob.php': job('') }),
+      path: await tree('sarif', {
+        'app/Jobs/PruneImagesJob.php': job(''),
+        'app/Http/Controllers/ImagesController.php': controller(''),
+      }),
       config: config(),
       hostCores: 2,
     });
@@ -351,8 +416,8 @@ describe('report formats', () => {
       expect(rule.help.text.length).toBeGreaterThan(0);
       expect(Number(rule.properties['security-severity'])).not.toBe(9);
     }
-    expect(run.results).toHaveLength(1);
-    const [result] = run.results;
+    expect(run.results).toHaveLength(2);
+    const [result, review] = run.results;
     expect(run.tool.driver.rules[result.ruleIndex].id).toBe(result.ruleId);
     expect(result).toMatchObject({
       ruleId: 'JOB-006',
@@ -360,13 +425,23 @@ describe('report formats', () => {
       locations: [
         {
           physicalLocation: {
-            artifactLocation: { uri: 'app/Jobs/PruneImagesJob.php' },
+            artifactLocation: { uri: 'app/Http/Controllers/ImagesController.php' },
             region: { startLine: 12 },
           },
         },
       ],
-      properties: { 'security-severity': '8.0' },
+      properties: { 'security-severity': '9.5', confidence: 'traced' },
     });
+    // A review item is a note without a security-severity: code scanning lists it, ranks it low.
+    expect(review).toMatchObject({
+      ruleId: 'JOB-006',
+      level: 'note',
+      locations: [
+        { physicalLocation: { artifactLocation: { uri: 'app/Jobs/PruneImagesJob.php' } } },
+      ],
+      properties: { confidence: 'review' },
+    });
+    expect(review.properties['security-severity']).toBeUndefined();
     expect(result.partialFingerprints.primaryLocationLineHash).toMatch(/^[0-9a-f]{32}$/);
     const withRuntime = JSON.parse(formatSarif(report, { includeRuntime: true }));
     expect(

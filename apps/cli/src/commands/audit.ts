@@ -130,10 +130,10 @@ async function emit(
     return;
   }
   await writeFile(output, text);
-  const { critical, high, medium, low, suppressed } = report.summary;
+  const { critical, high, medium, low, review, suppressed } = report.summary;
   line(
     io.stdout,
-    `${output}: ${critical} critical, ${high} high, ${medium} medium, ${low} low, ${suppressed} suppressed`,
+    `${output}: ${critical} critical, ${high} high, ${medium} medium, ${low} low, ${review} to review (origin unknown), ${suppressed} suppressed`,
   );
 }
 

@@ -40,7 +40,8 @@ const options = defineOptions({
     type: 'string',
     choices: ['critical', 'high', 'medium', 'low', 'none'],
     default: 'high',
-    description: 'exit 1 when a finding at this severity or above is open',
+    description:
+      'exit 1 when a traced finding at this severity or above is open (review items, of unknown origin, never count)',
   },
   baseline: {
     type: 'string',
@@ -81,7 +82,7 @@ export const auditCommand = defineCommand({
   name: 'audit',
   summary: 'security audit of config, Redis, queue data, host and source',
   details: [
-    'Give at least one target: --config, --redis, --path or --host. Exit 0 clean, 1 findings at or above --fail-on, 2 usage, 3 a target could not be scanned.',
+    'Give at least one target: --config, --redis, --path or --host. Exit 0 clean, 1 findings at or above --fail-on, 2 usage, 3 a target could not be scanned or source files did not parse.',
   ],
   options,
   examples: [

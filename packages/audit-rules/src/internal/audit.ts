@@ -16,6 +16,7 @@ import { isLocalHost } from './rules/laravel-config.js';
 import type {
   AnyRule,
   CheckOutcome,
+  Confidence,
   HostContext,
   Location,
   ProjectContext,
@@ -38,6 +39,8 @@ export interface Finding {
   ruleId: string;
   title: string;
   severity: Severity;
+  /** `review` findings (origin unknown) are read, not counted by `failOn`. */
+  confidence: Confidence;
   target: Target;
   status: FindingStatus;
   seedRefs: readonly SeedId[];
@@ -63,8 +66,8 @@ export interface TargetStatus {
 }
 
 /**
- * `unknown`: no finding, but a check covering it could not decide or read only part of its
- * target (PHP files that did not parse): never reported as a pass.
+ * `unknown`: no traced finding, but review items (origin unknown), a check covering it that could
+ * not decide, or a target read only in part (PHP files that did not parse): never a pass.
  */
 export type HypothesisStatus = 'pass' | 'fail' | 'manual' | 'unknown' | 'n/a';
 
@@ -102,7 +105,13 @@ export interface AuditReport {
     keyFiles: string[];
     queueSample: { keysScanned: number; items: number; truncated: boolean } | null;
   };
-  summary: Record<Severity, number> & { manual: number; suppressed: number; unknown: number };
+  /** Open traced findings by severity; `review` counts the open review items apart. */
+  summary: Record<Severity, number> & {
+    review: number;
+    manual: number;
+    suppressed: number;
+    unknown: number;
+  };
   findings: Finding[];
   /** Checks that could not decide (NOPERM, unresolved env()), with why. */
   unknown: { ruleId: string; target: Target; reason: string }[];
@@ -345,13 +354,17 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
   const hypotheses = HYPOTHESES.map((h): HypothesisResult => {
     const rules = RULES.filter((rule) => rule.covers.includes(h.id));
     const ran = rules.filter((rule) => ranTargets.has(rule.target) && !disabled.has(rule.id));
-    const failing = open.filter((f) => f.seedRefs.includes(h.id));
+    const related = open.filter((f) => f.seedRefs.includes(h.id));
+    const failing = related.filter((f) => f.confidence === 'traced');
     const item = manual.find((m) => m.seed === h.id);
     const answered = item?.answer?.outcome;
-    const undecided = ran.some(
-      (rule) =>
-        partialTargets.has(rule.target) || unknown.some((entry) => entry.ruleId === rule.id),
-    );
+    // Review items (origin unknown) leave a hypothesis undecided, not failed.
+    const undecided =
+      related.length > failing.length ||
+      ran.some(
+        (rule) =>
+          partialTargets.has(rule.target) || unknown.some((entry) => entry.ruleId === rule.id),
+      );
     let status: HypothesisStatus = ran.length === 0 ? 'n/a' : undecided ? 'unknown' : 'pass';
     if (item) status = answered === undefined ? 'manual' : answered === 'fail' ? 'fail' : 'pass';
     if (failing.length > 0) status = 'fail';
@@ -360,7 +373,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
       title: h.title,
       status,
       checks: rules.map((r) => r.id),
-      findings: failing.length,
+      findings: related.length,
     };
   });
   const summary = {
@@ -368,13 +381,15 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
     high: 0,
     medium: 0,
     low: 0,
+    review: 0,
     manual: manual.filter((m) => m.answer === null).length,
     suppressed: 0,
     unknown: unknown.length,
   };
   for (const finding of findings) {
-    if (finding.status === 'open') summary[finding.severity]++;
-    else summary.suppressed++;
+    if (finding.status !== 'open') summary.suppressed++;
+    else if (finding.confidence === 'review') summary.review++;
+    else summary[finding.severity]++;
   }
   const classes = php ? [...php.classes.values()].filter((c) => php?.isQueued(c.fqn)) : [];
   return {
@@ -506,6 +521,7 @@ async function finalize(
       ruleId: rule.id,
       title: rule.title,
       severity,
+      confidence: finding.confidence ?? 'traced',
       target: rule.target,
       status: suppression ? (suppression.kind === 'inline' ? 'suppressed' : 'baselined') : 'open',
       seedRefs: rule.covers,
@@ -560,6 +576,7 @@ function runnerFinding(
     ruleId: id,
     title: rule?.title ?? 'Suppression problem',
     severity: 'low',
+    confidence: 'traced',
     target: 'laravel-src',
     status: 'open',
     seedRefs: [],
@@ -724,7 +741,10 @@ export function auditExitCode(
   if (
     failOn !== 'none' &&
     report.findings.some(
-      (f) => f.status === 'open' && SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[failOn],
+      (f) =>
+        f.status === 'open' &&
+        f.confidence === 'traced' &&
+        SEVERITY_ORDER[f.severity] <= SEVERITY_ORDER[failOn],
     )
   )
     return 1;

@@ -9,6 +9,13 @@ import type { QueueSample } from './queue-sample.js';
 export type Severity = 'critical' | 'high' | 'medium' | 'low';
 export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low'];
 
+/**
+ * How sure a finding is. `traced`: the rule saw the whole path (a user-controlled value reaches
+ * the sink, or a fact of the config or host). `review`: a value of unknown origin reaches a
+ * sink: worth reading, not a confirmed weakness, and never counted by `--fail-on`.
+ */
+export type Confidence = 'traced' | 'review';
+
 /** What a rule reads (the catalogue's six targets). */
 export type Target =
   | 'autoscaler-config'
@@ -46,6 +53,8 @@ export interface RawFinding {
   message: string;
   /** Overrides the rule's severity (e.g. critical for untrusted provenance). */
   severity?: Severity;
+  /** @defaultValue 'traced' */
+  confidence?: Confidence;
   location: Location;
   /** Already redacted: never a secret's value. */
   evidence?: string;

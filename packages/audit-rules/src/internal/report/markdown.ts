@@ -48,10 +48,13 @@ export function formatMarkdown(report: AuditReport): string {
   const open = report.findings.filter((f) => f.status === 'open');
   const ids = new Map(open.map((f, i) => [f.fingerprint, `F-${String(i + 1).padStart(3, '0')}`]));
   out.push('', '## Findings', '');
+  const traced = open.filter((f) => f.confidence === 'traced');
   const groups: [string, Finding[]][] = [
-    ['Critical', open.filter((f) => f.severity === 'critical')],
-    ['Important', open.filter((f) => f.severity === 'high' || f.severity === 'medium')],
-    ['Low priority', open.filter((f) => f.severity === 'low')],
+    ['Critical', traced.filter((f) => f.severity === 'critical')],
+    ['Important', traced.filter((f) => f.severity === 'high' || f.severity === 'medium')],
+    ['Low priority', traced.filter((f) => f.severity === 'low')],
+    // Last: a value of unknown origin reaches a sink; read them once the rest is done.
+    ['Review items (origin unknown)', open.filter((f) => f.confidence === 'review')],
   ];
   for (const [name, list] of groups) {
     out.push(`### ${name}`, '');
@@ -62,7 +65,7 @@ export function formatMarkdown(report: AuditReport): string {
         '',
       );
       out.push(
-        `- Severity: ${f.severity}; seeds: ${f.seedRefs.join(', ') || '—'}${f.cwe.length > 0 ? `; ${f.cwe.join(', ')}` : ''}`,
+        `- Severity: ${f.severity}${f.confidence === 'review' ? ' (review: origin unknown, not counted by --fail-on)' : ''}; seeds: ${f.seedRefs.join(', ') || '—'}${f.cwe.length > 0 ? `; ${f.cwe.join(', ')}` : ''}`,
       );
       out.push(`- ${f.message}`);
       if (f.evidence) out.push(`- Evidence (redacted): \`${f.evidence.replace(/`/g, "'")}\``);

@@ -91,7 +91,8 @@ function run(report: AuditReport, category: string, findings: Finding[], runtime
     results.push({
       ruleId: f.ruleId,
       ruleIndex: index.get(f.ruleId) ?? 0,
-      level: LEVEL[f.severity],
+      // A review item is a note: code scanning lists it without failing a check on it.
+      level: f.confidence === 'review' ? 'note' : LEVEL[f.severity],
       message: {
         text: `${f.message}.${runtime ? ` (${f.location.resource ?? f.location.path ?? ''})` : ''}`,
       },
@@ -110,7 +111,11 @@ function run(report: AuditReport, category: string, findings: Finding[], runtime
           .slice(0, 32),
       },
       properties: {
-        'security-severity': SECURITY_SEVERITY[f.severity],
+        // GitHub ranks by security-severity over level: a review item carries none.
+        ...(f.confidence === 'review'
+          ? {}
+          : { 'security-severity': SECURITY_SEVERITY[f.severity] }),
+        confidence: f.confidence,
         fingerprint: f.fingerprint,
       },
     });

@@ -117,8 +117,15 @@ export function unsafeOperands(command: FlatCommand): Operand[] {
   );
 }
 
-export function provenanceSeverity(operands: readonly Operand[]): Severity {
-  return operands.some((op) => op.provenance === 'untrusted') ? 'critical' : 'high';
+/**
+ * Judges an injection by where its operands come from: a user-controlled one makes it critical
+ * and traced; operands of unknown origin only make a high review item.
+ */
+export function judgedByProvenance(finding: RawFinding, operands: readonly Operand[]): RawFinding {
+  const traced = operands.some((op) => op.provenance === 'untrusted');
+  finding.severity = traced ? 'critical' : 'high';
+  if (!traced) finding.confidence = 'review';
+  return finding;
 }
 
 export function describeOperands(operands: readonly Operand[]): string {

@@ -20,9 +20,9 @@ import {
   at,
   atLine,
   describeOperands,
+  judgedByProvenance,
   laravelAnalysis,
   outcome,
-  provenanceSeverity,
   textFiles,
   unsafeOperands,
 } from './helpers.js';
@@ -66,11 +66,9 @@ function sinkFindings(
       // By-design user commands (a stored `command` attribute run inside single quotes with
       // '\'' escaping) are JOB-027's manual item, not an injection.
       findings.push(
-        at(
-          sink.info.file,
-          command.node,
-          describe(describeOperands(mine), sink.sink),
-          provenanceSeverity(mine),
+        judgedByProvenance(
+          at(sink.info.file, command.node, describe(describeOperands(mine), sink.sink)),
+          mine,
         ),
       );
     }
@@ -257,12 +255,7 @@ export const job006q = defineRule({
           )
           .join(', ');
         findings.push(
-          at(
-            sink.info.file,
-            command.node,
-            `${how}: not shell escaping`,
-            provenanceSeverity(weak) === 'critical' ? 'critical' : 'high',
-          ),
+          judgedByProvenance(at(sink.info.file, command.node, `${how}: not shell escaping`), weak),
         );
       }
     }

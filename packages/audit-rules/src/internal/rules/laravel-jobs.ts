@@ -16,7 +16,7 @@ import type { PhpClass, PhpFile } from '../php/index-project.js';
 import { callsIn, type ScopeInfo, walkOwn } from '../php/scopes.js';
 import type { ProjectContext, RawFinding } from '../types.js';
 import { defineRule } from './define.js';
-import { at, laravelAnalysis, outcome } from './helpers.js';
+import { at, judgedByProvenance, laravelAnalysis, outcome } from './helpers.js';
 
 function queued(context: ProjectContext): PhpClass[] {
   return [...context.php.classes.values()].filter((cls) => context.php.isQueued(cls.fqn));
@@ -828,11 +828,13 @@ export const job027 = defineRule({
         const unsafe = flat.operands.filter((op) => !op.safe && op.provenance !== 'trusted');
         if (unsafe.length > 0)
           findings.push(
-            at(
-              info.file,
-              call,
-              `the scheduler runs a shell command built from ${unsafe.map((op) => op.label).join(', ')} on the host`,
-              unsafe.some((op) => op.provenance === 'untrusted') ? 'critical' : 'high',
+            judgedByProvenance(
+              at(
+                info.file,
+                call,
+                `the scheduler runs a shell command built from ${unsafe.map((op) => op.label).join(', ')} on the host`,
+              ),
+              unsafe,
             ),
           );
       }
