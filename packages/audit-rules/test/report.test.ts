@@ -104,6 +104,55 @@ describe('confidence', () => {
   });
 });
 
+describe('grouping', () => {
+  const wrapperCall = (name: string) => `<?php
+namespace App\\Jobs;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+class ${name} implements ShouldQueue
+{
+    public function handle(): void
+    {
+        instant_remote_process(["docker rm {$this->container}"], $this->server);
+    }
+}
+`;
+
+  it('one rule into one sink function is one finding with its places; a baseline accepts each place', async () => {
+    const files = Object.fromEntries(
+      ['AJob', 'BJob', 'CJob'].map((n) => [`app/Jobs/${n}.php`, wrapperCall(n)]),
+    );
+    const path = await tree('grouped', files);
+    const report = await runAudit({ path });
+    const grouped = report.findings.filter((f) => f.places.length > 0);
+    expect(grouped).toHaveLength(1);
+    const [group] = grouped;
+    expect(group?.places.map((p) => p.location.path)).toEqual([
+      'app/Jobs/AJob.php',
+      'app/Jobs/BJob.php',
+      'app/Jobs/CJob.php',
+    ]);
+    expect(group?.location.path).toBe('app/Jobs/AJob.php');
+    expect(group?.message).toMatch(/; 2 more places with the same sink$/);
+    expect(report.findings.filter((f) => f.ruleId === group?.ruleId)).toHaveLength(1);
+    expect(formatMarkdown(report)).toContain(
+      '- Places: app/Jobs/AJob.php:8, app/Jobs/BJob.php:8, app/Jobs/CJob.php:8',
+    );
+    const sarif = JSON.parse(formatSarif(report));
+    const result = sarif.runs[0].results.find(
+      (r: { ruleId: string }) => r.ruleId === group?.ruleId,
+    );
+    expect(result.relatedLocations).toHaveLength(2);
+
+    const accepted = baselineFrom(report, 'reviewed: containers come from our own records');
+    expect(accepted.findings.filter((f) => f.ruleId === group?.ruleId)).toHaveLength(3);
+    // A fourth place is new: it alone is open again.
+    const more = await tree('grouped', { 'app/Jobs/DJob.php': wrapperCall('DJob') });
+    const again = await runAudit({ path: more, baseline: accepted });
+    const open = again.findings.filter((f) => f.ruleId === group?.ruleId && f.status === 'open');
+    expect(open.map((f) => [f.location.path, f.places.length])).toEqual([['app/Jobs/DJob.php', 0]]);
+  });
+});
+
 describe('a partial parse', () => {
   it('is never a pass: hypotheses its checks cover are unknown, progress counts the failure, exit 3', async () => {
     const path = await tree('partial-parse', {

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { HYPOTHESES, MANUAL_ITEMS, RULES, RUNNER_RULES } from './catalog.js';
 import { parseAuditedConfig } from './config-shape.js';
 import { AuditError } from './errors.js';
+import { groupRepeated } from './grouping.js';
 import type { ManualAnswer } from './manual.js';
 import { type AuditOptions, DEFAULTS, resolveOptions } from './options.js';
 import { indexPhp, isPhpPath, type PhpIndex } from './php/index-project.js';
@@ -51,6 +52,18 @@ export interface Finding {
   evidence: string | null;
   remediation: string;
   suppression: { kind: 'inline' | 'baseline'; reason: string } | null;
+  /** The sink function repeated findings are grouped by (see groupRepeated). */
+  group: string | null;
+  /** Every place of a grouped finding, `location` first; empty for a finding of one place. */
+  places: Occurrence[];
+}
+
+/** One place of a grouped finding, with its own fingerprint (what baselines accept). */
+export interface Occurrence {
+  fingerprint: string;
+  location: Location;
+  message: string;
+  evidence: string | null;
 }
 
 export type TargetState = 'scanned' | 'partial' | 'unreachable' | 'failed' | 'skipped';
@@ -531,6 +544,8 @@ async function finalize(
       evidence: finding.evidence ?? null,
       remediation: rule.fix,
       suppression,
+      group: finding.group ?? null,
+      places: [],
     });
   }
   const [aud001, aud002] = RUNNER_RULES;
@@ -556,7 +571,7 @@ async function finalize(
       ),
     );
   }
-  return out.sort(
+  return groupRepeated(out).sort(
     (a, b) =>
       SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
       a.ruleId.localeCompare(b.ruleId) ||
@@ -586,6 +601,8 @@ function runnerFinding(
     evidence: null,
     remediation: rule?.fix ?? '',
     suppression: null,
+    group: null,
+    places: [],
   };
 }
 
@@ -759,8 +776,13 @@ export function baselineFrom(
 ): { version: 1; findings: { fingerprint: string; ruleId: string; reason: string }[] } {
   return {
     version: 1,
+    // A group is accepted place by place: a new place of the same pattern is a new finding.
     findings: report.findings
       .filter((f) => f.status === 'open' && !f.ruleId.startsWith('AUD-'))
-      .map((f) => ({ fingerprint: f.fingerprint, ruleId: f.ruleId, reason })),
+      .flatMap((f) =>
+        (f.places.length === 0 ? [f.fingerprint] : f.places.map((p) => p.fingerprint)).map(
+          (fingerprint) => ({ fingerprint, ruleId: f.ruleId, reason }),
+        ),
+      ),
   };
 }

@@ -55,6 +55,11 @@ export interface RawFinding {
   severity?: Severity;
   /** @defaultValue 'traced' */
   confidence?: Confidence;
+  /**
+   * Findings of one rule with the same group (the sink function) are reported as one finding
+   * with its places: a wrapper called in 96 places is one thing to read and fix.
+   */
+  group?: string;
   location: Location;
   /** Already redacted: never a secret's value. */
   evidence?: string;

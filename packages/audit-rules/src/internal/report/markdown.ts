@@ -68,6 +68,7 @@ export function formatMarkdown(report: AuditReport): string {
         `- Severity: ${f.severity}${f.confidence === 'review' ? ' (review: origin unknown, not counted by --fail-on)' : ''}; seeds: ${f.seedRefs.join(', ') || '—'}${f.cwe.length > 0 ? `; ${f.cwe.join(', ')}` : ''}`,
       );
       out.push(`- ${f.message}`);
+      if (f.places.length > 0) out.push(`- Places: ${placesText(f)}`);
       if (f.evidence) out.push(`- Evidence (redacted): \`${f.evidence.replace(/`/g, "'")}\``);
       out.push(`- Fix: ${f.remediation}`, `- Fingerprint: ${f.fingerprint}`, '');
     }
@@ -110,7 +111,7 @@ export function formatMarkdown(report: AuditReport): string {
     `- Tool: ${report.tool.name} ${report.tool.version}, rules ${report.tool.rulesVersion}; run ${report.run.startedAt} → ${report.run.finishedAt}`,
   );
   out.push(
-    `- Summary: ${report.summary.critical} critical, ${report.summary.high} high, ${report.summary.medium} medium, ${report.summary.low} low; ${report.summary.suppressed} suppressed (inline or baseline); ${report.summary.manual} manual items`,
+    `- Summary: ${report.summary.critical} critical, ${report.summary.high} high, ${report.summary.medium} medium, ${report.summary.low} low; ${report.summary.review} to review (origin unknown); ${report.summary.suppressed} suppressed (inline or baseline); ${report.summary.manual} manual items`,
   );
   const suppressed = report.findings.filter((f) => f.status !== 'open');
   for (const f of suppressed)
@@ -122,3 +123,12 @@ export function formatMarkdown(report: AuditReport): string {
   for (const note of report.notes) out.push(`- ${note}`);
   return `${out.join('\n')}\n`;
 }
+
+/** The places of a grouped finding, the first twenty by name. */
+function placesText(finding: Finding): string {
+  const shown = finding.places.slice(0, PLACES_SHOWN).map((p) => locationText(p.location));
+  const rest = finding.places.length - shown.length;
+  return `${shown.join(', ')}${rest > 0 ? ` and ${rest} more (all in the JSON report)` : ''}`;
+}
+
+const PLACES_SHOWN = 20;

@@ -104,6 +104,19 @@ function run(report: AuditReport, category: string, findings: Finding[], runtime
           },
         },
       ],
+      // The other places of a grouped finding (same rule, same sink).
+      ...(f.places.length > 1 && !runtime
+        ? {
+            relatedLocations: f.places.slice(1).map((place, index) => ({
+              id: index + 1,
+              message: { text: place.message },
+              physicalLocation: {
+                artifactLocation: { uri: place.location.path ?? '' },
+                region: { startLine: place.location.startLine ?? 1 },
+              },
+            })),
+          }
+        : {}),
       partialFingerprints: {
         primaryLocationLineHash: createHash('sha256')
           .update(f.fingerprint)

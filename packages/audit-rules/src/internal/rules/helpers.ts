@@ -119,12 +119,18 @@ export function unsafeOperands(command: FlatCommand): Operand[] {
 
 /**
  * Judges an injection by where its operands come from: a user-controlled one makes it critical
- * and traced; operands of unknown origin only make a high review item.
+ * and traced; operands of unknown origin only make a high review item. Injections into the
+ * same sink function are grouped.
  */
-export function judgedByProvenance(finding: RawFinding, operands: readonly Operand[]): RawFinding {
+export function judgedByProvenance(
+  finding: RawFinding,
+  operands: readonly Operand[],
+  sink: string,
+): RawFinding {
   const traced = operands.some((op) => op.provenance === 'untrusted');
   finding.severity = traced ? 'critical' : 'high';
   if (!traced) finding.confidence = 'review';
+  finding.group = sink;
   return finding;
 }
 

@@ -69,6 +69,7 @@ function sinkFindings(
         judgedByProvenance(
           at(sink.info.file, command.node, describe(describeOperands(mine), sink.sink)),
           mine,
+          sink.sink,
         ),
       );
     }
@@ -255,7 +256,11 @@ export const job006q = defineRule({
           )
           .join(', ');
         findings.push(
-          judgedByProvenance(at(sink.info.file, command.node, `${how}: not shell escaping`), weak),
+          judgedByProvenance(
+            at(sink.info.file, command.node, `${how}: not shell escaping`),
+            weak,
+            sink.sink,
+          ),
         );
       }
     }

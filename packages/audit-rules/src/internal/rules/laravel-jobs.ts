@@ -835,6 +835,7 @@ export const job027 = defineRule({
                 `the scheduler runs a shell command built from ${unsafe.map((op) => op.label).join(', ')} on the host`,
               ),
               unsafe,
+              'Schedule::exec',
             ),
           );
       }
