@@ -153,6 +153,29 @@ class ${name} implements ShouldQueue
   });
 });
 
+describe('secrets in development data', () => {
+  it("a seeder's or factory's credential is low; a live cloud key is critical wherever it is", async () => {
+    const url = "'redis://admin:devpass123@redis.internal:6379'";
+    const aws = `'AKIA${'Q'.repeat(16)}'`;
+    const path = await tree('dev-secrets', {
+      'database/seeders/ServerSeeder.php': `<?php\n$redis = ${url};\n`,
+      'database/factories/KeyFactory.php': `<?php\n$key = ${aws};\n`,
+      'app/Services/Redis.php': `<?php\n$redis = ${url};\n`,
+    });
+    const report = await runAudit({ path });
+    const secrets = report.findings
+      .filter((f) => f.ruleId === 'SEC-001')
+      .map((f) => [f.location.path, f.severity]);
+    expect(secrets).toEqual(
+      expect.arrayContaining([
+        ['database/seeders/ServerSeeder.php', 'low'],
+        ['database/factories/KeyFactory.php', 'critical'],
+        ['app/Services/Redis.php', 'high'],
+      ]),
+    );
+  });
+});
+
 describe('a partial parse', () => {
   it('is never a pass: hypotheses its checks cover are unknown, progress counts the failure, exit 3', async () => {
     const path = await tree('partial-parse', {

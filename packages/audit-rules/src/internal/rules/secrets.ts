@@ -49,9 +49,13 @@ async function scan(
     }
     for (const secret of findSecrets(text)) {
       const line = lineOf(text, secret.index);
-      const severity: Severity = LIVE_KEY.has(secret.patternId) ? 'critical' : 'high';
+      const live = LIVE_KEY.has(secret.patternId);
+      // A live cloud key is compromised wherever it is committed; a password in a seeder or a
+      // factory is development data, worth a look, not a leaked production secret.
+      const development = !live && DEVELOPMENT_DATA.test(path);
+      const severity: Severity = live ? 'critical' : development ? 'low' : 'high';
       findings.push({
-        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} file: ${redactSecret(secret.match)}`,
+        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} ${development ? 'development-data file (seeder, factory or stub)' : 'file'}: ${redactSecret(secret.match)}`,
         severity,
         location: { path, startLine: line, startColumn: 1 },
         evidence: redactText(text.split('\n')[line - 1] ?? '', 160),
@@ -61,6 +65,9 @@ async function scan(
   }
   return findings;
 }
+
+/** Seeders, factories and stubs: data for development databases, not for production. */
+const DEVELOPMENT_DATA = /(^|\/)database\/(seeders|seeds|factories)\/|(^|\/)stubs\//;
 
 export const sec001 = defineRule({
   id: 'SEC-001',
