@@ -359,17 +359,19 @@ export const hzn001 = defineRule({
         const isAuth = stat && /Horizon$/.test(stat[0]) && stat[1] === 'auth';
         const fn = isGate ? list[1] : isAuth ? list[0] : undefined;
         if (!fn || (fn.kind !== 'closure' && fn.kind !== 'arrowfunc')) return true;
+        // Every value the gate can return: open to everyone only when all of them are true (a
+        // gate that returns true for one user and checks an allowlist otherwise is closed).
         const returned =
           fn.kind === 'arrowfunc'
-            ? (fn.body as PhpNode)
-            : ((findAll(fn.body as PhpNode, 'return')[0]?.expr as PhpNode | undefined) ?? null);
-        if (!returned) return true;
-        const text = literal(returned);
-        if (text === 'true')
+            ? [fn.body as PhpNode]
+            : findAll(fn.body as PhpNode, 'return').map((r) => (r.expr as PhpNode | null) ?? null);
+        if (returned.length === 0 || returned.includes(null)) return true;
+        const values = returned as PhpNode[];
+        if (values.every((value) => literal(value) === 'true'))
           findings.push(
             at(file, node, 'the Horizon dashboard is open to everyone (returns true)', 'critical'),
           );
-        else if (anyUser(returned))
+        else if (values.length === 1 && anyUser(values[0] as PhpNode))
           findings.push(
             at(file, node, 'the Horizon dashboard is open to any logged-in user', 'high'),
           );

@@ -872,7 +872,10 @@ export const job028 = defineRule({
       ) {
         const statements = (info.scope.body.children as PhpNode[]) ?? [];
         const only = statements.length === 1 ? statements[0] : undefined;
-        if (only?.kind === 'return' && literal(only.expr as PhpNode) === 'true') {
+        // viewAny() lets a user open the list; what the list holds is the query's scope (teams),
+        // so `return true` there is Laravel's usual form, not a missing check.
+        const listing = info.method.toLowerCase() === 'viewany';
+        if (!listing && only?.kind === 'return' && literal(only.expr as PhpNode) === 'true') {
           findings.push(
             at(
               info.file,
