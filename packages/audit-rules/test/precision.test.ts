@@ -90,3 +90,54 @@ class ScheduledTaskPolicy
     ]);
   });
 });
+
+describe('values the code makes itself', () => {
+  it('generated ids, their conversions and loops over literal lists are not injections; request input still is', async () => {
+    const report = await audit('generated', {
+      'app/Jobs/GenJob.php': `<?php
+namespace App\\Jobs;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+use Illuminate\\Support\\Str;
+use Visus\\Cuid2\\Cuid2;
+class GenJob implements ShouldQueue
+{
+    public function handle(): void
+    {
+        $name = new Cuid2();
+        exec("docker network create $name");
+        $id = Str::uuid()->toString();
+        exec("docker volume create $id");
+        foreach (['nginx', 'redis'] as $image) {
+            exec("docker pull $image");
+        }
+        $uuid = (string) Str::uuid();
+        exec("docker rm $uuid");
+    }
+}
+`,
+      'app/Http/Controllers/PullController.php': `<?php
+namespace App\\Http\\Controllers;
+use Illuminate\\Http\\Request;
+class PullController
+{
+    public function pull(Request $request): void
+    {
+        foreach ($request->input('images') as $image) {
+            exec("docker pull $image");
+        }
+        $tag = (string) $request->input('tag');
+        exec("docker tag app $tag");
+    }
+}
+`,
+    });
+    const commands = report.findings.filter((f) => /^JOB-0(06|10|19)$/.test(f.ruleId));
+    expect(commands.map((f) => f.location.path)).not.toContain('app/Jobs/GenJob.php');
+    // The loop over request input (line 9) and the cast request input (line 12): traced.
+    const places = commands.flatMap((f) =>
+      (f.places.length > 0 ? f.places : [f]).map((p) => p.location.startLine),
+    );
+    expect(places).toEqual([9, 12]);
+    expect(commands.map((f) => [f.severity, f.confidence])).toEqual([['critical', 'traced']]);
+  });
+});

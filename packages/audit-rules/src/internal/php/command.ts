@@ -52,7 +52,11 @@ export interface Scope {
   /** Parameters of the function (their values come from callers). */
   params: Set<string>;
   /** `$name` -> assignments (`=`, `.=`, `[] =`), in source order. */
-  defs: Map<string, { node: PhpNode; operator: string; push: boolean; line: number }[]>;
+  /** Assignments per variable; `loop`: the variable is one element of `node` (foreach). */
+  defs: Map<
+    string,
+    { node: PhpNode; operator: string; push: boolean; line: number; loop?: boolean }[]
+  >;
   /** Variables passed to a validator (`validateShellSafePath($x)`, `preg_match(..., $x)`). */
   validated: Set<string>;
   /** Properties of `$this` that are constructor parameters of a queued job: untrusted input. */
@@ -80,6 +84,15 @@ const TRUSTED_CALLS = new Set([
   'basename',
 ]);
 const TRUSTED_STATIC = /^(Str::(uuid|random|ulid|orderedUuid)|Hash::make|Carbon::now|Uuid::.*)$/i;
+const GENERATED_ID = /(^|\\)(Cuid2?|Ulid|Uuid\w*|ObjectId)$/i;
+const CONVERSIONS = new Set([
+  'tostring',
+  '__tostring',
+  'tobase32',
+  'tobase58',
+  'torfc4122',
+  'tohex',
+]);
 const CAST_SAFE = new Set(['int', 'float', 'bool', 'boolean', 'integer', 'double']);
 const SAFE_CALLS = new Set(['intval', 'floatval', 'boolval', 'escapeshellarg', 'base64_encode']);
 const UNTRUSTED_ROOTS = new Set([
@@ -116,6 +129,20 @@ export function buildScope(
           line: line(node),
         });
         defs.set(target.name, list);
+      }
+    }
+    // `foreach (['nginx', 'redis'] as $image)`: every value is a literal of the code itself;
+    // otherwise the loop variable comes from what it iterates (request input stays untrusted).
+    if (node.kind === 'foreach') {
+      const value = node.value as PhpNode | null;
+      const source = node.source as PhpNode;
+      if (value?.kind === 'variable' && typeof value.name === 'string') {
+        if (isLiteralList(source)) validated.add(value.name);
+        else {
+          const list = defs.get(value.name) ?? [];
+          list.push({ node: source, operator: '=', push: false, line: line(node), loop: true });
+          defs.set(value.name, list);
+        }
       }
     }
     if (node.kind === 'call') {
@@ -235,7 +262,17 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
         .filter((def) => def.operator === '=' || def.operator === '.=');
       const inner = new Set(seen).add(name);
       // A validated variable keeps its assigned text but its operands count as trusted.
-      const parts = chain.flatMap((def) => flattenParts(def.node, scope, inner, depth + 1));
+      const parts = chain.flatMap((def) => {
+        const from = flattenParts(def.node, scope, inner, depth + 1);
+        if (!def.loop) return from;
+        // One element of what the loop iterates: named as the loop variable, with the
+        // provenance of the collection.
+        const provenance = from.reduce<Provenance>(
+          (p, part) => ('operand' in part ? worst(p, part.operand.provenance) : p),
+          'trusted',
+        );
+        return [{ operand: { ...opaque(node, scope).operand, provenance } }];
+      });
       if (scope.validated.has(name))
         return parts.map((p) =>
           'operand' in p ? { operand: { ...p.operand, provenance: 'trusted' } } : p,
@@ -355,7 +392,20 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     if (fn === 'request' || (method && isRequestObject(method[0]))) {
       return { operand: { ...base, safe: false, provenance: 'untrusted' } };
     }
+    // `Str::uuid()->toString()`: a conversion keeps the provenance of what it converts.
+    if (method && CONVERSIONS.has(method[1].toLowerCase())) {
+      const receiver = opaque(method[0], scope).operand;
+      return { operand: { ...base, safe: false, provenance: receiver.provenance } };
+    }
     return { operand: { ...base, safe: false, provenance: 'unknown' } };
+  }
+  // Identifiers the code generates itself (`new Cuid2()`, `new Ulid()`): never user input.
+  if (node.kind === 'new' && GENERATED_ID.test(nameOf(node.what) ?? '')) {
+    return { operand: { ...base, safe: false, provenance: 'trusted' } };
+  }
+  if (node.kind === 'cast') {
+    const inner = opaque(node.expr as PhpNode, scope).operand;
+    return { operand: { ...base, safe: false, provenance: inner.provenance } };
   }
   if (node.kind === 'number' || node.kind === 'boolean' || node.kind === 'nullkeyword') {
     return { operand: { ...base, safe: true, provenance: 'trusted' } };
@@ -371,6 +421,14 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     return { operand: { ...base, safe, provenance } };
   }
   return { operand: { ...base, safe: false, provenance: provenanceOf(node, scope) } };
+}
+
+function isLiteralList(node: PhpNode | null): boolean {
+  if (node?.kind !== 'array') return false;
+  return ((node.items as (PhpNode | null)[]) ?? []).every((item) => {
+    const value = item?.kind === 'entry' ? (item.value as PhpNode) : item;
+    return value !== null && literal(value) !== null;
+  });
 }
 
 function worst(a: Provenance, b: Provenance): Provenance {
