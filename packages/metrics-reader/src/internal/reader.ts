@@ -40,6 +40,8 @@ interface Group {
   previous: { startedAt: number; readAt: number } | null;
   /** Readers added by `setSources` since the last read: for them, there was no previous tick. */
   fresh: Set<QueueReader>;
+  /** A tick or a probe is reading this group: probes wait (sightings stay in time order). */
+  busy: boolean;
 }
 
 interface GroupCost {
@@ -93,7 +95,14 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
         const kept = previousGroups.get(connection);
         group = kept
           ? { ...kept, readers: [] }
-          : { connection, readers: [], shared: [], previous: null, fresh: new Set() };
+          : {
+              connection,
+              readers: [],
+              shared: [],
+              previous: null,
+              fresh: new Set(),
+              busy: false,
+            };
         nextGroups.set(key, group);
       }
       const identity = JSON.stringify(source);
@@ -131,12 +140,86 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     connectionFailures: 0,
     discoveryScans: 0,
   };
+  const probeTotals = { count: 0, commands: 0, receivedBytes: 0 };
+  let probeTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * The sub-tick probe of Laravel sources (`laravel.probeIntervalMs`): between ticks, reads
+   * only the keys that carry timing, so jobs shorter than a tick are seen to start and finish.
+   */
+  const probeGroup = async (group: Group): Promise<void> => {
+    const probing = group.readers.filter(
+      (reader): reader is LaravelReader =>
+        reader instanceof LaravelReader && reader.source.probeIntervalMs > 0,
+    );
+    if (group.busy || probing.length === 0) return;
+    const commands = probing.map((reader) => reader.probeCommands());
+    if (commands.every((list) => list.length === 0)) return;
+    group.busy = true;
+    const receivedBefore = group.connection.receivedBytes;
+    const from = options.now();
+    try {
+      const replies = await group.connection.exec(commands.flat());
+      const to = options.now();
+      let index = 0;
+      for (const [position, reader] of probing.entries()) {
+        const count = commands[position]?.length ?? 0;
+        if (count === 0) continue;
+        reader.probed(replies.slice(index, index + count), from, to);
+        index += count;
+      }
+      probeTotals.count++;
+      probeTotals.commands += replies.length;
+    } catch {
+      for (const [position, reader] of probing.entries()) {
+        if (commands[position]?.length) reader.probed([], from, options.now());
+      }
+    } finally {
+      probeTotals.receivedBytes += group.connection.receivedBytes - receivedBefore;
+      group.busy = false;
+    }
+  };
+
+  const startProbing = (): void => {
+    if (probeTimer || closed) return;
+    const intervals = sources
+      .filter((source) => source.probeIntervalMs > 0)
+      .map((source) => source.probeIntervalMs);
+    if (intervals.length === 0) return;
+    probeTimer = setInterval(
+      () => {
+        for (const group of groups) void probeGroup(group);
+      },
+      Math.min(...intervals),
+    );
+    probeTimer.unref();
+  };
+
+  const stopProbing = (): void => {
+    if (probeTimer) clearInterval(probeTimer);
+    probeTimer = null;
+  };
   let last: SnapshotCost | null = null;
   let inFlight: Promise<QueueSnapshot[]> | null = null;
   let closed = false;
   const discoveryCache = new Map<string, { at: number; queues: DiscoveredQueue[] }>();
 
   const readGroup = async (
+    group: Group,
+    startedAt: number,
+    out: Map<QueueReader, QueueSnapshot>,
+  ): Promise<GroupCost> => {
+    // A probe in flight finishes first: its sighting comes before this tick's.
+    while (group.busy) await new Promise((resolve) => setImmediate(resolve));
+    group.busy = true;
+    try {
+      return await readGroupNow(group, startedAt, out);
+    } finally {
+      group.busy = false;
+    }
+  };
+
+  const readGroupNow = async (
     group: Group,
     startedAt: number,
     out: Map<QueueReader, QueueSnapshot>,
@@ -244,6 +327,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       }
       inFlight ??= readAll().finally(() => {
         inFlight = null;
+        startProbing();
       });
       return inFlight;
     },
@@ -349,6 +433,8 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       while (inFlight) await inFlight.catch(() => undefined);
       ensureOpen('setSources()');
       arrange(resolved, true);
+      stopProbing();
+      startProbing();
       const used = new Set(groups.map((group) => group.connection));
       for (const [key, connection] of connections) {
         if (used.has(connection)) continue;
@@ -358,12 +444,13 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      return { ...totals, last };
+      return { ...totals, last, probes: { ...probeTotals } };
     },
 
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      stopProbing();
       await inFlight?.catch(() => undefined);
       await Promise.all([...connections.values()].map((connection) => connection.close()));
     },
