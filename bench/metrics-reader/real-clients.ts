@@ -35,7 +35,8 @@ if (unknownNames.length > 0) {
 /** "yes", "unknown (why)", or "no (k of n ticks off, worst ±e)". */
 function exact(report: FigureReport): string {
   if (report.status === 'unknown') return 'unknown';
-  if (report.status === 'pass') return `yes (${report.compared})`;
+  const ambiguous = report.ambiguous ? `, ${report.ambiguous} within the slack` : '';
+  if (report.status === 'pass') return `yes (${report.compared} ticks${ambiguous})`;
   if (report.compared === 0) return 'null, no reason';
   return `no: ${report.failed}/${report.compared} off (worst ${signed(report.worstError ?? 0)})`;
 }
@@ -95,7 +96,7 @@ for (const system of SYSTEMS.filter((s) => wanted.length === 0 || wanted.include
 const loadAfter = loadavg().map((value) => value.toFixed(2));
 
 console.log(
-  `Poisson arrivals at ${RATE}/s for ${DURATION_MS / 1000} s (seed ${SEED}), jobs of ${SERVICE_MS} ms, one worker, a snapshot every 2 s with the daemon's reader options. Counts: ticks at which the count equalled the truth at some instant of the read (of ticks compared). Rates: worst error over the ticks after 30 s. Run time and pickups: read / true at the last tick (truth over the same jobs).`,
+  `Poisson arrivals at ${RATE}/s for ${DURATION_MS / 1000} s (seed ${SEED}), jobs of ${SERVICE_MS} ms, one worker, a snapshot every 2 s with the daemon's reader options. Counts: exact when equal to the truth at some instant of the read, at every tick ("within the slack": ticks at which a job's transition fell within the system's slack of the read, so the truth allowed two values). Rates: worst error over the ticks after 30 s. Run time and pickups: read / true at the last tick (truth over the same jobs).`,
 );
 console.log(
   `Machine: ${machine()}; load average (1/5/15 min) ${loadBefore.join(' ')} before, ${loadAfter.join(' ')} after.`,

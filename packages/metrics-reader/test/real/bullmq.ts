@@ -41,6 +41,7 @@ function bullmq(moduleName: 'bullmq' | 'bullmq5', major: 5 | 6): RealSystem {
       }
     },
     ratesSeededFromHistory: true,
+    cleanupPatterns: (ctx) => [`${bullPrefix(ctx)}:*`],
     source: (ctx) => ({
       queue: QUEUE,
       driver: 'bullmq',

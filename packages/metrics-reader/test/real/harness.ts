@@ -80,6 +80,7 @@ export type Figure =
   | 'serviceTimeMean'
   | 'pickupP50'
   | 'pickupP95';
+const COUNTS: readonly Figure[] = ['pending', 'active', 'delayed'];
 export const FIGURES: readonly Figure[] = [
   'pending',
   'active',
@@ -150,6 +151,8 @@ export interface FigureReport {
   worstError: number | null;
   /** Why the figure is unknown (status 'unknown'). */
   reason?: string;
+  /** Counts: ticks at which the truth allowed more than one value during the read. */
+  ambiguous?: number;
 }
 
 export interface TickCost {
@@ -309,6 +312,7 @@ class FigureTally {
   truth: number | null = null;
   worst: number | null = null;
   nulls = 0;
+  ambiguous = 0;
 
   record(read: number, truth: number, error: number, ok: boolean): void {
     this.compared++;
@@ -365,6 +369,7 @@ function compare(
       }
       const range = possibleCounts(figure, truth, tick.calledAt, tick.returnedAt, slack);
       const ok = range.some(([lo, hi]) => value >= lo && value <= hi);
+      if (range.length > 1 || range.some(([lo, hi]) => lo !== hi)) tallies[figure].ambiguous++;
       const nearest = range.reduce((best, [lo, hi]) => {
         const error = value < lo ? value - lo : value > hi ? value - hi : 0;
         return Math.abs(error) < Math.abs(best) ? error : best;
@@ -374,7 +379,7 @@ function compare(
         miss(
           figure,
           index,
-          `read ${value}, truth during the read ${range.map(([lo, hi]) => (lo === hi ? lo : `${lo}-${hi}`)).join('/')}`,
+          `read ${value}, truth during the read ${[...new Set(range.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)))].join(' or ')}`,
         );
     }
 
@@ -447,6 +452,7 @@ function compare(
         truth: tally.truth,
         worstError: tally.worst,
         ...(reason && tally.compared === 0 ? { reason } : {}),
+        ...(COUNTS.includes(figure) ? { ambiguous: tally.ambiguous } : {}),
       };
       if (tally.compared === 0 && !reason)
         problems.push(`${system.name}: ${figure} was never compared (null at every tick)`);
