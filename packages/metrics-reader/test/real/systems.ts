@@ -4,6 +4,7 @@
  */
 import { bullmq5, bullmq6 } from './bullmq.js';
 import type { RealSystem } from './harness.js';
+import { laravel8, laravelHorizonPayload } from './laravel.js';
 import { rq } from './rq.js';
 
-export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6];
+export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6, laravel8, laravelHorizonPayload];
