@@ -29,11 +29,12 @@ import {
   resolveOptions,
   resolveRedis,
 } from './options.js';
+import { Prober } from './probe.js';
 import type { QueueReader, ReaderContext, Tick } from './queue-reader.js';
 import type { SharedReader } from './shared.js';
 
 /** The queues that share one Redis: one client, one pipeline per round trip. */
-interface Group {
+export interface Group {
   connection: Connection;
   readers: QueueReader[];
   shared: SharedReader[];
@@ -140,69 +141,15 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     connectionFailures: 0,
     discoveryScans: 0,
   };
-  const probeTotals = { count: 0, commands: 0, receivedBytes: 0 };
-  let probeTimer: NodeJS.Timeout | null = null;
-
-  /**
-   * The sub-tick probe of Laravel sources (`laravel.probeIntervalMs`): between ticks, reads
-   * only the keys that carry timing, so jobs shorter than a tick are seen to start and finish.
-   */
-  const probeGroup = async (group: Group): Promise<void> => {
-    const probing = group.readers.filter(
-      (reader): reader is LaravelReader =>
-        reader instanceof LaravelReader && reader.source.probeIntervalMs > 0,
-    );
-    if (group.busy || probing.length === 0) return;
-    const commands = probing.map((reader) => reader.probeCommands());
-    if (commands.every((list) => list.length === 0)) return;
-    group.busy = true;
-    const receivedBefore = group.connection.receivedBytes;
-    const from = options.now();
-    try {
-      const replies = await group.connection.exec(commands.flat());
-      const to = options.now();
-      let index = 0;
-      for (const [position, reader] of probing.entries()) {
-        const count = commands[position]?.length ?? 0;
-        if (count === 0) continue;
-        reader.probed(replies.slice(index, index + count), from, to);
-        index += count;
-      }
-      probeTotals.count++;
-      probeTotals.commands += replies.length;
-    } catch {
-      for (const [position, reader] of probing.entries()) {
-        if (commands[position]?.length) reader.probed([], from, options.now());
-      }
-    } finally {
-      probeTotals.receivedBytes += group.connection.receivedBytes - receivedBefore;
-      group.busy = false;
-    }
-  };
-
-  const startProbing = (): void => {
-    if (probeTimer || closed) return;
-    const intervals = sources
-      .filter((source) => source.probeIntervalMs > 0)
-      .map((source) => source.probeIntervalMs);
-    if (intervals.length === 0) return;
-    probeTimer = setInterval(
-      () => {
-        for (const group of groups) void probeGroup(group);
-      },
-      Math.min(...intervals),
-    );
-    probeTimer.unref();
-  };
-
-  const stopProbing = (): void => {
-    if (probeTimer) clearInterval(probeTimer);
-    probeTimer = null;
-  };
   let last: SnapshotCost | null = null;
   let inFlight: Promise<QueueSnapshot[]> | null = null;
   let closed = false;
   const discoveryCache = new Map<string, { at: number; queues: DiscoveredQueue[] }>();
+  const prober = new Prober(
+    () => groups,
+    () => sources,
+    options.now,
+  );
 
   const readGroup = async (
     group: Group,
@@ -327,7 +274,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       }
       inFlight ??= readAll().finally(() => {
         inFlight = null;
-        startProbing();
+        if (!closed) prober.start();
       });
       return inFlight;
     },
@@ -433,8 +380,8 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       while (inFlight) await inFlight.catch(() => undefined);
       ensureOpen('setSources()');
       arrange(resolved, true);
-      stopProbing();
-      startProbing();
+      prober.stop();
+      prober.start();
       const used = new Set(groups.map((group) => group.connection));
       for (const [key, connection] of connections) {
         if (used.has(connection)) continue;
@@ -444,13 +391,13 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      return { ...totals, last, probes: { ...probeTotals } };
+      return { ...totals, last, probes: prober.totals() };
     },
 
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      stopProbing();
+      prober.stop();
       await inFlight?.catch(() => undefined);
       await Promise.all([...connections.values()].map((connection) => connection.close()));
     },
