@@ -326,6 +326,22 @@ describe('Laravel sub-tick probe', () => {
     expect(metrics.stats().probes.count).toBe(0);
   });
 
+  it('pauses while more than 64 KiB of payloads are reserved, and leaves the gap out of the rates', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: '11' });
+    const big = queue.createPayload();
+    big.data = { blob: 'x'.repeat(70_000) };
+    await queue.pushRaw(JSON.stringify(big));
+    await queue.pop();
+    const metrics = probingReader(prefix, 20);
+    await metrics.snapshot();
+    // Paused: wider than MAX_SPAN_MS between the two ticks and no probe in between.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot).toMatchObject({ active: 1, arrivalRate: null, completionRate: null });
+    expect(metrics.stats().probes.count).toBe(0);
+  });
+
   it('rejects Laravel settings on another driver and a probe interval out of range', () => {
     const source = {
       queue: 'q',

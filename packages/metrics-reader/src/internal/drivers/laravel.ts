@@ -450,8 +450,14 @@ export class LaravelReader extends QueueReader {
   /** Turns what happened between two sightings into rates and samples. */
   private absorb(interval: Interval | null): void {
     if (interval === null) return;
-    this.arrivals.add(interval.from, interval.to, interval.arrivals);
-    this.completions.add(interval.from, interval.to, interval.finishes);
+    // With the probe on, a gap wider than MAX_SPAN_MS (the probe paused or starved) may hide
+    // whole jobs: it is left out of the rates (a gap, not a zero) rather than undercount them
+    // under the label `observed`. With the probe off, every gap is counted, as an estimate.
+    const wide = interval.to - interval.from > MAX_SPAN_MS;
+    if (!wide || this.source.probeIntervalMs === 0) {
+      this.arrivals.add(interval.from, interval.to, interval.arrivals);
+      this.completions.add(interval.from, interval.to, interval.finishes);
+    }
     for (const run of interval.runs) {
       if (run.widthMs <= MAX_SPAN_MS) this.services.add(run.runMs, run.at);
     }
