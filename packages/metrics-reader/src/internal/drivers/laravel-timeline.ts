@@ -77,8 +77,9 @@ export class LaravelTimeline {
 
   /** Takes a sighting; returns what happened since the previous one (null on the first). */
   observe(sighting: Sighting): Interval | null {
-    const at = (sighting.from + sighting.to) / 2;
     const last = this.last;
+    // A tick that waited for a probe in flight began before the probe's answer: keep order.
+    const at = Math.max((sighting.from + sighting.to) / 2, last?.at ?? Number.NEGATIVE_INFINITY);
     const current = new Map<string, Held>();
     const fresh: (readonly [string, number])[] = [];
     for (const entry of sighting.reserved) {
