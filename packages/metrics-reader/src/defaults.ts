@@ -31,6 +31,13 @@ export const DEFAULTS = {
    */
   maxJobsPerTick: 500,
   /**
+   * Laravel sources: interval of the sub-tick probe (LLEN, ZCARD, ZREVRANGE of the reserved
+   * set) that sees each job arrive, start and finish; 0 turns it off. Jobs shorter than this
+   * can pass unseen.
+   * @defaultValue 100
+   */
+  laravelProbeIntervalMs: 100,
+  /**
    * Most BullMQ event-stream entries read per queue per tick; a busier stream is caught up over
    * the next ticks.
    * @defaultValue 5000

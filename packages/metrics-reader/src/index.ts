@@ -5,6 +5,7 @@ export { createMetricsReader } from './internal/reader.js';
 export type {
   DiscoveredQueue,
   DiscoveryTarget,
+  LaravelSourceOptions,
   MetricsReader,
   MetricsReaderOptions,
   QueueSource,

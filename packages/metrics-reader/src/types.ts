@@ -36,6 +36,26 @@ export interface QueueSource {
   prefix: string | null;
   /** Queues with equal connection settings share one client and one pipeline per tick. */
   redis: RedisConnectionOptions;
+  /** Laravel only (an error on another driver). */
+  laravel?: LaravelSourceOptions | null | undefined;
+}
+
+/** Settings of a Laravel source; every one is optional. */
+export interface LaravelSourceOptions {
+  /**
+   * The queue connection's `retry_after`, seconds (config/queue.php). Laravel scores a
+   * reservation with reserved-at + retry_after (whole seconds): given, the reservation time is
+   * read from the score; null, the reader learns the offset from what it sees.
+   * @defaultValue null
+   */
+  retryAfter?: number | null | undefined;
+  /**
+   * How often, between ticks, the reader looks at the list length, the delayed count and the
+   * reserved set (LLEN, ZCARD, ZREVRANGE WITHSCORES) to see each job arrive, start and finish:
+   * 0 turns it off (then jobs shorter than a tick go unseen and the timing figures are null).
+   * @defaultValue DEFAULTS.laravelProbeIntervalMs (100)
+   */
+  probeIntervalMs?: number | undefined;
 }
 
 /** Options of {@link createMetricsReader}. Every duration is in milliseconds. */
@@ -129,6 +149,11 @@ export interface ReaderStats {
   discoveryScans: number;
   /** Cost of the most recent snapshot; null before the first. */
   last: SnapshotCost | null;
+  /**
+   * The Laravel sub-tick probe since the reader was created: round trips, commands and bytes
+   * received (also counted in a snapshot's `receivedBytes` when one overlaps it).
+   */
+  probes: { count: number; commands: number; receivedBytes: number };
 }
 
 /** The reader the daemon keeps for its lifetime. */

@@ -247,3 +247,115 @@ describe('Laravel garbage', () => {
     expect(snapshot?.pending).toBe(1);
   });
 });
+
+describe('Laravel sub-tick probe', () => {
+  /** Waits until the reader's probe has read Redis `count` more times (what it saw is in). */
+  async function probesPass(metrics: MetricsReader, count: number): Promise<void> {
+    const target = metrics.stats().probes.count + count;
+    while (metrics.stats().probes.count < target) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  function probingReader(prefix: string, probeIntervalMs: number): MetricsReader {
+    const created = createMetricsReader({
+      sources: [
+        {
+          queue: 'mail',
+          driver: 'laravel',
+          backendName: 'mail',
+          prefix,
+          redis: { url: redisUrl() },
+          laravel: { retryAfter: 90, probeIntervalMs },
+        },
+      ],
+      minSamples: 1,
+    });
+    cleanups.push(() => created.close());
+    return created;
+  }
+
+  it('sees a job that arrives, runs and finishes between two snapshots', async () => {
+    const prefix = setUp('laravel');
+    // Laravel 8-11 payloads: no timestamp, every time comes from sightings.
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: '11' });
+    const metrics = probingReader(prefix, 20);
+    await metrics.snapshot();
+    await queue.push();
+    await probesPass(metrics, 2);
+    const job = await queue.pop();
+    await probesPass(metrics, 2);
+    if (job) await queue.delete(job);
+    // Rates need half a second of sightings behind them: 30 probes of 20 ms.
+    await probesPass(metrics, 30);
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot).toMatchObject({ pending: 0, active: 0 });
+    expect(snapshot?.arrivalRate).toBeGreaterThan(0);
+    expect(snapshot?.completionRate).toBeGreaterThan(0);
+    expect(snapshot?.sources).toMatchObject({
+      arrivalRate: 'observed',
+      completionRate: 'observed',
+      serviceTimeMs: 'observed',
+      pickupLatencyMs: 'observed',
+    });
+    expect(snapshot?.serviceTimeMs?.mean).toBeGreaterThan(0);
+    expect(snapshot?.pickupLatencyMs?.samples).toBe(1);
+    expect(metrics.stats().probes.commands).toBeGreaterThanOrEqual(18);
+  });
+
+  it('with the probe off, leaves the run time and pickup unknown rather than tick-wide guesses', async () => {
+    const prefix = setUp('laravel');
+    // Laravel 8-11 payloads: no timestamp, every time comes from sightings.
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: '11' });
+    const metrics = probingReader(prefix, 0);
+    await metrics.snapshot();
+    await queue.push();
+    // More than MAX_SPAN_MS between sightings: too wide to time a job by.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await metrics.snapshot();
+    const job = await queue.pop();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    await metrics.snapshot();
+    if (job) await queue.delete(job);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot?.completionRate).toBeGreaterThan(0);
+    expect(snapshot?.sources.completionRate).toBe('estimate');
+    expect(snapshot?.serviceTimeMs).toBeNull();
+    expect(snapshot?.pickupLatencyMs).toBeNull();
+    expect(metrics.stats().probes.count).toBe(0);
+  });
+
+  it('pauses while more than 64 KiB of payloads are reserved, and leaves the gap out of the rates', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: '11' });
+    const big = queue.createPayload();
+    big.data = { blob: 'x'.repeat(70_000) };
+    await queue.pushRaw(JSON.stringify(big));
+    await queue.pop();
+    const metrics = probingReader(prefix, 20);
+    await metrics.snapshot();
+    // Paused: wider than MAX_SPAN_MS between the two ticks and no probe in between.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot).toMatchObject({ active: 1, arrivalRate: null, completionRate: null });
+    expect(metrics.stats().probes.count).toBe(0);
+  });
+
+  it('rejects Laravel settings on another driver and a probe interval out of range', () => {
+    const source = {
+      queue: 'q',
+      backendName: 'q',
+      prefix: null,
+      redis: { url: redisUrl() },
+    };
+    expect(() =>
+      createMetricsReader({ sources: [{ ...source, driver: 'rq', laravel: { retryAfter: 90 } }] }),
+    ).toThrow(/sources\[0\]\.laravel.*only valid on a source whose driver is laravel/);
+    expect(() =>
+      createMetricsReader({
+        sources: [{ ...source, driver: 'laravel', laravel: { probeIntervalMs: 5 } }],
+      }),
+    ).toThrow(/probeIntervalMs.*0 \(off\) or a whole number of ms from 20 to 1000/);
+  });
+});

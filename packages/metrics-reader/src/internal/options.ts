@@ -38,6 +38,10 @@ export interface ResolvedSource {
   /** The effective prefix (the driver's default when the source gave null). */
   prefix: string;
   redis: ResolvedRedis;
+  /** Laravel only: the connection's `retry_after` in seconds, null when not given. */
+  retryAfter: number | null;
+  /** Laravel only: sub-tick probe interval in ms; 0 turns the probe off. */
+  probeIntervalMs: number;
 }
 
 const positive = (what: string) =>
@@ -67,13 +71,31 @@ const redisSchema = z.strictObject({
     .optional(),
 });
 
-const sourceSchema = z.strictObject({
-  queue: text('the queue name of the configuration'),
-  driver: z.enum(QUEUE_BACKENDS, { error: `expected one of ${QUEUE_BACKENDS.join(', ')}` }),
-  backendName: text('the queue name used by the backend'),
-  prefix: z.string({ error: 'expected a key prefix string or null' }).nullable(),
-  redis: redisSchema,
-});
+const sourceSchema = z
+  .strictObject({
+    queue: text('the queue name of the configuration'),
+    driver: z.enum(QUEUE_BACKENDS, { error: `expected one of ${QUEUE_BACKENDS.join(', ')}` }),
+    backendName: text('the queue name used by the backend'),
+    prefix: z.string({ error: 'expected a key prefix string or null' }).nullable(),
+    redis: redisSchema,
+    laravel: z
+      .strictObject({
+        retryAfter: wholeAtLeast(0).nullable().optional(),
+        probeIntervalMs: z
+          .number({ error: 'expected 0 (off) or a whole number of ms from 20 to 1000' })
+          .int({ error: 'expected 0 (off) or a whole number of ms from 20 to 1000' })
+          .refine((value) => value === 0 || (value >= 20 && value <= 1000), {
+            error: 'expected 0 (off) or a whole number of ms from 20 to 1000',
+          })
+          .optional(),
+      })
+      .nullable()
+      .optional(),
+  })
+  .refine((source) => source.laravel == null || source.driver === 'laravel', {
+    error: 'laravel settings are only valid on a source whose driver is laravel',
+    path: ['laravel'],
+  });
 
 const optionsSchema = z.strictObject({
   sources: z.array(sourceSchema, { error: 'expected an array of queue sources' }),
@@ -173,6 +195,11 @@ export function resolveSource(source: QueueSource): ResolvedSource {
     backendName: source.backendName,
     prefix: source.prefix ?? DEFAULTS.prefixes[source.driver],
     redis: resolveRedis(source.redis),
+    retryAfter: source.laravel?.retryAfter ?? null,
+    probeIntervalMs:
+      source.driver === 'laravel'
+        ? (source.laravel?.probeIntervalMs ?? DEFAULTS.laravelProbeIntervalMs)
+        : 0,
   };
 }
 

@@ -29,17 +29,20 @@ import {
   resolveOptions,
   resolveRedis,
 } from './options.js';
+import { Prober } from './probe.js';
 import type { QueueReader, ReaderContext, Tick } from './queue-reader.js';
 import type { SharedReader } from './shared.js';
 
 /** The queues that share one Redis: one client, one pipeline per round trip. */
-interface Group {
+export interface Group {
   connection: Connection;
   readers: QueueReader[];
   shared: SharedReader[];
   previous: { startedAt: number; readAt: number } | null;
   /** Readers added by `setSources` since the last read: for them, there was no previous tick. */
   fresh: Set<QueueReader>;
+  /** A tick or a probe is reading this group: probes wait (sightings stay in time order). */
+  busy: boolean;
 }
 
 interface GroupCost {
@@ -93,7 +96,14 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
         const kept = previousGroups.get(connection);
         group = kept
           ? { ...kept, readers: [] }
-          : { connection, readers: [], shared: [], previous: null, fresh: new Set() };
+          : {
+              connection,
+              readers: [],
+              shared: [],
+              previous: null,
+              fresh: new Set(),
+              busy: false,
+            };
         nextGroups.set(key, group);
       }
       const identity = JSON.stringify(source);
@@ -135,8 +145,28 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
   let inFlight: Promise<QueueSnapshot[]> | null = null;
   let closed = false;
   const discoveryCache = new Map<string, { at: number; queues: DiscoveredQueue[] }>();
+  const prober = new Prober(
+    () => groups,
+    () => sources,
+    options.now,
+  );
 
   const readGroup = async (
+    group: Group,
+    startedAt: number,
+    out: Map<QueueReader, QueueSnapshot>,
+  ): Promise<GroupCost> => {
+    // A probe in flight finishes first: its sighting comes before this tick's.
+    while (group.busy) await new Promise((resolve) => setImmediate(resolve));
+    group.busy = true;
+    try {
+      return await readGroupNow(group, startedAt, out);
+    } finally {
+      group.busy = false;
+    }
+  };
+
+  const readGroupNow = async (
     group: Group,
     startedAt: number,
     out: Map<QueueReader, QueueSnapshot>,
@@ -244,6 +274,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       }
       inFlight ??= readAll().finally(() => {
         inFlight = null;
+        if (!closed) prober.start();
       });
       return inFlight;
     },
@@ -349,6 +380,8 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       while (inFlight) await inFlight.catch(() => undefined);
       ensureOpen('setSources()');
       arrange(resolved, true);
+      prober.stop();
+      prober.start();
       const used = new Set(groups.map((group) => group.connection));
       for (const [key, connection] of connections) {
         if (used.has(connection)) continue;
@@ -358,12 +391,13 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      return { ...totals, last };
+      return { ...totals, last, probes: prober.totals() };
     },
 
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      prober.stop();
       await inFlight?.catch(() => undefined);
       await Promise.all([...connections.values()].map((connection) => connection.close()));
     },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { MetricsReaderErrorCode } from '../../errors.js';
 import type { Batch } from '../batch.js';
 import type { Command, Prepared, Sendable } from '../connection.js';
 import { ListMarkers, type MarkerReading } from '../markers.js';
@@ -12,6 +13,7 @@ import {
   secondsToMs,
 } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
+import { type Interval, LaravelTimeline } from './laravel-timeline.js';
 
 /**
  * The fields of a Laravel payload the reader uses. Laravel 12.11+ stamps `createdAt` (integer
@@ -29,13 +31,17 @@ const payloadSchema = z.looseObject({
 });
 type Payload = z.infer<typeof payloadSchema>;
 
-/** A job seen in the reserved set. */
-interface Reservation {
-  score: number;
-  /** Estimated reservation time, ms; null when it cannot be placed (seen on the first read). */
-  reservedAt: number | null;
-  lastSeenAt: number;
-}
+/**
+ * Widest span (ms) a pickup or run time may be known within to be recorded: beyond it (the
+ * probe off, or delayed), tick-wide guesses would pass for measurements, so none is taken.
+ */
+const MAX_SPAN_MS = 1_000;
+
+/**
+ * The probe stops while the reserved set holds more than this (payload bytes): big running
+ * jobs would cost their size ten times a second. Ticks still read it; the timeline has a gap.
+ */
+const PROBE_MAX_RESERVED_BYTES = 65_536;
 
 /**
  * A head too large to parse, kept instead of read again while it provably stays the head: a
@@ -63,10 +69,11 @@ export class LaravelReader extends QueueReader {
   protected readonly reportsFailed = false;
   private readonly key: string;
   private readonly markers: ListMarkers;
-  private reservations = new Map<string, Reservation>();
-  /** Learned reservation offset (retry_after, or the job timeout in newer Laravel), seconds. */
-  private offsets = new Map<string, { low: number; high: number }>();
-  private previous: { pending: number; active: number; readAt: number } | null = null;
+  private readonly timeline: LaravelTimeline;
+  /** Payload bytes of the reserved set at the last sighting. */
+  private reservedBytes = 0;
+  /** Problems a probe found between ticks, reported by the next snapshot. */
+  private carried: { code: MetricsReaderErrorCode; message: string }[] = [];
   /** The head of a backlog is the same job tick after tick: parse it once. */
   private readonly head$ = new LastParsed<Payload>();
   private oversizeHead: OversizeHead | null = null;
@@ -96,6 +103,11 @@ export class LaravelReader extends QueueReader {
     super(source, context);
     const key = `${source.prefix}queues:${source.backendName}`;
     this.key = key;
+    this.timeline = new LaravelTimeline(source.retryAfter);
+    if (source.probeIntervalMs > 0) {
+      this.arrivalSource = 'observed';
+      this.completionSource = 'observed';
+    }
     this.markers = new ListMarkers(
       key,
       'head',
@@ -306,24 +318,19 @@ export class LaravelReader extends QueueReader {
       this.length,
       this.headKept ? (this.oversizeHead?.message ?? null) : this.head,
     );
-    const starts = this.observeReservations(tick);
-    this.guard(['oldestPendingAgeMs'], () => this.oldestAge(startedAt, markerReading));
-    if (this.timestampsMissing) {
-      // Without timestamps, pickups are timed by markers: one per tick, accurate to a tick.
-      this.pickupSource = 'estimate';
-      for (const wait of markerReading.waits) this.pickups.add(wait, readAt);
+    for (const { code, message } of this.carried.splice(0)) {
+      this.draft.problem(code, message, ['pickupLatencyMs']);
     }
-    this.rates(tick, pending, active, markerReading.pops ?? starts);
+    this.observeTick(tick);
+    this.guard(['oldestPendingAgeMs'], () => this.oldestAge(startedAt, markerReading));
     this.lastLength = this.length;
   }
 
   protected override onUnreadable(): void {
+    this.timeline.reset();
     this.oversizeHead = null;
     this.lastLength = null;
   }
-
-  /** True once the queue's payloads have shown they carry no timestamp (Laravel < 12.11). */
-  private timestampsMissing = false;
 
   private oldestAge(now: number, markers: MarkerReading): void {
     const draft = this.draft;
@@ -342,18 +349,18 @@ export class LaravelReader extends QueueReader {
       if (readyAt !== null) {
         candidates.push(readyAt);
       } else if (payload && this.isFresh(payload) && !this.hasTimestamp(payload)) {
-        this.timestampsMissing = true;
-        const arrival = markers.oldestArrival;
-        if (arrival) {
-          candidates.push(arrival.estimateMs);
+        // Seen entering the list (by this tick's read or a probe), else by a marker.
+        const arrival = this.timeline.oldestEntry() ?? markers.oldestArrival?.estimateMs;
+        if (arrival !== undefined) {
+          candidates.push(arrival);
           source = 'estimate';
         }
       } else if (payload) {
         // A retried or migrated job: it became ready when it re-entered the list.
-        const arrival = markers.oldestArrival;
+        const arrival = this.timeline.oldestEntry() ?? markers.oldestArrival?.estimateMs;
         const fallback = this.baseTime(payload);
-        if (arrival) {
-          candidates.push(arrival.estimateMs);
+        if (arrival !== undefined) {
+          candidates.push(arrival);
         } else if (fallback !== null) {
           candidates.push(fallback);
         }
@@ -381,95 +388,92 @@ export class LaravelReader extends QueueReader {
   }
 
   /**
-   * Compares the newest reservations with the previous read: new members are pickups, missing
-   * ones finished. Returns the pickups counted (a lower bound when jobs start and finish
-   * between two reads).
+   * Feeds the tick's read to the timeline (like a probe's): the reserved window must hold the
+   * whole set, or nothing can be followed and the timeline starts again.
    */
-  private observeReservations(tick: Tick): number | null {
+  private observeTick(tick: Tick): void {
     const window = this.window;
-    if (window === null) return null;
-    const previous = tick.previous;
-    const limit = this.options.maxJobsPerTick;
-    const full = window.length >= limit;
-    const lowestScore = window.at(-1)?.[1] ?? Number.POSITIVE_INFINITY;
-    const current = new Map<string, Reservation>();
-    let starts = 0;
-    for (const [member, score] of window) {
-      const known = this.reservations.get(member);
-      if (known) {
-        known.lastSeenAt = tick.readAt;
-        current.set(member, known);
-        continue;
-      }
-      const payload = this.parse(member, `ZREVRANGE ${this.key}:reserved`, ['pickupLatencyMs']);
-      const reservedAt =
-        previous && payload
-          ? this.placeReservation(payload, score, previous.readAt, tick.readAt)
-          : null;
-      current.set(member, { score, reservedAt, lastSeenAt: tick.readAt });
-      if (!previous) continue;
-      starts++;
-      if (payload && reservedAt !== null && payload.attempts === 1) {
-        const readyAt = this.readyAt({ ...payload, attempts: 0 });
-        if (readyAt !== null) this.pickups.add(reservedAt - readyAt, reservedAt);
-      }
+    if (
+      window === null ||
+      this.length === null ||
+      this.delayedTotal === null ||
+      window.length >= this.options.maxJobsPerTick
+    ) {
+      this.timeline.reset();
+      return;
     }
-    for (const [member, reservation] of this.reservations) {
-      if (current.has(member)) continue;
-      // Out of the window because newer reservations pushed it out: still running.
-      if (full && reservation.score < lowestScore) continue;
-      if (reservation.reservedAt !== null) {
-        const finishedAt = (reservation.lastSeenAt + tick.readAt) / 2;
-        this.services.add(finishedAt - reservation.reservedAt, finishedAt);
-      }
-    }
-    this.reservations = current;
-    return previous ? starts : null;
+    this.reservedBytes = bytesOf(window);
+    this.absorb(
+      this.timeline.observe({
+        from: tick.startedAt,
+        to: tick.readAt,
+        length: this.length,
+        delayed: this.delayedTotal,
+        reserved: window,
+      }),
+    );
   }
 
   /**
-   * Places a new reservation in time. Its score is floor(reservedAt in s) + offset, where the
-   * offset (retry_after, or the job's timeout in newer Laravel) is constant per queue and job
-   * timeout; each sighting narrows it, since the reservation happened between two reads.
+   * The sub-tick probe's commands: the keys that carry timing, nothing else. None while big
+   * jobs are reserved (see PROBE_MAX_RESERVED_BYTES).
    */
-  private placeReservation(
-    payload: Payload,
-    score: number,
-    previousReadAt: number,
-    readAt: number,
-  ): number {
-    const key = String(payload.timeout ?? 'default');
-    const low = score - Math.floor(readAt / 1000);
-    const high = score - Math.floor(previousReadAt / 1000);
-    const known = this.offsets.get(key);
-    let offset = { low, high };
-    if (known) {
-      const narrowed = { low: Math.max(known.low, low), high: Math.min(known.high, high) };
-      // Disjoint means the offset changed (a new retry_after): start learning again.
-      offset = narrowed.low <= narrowed.high ? narrowed : offset;
-    }
-    this.offsets.set(key, offset);
-    const from = Math.max(previousReadAt, (score - offset.high) * 1000);
-    const to = Math.min(readAt, (score - offset.low + 1) * 1000);
-    return to >= from ? (from + to) / 2 : (previousReadAt + readAt) / 2;
+  probeCommands(): Sendable[] {
+    if (this.reservedBytes > PROBE_MAX_RESERVED_BYTES) return [];
+    return [this.commands.llen, this.commands.delayed, this.commands.window];
   }
 
-  private rates(
-    tick: Tick,
-    pending: number | null,
-    active: number | null,
-    starts: number | null,
-  ): void {
-    const previous = this.previous;
-    if (pending === null || active === null) {
-      this.previous = null;
-      return;
+  /** The probe's replies, read between `from` and `to`; a failed or partial one is a gap. */
+  probed(replies: readonly unknown[], from: number, to: number): void {
+    const [length, delayed, window] = replies;
+    try {
+      const reserved = pairs(window, `ZREVRANGE ${this.key}:reserved`);
+      if (reserved.length >= this.options.maxJobsPerTick) throw new Error('window full');
+      this.reservedBytes = bytesOf(reserved);
+      const known = this.draft.problems.length;
+      this.absorb(
+        this.timeline.observe({
+          from,
+          to,
+          length: this.count(length, 'LLEN', this.key),
+          delayed: this.count(delayed, 'ZCARD', `${this.key}:delayed`),
+          reserved,
+        }),
+      );
+      this.carried.push(...this.draft.problems.splice(known));
+    } catch {
+      // Unreadable now: the next tick reports why; the timeline bridges no gap.
+      this.timeline.reset();
     }
-    if (previous && starts !== null) {
-      this.arrivals.add(previous.readAt, tick.readAt, pending - previous.pending + starts);
-      this.completions.add(previous.readAt, tick.readAt, starts - (active - previous.active));
+  }
+
+  /** Turns what happened between two sightings into rates and samples. */
+  private absorb(interval: Interval | null): void {
+    if (interval === null) return;
+    // With the probe on, a gap wider than MAX_SPAN_MS (the probe paused or starved) may hide
+    // whole jobs: it is left out of the rates (a gap, not a zero) rather than undercount them
+    // under the label `observed`. With the probe off, every gap is counted, as an estimate.
+    const wide = interval.to - interval.from > MAX_SPAN_MS;
+    if (!wide || this.source.probeIntervalMs === 0) {
+      this.arrivals.add(interval.from, interval.to, interval.arrivals);
+      this.completions.add(interval.from, interval.to, interval.finishes);
     }
-    this.previous = { pending, active, readAt: tick.readAt };
+    for (const run of interval.runs) {
+      if (run.widthMs <= MAX_SPAN_MS) this.services.add(run.runMs, run.at);
+    }
+    const waits = new Map(interval.pickups.map((pickup) => [pickup.member, pickup]));
+    for (const { member, at } of interval.reservations) {
+      const payload = this.parse(member, `ZREVRANGE ${this.key}:reserved`, ['pickupLatencyMs']);
+      const readyAt =
+        payload && payload.attempts === 1 ? this.readyAt({ ...payload, attempts: 0 }) : null;
+      if (readyAt !== null) {
+        // Created (Laravel 12.11+) or pushed (Horizon) at a known time.
+        this.pickups.add(at - readyAt, at);
+        continue;
+      }
+      const wait = waits.get(member);
+      if (wait && wait.widthMs <= MAX_SPAN_MS) this.pickups.add(wait.waitMs, wait.at);
+    }
   }
 
   private parse(
@@ -553,6 +557,13 @@ function firstScore(value: unknown): number | null {
   if (!Array.isArray(value) || value.length < 2) return null;
   const score = Number(value[1]);
   return Number.isFinite(score) ? score : null;
+}
+
+/** Total length of the members of a WITHSCORES reply (their payloads). */
+function bytesOf(pairs: readonly [string, number][]): number {
+  let total = 0;
+  for (const [member] of pairs) total += member.length;
+  return total;
 }
 
 /** A WITHSCORES reply as [member, score] pairs. */
