@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isQscaleError } from '@qscale/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { QueueConfig } from '../src/config/schema.js';
 import {
   ConfigError,
   configJsonSchema,
@@ -12,6 +13,7 @@ import {
   loadConfig,
   parseConfig,
 } from '../src/index.js';
+import { readerSource } from '../src/runtime/wiring.js';
 
 const minimal = `
 queues:
@@ -151,6 +153,50 @@ queues:
       password: 's3cret-password',
       db: 2,
     });
+  });
+});
+
+describe('parseConfig: Laravel timing', () => {
+  it('passes retry_after and the probe to the reader; off is false; other drivers have none', () => {
+    const config = parseConfig(
+      `
+queues:
+  a: { driver: laravel, command: [php, artisan, queue:work], laravel: { retryAfter: 90s } }
+  b: { driver: laravel, command: [php, artisan, queue:work], laravel: { probe: false } }
+  c: { driver: laravel, command: [php, artisan, queue:work], laravel: { probe: 250ms } }
+  d: { driver: rq, command: [rq, worker] }
+`,
+      { env: {} },
+    );
+    expect(config.queues.map((q) => q.laravel)).toEqual([
+      { retryAfterS: 90, probeIntervalMs: 100 },
+      { retryAfterS: null, probeIntervalMs: 0 },
+      { retryAfterS: null, probeIntervalMs: 250 },
+      null,
+    ]);
+    expect(readerSource(config.queues[0] as QueueConfig).laravel).toEqual({
+      retryAfter: 90,
+      probeIntervalMs: 100,
+    });
+    expect(readerSource(config.queues[3] as QueueConfig).laravel).toBeUndefined();
+  });
+
+  it('refuses settings the reader cannot use, naming the key', () => {
+    const queue = (laravel: string, driver = 'laravel') =>
+      `queues:\n  a: { driver: ${driver}, command: [x], laravel: ${laravel} }\n`;
+    expect(problems(queue('{ retryAfter: 1500ms }'))).toEqual([
+      expect.stringMatching(/^queues\.a\.laravel\.retryAfter: expected whole seconds/),
+    ]);
+    expect(problems(queue('{ probe: 5ms }'))).toEqual([
+      expect.stringMatching(
+        /^queues\.a\.laravel\.probe: expected false \(off\) or a duration from 20ms to 1s/,
+      ),
+    ]);
+    expect(problems(queue('{ probe: 100ms }', 'bullmq'))).toEqual([
+      expect.stringMatching(
+        /^queues\.a\.laravel: only for driver laravel \(this queue is bullmq\)/,
+      ),
+    ]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { DEFAULTS as READER_DEFAULTS } from '@qscale/metrics-reader';
 import { ALERT_DEFAULTS } from './alerts.js';
 
 /**
@@ -79,6 +80,10 @@ export const DEFAULTS = {
       latencyMs: 2_000,
       /** Uptime after which a worker counts as running, not crashed. @defaultValue 1000 (1s) */
       minUptimeMs: 1_000,
+    },
+    laravel: {
+      /** The reader's look at a Laravel queue's timing keys between ticks. @defaultValue 100 */
+      probeIntervalMs: READER_DEFAULTS.laravelProbeIntervalMs,
     },
     restart: {
       /** First delay before restarting a crashed worker; doubles on each crash in a row. @defaultValue 500 */

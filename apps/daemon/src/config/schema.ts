@@ -68,6 +68,8 @@ export interface QueueConfig {
   spawn: { latencyMs: number; minUptimeMs: number };
   recycle: { maxRssBytes: number | null; maxLifetimeMs: number | null };
   resources: { cpuCores: number | null; memoryBytes: number | null };
+  /** Laravel only: the reader's timing settings (null on other drivers). */
+  laravel: { retryAfterS: number | null; probeIntervalMs: number } | null;
   /** Crash-loop handling; the field names are the supervisor's. */
   restart: {
     backoffInitialMs: number;
@@ -198,6 +200,19 @@ const queueSettingsSchema = z.strictObject({
     })
     .optional(),
   resources: z.strictObject({ cpu: cores().optional(), memory: size().optional() }).optional(),
+  laravel: z
+    .strictObject({
+      // Laravel scores a reservation in whole seconds: its retry_after is one.
+      retryAfter: duration({ minMs: 1_000, maxMs: DAY_MS })
+        .refine((ms) => ms % 1_000 === 0, 'expected whole seconds, like retry_after (90s)')
+        .optional(),
+      probe: z
+        .union([z.literal(false), duration({ minMs: 20, maxMs: 1_000 })], {
+          error: 'expected false (off) or a duration from 20ms to 1s',
+        })
+        .optional(),
+    })
+    .optional(),
   restart: z
     .strictObject({
       backoff: duration({ minMs: 1, maxMs: HOUR_MS }).optional(),
@@ -381,7 +396,10 @@ function resolveQueue(
   const min = settings.workers?.min ?? DEFAULTS.queue.workers.min;
   const max = settings.workers?.max ?? DEFAULTS.queue.workers.max;
   if (min > max) report(['workers'], `min (${min}) is greater than max (${max})`);
-  if (driver === undefined || command === undefined || min > max) return null;
+  const laravelOnly =
+    settings.laravel !== undefined && driver !== undefined && driver !== 'laravel';
+  if (laravelOnly) report(['laravel'], `only for driver laravel (this queue is ${driver})`);
+  if (driver === undefined || command === undefined || min > max || laravelOnly) return null;
 
   const strategy = settings.strategy ?? DEFAULTS.queue.strategy;
   return {
@@ -424,6 +442,19 @@ function resolveQueue(
       cpuCores: settings.resources?.cpu ?? null,
       memoryBytes: settings.resources?.memory ?? null,
     },
+    laravel:
+      driver === 'laravel'
+        ? {
+            retryAfterS:
+              settings.laravel?.retryAfter === undefined
+                ? null
+                : settings.laravel.retryAfter / 1_000,
+            probeIntervalMs:
+              settings.laravel?.probe === false
+                ? 0
+                : (settings.laravel?.probe ?? DEFAULTS.queue.laravel.probeIntervalMs),
+          }
+        : null,
     restart: {
       backoffInitialMs: settings.restart?.backoff ?? DEFAULTS.queue.restart.backoffInitialMs,
       backoffMaxMs: settings.restart?.backoffMax ?? DEFAULTS.queue.restart.backoffMaxMs,

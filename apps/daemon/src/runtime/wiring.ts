@@ -15,6 +15,14 @@ export function readerSource(queue: QueueConfig): QueueSource {
     backendName: queue.backendName,
     prefix: queue.prefix,
     redis: queue.redis,
+    ...(queue.laravel
+      ? {
+          laravel: {
+            retryAfter: queue.laravel.retryAfterS,
+            probeIntervalMs: queue.laravel.probeIntervalMs,
+          },
+        }
+      : {}),
   };
 }
 
