@@ -375,7 +375,11 @@ export const job020 = defineRule({
       compose,
       (t) => `compose service uses ${t.trim()}`,
     );
-    return outcome([...strings, ...files]);
+    // A flag written into the product's own command or compose file is a design decision
+    // (a deployment tool needs the socket): a review item, to accept once with a reason.
+    return outcome(
+      [...strings, ...files].map((finding): RawFinding => ({ ...finding, confidence: 'review' })),
+    );
   },
 });
 
