@@ -129,6 +129,15 @@ async function failure(work: Promise<unknown>): Promise<ServiceError> {
   throw new Error('the call succeeded; it was expected to fail');
 }
 
+/** StreamIsActive: the state now, then each change. */
+function openStream(grpc: Client, request: unknown, metadata = new Metadata()) {
+  const open = grpc.StreamIsActive as (
+    req: unknown,
+    md: Metadata,
+  ) => ClientReadableStream<{ result: boolean }>;
+  return open.call(grpc, request, metadata);
+}
+
 function client(address: string, creds: ChannelCredentials = credentials.createInsecure()) {
   return new ExternalScaler(address, creds);
 }
@@ -196,7 +205,7 @@ ${queues}
 
     // The stream says the state at once, then each change.
     const seen: boolean[] = [];
-    const stream = grpc.StreamIsActive(ref('mail')) as ClientReadableStream<{ result: boolean }>;
+    const stream = openStream(grpc, ref('mail'));
     stream.on('data', (message) => seen.push(message.result));
     stream.on('error', () => {});
     cleanups.push(async () => stream.cancel());
@@ -250,7 +259,7 @@ ${queues}
     const missing = await failure(call(grpc, 'IsActive', ref(undefined)));
     expect(missing.code).toBe(status.INVALID_ARGUMENT);
     expect(missing.details).toContain(`the trigger's metadata has no queue`);
-    const streamMissing = grpc.StreamIsActive(ref('nope')) as ClientReadableStream<unknown>;
+    const streamMissing = openStream(grpc, ref('nope'));
     const streamError = await new Promise<ServiceError>((resolve) =>
       streamMissing.on('error', resolve),
     );
@@ -290,7 +299,7 @@ ${queues}
     wrong.set('authorization', `Bearer ${token}x`);
     const refused = await failure(isActive(grpc, 'mail', wrong));
     expect(refused.code).toBe(status.UNAUTHENTICATED);
-    const stream = grpc.StreamIsActive(ref('mail'), wrong) as ClientReadableStream<unknown>;
+    const stream = openStream(grpc, ref('mail'), wrong);
     const streamError = await new Promise<ServiceError>((resolve) => stream.on('error', resolve));
     expect(streamError.code).toBe(status.UNAUTHENTICATED);
     // The token is never printed.

@@ -220,13 +220,19 @@ function sidekiqQueues(info: string): string[] {
   }
 }
 
-/** RQ workers registered for the queue whose own key (it expires with the worker) exists. */
+/**
+ * RQ workers registered for the queue whose own hash still exists (it expires with the
+ * worker's TTL) and records no `death` (a worker that stopped keeps its hash for a minute).
+ */
 async function rqWorkers(client: Redis, queue: QueueConfig): Promise<number> {
   const prefix = queue.prefix ?? READER_DEFAULTS.prefixes.rq;
   const members = await client.smembers(`${prefix}rq:workers:${queue.backendName}`);
   if (members.length === 0) return 0;
   const pipeline = client.pipeline();
-  for (const member of members) pipeline.exists(`${prefix}${member}`);
+  for (const member of members) pipeline.hmget(`${prefix}${member}`, 'birth', 'death');
   const replies = (await pipeline.exec()) ?? [];
-  return replies.filter(([error, exists]) => !error && exists === 1).length;
+  return replies.filter(([error, fields]) => {
+    const [birth, death] = (fields ?? []) as (string | null)[];
+    return !error && birth !== null && birth !== undefined && !death;
+  }).length;
 }
