@@ -640,7 +640,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       next = await loadConfig(path, { env: options.env ?? process.env });
       await checkConfig(next, {
         configDir,
-        pools: !dryRun,
+        // Pods elsewhere (scaler mode): no program of this host's is ever run.
+        pools: !dryRun && !pods,
         // The running supervisor keeps refusing root until a restart: check what it will do.
         refuseRoot: refuseRoot || next.supervision.refuseRoot,
       });
