@@ -166,7 +166,8 @@ ${extra}
 defaults:
   driver: bullmq
   prefix: ${prefix}
-  command: [node, worker.js]   # run by the pods, never by qscale scaler
+  # Run by the pods, never by qscale scaler: no such program on this host is fine.
+  command: [qscale-test-no-such-worker]
   scaling: { cooldown: 0s, downStabilization: 0s }
 queues:
 ${queues}
@@ -264,6 +265,13 @@ ${queues}
       streamMissing.on('error', resolve),
     );
     expect(streamError.code).toBe(status.NOT_FOUND);
+
+    // A reload checks no worker program either (there is none here).
+    scaler.process.kill('SIGHUP');
+    await waitFor(() => /"msg":"configuration reloaded"/.test(scaler.logs()), {
+      timeoutMs: 30_000,
+      what: 'the configuration reloaded',
+    });
 
     scaler.process.kill('SIGTERM');
     expect(await scaler.exited).toBe(0);
