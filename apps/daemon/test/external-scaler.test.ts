@@ -1,30 +1,40 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
 import { redisUrl, waitFor } from '@qscale/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Daemon, loadExternalScaler, parseConfig, startDaemon } from '../src/index.js';
+import {
+  type Daemon,
+  loadConfig,
+  loadExternalScaler,
+  parseConfig,
+  startDaemon,
+} from '../src/index.js';
 
 // qscaled serves KEDA's external scaler only when the configuration has the section; its own
 // workers (here a dry run's) are what it reports. `qscale scaler` is tested in apps/cli.
 
 const ExternalScaler = loadExternalScaler();
 
-function config(section: string) {
+function config(section: string, queue = 'mail') {
+  return parseConfig(text(section, queue), { env: {} });
+}
+
+function text(section: string, queue = 'mail') {
   const prefix = `qscale-test-ext-${randomUUID().slice(0, 8)}`;
-  return parseConfig(
-    `redis: { url: "${redisUrl()}" }
+  return `redis: { url: "${redisUrl()}" }
 tick: 200ms
 http: { enabled: false }
 ${section}
 queues:
-  mail:
+  ${queue}:
     driver: bullmq
     prefix: ${prefix}
     command: [node, worker.js]
     workers: { min: 2, max: 4 }
-`,
-    { env: {} },
-  );
+`;
 }
 
 describe('qscaled and the externalScaler section', () => {
@@ -88,5 +98,37 @@ describe('qscaled and the externalScaler section', () => {
     daemon = null;
     await ended;
     client.close();
+  }, 60_000);
+
+  it('ends a stream with NOT_FOUND when a reload removes its queue', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qscale-ext-'));
+    try {
+      const path = join(dir, 'qscale.yml');
+      await writeFile(path, text('externalScaler: { port: 0 }'));
+      daemon = await startDaemon({
+        config: await loadConfig(path),
+        configPath: path,
+        dryRun: true,
+      });
+      const client = new ExternalScaler(daemon.scalerAddress ?? '', credentials.createInsecure());
+      const open = client.StreamIsActive as (request: unknown) => NodeJS.EventEmitter;
+      const stream = open.call(client, {
+        name: 'w',
+        namespace: 'n',
+        scalerMetadata: { queue: 'mail' },
+      });
+      const messages: boolean[] = [];
+      stream.on('data', (message: { result: boolean }) => messages.push(message.result));
+      const failed = new Promise<ServiceError>((resolve) => stream.once('error', resolve));
+      await waitFor(() => messages.length > 0, { what: 'the first stream message' });
+      await writeFile(path, text('externalScaler: { port: 0 }', 'other'));
+      expect(await daemon.reload()).toMatchObject({ ok: true });
+      const error = await failed;
+      expect(error.code).toBe(status.NOT_FOUND);
+      expect(error.details).toBe(`queue "mail" was removed from qscale's configuration`);
+      client.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

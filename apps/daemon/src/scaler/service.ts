@@ -144,18 +144,28 @@ export async function startExternalScalerServer(options: {
     // The state now (once the first tick has decided), then at each change only.
     const push = () => {
       const verdict = source.verdict(queue);
+      if (verdict === undefined) {
+        // A reload removed the queue: say so rather than go silent.
+        done();
+        call.emit('error', {
+          code: status.NOT_FOUND,
+          details: `queue "${queue}" was removed from qscale's configuration`,
+        });
+        return;
+      }
       if (!verdict) return;
       const active = verdict.desired > 0;
       if (active === sent) return;
       sent = active;
       call.write({ result: active });
     };
-    const unsubscribe = source.onTick(push);
-    streams.add(call);
+    let unsubscribe = () => {};
     const done = () => {
       unsubscribe();
       streams.delete(call);
     };
+    unsubscribe = source.onTick(push);
+    streams.add(call);
     call.on('cancelled', done);
     call.on('close', done);
     call.on('error', done);
