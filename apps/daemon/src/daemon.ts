@@ -21,6 +21,7 @@ import { type AlertsState, createAlerting } from './alerts/alerting.js';
 import { alertView } from './alerts/views.js';
 import { checkConfig } from './config/check.js';
 import type { Environment } from './config/env.js';
+import type { ExternalScalerConfig } from './config/external-scaler.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { QscaleConfig, QueueConfig } from './config/schema.js';
@@ -43,6 +44,8 @@ import {
   secretsOf,
   shareSettings,
 } from './runtime/wiring.js';
+import { PodWorkers, type WorkerCountView } from './scaler/pods.js';
+import { type ExternalScalerServer, startExternalScalerServer } from './scaler/service.js';
 
 export interface DaemonOptions {
   config: QscaleConfig;
@@ -61,6 +64,17 @@ export interface DaemonOptions {
   /** Where the resource monitor reads; for containers that mount them elsewhere. */
   procRoot?: string;
   sysRoot?: string;
+  /**
+   * The workers run elsewhere (pods that KEDA scales; `qscale scaler`): spawn nothing, count
+   * them from each queue's backend every tick, and leave this host's capacity out of the
+   * decisions. @defaultValue false
+   */
+  workersElsewhere?: boolean;
+  /**
+   * Serve KEDA's external scaler with these settings even when the configuration has no
+   * `externalScaler` section (`qscale scaler`). @defaultValue the configuration's section
+   */
+  externalScaler?: ExternalScalerConfig | null;
 }
 
 /**
@@ -92,6 +106,8 @@ export interface QueueState {
   lastDecision: Decision | null;
   /** The last decision kept the queue below its recommendation: by whom and why; else null. */
   held: QueueHold | null;
+  /** Workers run elsewhere (scaler mode): how they were counted at the last tick; else absent. */
+  workerCount?: WorkerCountView | null;
 }
 
 export interface DaemonState {
@@ -125,6 +141,8 @@ export type ReloadResult = { ok: true; changed: string[] } | { ok: false; proble
 export interface Daemon {
   /** Where the status API listens; null when `http.enabled` is false. */
   readonly url: string | null;
+  /** Where KEDA's external scaler gRPC service listens (`host:port`); null when not served. */
+  readonly scalerAddress: string | null;
   readonly metrics: DaemonMetrics;
   state(): DaemonState;
   /** Reads the configuration file again; an invalid one keeps the running configuration. */
@@ -147,7 +165,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const dryRun = options.dryRun ?? false;
   const configDir = options.configPath ? dirname(resolve(options.configPath)) : process.cwd();
   // What `qscale validate` checks too: every problem at once, before anything starts.
-  await checkConfig(options.config, { configDir, pools: !dryRun });
+  await checkConfig(options.config, { configDir, pools: !dryRun && !options.workersElsewhere });
   // Fixed for the supervisor's life; a reload may only make it stricter.
   const refuseRoot = options.config.supervision.refuseRoot;
   // Read at scrape time, from the state the loop keeps anyway.
@@ -189,14 +207,18 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
 
-  const supervisor: Supervisor | null = dryRun
-    ? null
-    : await startSupervisor({
-        stateFile: config.supervision.stateFile,
-        previousWorkers: config.supervision.previousWorkers,
-        refuseRoot: config.supervision.refuseRoot,
-        logger,
-      });
+  // Pods elsewhere: nothing to supervise here, only to count.
+  const pods = options.workersElsewhere ? new PodWorkers(logger) : null;
+  const tickListeners = new Set<() => void>();
+  const supervisor: Supervisor | null =
+    dryRun || pods
+      ? null
+      : await startSupervisor({
+          stateFile: config.supervision.stateFile,
+          previousWorkers: config.supervision.previousWorkers,
+          refuseRoot: config.supervision.refuseRoot,
+          logger,
+        });
   if (supervisor) watchSupervisor(supervisor, logger, metrics);
 
   const runtimes = new Map<string, QueueRuntime>();
@@ -264,17 +286,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       return runtime ? [runtime] : [];
     });
     const pids = live.map((runtime) => runtime.pool?.pids() ?? []);
-    // Redis and /proc are independent: read both at once.
-    const [snapshots, host] = await Promise.all([
+    // Redis and /proc are independent: read both at once (and count the pods, if elsewhere).
+    const [snapshots, host, podCounts] = await Promise.all([
       reader.snapshot().finally(() => lap('read')),
       monitor.snapshot(pids.flat()).catch((error: unknown) => {
         logger.error('cannot read host resources', { error });
         return null;
       }),
+      pods?.count(live.map((runtime) => runtime.config)),
     ]);
     resources = host;
     if (resources) supervisor?.observeResources(resources.perWorker);
-    hostCapacity = resources ? hostCapacityOf(resources, live, pids) : null;
+    // Pods elsewhere do not use this host's CPU and memory: only limits.maxWorkers bounds them.
+    hostCapacity = resources && !pods ? hostCapacityOf(resources, live, pids) : null;
     lap('resources');
 
     const decided: AllocationEntry[] = [];
@@ -284,6 +308,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       try {
         metrics.observeSnapshot(snapshot);
         reportReadability(snapshot, runtime, now);
+        pods?.observe(runtime, podCounts?.get(snapshot.queue), snapshot, now);
         const ctx = runtime.context(snapshot, now, config.tickMs);
         runtime.remember(snapshot);
         decided.push({ decision: runtime.decide(ctx, logger), ctx });
@@ -328,6 +353,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const durationMs = performance.now() - started;
     lastTick = { at: now, durationMs, phasesMs };
     metrics.observeTick(durationMs, durationMs > config.tickMs);
+    pods?.keep(new Set(runtimes.keys()));
+    for (const listener of tickListeners) {
+      try {
+        listener();
+      } catch (error) {
+        logger.error('a tick listener failed', { error });
+      }
+    }
   };
 
   /** Queues with no worker whose last read found no job: a first job wakes the loop. */
@@ -475,11 +508,38 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       },
     });
   };
+  // KEDA's external scaler, over the decisions of this loop (src/scaler/service.ts).
+  const scalerSettings = options.externalScaler ?? config.externalScaler;
+  let scaler: ExternalScalerServer | null = null;
   try {
     http = await startHttp();
+    scaler = scalerSettings
+      ? await startExternalScalerServer({
+          settings: scalerSettings,
+          logger,
+          source: {
+            queues: () => config.queues.map((queue) => queue.name),
+            verdict: (queue) => {
+              const runtime = runtimes.get(queue);
+              if (!runtime) return undefined;
+              return runtime.lastDecision ? { desired: runtime.lastDecision.to } : null;
+            },
+            onTick: (listener) => {
+              tickListeners.add(listener);
+              return () => tickListeners.delete(listener);
+            },
+          },
+        })
+      : null;
   } catch (error) {
     await ticker.stop();
-    await Promise.allSettled([supervisor?.stop(), reader.close(), monitor.close()]);
+    await Promise.allSettled([
+      supervisor?.stop(),
+      reader.close(),
+      monitor.close(),
+      http?.close(),
+      pods?.close(),
+    ]);
     throw error;
   }
 
@@ -501,6 +561,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           pool: runtime.pool?.status() ?? null,
           lastDecision: runtime.lastDecision,
           held: holds.current(queue.name),
+          ...(pods ? { workerCount: pods.view(queue.name) } : {}),
         },
       ];
     });
@@ -579,7 +640,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       next = await loadConfig(path, { env: options.env ?? process.env });
       await checkConfig(next, {
         configDir,
-        pools: !dryRun,
+        // Pods elsewhere (scaler mode): no program of this host's is ever run.
+        pools: !dryRun && !pods,
         // The running supervisor keeps refusing root until a restart: check what it will do.
         refuseRoot: refuseRoot || next.supervision.refuseRoot,
       });
@@ -693,6 +755,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     if (next.tickMs !== config.tickMs) restart.push('tick');
     if (httpChanged) restart.push('http');
     if (next.wakePollMs !== config.wakePollMs) restart.push('wake');
+    if (
+      !options.externalScaler &&
+      JSON.stringify(next.externalScaler) !== JSON.stringify(config.externalScaler)
+    ) {
+      logger.warn('externalScaler settings apply at the next start', {
+        running: scalerSettings ? `${scalerSettings.host}:${scalerSettings.port}` : null,
+      });
+    }
     if (JSON.stringify(next.supervision) !== JSON.stringify(config.supervision)) {
       logger.warn('supervision settings apply at the next start', {
         running: config.supervision,
@@ -765,7 +835,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       await chain;
       alerts.close();
       const summary = (await supervisor?.stop()) ?? null;
-      await Promise.allSettled([...stopping, reader.close(), monitor.close(), http?.close()]);
+      await Promise.allSettled([
+        ...stopping,
+        reader.close(),
+        monitor.close(),
+        http?.close(),
+        scaler?.close(),
+        pods?.close(),
+      ]);
       logger.info('qscale daemon stopped', { ...summary });
       return summary;
     })();
@@ -776,6 +853,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     queues: config.queues.map((queue) => queue.name),
     tickMs: config.tickMs,
     http: http?.url ?? null,
+    ...(scaler ? { externalScaler: scaler.address } : {}),
+    ...(pods ? { workers: 'elsewhere (counted from the backends)' } : {}),
     dryRun,
     adopted: supervisor?.previousRun.unclaimed ?? 0,
   });
@@ -783,6 +862,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   return {
     get url() {
       return http?.url ?? null;
+    },
+    get scalerAddress() {
+      return scaler?.address ?? null;
     },
     metrics,
     state,

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Environment } from './config/env.js';
+import { EXTERNAL_SCALER_DEFAULTS } from './config/external-scaler.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import { type Daemon, startDaemon } from './daemon.js';
@@ -12,6 +13,10 @@ export interface RunIo {
 }
 
 export const DAEMON_USAGE = 'qscaled [--config FILE] [--dry-run]';
+export const SCALER_USAGE = 'qscale scaler [--config FILE]';
+
+/** How runDaemon runs: `qscaled`, or `qscale scaler` (KEDA's external scaler, pods elsewhere). */
+export type RunMode = 'daemon' | 'scaler';
 
 /**
  * `qscaled` (and `qscale start`): loads the configuration, runs the daemon in the foreground
@@ -19,7 +24,14 @@ export const DAEMON_USAGE = 'qscaled [--config FILE] [--dry-run]';
  * workers at once, exit 1), and reloads the configuration on SIGHUP. Resolves with the exit
  * code: 0 stopped cleanly, 1 could not start or stop cleanly, 2 usage error.
  */
-export async function runDaemon(args: readonly string[], io: RunIo): Promise<number> {
+export async function runDaemon(
+  args: readonly string[],
+  io: RunIo,
+  mode: RunMode = 'daemon',
+): Promise<number> {
+  const scaler = mode === 'scaler';
+  const program = scaler ? 'qscale scaler' : 'qscaled';
+  const usage = scaler ? SCALER_USAGE : DAEMON_USAGE;
   let values: { config: string; 'dry-run': boolean; help: boolean };
   try {
     ({ values } = parseArgs({
@@ -33,14 +45,14 @@ export async function runDaemon(args: readonly string[], io: RunIo): Promise<num
       },
     }));
   } catch (error) {
-    io.stderr.write(
-      `qscaled: ${(error as Error).message.split('. ')[0]}\nusage: ${DAEMON_USAGE}\n`,
-    );
+    io.stderr.write(`${program}: ${(error as Error).message.split('. ')[0]}\nusage: ${usage}\n`);
     return 2;
   }
   if (values.help) {
     io.stderr.write(
-      `usage: ${DAEMON_USAGE}\nRuns the qscale control loop in the foreground. SIGTERM/SIGINT: stop every worker gracefully and exit; SIGHUP: reload the configuration.\n`,
+      scaler
+        ? `usage: ${usage}\nRuns the qscale control loop without workers and serves KEDA's external scaler. SIGTERM/SIGINT: stop; SIGHUP: reload the configuration.\n`
+        : `usage: ${usage}\nRuns the qscale control loop in the foreground. SIGTERM/SIGINT: stop every worker gracefully and exit; SIGHUP: reload the configuration.\n`,
     );
     return 0;
   }
@@ -52,7 +64,7 @@ export async function runDaemon(args: readonly string[], io: RunIo): Promise<num
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) io.stderr.write(`${formatProblem(problem)}\n`);
-    io.stderr.write(`qscaled: ${path} is not a usable configuration; nothing was started\n`);
+    io.stderr.write(`${program}: ${path} is not a usable configuration; nothing was started\n`);
     return 1;
   }
 
@@ -69,16 +81,31 @@ export async function runDaemon(args: readonly string[], io: RunIo): Promise<num
       dryRun: values['dry-run'],
       logger,
       env: io.env,
+      ...(scaler
+        ? {
+            workersElsewhere: true,
+            externalScaler: config.externalScaler ?? {
+              ...EXTERNAL_SCALER_DEFAULTS,
+              token: null,
+              tls: null,
+            },
+          }
+        : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError) {
       // The same lines `qscale validate` prints for this file.
       for (const problem of error.problems) io.stderr.write(`${formatProblem(problem)}\n`);
-      io.stderr.write(`qscaled: ${path} is not a usable configuration; nothing was started\n`);
+      io.stderr.write(`${program}: ${path} is not a usable configuration; nothing was started\n`);
     }
     logger.error('cannot start the daemon; nothing was left running', { error });
     logger.flush();
     return 1;
+  }
+
+  if (scaler) {
+    // The line a supervisor (or a test) waits for: the service answers from here on.
+    logger.info('qscale scaler ready', { externalScaler: daemon.scalerAddress, http: daemon.url });
   }
 
   return new Promise<number>((resolve) => {

@@ -4,6 +4,7 @@ import { demoCommand } from './demo.js';
 import { initCommand } from './init.js';
 import { queuesCommand } from './queues.js';
 import { resourcesCommand } from './resources.js';
+import { scalerCommand } from './scaler.js';
 import { simulateCommand } from './simulate.js';
 import { startCommand } from './start.js';
 import { statusCommand } from './status.js';
@@ -24,5 +25,6 @@ export const COMMANDS: readonly CommandSpec[] = [
   auditCommand,
   simulateCommand,
   startCommand,
+  scalerCommand,
   demoCommand,
 ];

@@ -328,6 +328,16 @@ function resolvePaths(config: QscaleConfig, baseDir: string): QscaleConfig {
   return {
     ...config,
     supervision: { ...config.supervision, stateFile: absolute(config.supervision.stateFile) },
+    externalScaler: config.externalScaler && {
+      ...config.externalScaler,
+      tls: config.externalScaler.tls && {
+        certFile: absolute(config.externalScaler.tls.certFile),
+        keyFile: absolute(config.externalScaler.tls.keyFile),
+        clientCaFile:
+          config.externalScaler.tls.clientCaFile &&
+          absolute(config.externalScaler.tls.clientCaFile),
+      },
+    },
     queues: config.queues.map((queue) => ({ ...queue, cwd: absolute(queue.cwd) })),
   };
 }

@@ -3,6 +3,11 @@ import { z } from 'zod';
 import { type AlertsConfig, alertsSchema, resolveAlerts } from './alerts.js';
 import { DEFAULTS } from './defaults.js';
 import {
+  type ExternalScalerConfig,
+  externalScalerSchema,
+  resolveExternalScaler,
+} from './external-scaler.js';
+import {
   account,
   argv,
   cores,
@@ -103,6 +108,8 @@ export interface QscaleConfig {
   log: { level: 'debug' | 'info' | 'warn' | 'error'; format: 'auto' | 'json' | 'pretty' };
   /** Alert webhooks (see config/alerts.ts); no webhook means no alert is sent. */
   alerts: AlertsConfig;
+  /** KEDA's external scaler gRPC service (config/external-scaler.ts); null: not served by qscaled. */
+  externalScaler: ExternalScalerConfig | null;
   /** In the order of the file. */
   queues: QueueConfig[];
 }
@@ -294,6 +301,7 @@ const fileSchema = z.strictObject({
     })
     .optional(),
   alerts: alertsSchema.optional(),
+  externalScaler: externalScalerSchema.optional(),
   defaults: queueSettingsSchema.optional(),
   queues: z.record(
     z
@@ -363,6 +371,9 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
       format: file.log?.format ?? DEFAULTS.log.format,
     },
     alerts: resolveAlerts(file.alerts, (path, message) =>
+      ctx.issues.push({ ...WHOLE, path, message }),
+    ),
+    externalScaler: resolveExternalScaler(file.externalScaler, (path, message) =>
       ctx.issues.push({ ...WHOLE, path, message }),
     ),
     queues,

@@ -27,6 +27,8 @@ export class QueueRuntime {
   lastDecision: Decision | null = null;
   /** Workers the dry run pretends to have (it spawns nothing). */
   virtualWorkers = 0;
+  /** Workers run elsewhere (pods, scaler mode): as counted from the backend at this tick. */
+  observedWorkers: WorkerCounts | null = null;
 
   private constructor(
     public config: QueueConfig,
@@ -64,9 +66,10 @@ export class QueueRuntime {
     this.pipeline = decider.pipeline;
   }
 
-  /** The workers as the strategy sees them: the pool's, or the dry run's pretend count. */
+  /** The workers as the strategy sees them: the pool's, the pods counted, or the dry run's. */
   workers(): WorkerCounts {
     if (this.pool) return this.pool.counts();
+    if (this.observedWorkers) return this.observedWorkers;
     return {
       running: this.virtualWorkers,
       starting: 0,

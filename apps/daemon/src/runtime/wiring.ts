@@ -72,6 +72,7 @@ export function secretsOf(config: QscaleConfig): string[] {
   };
   addRedis(config.redis);
   if (config.http.token) secrets.add(config.http.token);
+  if (config.externalScaler?.token) secrets.add(config.externalScaler.token);
   for (const secret of alertSecrets(config.alerts)) secrets.add(secret);
   for (const queue of config.queues) {
     addRedis(queue.redis);
