@@ -242,16 +242,25 @@ export async function runAccuracy(
     // The daemon's loop: one snapshot per tick on a fixed schedule, a late tick not doubled.
     const start = Date.now();
     await read();
-    const producing = system.produce(ctx, offsets).then((stoppable) => {
-      if (stoppable) stoppables.push(stoppable);
-    });
+    // Settled here and rethrown after the ticks, so a failing producer is never unhandled.
+    const producing = system.produce(ctx, offsets).then(
+      (stoppable) => {
+        if (stoppable) stoppables.push(stoppable);
+        return null;
+      },
+      (error: unknown) => error,
+    );
     let next = start;
     while (Date.now() - start < options.durationMs) {
       next += tickMs;
       await sleep(Math.max(0, next - Date.now()));
       await read();
     }
-    await producing;
+    const producerError = await producing;
+    if (producerError !== null)
+      throw new Error(`${system.name}: the producer failed: ${String(producerError)}`, {
+        cause: producerError,
+      });
     const truth = await waitForTruth(
       redis,
       ctx.truthKey,
@@ -369,7 +378,8 @@ function compare(
       }
       const range = possibleCounts(figure, truth, tick.calledAt, tick.returnedAt, slack);
       const ok = range.some(([lo, hi]) => value >= lo && value <= hi);
-      if (range.length > 1 || range.some(([lo, hi]) => lo !== hi)) tallies[figure].ambiguous++;
+      const values = new Set(range.flatMap(([lo, hi]) => [lo, hi]));
+      if (values.size > 1) tallies[figure].ambiguous++;
       const nearest = range.reduce((best, [lo, hi]) => {
         const error = value < lo ? value - lo : value > hi ? value - hi : 0;
         return Math.abs(error) < Math.abs(best) ? error : best;
