@@ -126,7 +126,7 @@ export interface AccuracyOptions {
   /** Passed to `createMetricsReader` over the daemon's defaults (none by default, as the daemon). */
   readerOptions?: Partial<Omit<MetricsReaderOptions, 'sources'>>;
   redisUrl?: string;
-  /** Longest wait for the last jobs to finish after `durationMs` (default 60 s). */
+  /** Longest wait for the last jobs to finish after `durationMs` (default 120 s: a backlog). */
   drainTimeoutMs?: number;
 }
 
@@ -265,7 +265,7 @@ export async function runAccuracy(
       redis,
       ctx.truthKey,
       offsets.length,
-      options.drainTimeoutMs ?? 60_000,
+      options.drainTimeoutMs ?? 120_000,
     );
     await read();
     const result = compare(system, ticks, truth, offsets.length, {
