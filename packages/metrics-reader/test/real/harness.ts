@@ -9,7 +9,9 @@
  *   const result = await runAccuracy(system, { rate: 3, serviceMs: 200, durationMs: 45_000, seed: 1 });
  *   expect(result.problems).toEqual([]);
  *
- * A plugin (`RealSystem`, one file per system, e.g. `rq.ts`) provides:
+ * A plugin (`RealSystem`, one file per system, e.g. `rq.ts`, its scripts under `<system>/`,
+ * listed in `systems.ts` for the bench, its test in `<system>.test.ts`) provides:
+ * - `name`, and `version(ctx)` (optional): the client's version as it reports it, for the bench.
  * - `source(ctx)`: the `QueueSource` the reader reads (`queue` is free, `backendName`/`prefix`
  *   as the system names the queue; use `ctx.prefix` so runs never share keys).
  * - `startWorker(ctx)`: ONE worker, concurrency 1, resolved when the worker itself reports it
@@ -41,7 +43,9 @@
  * - mean run time within 15 % or 50 ms; pickup p50 and p95 within 25 % or 250 ms, over the jobs
  *   the truth has finished (run time) or started (pickup) inside the reader's `windowMs`, at
  *   every tick after `settleMs`.
- * Set QSCALE_REAL_DEBUG=1 to print every tick's figures to stderr.
+ * Set QSCALE_REAL_DEBUG=1 to print every tick's figures to stderr. Also exported for plugins:
+ * `spawnReady` (a process started without a shell, resolved on its ready line), `sleep`,
+ * `poissonOffsets`, `percentile`.
  * A null figure never passes: unknown (with the plugin's reason) or a problem. A snapshot error is
  * a problem. Rates, run time and pickups may be null before `settleMs` (too little seen yet).
  */
@@ -96,7 +100,7 @@ export interface RealSystem {
   /** 'rq', 'bullmq-5', 'laravel-8', 'sidekiq-6', 'celery', ... */
   name: string;
   /** The client library's version as the system reports it (for the bench table). */
-  version(ctx: RunContext): Promise<string>;
+  version?(ctx: RunContext): Promise<string>;
   source(ctx: RunContext): QueueSource;
   startWorker(ctx: RunContext): Promise<Stoppable>;
   // biome-ignore lint/suspicious/noConfusingVoidType: the contract's shape; a plugin may return nothing.
@@ -219,7 +223,7 @@ export async function runAccuracy(
   const stoppables: Stoppable[] = [];
   const reader = createMetricsReader({ ...options.readerOptions, sources: [system.source(ctx)] });
   try {
-    const version = await system.version(ctx);
+    const version = (await system.version?.(ctx)) ?? 'not reported';
     stoppables.push(await system.startWorker(ctx));
     const offsets = poissonOffsets(options.rate, options.durationMs, options.seed);
     const ticks: Tick[] = [];
