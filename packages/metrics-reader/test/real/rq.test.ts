@@ -12,5 +12,5 @@ describe('RQ with a real worker', () => {
     const result = await runAccuracy(rq, { rate: 3, serviceMs: 200, durationMs: 45_000, seed: 12 });
     expect(result.jobs).toBeGreaterThan(90);
     expect(result.problems).toEqual([]);
-  }, 240_000);
+  }, 300_000);
 });
