@@ -10,5 +10,6 @@ export type {
   QueueSource,
   ReaderStats,
   RedisConnectionOptions,
+  SentinelAddress,
   SnapshotCost,
 } from './types.js';

@@ -32,7 +32,9 @@ describe('createMetricsReader options', () => {
   it('refuses an unknown option and a URL that is not Redis, without echoing credentials', () => {
     expect(problem({ sources: [], tickMs: 5 }).message).toContain('tickMs');
     const error = problem({ sources: [{ ...source, redis: { url: 'http://user:hunter2@host' } }] });
-    expect(error.message).toContain('sources[0].redis.url: expected a redis:// or rediss:// URL');
+    expect(error.message).toContain(
+      'sources[0].redis.url: expected a redis://, rediss://, redis+unix:///path/to/socket or unix:///path/to/socket URL',
+    );
     expect(error.message).not.toContain('hunter2');
   });
 

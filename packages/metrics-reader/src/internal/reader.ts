@@ -13,7 +13,8 @@ import type {
   SnapshotCost,
 } from '../types.js';
 import { Batch } from './batch.js';
-import { Connection, isConnectionError, type Reply } from './connection.js';
+import { ClusterConnection } from './cluster.js';
+import { Connection, isConnectionError, type RedisLink, type Reply } from './connection.js';
 import { scanQueues } from './discovery.js';
 import { BullmqReader } from './drivers/bullmq.js';
 import { CeleryReader } from './drivers/celery.js';
@@ -34,7 +35,7 @@ import type { SharedReader } from './shared.js';
 
 /** The queues that share one Redis: one client, one pipeline per round trip. */
 interface Group {
-  connection: Connection;
+  connection: RedisLink;
   readers: QueueReader[];
   shared: SharedReader[];
   previous: { startedAt: number; readAt: number } | null;
@@ -57,14 +58,20 @@ interface GroupCost {
 export function createMetricsReader(input: MetricsReaderOptions): MetricsReader {
   const options = resolveOptions(input);
   const context: ReaderContext = { options, logger: options.logger };
-  const connections = new Map<string, Connection>();
+  const connections = new Map<string, RedisLink>();
   let sources = options.sources;
   let groups: Group[] = [];
   /** Each queue's reader by the identity of its source: what `setSources` keeps. */
   let readers = new Map<string, QueueReader>();
   let order: QueueReader[] = [];
 
-  const connectionFor = (key: string, create: () => Connection): Connection => {
+  /** One server (plain, Unix socket or found through Sentinel), or a whole cluster. */
+  const openLink = (redis: ResolvedSource['redis']): RedisLink =>
+    redis.cluster
+      ? new ClusterConnection(redis, options, options.logger)
+      : new Connection(redis, options, options.logger);
+
+  const connectionFor = (key: string, create: () => RedisLink): RedisLink => {
     let connection = connections.get(key);
     if (!connection) {
       connection = create();
@@ -86,10 +93,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       const key = connectionKey(source.redis);
       let group = nextGroups.get(key);
       if (!group) {
-        const connection = connectionFor(
-          key,
-          () => new Connection(source.redis, options, options.logger),
-        );
+        const connection = connectionFor(key, () => openLink(source.redis));
         const kept = previousGroups.get(connection);
         group = kept
           ? { ...kept, readers: [] }
@@ -284,10 +288,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
           found.push(...cached.queues);
           continue;
         }
-        const connection = connectionFor(
-          key,
-          () => new Connection(target.redis, options, options.logger),
-        );
+        const connection = connectionFor(key, () => openLink(target.redis));
         let scan: Awaited<ReturnType<typeof scanQueues>>;
         try {
           scan = await scanQueues(connection, target.driver, target.prefix);
