@@ -1,4 +1,5 @@
 import type { Logger, SnapshotError } from '@qscale/contracts';
+import { keySlot, SLOTS } from './cluster-layout.js';
 import {
   type Command,
   Connection,
@@ -10,7 +11,6 @@ import {
 } from './connection.js';
 import { parseRedisUrl, type ResolvedOptions, type ResolvedRedis, redactedUrl } from './options.js';
 
-const SLOTS = 16_384;
 /** A reply redirected more often than this keeps the redirection as its error. */
 const MAX_REDIRECTIONS = 3;
 
@@ -197,34 +197,3 @@ export function keyOf(command: Command): string | null {
 }
 
 const KEYLESS = new Set(['scan', 'ping', 'role', 'info', 'cluster', 'client', 'auth', 'select']);
-
-/** The hash slot of a key: CRC16 (XMODEM) of its hash tag, or of the whole key, mod 16384. */
-export function keySlot(key: string): number {
-  const bytes = Buffer.from(key, 'utf8');
-  let start = 0;
-  let end = bytes.length;
-  const open = bytes.indexOf(0x7b); // {
-  if (open !== -1) {
-    const close = bytes.indexOf(0x7d, open + 1); // }
-    if (close > open + 1) {
-      start = open + 1;
-      end = close;
-    }
-  }
-  let crc = 0;
-  for (let index = start; index < end; index++) {
-    crc ^= (bytes[index] as number) << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc % SLOTS;
-}
-
-/** The hash tag of a key (what is between the first `{` and the next `}`), or null. */
-export function hashTag(key: string): string | null {
-  const open = key.indexOf('{');
-  if (open === -1) return null;
-  const close = key.indexOf('}', open + 1);
-  return close > open + 1 ? key.slice(open + 1, close) : null;
-}

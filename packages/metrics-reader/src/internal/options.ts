@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DEFAULTS } from '../defaults.js';
 import { MetricsReaderError } from '../errors.js';
 import type { MetricsReaderOptions, QueueSource, RedisConnectionOptions } from '../types.js';
+import { clusterProblem } from './cluster-layout.js';
 
 /** Options with every default filled in. */
 export interface ResolvedOptions {
@@ -262,6 +263,15 @@ export function resolveOptions(input: MetricsReaderOptions): ResolvedOptions {
   }
   const sources = options.sources.map(resolveSource);
   reportDuplicates(sources);
+  options.sources.forEach((source, index) => {
+    const problem = source.redis.cluster ? clusterProblem(source) : null;
+    if (problem !== null) {
+      throw new MetricsReaderError(
+        'INVALID_OPTIONS',
+        `createMetricsReader: sources[${index}] (queue "${source.queue}"): ${problem}`,
+      );
+    }
+  });
   return {
     sources,
     logger: options.logger ?? silentLogger,
