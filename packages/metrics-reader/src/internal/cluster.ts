@@ -9,7 +9,8 @@ import {
   type Reply,
   type Sendable,
 } from './connection.js';
-import { parseRedisUrl, type ResolvedOptions, type ResolvedRedis, redactedUrl } from './options.js';
+import type { ResolvedOptions, ResolvedRedis } from './options.js';
+import { parseRedisUrl, redactedUrl } from './redis-url.js';
 
 /** A reply redirected more often than this keeps the redirection as its error. */
 const MAX_REDIRECTIONS = 3;

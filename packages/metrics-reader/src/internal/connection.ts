@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { isIP, type Socket, connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Logger, SnapshotError } from '@qscale/contracts';
 import type { MetricsReaderErrorCode } from '../errors.js';
-import { parseRedisUrl, type ResolvedOptions, type ResolvedRedis, redactedUrl } from './options.js';
+import type { ResolvedOptions, ResolvedRedis } from './options.js';
+import { parseRedisUrl, redactedUrl } from './redis-url.js';
 import { encodeCommand, encodeCommands, RespParser, type RespValue } from './resp.js';
 import { askSentinels } from './sentinel.js';
+import { type Endpoint, openSocket } from './socket.js';
 
 /** One command of a pipeline: name and arguments. */
 export type Command = [name: string, ...args: (string | number)[]];
@@ -67,18 +67,6 @@ interface Batch {
   replies: Reply[];
   resolve(replies: Reply[]): void;
   reject(error: Error): void;
-}
-
-/** Where one connection goes and how it logs in; explicit options override the URL. */
-interface Endpoint {
-  /** Set for a Unix socket; then host and port are unused. */
-  socketPath: string | null;
-  host: string;
-  port: number;
-  tls: boolean;
-  username: string | null;
-  password: string | null;
-  db: number;
 }
 
 /**
@@ -229,7 +217,7 @@ export class Connection implements RedisLink {
   private async connect(): Promise<void> {
     try {
       const endpoint = await this.endpoint();
-      const socket = await this.open(endpoint);
+      const socket = await openSocket(endpoint, this.redis.tls, this.options.connectTimeoutMs);
       this.attach(socket);
       await this.handshake(endpoint);
       this.failures = 0;
@@ -271,51 +259,6 @@ export class Connection implements RedisLink {
     }
     if (!url) throw new Error('no Redis URL');
     return { ...base, socketPath: url.socketPath, host: url.host, port: url.port };
-  }
-
-  private async open(endpoint: Endpoint): Promise<Socket> {
-    const tls = this.redis.tls;
-    const [ca, cert, key] = await Promise.all([
-      tls?.caFile ? this.readTlsFile('CA', tls.caFile) : undefined,
-      tls?.certFile ? this.readTlsFile('client certificate', tls.certFile) : undefined,
-      tls?.keyFile ? this.readTlsFile('client key', tls.keyFile) : undefined,
-    ]);
-    return new Promise<Socket>((resolve, reject) => {
-      const socket: Socket =
-        endpoint.socketPath !== null
-          ? tcpConnect({ path: endpoint.socketPath })
-          : endpoint.tls
-            ? tlsConnect({
-                host: endpoint.host,
-                port: endpoint.port,
-                rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-                ...(ca !== undefined ? { ca } : {}),
-                ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
-                ...(tls?.servername
-                  ? { servername: tls.servername }
-                  : isIP(endpoint.host) === 0
-                    ? { servername: endpoint.host }
-                    : {}),
-              })
-            : tcpConnect({ host: endpoint.host, port: endpoint.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`timed out connecting after ${this.options.connectTimeoutMs} ms`));
-      }, this.options.connectTimeoutMs);
-      const fail = (error: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(error);
-      };
-      socket.once('error', fail);
-      const secure = endpoint.tls && endpoint.socketPath === null;
-      socket.once(secure ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        if (endpoint.socketPath === null) socket.setNoDelay(true);
-        resolve(socket);
-      });
-    });
   }
 
   private attach(socket: Socket): void {
@@ -410,15 +353,6 @@ export class Connection implements RedisLink {
         code: classifyRedisError(error),
         error: error.message,
       });
-    }
-  }
-
-  private async readTlsFile(what: string, file: string): Promise<Buffer> {
-    try {
-      return await readFile(file);
-    } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new Error(`TLS ${what} file ${file} could not be read (${reason})`);
     }
   }
 }

@@ -26,11 +26,11 @@ import {
   parseRedisOptions,
   type ResolvedOptions,
   type ResolvedSource,
-  redactedUrl,
   resolveOptions,
   resolveRedis,
 } from './options.js';
 import type { QueueReader, ReaderContext, Tick } from './queue-reader.js';
+import { redactedUrl } from './redis-url.js';
 import type { SharedReader } from './shared.js';
 
 /** The queues that share one Redis: one client, one pipeline per round trip. */
