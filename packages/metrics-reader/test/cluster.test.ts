@@ -34,6 +34,9 @@ beforeAll(async () => {
           'nodes.conf',
           '--cluster-node-timeout',
           '5000',
+          // A master going down (last test) leaves the others serving their slots.
+          '--cluster-require-full-coverage',
+          'no',
         ],
         { port },
       ),
@@ -58,7 +61,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await cluster?.quit().catch(() => undefined);
+  // A master is down by now: disconnect rather than wait for its QUIT.
+  cluster?.disconnect();
   for (const redis of direct) redis.disconnect();
   for (const server of nodes) await server.stop();
 });
@@ -190,6 +194,54 @@ describe('Redis Cluster', () => {
       await b.obliterate({ force: true }).catch(() => undefined);
       await a.close();
       await b.close();
+    }
+  });
+
+  // Last: stops a master for good.
+  it('keeps reading the queues of the other masters when one master is down', async () => {
+    const emails = new Queue('survivor', { connection: cluster, prefix: '{bull}' });
+    try {
+      await emails.add('x', {});
+      const bullOwner = (await ownerOf(keySlot('bull'))).port;
+      let tag = 'gone';
+      for (let index = 0; (await ownerOf(keySlot(tag))).port === bullOwner; index++) {
+        tag = `gone${index}`;
+      }
+      const victimPort = (await ownerOf(keySlot(tag))).port;
+      const reader = createMetricsReader({
+        sources: [
+          {
+            queue: 'survivor',
+            driver: 'bullmq',
+            backendName: 'survivor',
+            prefix: '{bull}',
+            redis: { url: seedUrl(), cluster: true },
+          },
+          {
+            queue: 'gone',
+            driver: 'laravel',
+            backendName: `{${tag}}`,
+            prefix: null,
+            redis: { url: seedUrl(), cluster: true },
+          },
+        ],
+        reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+      });
+      try {
+        const [before] = await reader.snapshot();
+        expect(before).toMatchObject({ pending: 1 });
+        await nodes.find((server) => server.port === victimPort)?.stop();
+        const [survivor, gone] = await reader.snapshot();
+        expect(survivor?.error).toBeUndefined();
+        expect(survivor?.pending).toBe(1);
+        expect(gone?.error?.code).toBe('REDIS_UNREACHABLE');
+        expect(gone?.pending).toBeNull();
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await emails.obliterate({ force: true }).catch(() => undefined);
+      await emails.close();
     }
   });
 });
