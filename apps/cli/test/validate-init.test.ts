@@ -94,6 +94,21 @@ const rejections: [string, string, string][] = [
     'queues.emails.env.API_KEY: environment variable ${EMAIL_API_KEY} is not set and has no default (write ${NAME:-default}) (qscale.yml:5:21)',
   ],
   [
+    'a queue whose keys cannot share a Redis Cluster slot',
+    `redis: { url: "redis://10.0.0.1:7000", cluster: true }\n${base('    command: [node, w.js]\n')}`,
+    `queues.emails.prefix: BullMQ's keys of queue "emails" (bull:emails:wait, bull:emails:active, bull:emails:<job id>, ...) do not share a hash slot on Redis Cluster: use a prefix with a hash tag, e.g. "{bull}", as BullMQ requires on a cluster (qscale.yml:3:3)`,
+  ],
+  [
+    'a driver Redis Cluster cannot serve',
+    'redis: { url: "redis://10.0.0.1:7000", cluster: true }\nqueues:\n  jobs:\n    driver: sidekiq\n    command: [sidekiq]\n',
+    'queues.jobs.driver: Sidekiq is not supported on Redis Cluster: its global keys (queues, processes, schedule, retry, stat:*) cannot share a hash slot with a queue (qscale.yml:4:13)',
+  ],
+  [
+    'a Sentinel block next to a url',
+    `redis:\n  url: redis://h:6379\n  sentinel: { masterName: m, sentinels: ["h:26379"], password: "s3nt1nel-pw" }\n${base('    command: [node, w.js]\n')}`,
+    'redis.url: set either url or sentinel, not both (the Sentinels name the master) (qscale.yml:2:8)',
+  ],
+  [
     'malformed YAML',
     'queues:\n  emails: { driver: bullmq\n',
     'malformed YAML: Flow map in block collection must be sufficiently indented and end with a } (qscale.yml:3:1)',

@@ -1,6 +1,7 @@
 export { DEFAULTS } from './defaults.js';
 export type { MetricsReaderErrorCode } from './errors.js';
 export { MetricsReaderError } from './errors.js';
+export { clusterProblem } from './internal/cluster-layout.js';
 export { createMetricsReader } from './internal/reader.js';
 export type {
   DiscoveredQueue,
@@ -11,5 +12,6 @@ export type {
   QueueSource,
   ReaderStats,
   RedisConnectionOptions,
+  SentinelAddress,
   SnapshotCost,
 } from './types.js';

@@ -1,9 +1,19 @@
 import type { Logger, QueueBackend, QueueSnapshot } from '@qscale/contracts';
 
+/** A Sentinel to ask where the master is. */
+export interface SentinelAddress {
+  host: string;
+  port: number;
+}
+
 /** How to reach one Redis; the same shape as the daemon's resolved `redis` settings. */
 export interface RedisConnectionOptions {
-  /** `redis://` or `rediss://` (TLS) URL; may carry user, password and db. */
-  url: string;
+  /**
+   * `redis://` or `rediss://` (TLS) URL, which may carry user, password and db; or a Unix
+   * socket, `redis+unix:///path/to/redis.sock?db=N` (also `unix:///path?db=N`). With
+   * `cluster`, one node of the cluster. Required unless `sentinel` is set (then omitted).
+   */
+  url?: string | null | undefined;
   /** ACL user name, overriding the URL's. */
   username?: string | null | undefined;
   /** Password, overriding the URL's. Never logged. */
@@ -15,6 +25,10 @@ export interface RedisConnectionOptions {
     | {
         /** PEM file of the CA that signed the server's certificate. */
         caFile?: string | null | undefined;
+        /** PEM client certificate, for a server with `tls-auth-clients yes` (with `keyFile`). */
+        certFile?: string | null | undefined;
+        /** PEM private key of `certFile`. */
+        keyFile?: string | null | undefined;
         /** Name to check the server's certificate against (SNI). */
         servername?: string | null | undefined;
         /** Refuse a certificate that does not verify. @defaultValue true */
@@ -22,6 +36,29 @@ export interface RedisConnectionOptions {
       }
     | null
     | undefined;
+  /**
+   * Redis Sentinel: the master is asked of these Sentinels (in order, first answer wins) on
+   * every connection, and checked with `ROLE`; after a failover the next connection goes to
+   * the new master. `username`/`password`/`db`/`tls` above apply to the master.
+   */
+  sentinel?:
+    | {
+        /** The master's name in the Sentinels' configuration (`sentinel monitor <name> ...`). */
+        masterName: string;
+        sentinels: readonly SentinelAddress[];
+        /** ACL user for the Sentinels (not the master's). */
+        username?: string | null | undefined;
+        /** The Sentinels' `requirepass` (not the master's). Never logged. */
+        password?: string | null | undefined;
+      }
+    | null
+    | undefined;
+  /**
+   * Redis Cluster: `url` is one node; the slot map is read from it and each tick sends one
+   * pipeline per master that owns a key read, following MOVED and ASK redirections.
+   * @defaultValue false
+   */
+  cluster?: boolean | undefined;
 }
 
 /** One queue to read, as the configuration resolves it. */

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger, QueueBackend } from '@qscale/contracts';
 import {
   createTestCertificates,
@@ -13,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader } from '../src/index.js';
 import { publishCelery } from './helpers/celery.js';
 import { enqueueRq } from './helpers/rq.js';
+import { startServer } from './helpers/servers.js';
 import { pushSidekiq } from './helpers/sidekiq.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -176,6 +180,64 @@ describe('credentials and TLS', () => {
     expect(garbled?.pending).toBeNull();
   });
 
+  it('presents a client certificate to a server that demands one; without it the server refuses, REDIS_TLS', async () => {
+    const certificates = await createTestCertificates();
+    cleanups.push(() => certificates.remove());
+    const tlsPort = await freePort();
+    const server = await startPrivateRedis(
+      certificates.tlsServerArgs(tlsPort, { authClients: true }),
+    );
+    cleanups.push(() => server.stop());
+    const admin = new Redis(server.url);
+    cleanups.push(() => admin.quit());
+    const url = `rediss://127.0.0.1:${tlsPort}`;
+    const withCert = source('mtls', url, {
+      tls: {
+        caFile: certificates.caFile,
+        certFile: certificates.clientCertFile,
+        keyFile: certificates.clientKeyFile,
+      },
+    });
+    const queue = new LaravelRedisQueue(admin, { prefix: withCert.prefix, queue: 'mtls' });
+    await queue.push();
+    await queue.push();
+
+    const { logger, lines } = recordingLogger();
+    const withoutCert = track(
+      createMetricsReader({
+        sources: [{ ...withCert, redis: { url, tls: { caFile: certificates.caFile } } }],
+        logger,
+      }),
+    );
+    const [refused] = await withoutCert.snapshot();
+    expect(refused?.pending).toBeNull();
+    expect(refused?.error?.code).toBe('REDIS_TLS');
+    expect(refused?.error?.message).toContain(`127.0.0.1:${tlsPort}`);
+    expect(lines.some((line) => line.fields?.code === 'REDIS_TLS')).toBe(true);
+
+    const accepted = track(createMetricsReader({ sources: [withCert] }));
+    const [read] = await accepted.snapshot();
+    expect(read?.error).toBeUndefined();
+    expect(read?.pending).toBe(2);
+  });
+
+  it('names an unreadable client key file', async () => {
+    const certificates = await createTestCertificates();
+    cleanups.push(() => certificates.remove());
+    const reader = track(
+      createMetricsReader({
+        sources: [
+          source('q', 'rediss://127.0.0.1:6380', {
+            tls: { certFile: certificates.clientCertFile, keyFile: '/nonexistent/client.key' },
+          }),
+        ],
+      }),
+    );
+    const [snapshot] = await reader.snapshot();
+    expect(snapshot?.error?.code).toBe('REDIS_TLS');
+    expect(snapshot?.error?.message).toContain('TLS client key file /nonexistent/client.key');
+  });
+
   it('reports an unreadable CA file as REDIS_TLS, naming the file', async () => {
     const reader = track(
       createMetricsReader({
@@ -187,6 +249,41 @@ describe('credentials and TLS', () => {
     const [snapshot] = await reader.snapshot();
     expect(snapshot?.error?.code).toBe('REDIS_TLS');
     expect(snapshot?.error?.message).toContain('/nonexistent/ca.pem');
+  });
+});
+
+describe('a Unix socket', () => {
+  it('reads a queue through redis+unix:// and unix: URLs, with the db from ?db=', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'qscale-sock-'));
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    const socket = join(folder, 'redis.sock');
+    const server = await startServer(['--port', '0', '--unixsocket', socket]);
+    cleanups.push(() => server.stop());
+    const admin = new Redis({ path: socket, db: 3 });
+    cleanups.push(() => admin.quit());
+    const prefix = uniquePrefix('sock');
+    const queue = new LaravelRedisQueue(admin, { prefix, queue: 'local' });
+    for (let index = 0; index < 4; index++) await queue.push();
+
+    const reader = track(
+      createMetricsReader({
+        sources: [
+          { ...source('db3', `redis+unix://${socket}?db=3`), prefix, backendName: 'local' },
+          { ...source('db0', `unix://${socket}`), prefix, backendName: 'local' },
+        ],
+      }),
+    );
+    const [db3, db0] = await reader.snapshot();
+    expect(db3?.error).toBeUndefined();
+    expect(db3?.pending).toBe(4);
+    expect(db0?.error).toBeUndefined();
+    expect(db0?.pending).toBe(0);
+
+    // A socket nobody listens on is unreachable, named by its path.
+    await server.stop();
+    const [gone] = await reader.snapshot();
+    expect(gone?.error?.code).toBe('REDIS_UNREACHABLE');
+    expect(gone?.error?.message).toContain(`unix:${socket}/3`);
   });
 });
 

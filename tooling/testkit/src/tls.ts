@@ -12,8 +12,14 @@ export interface TestCertificates {
   /** The server's certificate, for localhost and 127.0.0.1, signed by the test CA. */
   readonly certFile: string;
   readonly keyFile: string;
-  /** `redis-server` arguments for a TLS port with these files (clients need no certificate). */
-  tlsServerArgs(port: number): string[];
+  /** A client certificate (CN qscale-client) signed by the test CA, and its key. */
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+  /**
+   * `redis-server` arguments for a TLS port with these files; clients need no certificate
+   * unless `authClients` (then `--tls-auth-clients yes`: one signed by the test CA).
+   */
+  tlsServerArgs(port: number, options?: { authClients?: boolean }): string[];
   /** Deletes the files. */
   remove(): Promise<void>;
 }
@@ -77,6 +83,34 @@ export async function createTestCertificates(): Promise<TestCertificates> {
       '-extfile',
       file('server.ext'),
     ]);
+    await openssl([
+      'req',
+      ...ecKey,
+      '-keyout',
+      file('client.key'),
+      '-out',
+      file('client.csr'),
+      '-subj',
+      '/CN=qscale-client',
+    ]);
+    await writeFile(file('client.ext'), 'extendedKeyUsage=clientAuth\n');
+    await openssl([
+      'x509',
+      '-req',
+      '-in',
+      file('client.csr'),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      file('client.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      file('client.ext'),
+    ]);
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
@@ -85,7 +119,9 @@ export async function createTestCertificates(): Promise<TestCertificates> {
     caFile: file('ca.crt'),
     certFile: file('server.crt'),
     keyFile: file('server.key'),
-    tlsServerArgs: (port) => [
+    clientCertFile: file('client.crt'),
+    clientKeyFile: file('client.key'),
+    tlsServerArgs: (port, options = {}) => [
       '--tls-port',
       String(port),
       '--tls-cert-file',
@@ -95,7 +131,7 @@ export async function createTestCertificates(): Promise<TestCertificates> {
       '--tls-ca-cert-file',
       file('ca.crt'),
       '--tls-auth-clients',
-      'no',
+      options.authClients ? 'yes' : 'no',
     ],
     remove: () => rm(dir, { recursive: true, force: true }),
   };

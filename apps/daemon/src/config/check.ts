@@ -26,7 +26,8 @@ export interface CheckConfigOptions {
  * Everything `qscaled` checks of a valid configuration before it starts (and before a reload
  * changes anything): each queue's strategy and policies can be created, its workers can be
  * started on this host (program, directory, account, `supervision.refuseRoot`), its Redis
- * source is usable (TLS CA file readable). `qscale validate` runs the same function, so a file
+ * source is usable (TLS CA, client certificate and key files readable; on Redis Cluster, every
+ * queue's keys can share a hash slot). `qscale validate` runs the same function, so a file
  * it accepts is one the daemon starts with. Nothing is started or changed.
  * @throws {ConfigError} `CONFIG_UNUSABLE`, with every problem found and its line:column when
  * the configuration came from `loadConfig`/`parseConfig`.
@@ -74,21 +75,33 @@ export async function checkConfig(
   } catch (error) {
     report([['redis']], messageOf(error));
   }
-  const caFiles = new Map<string, PathSegment[][]>();
-  if (config.redis.tls?.caFile) caFiles.set(config.redis.tls.caFile, [['redis', 'tls', 'ca']]);
-  for (const queue of config.queues) {
-    const ca = queue.redis.tls?.caFile;
-    if (ca && !caFiles.has(ca)) {
-      caFiles.set(ca, [
-        ['queues', queue.name, 'redis', 'tls', 'ca'],
-        ['defaults', 'redis', 'tls', 'ca'],
-        ['redis', 'tls', 'ca'],
-      ]);
+  // Every TLS file (CA, client certificate, client key) must be readable by this account.
+  const tlsFiles = new Map<string, { what: string; where: PathSegment[][] }>();
+  const tlsKeys = [
+    ['caFile', 'ca', 'CA file'],
+    ['certFile', 'cert', 'client certificate file'],
+    ['keyFile', 'key', 'client key file'],
+  ] as const;
+  for (const [field, key, what] of tlsKeys) {
+    const top = config.redis.tls?.[field];
+    if (top) tlsFiles.set(top, { what, where: [['redis', 'tls', key]] });
+    for (const queue of config.queues) {
+      const file = queue.redis.tls?.[field];
+      if (file && !tlsFiles.has(file)) {
+        tlsFiles.set(file, {
+          what,
+          where: [
+            ['queues', queue.name, 'redis', 'tls', key],
+            ['defaults', 'redis', 'tls', key],
+            ['redis', 'tls', key],
+          ],
+        });
+      }
     }
   }
-  for (const [ca, where] of caFiles) {
-    await access(ca, constants.R_OK).catch((error: NodeJS.ErrnoException) =>
-      report(where, `cannot read the TLS CA file ${ca} (${error.code ?? error.message})`),
+  for (const [file, { what, where }] of tlsFiles) {
+    await access(file, constants.R_OK).catch((error: NodeJS.ErrnoException) =>
+      report(where, `cannot read the TLS ${what} ${file} (${error.code ?? error.message})`),
     );
   }
 

@@ -97,10 +97,14 @@ export function text(what: string) {
 }
 
 export function redisUrl() {
-  const expected = 'expected a Redis URL like redis://127.0.0.1:6379 or rediss://host:6380/0';
+  const expected =
+    'expected a Redis URL like redis://127.0.0.1:6379, rediss://host:6380/0 or redis+unix:///run/redis/redis.sock?db=0';
   return z.string({ error: expected }).refine((value) => {
     try {
       const url = new URL(value);
+      if (url.protocol === 'redis+unix:' || url.protocol === 'unix:') {
+        return url.host === '' && url.pathname.length > 1;
+      }
       return (url.protocol === 'redis:' || url.protocol === 'rediss:') && url.hostname !== '';
     } catch {
       return false;

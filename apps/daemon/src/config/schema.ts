@@ -1,4 +1,5 @@
 import { QUEUE_BACKENDS, type QueueBackend } from '@qscale/contracts';
+import { clusterProblem } from '@qscale/metrics-reader';
 import { z } from 'zod';
 import { type AlertsConfig, alertsSchema, resolveAlerts } from './alerts.js';
 import { DEFAULTS } from './defaults.js';
@@ -29,7 +30,10 @@ import {
 // DEFAULTS; the result uses the house units (`...Ms`, `...Bytes`).
 
 export interface RedisConnection {
-  /** `redis://` or `rediss://` (TLS) URL; may carry user, password and db. */
+  /**
+   * `redis://`, `rediss://` (TLS) or `redis+unix:///path?db=N` URL; may carry user, password
+   * and db. With `sentinel`, a name for messages only: `redis+sentinel://<first Sentinel>/<master>`.
+   */
   url: string;
   /** ACL user name, overriding the URL's. */
   username: string | null;
@@ -38,7 +42,23 @@ export interface RedisConnection {
   /** Database index, overriding the URL's. */
   db: number | null;
   /** TLS settings; null means TLS only if the URL is `rediss://`. */
-  tls: { caFile: string | null; servername: string | null; rejectUnauthorized: boolean } | null;
+  tls: {
+    caFile: string | null;
+    /** Client certificate and its key, for `tls-auth-clients yes`. */
+    certFile: string | null;
+    keyFile: string | null;
+    servername: string | null;
+    rejectUnauthorized: boolean;
+  } | null;
+  /** Redis Sentinel: the master is found through these Sentinels; null: not used. */
+  sentinel: {
+    masterName: string;
+    sentinels: { host: string; port: number }[];
+    username: string | null;
+    password: string | null;
+  } | null;
+  /** Redis Cluster: `url` is one node of it. */
+  cluster: boolean;
 }
 
 export interface StrategyChoice {
@@ -125,6 +145,19 @@ function optionalSecret(what: string) {
     .transform((value) => (value === '' ? undefined : value));
 }
 
+/** A Sentinel as `host:port` (port 26379 when omitted). */
+const sentinelAddress = z
+  .string({ error: 'expected a Sentinel as "host:port"' })
+  .transform((value, ctx) => {
+    const match = /^(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(value.trim());
+    const port = Number(match?.[2] ?? 26379);
+    if (!match || port < 1 || port > 65_535) {
+      ctx.addIssue({ code: 'custom', message: 'expected a Sentinel as "host:port"', input: value });
+      return z.NEVER;
+    }
+    return { host: (match[1] as string).replace(/^\[|\]$/g, ''), port };
+  });
+
 const redisSchema = z.strictObject({
   url: redisUrl().optional(),
   username: optionalSecret('an ACL user name'),
@@ -133,10 +166,23 @@ const redisSchema = z.strictObject({
   tls: z
     .strictObject({
       ca: text('a path to a CA certificate file').optional(),
+      cert: text('a path to a client certificate file').optional(),
+      key: text("a path to the client certificate's private key file").optional(),
       servername: text('a host name').optional(),
       rejectUnauthorized: z.boolean({ error: 'expected true or false' }).optional(),
     })
     .optional(),
+  sentinel: z
+    .strictObject({
+      masterName: text('the master name the Sentinels monitor'),
+      sentinels: z
+        .array(sentinelAddress, { error: 'expected a list of "host:port" Sentinels' })
+        .min(1, 'expected at least one Sentinel'),
+      username: optionalSecret('an ACL user name for the Sentinels'),
+      password: optionalSecret("the Sentinels' password"),
+    })
+    .optional(),
+  cluster: z.boolean({ error: 'expected true or false' }).optional(),
 });
 type RedisInput = Partial<z.output<typeof redisSchema>>;
 
@@ -319,6 +365,15 @@ const fileSchema = z.strictObject({
  */
 export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
   const redis = resolveRedis(file.redis ?? {});
+  const reportAt: Report = (path, message) => ctx.issues.push({ ...WHOLE, path, message });
+  reportRedisProblems(file.redis ?? {}, ['redis'], reportAt);
+  if (file.defaults?.redis) {
+    reportRedisProblems(
+      overlayRedis(file.redis ?? {}, file.defaults.redis),
+      ['defaults', 'redis'],
+      reportAt,
+    );
+  }
   const queues: QueueConfig[] = [];
   const names = Object.keys(file.queues);
   if (names.length === 0) {
@@ -335,6 +390,12 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
       ctx.issues.push({ ...WHOLE, path: ['queues', name, ...path], message }),
     );
     if (queue) queues.push(queue);
+    const own = file.queues[name]?.redis;
+    if (own) {
+      const inherited = overlayRedis(file.redis ?? {}, file.defaults?.redis ?? {});
+      reportRedisProblems(overlayRedis(inherited, own), ['queues', name, 'redis'], reportAt);
+    }
+    if (queue) reportClusterLayout(queue, reportAt);
   }
   reportSharedBackendQueues(queues, (path, message) =>
     ctx.issues.push({ ...WHOLE, path, message }),
@@ -418,7 +479,7 @@ function resolveQueue(
     driver,
     backendName: settings.name ?? name,
     prefix: settings.prefix ?? null,
-    redis: settings.redis ? resolveRedis({ ...topRedisInput, ...settings.redis }) : topRedis,
+    redis: settings.redis ? resolveRedis(overlayRedis(topRedisInput, settings.redis)) : topRedis,
     strategy:
       typeof strategy === 'string'
         ? { name: strategy, options: {} }
@@ -486,19 +547,94 @@ function resolveQueue(
 }
 
 function resolveRedis(input: RedisInput): RedisConnection {
+  const sentinel = input.sentinel
+    ? {
+        masterName: input.sentinel.masterName,
+        sentinels: input.sentinel.sentinels,
+        username: input.sentinel.username ?? null,
+        password: input.sentinel.password ?? null,
+      }
+    : null;
+  const first = sentinel?.sentinels[0];
   return {
-    url: input.url ?? DEFAULTS.redisUrl,
+    url:
+      input.url ??
+      (sentinel && first
+        ? `redis+sentinel://${first.host.includes(':') ? `[${first.host}]` : first.host}:${first.port}/${encodeURIComponent(sentinel.masterName)}`
+        : DEFAULTS.redisUrl),
     username: input.username ?? null,
     password: input.password ?? null,
     db: input.db ?? null,
     tls: input.tls
       ? {
           caFile: input.tls.ca ?? null,
+          certFile: input.tls.cert ?? null,
+          keyFile: input.tls.key ?? null,
           servername: input.tls.servername ?? null,
           rejectUnauthorized: input.tls.rejectUnauthorized ?? true,
         }
       : null,
+    sentinel,
+    cluster: input.cluster ?? false,
   };
+}
+
+/**
+ * A queue's (or `defaults`') redis over the inherited one. Naming a server one way replaces the
+ * other way: a queue with its own `url` leaves the top-level Sentinels behind, and the reverse.
+ */
+function overlayRedis(base: RedisInput, own: RedisInput): RedisInput {
+  const merged: RedisInput = { ...base, ...own };
+  if (own.url !== undefined && own.sentinel === undefined) delete merged.sentinel;
+  if (own.sentinel !== undefined && own.url === undefined) delete merged.url;
+  return merged;
+}
+
+/**
+ * What a Redis deployment cannot do, at the key it is about: url with sentinel, Sentinel with
+ * Cluster, a database other than 0 on a cluster, TLS on a socket, a certificate without key.
+ */
+function reportRedisProblems(input: RedisInput, where: (string | number)[], report: Report): void {
+  const socket = input.url !== undefined && /^(redis\+)?unix:/.test(input.url);
+  if (input.sentinel && input.url !== undefined) {
+    report(
+      [...where, 'url'],
+      'set either url or sentinel, not both (the Sentinels name the master)',
+    );
+  }
+  if (input.sentinel && input.cluster) {
+    report([...where, 'cluster'], 'Sentinel and Cluster cannot be combined: choose one');
+  }
+  if (input.cluster && socket) {
+    report(
+      [...where, 'url'],
+      'Redis Cluster nodes are reached over TCP: use redis:// or rediss://',
+    );
+  }
+  if (input.cluster && input.db !== undefined && input.db !== 0) {
+    report([...where, 'db'], 'Redis Cluster has database 0 only');
+  }
+  if (input.tls && socket) {
+    report([...where, 'tls'], 'TLS is not used over a Unix socket: remove tls or use rediss://');
+  }
+  if (Boolean(input.tls?.cert) !== Boolean(input.tls?.key)) {
+    report([...where, 'tls'], 'set cert and key together (a client certificate needs its key)');
+  }
+}
+
+/** A queue on Redis Cluster whose keys cannot share a slot, at the key to change. */
+function reportClusterLayout(queue: QueueConfig, report: Report): void {
+  if (!queue.redis.cluster) return;
+  const problem = clusterProblem({
+    queue: queue.name,
+    driver: queue.driver,
+    backendName: queue.backendName,
+    prefix: queue.prefix,
+    redis: { url: queue.redis.url, cluster: true },
+  });
+  if (problem === null) return;
+  const key = queue.driver === 'laravel' ? 'name' : queue.driver === 'bullmq' ? 'prefix' : 'driver';
+  report(['queues', queue.name, key], problem);
 }
 
 /** Two queues reading the same backend queue would double-count and fight over workers. */
@@ -506,8 +642,12 @@ function reportSharedBackendQueues(queues: QueueConfig[], report: Report): void 
   const seen = new Map<string, string>();
   for (const queue of queues) {
     const url = new URL(queue.redis.url);
-    const db = queue.redis.db ?? (Number(url.pathname.slice(1)) || 0);
-    const identity = [url.host, db, queue.driver, queue.prefix ?? '', queue.backendName].join('\0');
+    const socket = url.protocol === 'redis+unix:' || url.protocol === 'unix:';
+    const db =
+      queue.redis.db ??
+      (socket ? Number(url.searchParams.get('db') ?? 0) : Number(url.pathname.slice(1)) || 0);
+    const where = socket ? `unix:${url.pathname}` : url.host;
+    const identity = [where, db, queue.driver, queue.prefix ?? '', queue.backendName].join('\0');
     const first = seen.get(identity);
     if (first === undefined) {
       seen.set(identity, queue.name);

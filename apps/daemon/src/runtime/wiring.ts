@@ -9,12 +9,15 @@ import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schem
 // one place means a config field reaches its package through exactly one line.
 
 export function readerSource(queue: QueueConfig): QueueSource {
+  // Behind a Sentinel the url only names the deployment in messages: the reader asks the
+  // Sentinels where the master is.
+  const { url, ...rest } = queue.redis;
   return {
     queue: queue.name,
     driver: queue.driver,
     backendName: queue.backendName,
     prefix: queue.prefix,
-    redis: queue.redis,
+    redis: queue.redis.sentinel ? rest : { url, ...rest },
     ...(queue.laravel
       ? {
           laravel: {
@@ -68,6 +71,7 @@ export function secretsOf(config: QscaleConfig): string[] {
   const secrets = new Set<string>();
   const addRedis = (redis: RedisConnection) => {
     if (redis.password) secrets.add(redis.password);
+    if (redis.sentinel?.password) secrets.add(redis.sentinel.password);
     for (const password of urlPasswords(redis.url)) secrets.add(password);
   };
   addRedis(config.redis);

@@ -1,10 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { isIP, type Socket, connect as tcpConnect } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import type { Socket } from 'node:net';
 import type { Logger, SnapshotError } from '@qscale/contracts';
 import type { MetricsReaderErrorCode } from '../errors.js';
-import { type ResolvedOptions, type ResolvedRedis, redactedUrl } from './options.js';
+import type { ResolvedOptions, ResolvedRedis } from './options.js';
+import { parseRedisUrl, redactedUrl } from './redis-url.js';
 import { encodeCommand, encodeCommands, RespParser, type RespValue } from './resp.js';
+import { askSentinels } from './sentinel.js';
+import { type Endpoint, openSocket } from './socket.js';
 
 /** One command of a pipeline: name and arguments. */
 export type Command = [name: string, ...args: (string | number)[]];
@@ -34,7 +35,7 @@ export type Reply = unknown;
 
 /** Errors that mean the connection, not the command, failed. */
 const CONNECTION_FAILURE =
-  /Connection is closed|not connected|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up|timed out connecting|LOADING|MASTERDOWN/;
+  /Connection is closed|not connected|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOENT|EACCES|socket hang up|closed the connection|timed out connecting|LOADING|MASTERDOWN|not the master|no Sentinel|CLUSTERDOWN|cluster slot map/;
 
 /** Maps a connection error or a Redis error reply to the reader's codes. */
 export function classifyRedisError(error: Error): MetricsReaderErrorCode {
@@ -68,14 +69,19 @@ interface Batch {
   reject(error: Error): void;
 }
 
-/** The parts of a Redis URL a connection needs; explicit options override the URL. */
-interface Endpoint {
-  host: string;
-  port: number;
-  tls: boolean;
-  username: string | null;
-  password: string | null;
-  db: number;
+/**
+ * What the reader needs of a Redis: a plain or Sentinel-found server ({@link Connection}) or a
+ * cluster (`ClusterConnection`).
+ */
+export interface RedisLink {
+  readonly label: string;
+  readonly receivedBytes: number;
+  exec(commands: readonly Sendable[]): Promise<Reply[]>;
+  call(command: Command): Promise<unknown>;
+  /** The links a keyless SCAN must visit: every master of a cluster, else this one. */
+  scanTargets(): Promise<RedisLink[]>;
+  describe(error: Error): SnapshotError;
+  close(): Promise<void>;
 }
 
 /**
@@ -86,7 +92,7 @@ interface Endpoint {
  * a tick fails at once with the last error; a new connection is attempted when a tick needs it,
  * no sooner than the backoff allows (doubling from `reconnect.initialDelayMs`).
  */
-export class Connection {
+export class Connection implements RedisLink {
   readonly label: string;
   private socket: Socket | null = null;
   private parser: RespParser | null = null;
@@ -96,6 +102,8 @@ export class Connection {
   private failures = 0;
   private retryAt = 0;
   private closed = false;
+  /** The master a Sentinel named last, to log when a failover moves it. */
+  private sentinelMaster: string | null = null;
   /** Bytes received from Redis over every socket this connection opened. */
   receivedBytes = 0;
 
@@ -154,6 +162,10 @@ export class Connection {
     return reply;
   }
 
+  async scanTargets(): Promise<RedisLink[]> {
+    return [this];
+  }
+
   /** The error a queue gets when its connection could not be read, naming the Redis. */
   describe(error: Error): SnapshotError {
     const generic = /Connection is closed|not connected/.test(error.message);
@@ -204,8 +216,8 @@ export class Connection {
 
   private async connect(): Promise<void> {
     try {
-      const endpoint = this.endpoint();
-      const socket = await this.open(endpoint);
+      const endpoint = await this.endpoint();
+      const socket = await openSocket(endpoint, this.redis.tls, this.options.connectTimeoutMs);
       this.attach(socket);
       await this.handshake(endpoint);
       this.failures = 0;
@@ -221,54 +233,32 @@ export class Connection {
     }
   }
 
-  private endpoint(): Endpoint {
-    const url = new URL(this.redis.url);
-    const decode = (text: string) => (text === '' ? null : decodeURIComponent(text));
-    const pathDb = Number(url.pathname.slice(1));
-    return {
-      host: url.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-      port: Number(url.port || 6379),
-      tls: url.protocol === 'rediss:' || this.redis.tls !== null,
-      username: this.redis.username ?? decode(url.username),
-      password: this.redis.password ?? decode(url.password),
-      db: this.redis.db ?? (Number.isInteger(pathDb) ? pathDb : 0),
+  private async endpoint(): Promise<Endpoint> {
+    const redis = this.redis;
+    const url = redis.url === null ? null : parseRedisUrl(redis.url);
+    const base = {
+      tls: (url?.tls ?? false) || redis.tls !== null,
+      username: redis.username ?? url?.username ?? null,
+      password: redis.password ?? url?.password ?? null,
+      db: redis.db ?? url?.db ?? 0,
     };
-  }
-
-  private async open(endpoint: Endpoint): Promise<Socket> {
-    const tls = this.redis.tls;
-    const ca = tls?.caFile ? await this.readCa(tls.caFile) : undefined;
-    return new Promise<Socket>((resolve, reject) => {
-      const socket: Socket = endpoint.tls
-        ? tlsConnect({
-            host: endpoint.host,
-            port: endpoint.port,
-            rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-            ...(ca !== undefined ? { ca } : {}),
-            ...(tls?.servername
-              ? { servername: tls.servername }
-              : isIP(endpoint.host) === 0
-                ? { servername: endpoint.host }
-                : {}),
-          })
-        : tcpConnect({ host: endpoint.host, port: endpoint.port });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`timed out connecting after ${this.options.connectTimeoutMs} ms`));
-      }, this.options.connectTimeoutMs);
-      const fail = (error: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(error);
-      };
-      socket.once('error', fail);
-      socket.once(endpoint.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        socket.setNoDelay(true);
-        resolve(socket);
-      });
-    });
+    if (redis.sentinel) {
+      const master = await askSentinels(redis.sentinel, this.options.connectTimeoutMs);
+      const address = `${master.host}:${master.port}`;
+      if (address !== this.sentinelMaster) {
+        if (this.sentinelMaster !== null) {
+          this.logger.info('metrics-reader: Sentinel names a new master', {
+            redis: this.label,
+            from: this.sentinelMaster,
+            to: address,
+          });
+        }
+        this.sentinelMaster = address;
+      }
+      return { ...base, socketPath: null, host: master.host, port: master.port };
+    }
+    if (!url) throw new Error('no Redis URL');
+    return { ...base, socketPath: url.socketPath, host: url.host, port: url.port };
   }
 
   private attach(socket: Socket): void {
@@ -288,11 +278,19 @@ export class Connection {
       this.drop(error);
     });
     socket.on('close', () => {
-      if (this.socket === socket) this.drop(this.lastError ?? new Error('Connection is closed.'));
+      if (this.socket !== socket) return;
+      // Redis (or a Sentinel reconfiguring it) closed it: say so, the next tick reconnects.
+      const error = new Error('Redis closed the connection');
+      this.noteError(error);
+      this.drop(error);
     });
   }
 
-  /** AUTH, SELECT and the client name, in one round trip; a refusal fails the connection. */
+  /**
+   * AUTH, SELECT, the client name and (behind a Sentinel) ROLE, in one round trip; a refusal
+   * fails the connection. ROLE catches a Sentinel that still names the old master while a
+   * failover is under way: reading a replica would be reading the past.
+   */
   private async handshake(endpoint: Endpoint): Promise<void> {
     const commands: Command[] = [];
     if (endpoint.password !== null) {
@@ -306,13 +304,24 @@ export class Connection {
     if (this.options.connectionName !== null) {
       commands.push(['client', 'setname', this.options.connectionName]);
     }
+    const checkRole = this.redis.sentinel !== null;
+    if (checkRole) commands.push(['role']);
     if (commands.length === 0) return;
     const replies = await new Promise<Reply[]>((resolve, reject) => {
       this.inFlight.push({ expected: commands.length, replies: [], resolve, reject });
       this.socket?.write(encodeCommands(commands));
     });
+    const role = checkRole ? replies.pop() : undefined;
     const refused = replies.find((reply): reply is Error => reply instanceof Error);
     if (refused) throw refused;
+    // An ACL user without ROLE cannot check; the Sentinel's word stands.
+    if (role instanceof Error && role.message.startsWith('NOPERM')) return;
+    if (role instanceof Error) throw role;
+    if (Array.isArray(role) && role[0] !== 'master') {
+      throw new Error(
+        `${endpoint.host}:${endpoint.port} is not the master (ROLE says ${String(role[0])}): a Sentinel failover is under way`,
+      );
+    }
   }
 
   private onReply(value: RespValue): void {
@@ -344,15 +353,6 @@ export class Connection {
         code: classifyRedisError(error),
         error: error.message,
       });
-    }
-  }
-
-  private async readCa(file: string): Promise<Buffer> {
-    try {
-      return await readFile(file);
-    } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new Error(`TLS CA file ${file} could not be read (${reason})`);
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { QueueBackend } from '@qscale/contracts';
-import type { Connection } from './connection.js';
+import type { RedisLink } from './connection.js';
 
 const SCAN_COUNT = 1_000;
 const SEPARATOR = '\x06\x16';
@@ -19,7 +19,7 @@ export interface DiscoveryScan {
  * binding sets.
  */
 export async function scanQueues(
-  connection: Connection,
+  connection: RedisLink,
   driver: QueueBackend,
   prefix: string,
 ): Promise<DiscoveryScan> {
@@ -70,24 +70,39 @@ export async function scanQueues(
 class Scanner {
   calls = 0;
 
-  constructor(private readonly connection: Connection) {}
+  constructor(private readonly connection: RedisLink) {}
 
+  /** Keys live on the master of their slot: a cluster is scanned master by master. */
   async keys(pattern: string): Promise<string[]> {
-    return this.iterate((cursor) => ['scan', cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT]);
+    const found: string[] = [];
+    for (const link of await this.connection.scanTargets()) {
+      found.push(
+        ...(await this.iterate(link, (cursor) => [
+          'scan',
+          cursor,
+          'MATCH',
+          pattern,
+          'COUNT',
+          SCAN_COUNT,
+        ])),
+      );
+    }
+    return found;
   }
 
   async members(key: string): Promise<string[]> {
-    return this.iterate((cursor) => ['sscan', key, cursor, 'COUNT', SCAN_COUNT]);
+    return this.iterate(this.connection, (cursor) => ['sscan', key, cursor, 'COUNT', SCAN_COUNT]);
   }
 
   private async iterate(
+    link: RedisLink,
     command: (cursor: string) => [string, ...(string | number)[]],
   ): Promise<string[]> {
     const found: string[] = [];
     let cursor = '0';
     do {
       this.calls++;
-      const reply = (await this.connection.call(command(cursor))) as [string, string[]];
+      const reply = (await link.call(command(cursor))) as [string, string[]];
       cursor = String(reply[0]);
       found.push(...reply[1].map(String));
     } while (cursor !== '0');

@@ -32,8 +32,84 @@ describe('createMetricsReader options', () => {
   it('refuses an unknown option and a URL that is not Redis, without echoing credentials', () => {
     expect(problem({ sources: [], tickMs: 5 }).message).toContain('tickMs');
     const error = problem({ sources: [{ ...source, redis: { url: 'http://user:hunter2@host' } }] });
-    expect(error.message).toContain('sources[0].redis.url: expected a redis:// or rediss:// URL');
+    expect(error.message).toContain(
+      'sources[0].redis.url: expected a redis://, rediss://, redis+unix:///path/to/socket or unix:///path/to/socket URL',
+    );
     expect(error.message).not.toContain('hunter2');
+  });
+
+  it('takes Unix socket URLs and refuses a socket URL with a host, or with TLS', () => {
+    const reader = createMetricsReader({
+      sources: [
+        { ...source, redis: { url: 'redis+unix:///run/redis/redis.sock?db=2' } },
+        { ...source, queue: 'b', redis: { url: 'unix:///run/redis/redis.sock' } },
+      ],
+    });
+    void reader.close();
+    expect(
+      problem({ sources: [{ ...source, redis: { url: 'redis+unix://host/run/r.sock' } }] }).message,
+    ).toContain('sources[0].redis.url: expected a redis://, rediss://, redis+unix:///path');
+    expect(
+      problem({
+        sources: [{ ...source, redis: { url: 'unix:///r.sock', tls: { caFile: '/ca.pem' } } }],
+      }).message,
+    ).toContain('sources[0].redis.tls: TLS is not used over a Unix socket');
+  });
+
+  it('wants a client certificate together with its key', () => {
+    expect(
+      problem({
+        sources: [{ ...source, redis: { url: 'rediss://h:6380', tls: { certFile: '/c.pem' } } }],
+      }).message,
+    ).toContain('sources[0].redis.tls: expected certFile and keyFile together');
+  });
+
+  it('wants either a URL or a sentinel block, never both, and never prints the Sentinel password', () => {
+    const sentinel = {
+      masterName: 'mymaster',
+      sentinels: [{ host: '10.0.0.1', port: 26379 }],
+      password: 'sentinel-hunter2',
+    };
+    expect(
+      problem({ sources: [{ ...source, redis: { url: 'redis://h', sentinel } }] }).message,
+    ).toContain('sources[0].redis.url: set either url or sentinel, not both');
+    expect(problem({ sources: [{ ...source, redis: {} }] }).message).toContain(
+      'sources[0].redis.url: expected a redis://',
+    );
+    const bad = problem({
+      sources: [{ ...source, redis: { sentinel: { ...sentinel, sentinels: [] } } }],
+    });
+    expect(bad.message).toContain('sources[0].redis.sentinel.sentinels: expected at least one');
+    const wrongType = problem({
+      sources: [{ ...source, redis: { sentinel: { ...sentinel, password: 42 } } }],
+    });
+    expect(wrongType.message).toContain('sources[0].redis.sentinel.password: expected a password');
+    expect(wrongType.message).not.toContain('42');
+  });
+
+  it('refuses, naming the queue, a queue whose keys cannot share a slot on a cluster', () => {
+    const cluster = { url: 'redis://10.0.0.1:7000', cluster: true };
+    expect(problem({ sources: [{ ...source, prefix: 'bull', redis: cluster }] }).message).toContain(
+      'sources[0] (queue "emails"): BullMQ\'s keys of queue "emails" (bull:emails:wait, bull:emails:active',
+    );
+    expect(
+      problem({
+        sources: [{ ...source, driver: 'laravel', backendName: 'default', redis: cluster }],
+      }).message,
+    ).toContain('give the queue a hash tag, e.g. "{default}"');
+    expect(
+      problem({ sources: [{ ...source, driver: 'sidekiq', redis: cluster }] }).message,
+    ).toContain('sources[0] (queue "emails"): Sidekiq is not supported on Redis Cluster');
+    expect(
+      problem({ sources: [{ ...source, prefix: '{bull}', redis: { ...cluster, db: 2 } }] }).message,
+    ).toContain('sources[0].redis.db: Redis Cluster has database 0 only');
+    const tagged = createMetricsReader({
+      sources: [
+        { ...source, prefix: '{bull}', redis: cluster },
+        { ...source, queue: 'l', driver: 'laravel', backendName: '{default}', redis: cluster },
+      ],
+    });
+    void tagged.close();
   });
 
   it('refuses two sources reading the same backend queue, and duplicate names', () => {

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { DEFAULTS } from '../defaults.js';
 import { MetricsReaderError } from '../errors.js';
 import type { MetricsReaderOptions, QueueSource, RedisConnectionOptions } from '../types.js';
+import { clusterProblem } from './cluster-layout.js';
+import { parseRedisUrl } from './redis-url.js';
 
 /** Options with every default filled in. */
 export interface ResolvedOptions {
@@ -23,12 +25,30 @@ export interface ResolvedOptions {
   connectionName: string | null;
 }
 
+export interface ResolvedTls {
+  caFile: string | null;
+  certFile: string | null;
+  keyFile: string | null;
+  servername: string | null;
+  rejectUnauthorized: boolean;
+}
+
+export interface ResolvedSentinel {
+  masterName: string;
+  sentinels: { host: string; port: number }[];
+  username: string | null;
+  password: string | null;
+}
+
 export interface ResolvedRedis {
-  url: string;
+  /** Null only with `sentinel`. */
+  url: string | null;
   username: string | null;
   password: string | null;
   db: number | null;
-  tls: { caFile: string | null; servername: string | null; rejectUnauthorized: boolean } | null;
+  tls: ResolvedTls | null;
+  sentinel: ResolvedSentinel | null;
+  cluster: boolean;
 }
 
 export interface ResolvedSource {
@@ -54,22 +74,79 @@ const wholeAtLeast = (min: number) =>
 const text = (what: string) =>
   z.string({ error: `expected ${what}` }).min(1, { error: `expected ${what}, got ""` });
 
-const redisSchema = z.strictObject({
-  url: text('a redis:// or rediss:// URL').refine(isRedisUrl, {
-    error: 'expected a redis:// or rediss:// URL',
-  }),
+const REDIS_URL_EXPECTED =
+  'expected a redis://, rediss://, redis+unix:///path/to/socket or unix:///path/to/socket URL';
+
+const sentinelSchema = z.strictObject({
+  masterName: text('the master name the Sentinels monitor'),
+  sentinels: z
+    .array(
+      z.strictObject({
+        host: text('a Sentinel host'),
+        port: z
+          .number({ error: 'expected a port number 1-65535' })
+          .int({ error: 'expected a port number 1-65535' })
+          .min(1, { error: 'expected a port number 1-65535' })
+          .max(65_535, { error: 'expected a port number 1-65535' }),
+      }),
+      { error: 'expected a list of { host, port } Sentinels' },
+    )
+    .min(1, { error: 'expected at least one Sentinel' }),
   username: z.string({ error: 'expected an ACL user name' }).nullable().optional(),
   password: z.string({ error: 'expected a password' }).nullable().optional(),
-  db: wholeAtLeast(0).nullable().optional(),
-  tls: z
-    .strictObject({
-      caFile: z.string({ error: 'expected a path to a CA file' }).nullable().optional(),
-      servername: z.string({ error: 'expected a host name' }).nullable().optional(),
-      rejectUnauthorized: z.boolean({ error: 'expected true or false' }).optional(),
-    })
-    .nullable()
-    .optional(),
 });
+
+const redisSchema = z
+  .strictObject({
+    url: text('a Redis URL')
+      .refine((value) => parseRedisUrl(value) !== null, { error: REDIS_URL_EXPECTED })
+      .nullable()
+      .optional(),
+    username: z.string({ error: 'expected an ACL user name' }).nullable().optional(),
+    password: z.string({ error: 'expected a password' }).nullable().optional(),
+    db: wholeAtLeast(0).nullable().optional(),
+    tls: z
+      .strictObject({
+        caFile: z.string({ error: 'expected a path to a CA file' }).nullable().optional(),
+        certFile: z
+          .string({ error: 'expected a path to a client certificate file' })
+          .nullable()
+          .optional(),
+        keyFile: z.string({ error: 'expected a path to a private key file' }).nullable().optional(),
+        servername: z.string({ error: 'expected a host name' }).nullable().optional(),
+        rejectUnauthorized: z.boolean({ error: 'expected true or false' }).optional(),
+      })
+      .nullable()
+      .optional(),
+    sentinel: sentinelSchema.nullable().optional(),
+    cluster: z.boolean({ error: 'expected true or false' }).optional(),
+  })
+  .superRefine((redis, ctx) => {
+    const problem = (path: string[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message, input: undefined });
+    const url = redis.url ? parseRedisUrl(redis.url) : null;
+    if (redis.sentinel) {
+      if (redis.url) problem(['url'], 'set either url or sentinel, not both');
+      if (redis.cluster) problem(['cluster'], 'Sentinel and Cluster cannot be combined');
+    } else if (!redis.url) {
+      problem(['url'], `${REDIS_URL_EXPECTED} (or a sentinel block)`);
+    }
+    if (redis.cluster && url?.socketPath) {
+      problem(['url'], 'Redis Cluster nodes are reached over TCP: expected redis:// or rediss://');
+    }
+    if (redis.cluster && (redis.db ?? url?.db ?? 0) !== 0) {
+      problem(['db'], 'Redis Cluster has database 0 only');
+    }
+    if (Boolean(redis.tls?.certFile) !== Boolean(redis.tls?.keyFile)) {
+      problem(
+        ['tls'],
+        'expected certFile and keyFile together (a client certificate needs its key)',
+      );
+    }
+    if (redis.tls && url?.socketPath) {
+      problem(['tls'], 'TLS is not used over a Unix socket: remove tls');
+    }
+  });
 
 const sourceSchema = z
   .strictObject({
@@ -129,15 +206,6 @@ const optionsSchema = z.strictObject({
   connectionName: z.string({ error: 'expected a client name or null' }).nullable().optional(),
 });
 
-function isRedisUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'redis:' || url.protocol === 'rediss:';
-  } catch {
-    return false;
-  }
-}
-
 function isLogger(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Record<string, unknown>;
@@ -169,6 +237,15 @@ export function resolveOptions(input: MetricsReaderOptions): ResolvedOptions {
   }
   const sources = options.sources.map(resolveSource);
   reportDuplicates(sources);
+  options.sources.forEach((source, index) => {
+    const problem = source.redis.cluster ? clusterProblem(source) : null;
+    if (problem !== null) {
+      throw new MetricsReaderError(
+        'INVALID_OPTIONS',
+        `createMetricsReader: sources[${index}] (queue "${source.queue}"): ${problem}`,
+      );
+    }
+  });
   return {
     sources,
     logger: options.logger ?? silentLogger,
@@ -205,17 +282,28 @@ export function resolveSource(source: QueueSource): ResolvedSource {
 
 export function resolveRedis(redis: RedisConnectionOptions): ResolvedRedis {
   return {
-    url: redis.url,
+    url: redis.url ?? null,
     username: redis.username ?? null,
     password: redis.password ?? null,
     db: redis.db ?? null,
     tls: redis.tls
       ? {
           caFile: redis.tls.caFile ?? null,
+          certFile: redis.tls.certFile ?? null,
+          keyFile: redis.tls.keyFile ?? null,
           servername: redis.tls.servername ?? null,
           rejectUnauthorized: redis.tls.rejectUnauthorized ?? true,
         }
       : null,
+    sentinel: redis.sentinel
+      ? {
+          masterName: redis.sentinel.masterName,
+          sentinels: redis.sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+          username: redis.sentinel.username ?? null,
+          password: redis.sentinel.password ?? null,
+        }
+      : null,
+    cluster: redis.cluster ?? false,
   };
 }
 
@@ -263,18 +351,15 @@ function reportDuplicates(sources: ResolvedSource[]): void {
 
 /** Sources with equal keys share one client. */
 export function connectionKey(redis: ResolvedRedis): string {
-  return JSON.stringify([redis.url, redis.username, redis.password, redis.db, redis.tls]);
-}
-
-/** The Redis address for messages and logs: never the credentials. */
-export function redactedUrl(redis: ResolvedRedis): string {
-  try {
-    const url = new URL(redis.url);
-    const db = redis.db ?? (Number(url.pathname.slice(1)) || 0);
-    return `${url.protocol}//${url.host}/${db}`;
-  } catch {
-    return '(invalid Redis URL)';
-  }
+  return JSON.stringify([
+    redis.url,
+    redis.username,
+    redis.password,
+    redis.db,
+    redis.tls,
+    redis.sentinel,
+    redis.cluster,
+  ]);
 }
 
 function formatPath(path: PropertyKey[]): string {
@@ -293,6 +378,6 @@ function describeFound(input: unknown, path: PropertyKey[]): string {
   }
   if (value === undefined || typeof value === 'object' || typeof value === 'function') return '';
   // Credentials never appear in messages (a URL may carry a password).
-  if (path.at(-1) === 'password' || path.at(-1) === 'url') return '';
+  if (path.includes('password') || path.at(-1) === 'url') return '';
   return `, got ${JSON.stringify(value)}`;
 }

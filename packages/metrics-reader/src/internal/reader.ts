@@ -13,7 +13,8 @@ import type {
   SnapshotCost,
 } from '../types.js';
 import { Batch } from './batch.js';
-import { Connection, isConnectionError, type Reply } from './connection.js';
+import { ClusterConnection } from './cluster.js';
+import { Connection, isConnectionError, type RedisLink, type Reply } from './connection.js';
 import { scanQueues } from './discovery.js';
 import { BullmqReader } from './drivers/bullmq.js';
 import { CeleryReader } from './drivers/celery.js';
@@ -25,17 +26,17 @@ import {
   parseRedisOptions,
   type ResolvedOptions,
   type ResolvedSource,
-  redactedUrl,
   resolveOptions,
   resolveRedis,
 } from './options.js';
 import { Prober } from './probe.js';
 import type { QueueReader, ReaderContext, Tick } from './queue-reader.js';
+import { redactedUrl } from './redis-url.js';
 import type { SharedReader } from './shared.js';
 
 /** The queues that share one Redis: one client, one pipeline per round trip. */
 export interface Group {
-  connection: Connection;
+  connection: RedisLink;
   readers: QueueReader[];
   shared: SharedReader[];
   previous: { startedAt: number; readAt: number } | null;
@@ -60,14 +61,20 @@ interface GroupCost {
 export function createMetricsReader(input: MetricsReaderOptions): MetricsReader {
   const options = resolveOptions(input);
   const context: ReaderContext = { options, logger: options.logger };
-  const connections = new Map<string, Connection>();
+  const connections = new Map<string, RedisLink>();
   let sources = options.sources;
   let groups: Group[] = [];
   /** Each queue's reader by the identity of its source: what `setSources` keeps. */
   let readers = new Map<string, QueueReader>();
   let order: QueueReader[] = [];
 
-  const connectionFor = (key: string, create: () => Connection): Connection => {
+  /** One server (plain, Unix socket or found through Sentinel), or a whole cluster. */
+  const openLink = (redis: ResolvedSource['redis']): RedisLink =>
+    redis.cluster
+      ? new ClusterConnection(redis, options, options.logger)
+      : new Connection(redis, options, options.logger);
+
+  const connectionFor = (key: string, create: () => RedisLink): RedisLink => {
     let connection = connections.get(key);
     if (!connection) {
       connection = create();
@@ -89,10 +96,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       const key = connectionKey(source.redis);
       let group = nextGroups.get(key);
       if (!group) {
-        const connection = connectionFor(
-          key,
-          () => new Connection(source.redis, options, options.logger),
-        );
+        const connection = connectionFor(key, () => openLink(source.redis));
         const kept = previousGroups.get(connection);
         group = kept
           ? { ...kept, readers: [] }
@@ -315,10 +319,7 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
           found.push(...cached.queues);
           continue;
         }
-        const connection = connectionFor(
-          key,
-          () => new Connection(target.redis, options, options.logger),
-        );
+        const connection = connectionFor(key, () => openLink(target.redis));
         let scan: Awaited<ReturnType<typeof scanQueues>>;
         try {
           scan = await scanQueues(connection, target.driver, target.prefix);
