@@ -4,6 +4,7 @@ import {
   type Strategy,
   type StrategyInstance,
 } from '@qscale/contracts';
+import { erlangDrainStrategy } from './builtin/erlang-drain.js';
 import { horizonStrategy } from './builtin/horizon.js';
 import { hpaStrategy } from './builtin/hpa.js';
 import { laravelHybridStrategy } from './builtin/laravel-hybrid.js';
@@ -17,6 +18,7 @@ export const BUILT_IN_STRATEGIES = {
   'littles-law': littlesLawStrategy,
   backlog: backlogStrategy,
   fixed: fixedStrategy,
+  'erlang-drain': erlangDrainStrategy,
   'laravel-hybrid': laravelHybridStrategy,
   horizon: horizonStrategy,
   hpa: hpaStrategy,

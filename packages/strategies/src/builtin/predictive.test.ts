@@ -196,8 +196,10 @@ describe('predictive: backlog', () => {
 });
 
 describe('predictive: arrivals', () => {
-  it('follows a spike in the latest tick at once', () => {
+  it('follows a spike in the latest tick at once when the SLO leaves no room to queue it', () => {
     const result = recommend({
+      // Planned backlog budget 0.5 x 3 s = 1.5 s < one tick: sized for the peak.
+      slo: { pickupMs: 3_000, percentile: 95 },
       bounds: { min: 0, max: 200 },
       history: steadyHistory(() => 5),
       queue: { arrivalRate: 60, completionRate: 5, serviceTimeMs: exponential1s, pending: 100 },
@@ -283,5 +285,82 @@ describe('predictive: arrivals', () => {
   it('rejects options outside its schema, naming them', () => {
     expect(() => createStrategy('predictive', { backlogBudget: 2 })).toThrow(/backlogBudget/);
     expect(() => createStrategy('predictive', { unknownOption: 1 })).toThrow(/unknownOption/);
+  });
+});
+
+describe('predictive: bursts shorter than the SLO', () => {
+  it('sizes a one-tick burst by the work it brings over the SLO period, not by its peak', () => {
+    const input = {
+      bounds: { min: 0, max: 200 },
+      history: steadyHistory(() => 5),
+      queue: { arrivalRate: 60, completionRate: 5, serviceTimeMs: exponential1s, pending: 100 },
+      workers: { running: 6 },
+    };
+    const smoothed = recommend(input);
+    const peak = recommend({ ...input, slo: { pickupMs: 3_000, percentile: 95 } });
+    // Mean of the last 30 s: (2 s x 60 + 28 s x 5) / 30 s = 8.7 jobs/s; 100 pending.
+    expect(smoothed.workers).toBeGreaterThan(6);
+    expect(smoothed.workers).toBeLessThan(peak.workers / 2);
+    expect(smoothed.terms.arrivalRate).toBe(60);
+  });
+});
+
+describe('predictive: a drained, quiet queue', () => {
+  const TICK = 2_000;
+  /** `busyTicks` ticks at `rate(offset)` then `quietTicks` with nothing pending or arriving. */
+  function afterDrain(rate: (offsetMs: number) => number, quietTicks: number) {
+    // 150 snapshots, the last one at NOW; `offset` relative to NOW.
+    const snapshots = history(150, TICK, NOW + TICK, (shifted) => {
+      const offset = shifted + TICK;
+      const quiet = offset > -quietTicks * TICK || rate(offset) === 0;
+      return quiet
+        ? { arrivalRate: 0, completionRate: 0, pending: 0, serviceTimeMs: exponential1s }
+        : {
+            arrivalRate: rate(offset),
+            completionRate: rate(offset),
+            pending: 3,
+            active: 4,
+            serviceTimeMs: exponential1s,
+          };
+    });
+    return recommend({
+      bounds: { min: 0, max: 40 },
+      history: snapshots.slice(0, -1),
+      queue: { ...snapshots.at(-1), active: 1 },
+      workers: { running: 8 },
+    });
+  }
+
+  it('keeps only the busy workers two ticks after the queue drained with no arrivals', () => {
+    const released = afterDrain(() => 4, 2);
+    expect(released.workers).toBe(1); // the one job still running
+    expect(released.reason).toMatch(/^drained and quiet: nothing pending and no arrivals for 4s/);
+    expect(released.terms.quietForMs).toBe(4_000);
+    const early = afterDrain(() => 4, 1);
+    expect(early.reason).not.toMatch(/drained and quiet/);
+  });
+
+  it('does not release inside a gap no longer than the gaps its periodic bursts showed', () => {
+    // 10 s at 30 jobs/s, then 20 s with nothing, every 30 s; the last burst ends as the quiet starts.
+    const periodic = (quietTicks: number) => (offsetMs: number) => {
+      const sinceEndMs = -offsetMs - quietTicks * TICK;
+      return sinceEndMs >= 0 && sinceEndMs % 30_000 < 10_000 ? 30 : 0;
+    };
+    for (const quietTicks of [2, 5, 10]) {
+      const inGap = afterDrain(periodic(quietTicks), quietTicks);
+      expect(inGap.reason).not.toMatch(/drained and quiet/);
+    }
+    // Quiet for longer than any gap of the last 5 minutes (20 s): the bursts have stopped.
+    const stopped = afterDrain(periodic(11), 11);
+    expect(stopped.terms.quietForMs).toBe(22_000);
+    expect(stopped.reason).toMatch(/drained and quiet/);
+    expect(stopped.terms.longestQuietGapMs).toBe(20_000);
+  });
+
+  it('can be switched off', () => {
+    const result = createStrategy('predictive', { quietAfterTicks: null }).recommend(
+      context({ now: NOW, queue: { pending: 0, arrivalRate: 0 } }),
+    );
+    expect(result.reason).not.toMatch(/drained and quiet/);
   });
 });
