@@ -133,13 +133,16 @@ describe('predictive: backlog', () => {
       workers: { running },
     });
     expect(result.reason).toMatch(/backlog drain/);
-    // Slot-seconds available before the oldest job's deadline: running workers from now,
-    // new ones after the spawn latency. The queued work (plus half the jobs in service) must fit.
+    // The history explains 100 of the 600 jobs (5 jobs/s over the last 20 s); the other 500
+    // are taken as old as the oldest, ahead of the 10 that arrived 18-20 s ago (taken as 20 s
+    // old too). Slot-seconds available before that deadline: running workers from now, new
+    // ones after the spawn latency. The 500 jobs' work must fit, and one worker fewer would not do.
     const budget = 30_000 - oldest;
+    const ahead = (pending - 100) * 1_000;
     const capacity = (workers: number) =>
       running * budget + (workers - running) * (budget - spawnLatencyMs);
-    expect(capacity(result.workers)).toBeGreaterThanOrEqual(pending * 1_000);
-    expect(capacity(result.workers - 1)).toBeLessThan(pending * 1_000);
+    expect(capacity(result.workers)).toBeGreaterThanOrEqual(ahead);
+    expect(capacity(result.workers - 1)).toBeLessThan(ahead);
   });
 
   it('counts the jobs in service as work still ahead of the backlog', () => {
@@ -162,16 +165,45 @@ describe('predictive: backlog', () => {
   });
 
   it('needs no new worker for a backlog the running ones clear within the SLO', () => {
-    // 50 jobs of 1 s, 10 s of SLO left, 10 workers running: 5 slots' worth of work. New
-    // workers would only start after the 3 s spawn latency; none is needed.
+    // 50 jobs of 1 s, 10 s of SLO left, 10 workers running: the last one starts after 49 jobs,
+    // 4.9 slots' worth of work. New workers would only start after the 3 s spawn latency; none
+    // is needed.
     const result = recommend({
       spawnLatencyMs: 3_000,
       bounds: { min: 0, max: 100 },
       queue: { pending: 50, oldestPendingAgeMs: 20_000, serviceTimeMs: exponential1s },
       workers: { running: 10 },
     });
-    expect(result.terms.backlogDrain).toBeCloseTo(5, 6);
+    expect(result.terms.backlogDrain).toBeCloseTo(4.9, 6);
     expect(result.workers).toBe(5);
+  });
+
+  it('gives each queued job its own deadline: a queue built up over time needs fewer than a dump', () => {
+    // 300 jobs of 1 s, the oldest 20 s old. Built up at 15 jobs/s over those 20 s, the young
+    // jobs have most of their SLO left; dumped all at once (no arrivals since), every job is
+    // 20 s old and the last must start within 10 s.
+    const backlog = (rate: (offsetMs: number) => number, latest: number) =>
+      recommend({
+        bounds: { min: 0, max: 200 },
+        history: history(60, 2_000, NOW, (offset) => ({
+          arrivalRate: rate(offset),
+          serviceTimeMs: exponential1s,
+        })),
+        queue: {
+          pending: 300,
+          oldestPendingAgeMs: 20_000,
+          arrivalRate: latest,
+          serviceTimeMs: exponential1s,
+        },
+        workers: { running: 0 },
+      }).terms;
+    const builtUp = backlog((offset) => (offset >= -18_000 ? 15 : 0), 15);
+    const dumped = backlog((offset) => (offset === -20_000 ? 150 : 0), 0);
+    expect(dumped.backlogDrain).toBeCloseTo(299 / 10, 6);
+    expect(builtUp.backlogDrain).toBeLessThan((dumped.backlogDrain ?? 0) * 0.7);
+    // Built up: the oldest of the latest tick's 30 jobs (2 s old) has 270 ahead and 28 s left;
+    // every older part of the queue has fewer ahead for less time, and binds less.
+    expect(builtUp.backlogDrain).toBeCloseTo(270 / 28, 6);
   });
 
   it('keeps no worker for jobs already running when nothing waits and nothing arrives', () => {

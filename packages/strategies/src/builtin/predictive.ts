@@ -2,6 +2,7 @@ import { defineStrategy, type Recommendation, type ScalingContext } from '@qscal
 import { z } from 'zod';
 import { DEFAULTS } from '../defaults.js';
 import { estimateArrivalLevel, type RateSample, rateSamples } from '../internal/arrivals.js';
+import { fifoDrainSlots } from '../internal/drain.js';
 import { littlesLawSlots, serviceVariability, slotsForPercentile } from '../internal/queueing.js';
 import { drainedAndQuiet, quietSpells } from '../internal/quiet.js';
 import { estimateServiceTime, fmt, fmtMs, recentSnapshots } from '../internal/signals.js';
@@ -132,23 +133,19 @@ function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
   const steadySlots = size(upper(level.rate));
   const forecastSlots = forecastRate > level.rate ? size(upper(forecastRate)) : 0;
 
-  // Backlog: the last queued job must start before the oldest one's SLO runs out. Running
-  // slots work on it from now, new ones only after the spawn latency.
+  // Backlog: every queued job must start before its own SLO runs out (FIFO, ages from the
+  // arrivals of past ticks). Running slots work on it from now, new ones after the spawn latency.
   const pending = queue.pending ?? 0;
   const oldestMs = queue.oldestPendingAgeMs ?? 0;
-  const active = queue.active ?? 0;
-  const floorMs = o.minDrainBudgetMs ?? ctx.tickMs;
-  const budgetMs = Math.max(slo.pickupMs - oldestMs, floorMs);
-  const runningSlots = workers.running * concurrency;
-  const workMs = (pending + active / 2) * serviceMs;
-  let drainSlots = 0;
-  if (pending > 0) {
-    drainSlots =
-      runningSlots * budgetMs >= workMs
-        ? workMs / budgetMs
-        : runningSlots +
-          (workMs - runningSlots * budgetMs) / Math.max(budgetMs - ctx.spawnLatencyMs, floorMs);
-  }
+  const { slots: drainSlots, budgetMs } = fifoDrainSlots({
+    snapshots: [...ctx.history, queue],
+    now: ctx.now,
+    pickupMs: slo.pickupMs,
+    serviceMs,
+    runningSlots: workers.running * concurrency,
+    spawnLatencyMs: ctx.spawnLatencyMs,
+    floorMs: o.minDrainBudgetMs ?? ctx.tickMs,
+  });
 
   // Planned backlog (time-sharing): the SLO allows waiting, so the queue may hold work as long
   // as the projected wait stays within the budget D. Fluid projection over one SLO period H:
