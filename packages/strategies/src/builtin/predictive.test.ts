@@ -134,11 +134,13 @@ describe('predictive: backlog', () => {
     });
     expect(result.reason).toMatch(/backlog drain/);
     // The history explains 100 of the 600 jobs (5 jobs/s over the last 20 s); the other 500
-    // are taken as old as the oldest, ahead of the 10 that arrived 18-20 s ago (taken as 20 s
-    // old too). Slot-seconds available before that deadline: running workers from now, new
-    // ones after the spawn latency. The 500 jobs' work must fit, and one worker fewer would not do.
+    // are taken as old as the oldest. Each tick's arrivals count a tick older (the next look
+    // comes a tick later), at most as old as the oldest: the 10 that arrived 16-18 s ago have
+    // 510 jobs ahead and 10 s left. Slot-seconds available before that deadline: running
+    // workers from now, new ones after the spawn latency. That work must fit, and one worker
+    // fewer would not do.
     const budget = 30_000 - oldest;
-    const ahead = (pending - 100) * 1_000;
+    const ahead = (pending - 90) * 1_000;
     const capacity = (workers: number) =>
       running * budget + (workers - running) * (budget - spawnLatencyMs);
     expect(capacity(result.workers)).toBeGreaterThanOrEqual(ahead);
@@ -201,9 +203,9 @@ describe('predictive: backlog', () => {
     const dumped = backlog((offset) => (offset === -20_000 ? 150 : 0), 0);
     expect(dumped.backlogDrain).toBeCloseTo(299 / 10, 6);
     expect(builtUp.backlogDrain).toBeLessThan((dumped.backlogDrain ?? 0) * 0.7);
-    // Built up: the oldest of the latest tick's 30 jobs (2 s old) has 270 ahead and 28 s left;
-    // every older part of the queue has fewer ahead for less time, and binds less.
-    expect(builtUp.backlogDrain).toBeCloseTo(270 / 28, 6);
+    // Built up: the oldest of the latest tick's 30 jobs (2 s old, counted 4 s: a tick more)
+    // has 270 ahead and 26 s left; every older part has fewer ahead for less time, and binds less.
+    expect(builtUp.backlogDrain).toBeCloseTo(270 / 26, 6);
   });
 
   it('keeps no worker for jobs already running when nothing waits and nothing arrives', () => {

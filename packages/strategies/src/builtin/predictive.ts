@@ -145,6 +145,7 @@ function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
     runningSlots: workers.running * concurrency,
     spawnLatencyMs: ctx.spawnLatencyMs,
     floorMs: o.minDrainBudgetMs ?? ctx.tickMs,
+    tickMs: ctx.tickMs,
   });
 
   // Planned backlog (time-sharing): the SLO allows waiting, so the queue may hold work as long

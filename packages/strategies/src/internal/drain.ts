@@ -11,6 +11,11 @@ export interface DrainInput {
   spawnLatencyMs: number;
   /** Shortest budget divided by (a job already at or past its SLO). */
   floorMs: number;
+  /**
+   * The loop's tick: a tick's arrivals are taken a tick older than they are, since the next
+   * look at the queue (and any worker added then) comes only a tick later.
+   */
+  tickMs: number;
 }
 
 /**
@@ -23,7 +28,8 @@ export interface DrainInput {
  * every job as old as the oldest (a dump) gives the old bound (pending + active/2) S / (SLO - oldest).
  */
 export function fifoDrainSlots(input: DrainInput): { slots: number; budgetMs: number } {
-  const { snapshots, now, pickupMs, serviceMs, runningSlots, spawnLatencyMs, floorMs } = input;
+  const { snapshots, now, pickupMs, serviceMs, runningSlots, spawnLatencyMs, floorMs, tickMs } =
+    input;
   const current = snapshots.at(-1);
   const pending = current?.pending ?? 0;
   const oldestMs = current?.oldestPendingAgeMs ?? 0;
@@ -55,7 +61,7 @@ export function fifoDrainSlots(input: DrainInput): { slots: number; budgetMs: nu
     if (snapshot.arrivalRate === null || snapshot.at <= now - oldestMs) break;
     const arrived = (snapshot.arrivalRate * (snapshot.at - previousAt)) / 1_000;
     if (arrived <= 0) continue;
-    const ageMs = Math.min(now - previousAt, oldestMs);
+    const ageMs = Math.min(now - previousAt + tickMs, oldestMs);
     // The oldest job of this tick's arrivals still queued.
     consider(Math.max(0, pending - newer - arrived), ageMs);
     newer += arrived;
