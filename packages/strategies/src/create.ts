@@ -18,10 +18,10 @@ export const BUILT_IN_STRATEGIES = {
   'littles-law': littlesLawStrategy,
   backlog: backlogStrategy,
   fixed: fixedStrategy,
-  'erlang-drain': erlangDrainStrategy,
   'laravel-hybrid': laravelHybridStrategy,
   horizon: horizonStrategy,
   hpa: hpaStrategy,
+  'erlang-drain': erlangDrainStrategy,
 } as const satisfies Record<string, Strategy<unknown>>;
 
 export type BuiltInStrategyName = keyof typeof BUILT_IN_STRATEGIES;
