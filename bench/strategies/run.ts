@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { SCENARIO_NAMES, type SimulationResult, scenarios, simulate } from '@qscale/simulator';
 import { STRATEGY_NAMES } from '@qscale/strategies';
 import { machine, markdownTable } from '../lib/measure.js';
+import { drainFigures } from './drain.js';
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +19,8 @@ const scenarioNames = values.scenario ? values.scenario.split(',') : [...SCENARI
 const strategyNames = values.strategy ? values.strategy.split(',') : [...STRATEGY_NAMES];
 const seeds = Array.from({ length: Number(values.seeds) }, (_, i) => i + 1);
 const BASELINES = ['laravel-hybrid', 'horizon', 'hpa'];
+/** The simple reference predictive must not cost more than (issue 16). */
+const REFERENCE = 'erlang-drain';
 
 interface Row {
   attainment: number;
@@ -26,6 +29,10 @@ interface Row {
   busySeconds: number;
   p95WaitS: number;
   scaleEvents: number;
+  /** Mean seconds to the minimum after a queue drained and stayed quiet; null: no such stretch. */
+  scaleDownS: number | null;
+  /** Scale-downs undone within a minute, per run. */
+  flaps: number;
 }
 
 const started = performance.now();
@@ -39,7 +46,7 @@ for (const name of scenarioNames) {
       simulate(scenario.trace, {
         strategy,
         seed,
-        series: false,
+        series: true,
         ...(values.policies && strategy === 'predictive'
           ? { policies: JSON.parse(values.policies) }
           : {}),
@@ -54,6 +61,7 @@ for (const name of scenarioNames) {
       busySeconds: mean((r) => r.total.busySeconds),
       p95WaitS: mean((r) => Math.max(...r.queues.map((q) => q.waitMs.p95)) / 1_000),
       scaleEvents: mean((r) => r.total.scaleEvents),
+      ...drainSummary(runs, scenario.trace.queues),
     });
     process.stderr.write('.');
   }
@@ -61,6 +69,25 @@ for (const name of scenarioNames) {
 }
 process.stderr.write('\n');
 const elapsedS = (performance.now() - started) / 1_000;
+
+function drainSummary(
+  runs: SimulationResult[],
+  queues: readonly { workers?: { min?: number | undefined } | undefined }[],
+): { scaleDownS: number | null; flaps: number } {
+  const scaleDowns: number[] = [];
+  let flaps = 0;
+  for (const run of runs) {
+    run.queues.forEach((queue, i) => {
+      if (!queue.series) return;
+      const figures = drainFigures(queue.series, queues[i]?.workers?.min ?? 0);
+      scaleDowns.push(...figures.scaleDownS);
+      flaps += figures.flaps;
+    });
+  }
+  const scaleDownS =
+    scaleDowns.length > 0 ? scaleDowns.reduce((sum, s) => sum + s, 0) / scaleDowns.length : null;
+  return { scaleDownS, flaps: flaps / runs.length };
+}
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 const rows: Record<string, string | number>[] = [];
@@ -108,7 +135,32 @@ for (const [name, byStrategy] of results) {
   verdicts.push(verdict);
 }
 
+// predictive against the simple reference: cost ratio, attainment, scale-down after a drain.
+const versus: Record<string, string | number>[] = [];
+for (const [name, byStrategy] of results) {
+  const p = byStrategy.get('predictive');
+  const r = byStrategy.get(REFERENCE);
+  if (!p || !r) continue;
+  const seconds = (row: Row) => (row.scaleDownS === null ? '-' : row.scaleDownS.toFixed(1));
+  versus.push({
+    scenario: name,
+    'predictive worker-s': Math.round(p.workerSeconds),
+    'reference worker-s': Math.round(r.workerSeconds),
+    'predictive / reference': (p.workerSeconds / r.workerSeconds).toFixed(3),
+    'predictive SLO met': pct(p.attainment),
+    'reference SLO met': pct(r.attainment),
+    'predictive scale-down s': seconds(p),
+    'reference scale-down s': seconds(r),
+    'predictive flaps': p.flaps,
+    'reference flaps': r.flaps,
+  });
+}
+
 console.log(`${machine()}; ${seeds.length} seeds; ${elapsedS.toFixed(1)} s\n`);
 console.log(markdownTable(verdicts));
 console.log();
+if (versus.length > 0) {
+  console.log(markdownTable(versus));
+  console.log();
+}
 console.log(markdownTable(rows, 2));

@@ -209,7 +209,7 @@ describe('values only the command knows', () => {
     expect(run.stdout).toBe('');
     const first = run.stderr.split('\n')[0];
     expect(first).toBe(
-      'qscale simulate: --compare hybrid: not a built-in strategy (did you mean laravel-hybrid?); expected one of predictive, littles-law, backlog, fixed, laravel-hybrid, horizon, hpa, or an installed strategy package, or a ./file.js',
+      'qscale simulate: --compare hybrid: not a built-in strategy (did you mean laravel-hybrid?); expected one of predictive, littles-law, backlog, fixed, laravel-hybrid, horizon, hpa, erlang-drain, or an installed strategy package, or a ./file.js',
     );
     expect(run.stderr).not.toContain('--strategy hybrid');
     expect(run.stderr).not.toContain('configuration file');

@@ -32,6 +32,16 @@ export const DEFAULTS = {
    * @defaultValue 3
    */
   staleAfterTicks: 3,
+  /**
+   * A queue drained with no arrivals for this many ticks, and for longer than any such quiet
+   * spell of the last `quietMemoryMs`, is scaled down without the stabilisation window (its
+   * highest recommendations belong to a burst that is over); the cooldown still applies. A
+   * queue whose bursts come with gaps is never released inside a gap no longer than those it
+   * has shown, so periodic bursts do not flap. null: always stabilise. @defaultValue 2
+   */
+  quietAfterTicks: 2 as number | null,
+  /** How far back quiet spells are remembered. @defaultValue 300000 (5 min) */
+  quietMemoryMs: 300_000,
   /** Breach and recovery events of one queue are at most this frequent. @defaultValue 300000 (5 min) */
   alertCooldownMs: 300_000,
 } as const;

@@ -19,6 +19,8 @@ const settingsSchema = z.strictObject({
   maxStepDownRatio: z.number().gt(0).max(1).nullable().optional(),
   staleAfterTicks: z.number().positive().optional(),
   alertCooldownMs: z.number().nonnegative().optional(),
+  quietAfterTicks: z.number().int().positive().nullable().optional(),
+  quietMemoryMs: z.number().nonnegative().optional(),
 });
 
 /** Settings of one queue's pipeline; each defaults to `DEFAULTS`. */
@@ -82,7 +84,13 @@ export function createPolicyPipeline(config: PolicyPipelineConfig = {}): PolicyP
     maxStepDown: parsed.data.maxStepDown ?? DEFAULTS.maxStepDown,
     maxStepDownRatio: parsed.data.maxStepDownRatio ?? DEFAULTS.maxStepDownRatio,
     staleAfterTicks: parsed.data.staleAfterTicks ?? DEFAULTS.staleAfterTicks,
+    quietAfterTicks:
+      parsed.data.quietAfterTicks === undefined
+        ? DEFAULTS.quietAfterTicks
+        : parsed.data.quietAfterTicks,
+    quietMemoryMs: parsed.data.quietMemoryMs ?? DEFAULTS.quietMemoryMs,
   };
+  const quiet = new QuietTracker(s.quietMemoryMs);
   const window: { at: number; workers: number }[] = [];
   const breaches = new BreachTracker(parsed.data.alertCooldownMs ?? DEFAULTS.alertCooldownMs);
   let lastChange: { at: number; direction: Direction } | null = null;
@@ -118,6 +126,14 @@ export function createPolicyPipeline(config: PolicyPipelineConfig = {}): PolicyP
       if (missing === null) window.push({ at: now, workers: target });
       while (window.length > 0 && (window[0]?.at ?? now) < now - s.downStabilizationMs)
         window.shift();
+      quiet.observe(now, missing === null && isQuiet(ctx));
+      const drainedAndQuiet =
+        s.quietAfterTicks !== null && quiet.released(now, s.quietAfterTicks * ctx.tickMs);
+      if (target < current && window.length > 0 && drainedAndQuiet) {
+        // The burst is over, not paused: the window's highest recommendations belong to it.
+        window.length = 0;
+        window.push({ at: now, workers: target });
+      }
       if (target < current && window.length > 0) {
         const highest = Math.max(...window.map((entry) => entry.workers));
         const stabilized = Math.min(current, highest);
@@ -194,6 +210,52 @@ export function createPolicyPipeline(config: PolicyPipelineConfig = {}): PolicyP
       return decision;
     },
   };
+}
+
+/** Nothing pending and no arrivals since the last tick (completions when arrivals are unknown). */
+function isQuiet(ctx: ScalingContext): boolean {
+  const arrivals = ctx.queue.arrivalRate ?? ctx.queue.completionRate;
+  return ctx.queue.pending === 0 && arrivals === 0;
+}
+
+/**
+ * Quiet spells of one queue (drained, no arrivals): the current one, and those that ended in the
+ * last `memoryMs`. A spell runs from the last tick that was not quiet to the last quiet one.
+ */
+class QuietTracker {
+  private lastBusyAt: number | null = null;
+  private lastQuietAt: number | null = null;
+  private ended: { at: number; lengthMs: number }[] = [];
+
+  constructor(private readonly memoryMs: number) {}
+
+  /** Records one tick; returns how long the queue has been quiet (0: not quiet). */
+  observe(now: number, quiet: boolean): number {
+    if (quiet) {
+      this.lastQuietAt = now;
+    } else {
+      if (
+        this.lastBusyAt !== null &&
+        this.lastQuietAt !== null &&
+        this.lastQuietAt > this.lastBusyAt
+      )
+        this.ended.push({ at: this.lastQuietAt, lengthMs: this.lastQuietAt - this.lastBusyAt });
+      this.lastBusyAt = now;
+    }
+    while ((this.ended[0]?.at ?? now) < now - this.memoryMs) this.ended.shift();
+    return this.quietForMs(now);
+  }
+
+  private quietForMs(now: number): number {
+    if (this.lastBusyAt === null || this.lastQuietAt !== now) return 0;
+    return now - this.lastBusyAt;
+  }
+
+  /** Quiet for at least `minMs` and longer than every spell of the memory that ended. */
+  released(now: number, minMs: number): boolean {
+    const quietFor = this.quietForMs(now);
+    return quietFor >= minMs && this.ended.every((spell) => quietFor > spell.lengthMs);
+  }
 }
 
 function clampToBounds(

@@ -2,7 +2,7 @@ import type { PolicySettings } from '@qscale/policies';
 
 /**
  * The policy settings each strategy runs with unless told otherwise. qscale's own strategies
- * use the pipeline's defaults (30 s reversal cooldown, 60 s scale-down stabilisation). The
+ * use the pipeline's defaults (30 s reversal cooldown, 30 s scale-down stabilisation, released for a drained, quiet queue). The
  * baselines bring the damping of the system they reproduce, and nothing more, so that each is
  * benchmarked as its users run it:
  * - `laravel-hybrid`: the anchor's 60 s reversal cooldown and its ConservativeScaleDownPolicy

@@ -1,37 +1,11 @@
-import type { Trace } from './trace.js';
+import { burstScenarios } from './burst-scenarios.js';
+import { type Scenario, scenario } from './internal/scenario.js';
 
-/** A built-in workload, with what it is for. */
-export interface Scenario {
-  readonly name: string;
-  /** One line: the workload and what it tests. */
-  readonly summary: string;
-  /** Where it comes from: qscale's own set, or the anchor's twelve simulation scenarios. */
-  readonly origin: 'qscale' | 'anchor';
-  /** A constant arrival rate: the benchmark's worker-seconds goal (<= 1.35 x busy) applies. */
-  readonly steady: boolean;
-  /**
-   * Whether every queue can meet its SLO for >= 99 % of jobs within its max workers (and the
-   * host's), for a scaler that reacts within a tick and a spawn latency.
-   */
-  readonly feasible: boolean;
-  /** The workload trace (built on first access). */
-  readonly trace: Trace;
-}
+export type { Scenario } from './internal/scenario.js';
 
 const MINUTE = 60_000;
 
 type RatePoint = { atMs: number; perSecond: number };
-
-function scenario(meta: Omit<Scenario, 'trace'>, build: () => Omit<Trace, 'name'>): Scenario {
-  let trace: Trace | null = null;
-  return Object.freeze({
-    ...meta,
-    get trace(): Trace {
-      trace ??= { name: meta.name, ...build() };
-      return trace;
-    },
-  });
-}
 
 /** Points every `stepMs` of `rate(tMs)`, to be joined by straight lines. */
 function sampled(durationMs: number, stepMs: number, rate: (tMs: number) => number): RatePoint[] {
@@ -456,9 +430,10 @@ const list: Scenario[] = [
     tickMs: 10_000,
     multiplier: (s) => ((s - 1) % 10 < 5 ? 2 : 0.5),
   }),
+  ...burstScenarios,
 ];
 
-/** The built-in scenarios by name: qscale's own, then the anchor's twelve. */
+/** The built-in scenarios by name: qscale's own, the anchor's twelve, then the burst set. */
 export const scenarios: Readonly<Record<string, Scenario>> = Object.freeze(
   Object.fromEntries(list.map((s) => [s.name, s])),
 );

@@ -61,8 +61,11 @@ describe('createStrategy', () => {
   });
 
   it('says how much history each strategy reads, so the daemon keeps no more', () => {
-    expect(createStrategy('predictive').historyMs).toBe(120_000);
-    expect(createStrategy('predictive', { rateWindowMs: 300_000 }).historyMs).toBe(300_000);
+    // The rate window, or the quiet-gap memory (5 min) when it is longer.
+    expect(createStrategy('predictive').historyMs).toBe(300_000);
+    expect(createStrategy('predictive', { rateWindowMs: 600_000 }).historyMs).toBe(600_000);
+    expect(createStrategy('predictive', { quietAfterTicks: null }).historyMs).toBe(120_000);
+    expect(createStrategy('erlang-drain').historyMs).toBe(60_000);
     expect(createStrategy('laravel-hybrid').historyMs).toBe(60_000);
     for (const name of ['littles-law', 'backlog', 'fixed', 'horizon', 'hpa']) {
       expect(createStrategy(name).historyMs).toBe(0);

@@ -4,6 +4,7 @@ import {
   type Strategy,
   type StrategyInstance,
 } from '@qscale/contracts';
+import { erlangDrainStrategy } from './builtin/erlang-drain.js';
 import { horizonStrategy } from './builtin/horizon.js';
 import { hpaStrategy } from './builtin/hpa.js';
 import { laravelHybridStrategy } from './builtin/laravel-hybrid.js';
@@ -20,6 +21,7 @@ export const BUILT_IN_STRATEGIES = {
   'laravel-hybrid': laravelHybridStrategy,
   horizon: horizonStrategy,
   hpa: hpaStrategy,
+  'erlang-drain': erlangDrainStrategy,
 } as const satisfies Record<string, Strategy<unknown>>;
 
 export type BuiltInStrategyName = keyof typeof BUILT_IN_STRATEGIES;

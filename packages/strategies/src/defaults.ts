@@ -40,6 +40,19 @@ export const DEFAULTS = {
      * left; null means one tick. @defaultValue null
      */
     minDrainBudgetMs: null as number | null,
+    /**
+     * A queue with nothing pending and no arrivals for this many ticks, and for longer than any
+     * quiet gap it showed in the last `quietMemoryMs`, is drained and quiet: only the workers
+     * still busy are kept. null never applies the rule. @defaultValue 2
+     */
+    quietAfterTicks: 2 as number | null,
+    /** How far back quiet gaps are remembered (bursts with gaps never release in a gap). @defaultValue 300000 (5 min) */
+    quietMemoryMs: 300_000,
+  },
+
+  erlangDrain: {
+    /** How far back the mean arrival rate and service time are taken. @defaultValue 60000 (1 min) */
+    rateWindowMs: 60_000,
   },
 
   littlesLaw: {},

@@ -1,3 +1,5 @@
+export type { ErlangDrainOptions } from './builtin/erlang-drain.js';
+export { erlangDrainStrategy } from './builtin/erlang-drain.js';
 export type { HorizonOptions } from './builtin/horizon.js';
 export { horizonStrategy } from './builtin/horizon.js';
 export type { HpaOptions } from './builtin/hpa.js';

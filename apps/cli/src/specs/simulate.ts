@@ -10,6 +10,7 @@ export const STRATEGIES = [
   'laravel-hybrid',
   'horizon',
   'hpa',
+  'erlang-drain',
 ] as const;
 
 const options = defineOptions({

@@ -133,13 +133,18 @@ describe('predictive: backlog', () => {
       workers: { running },
     });
     expect(result.reason).toMatch(/backlog drain/);
-    // Slot-seconds available before the oldest job's deadline: running workers from now,
-    // new ones after the spawn latency. The queued work (plus half the jobs in service) must fit.
+    // The history explains 100 of the 600 jobs (5 jobs/s over the last 20 s); the other 500
+    // are taken as old as the oldest. Each tick's arrivals count a tick older (the next look
+    // comes a tick later), at most as old as the oldest: the 10 that arrived 16-18 s ago have
+    // 510 jobs ahead and 10 s left. Slot-seconds available before that deadline: running
+    // workers from now, new ones after the spawn latency. That work must fit, and one worker
+    // fewer would not do.
     const budget = 30_000 - oldest;
+    const ahead = (pending - 90) * 1_000;
     const capacity = (workers: number) =>
       running * budget + (workers - running) * (budget - spawnLatencyMs);
-    expect(capacity(result.workers)).toBeGreaterThanOrEqual(pending * 1_000);
-    expect(capacity(result.workers - 1)).toBeLessThan(pending * 1_000);
+    expect(capacity(result.workers)).toBeGreaterThanOrEqual(ahead);
+    expect(capacity(result.workers - 1)).toBeLessThan(ahead);
   });
 
   it('counts the jobs in service as work still ahead of the backlog', () => {
@@ -162,16 +167,45 @@ describe('predictive: backlog', () => {
   });
 
   it('needs no new worker for a backlog the running ones clear within the SLO', () => {
-    // 50 jobs of 1 s, 10 s of SLO left, 10 workers running: 5 slots' worth of work. New
-    // workers would only start after the 3 s spawn latency; none is needed.
+    // 50 jobs of 1 s, 10 s of SLO left, 10 workers running: the last one starts after 49 jobs,
+    // 4.9 slots' worth of work. New workers would only start after the 3 s spawn latency; none
+    // is needed.
     const result = recommend({
       spawnLatencyMs: 3_000,
       bounds: { min: 0, max: 100 },
       queue: { pending: 50, oldestPendingAgeMs: 20_000, serviceTimeMs: exponential1s },
       workers: { running: 10 },
     });
-    expect(result.terms.backlogDrain).toBeCloseTo(5, 6);
+    expect(result.terms.backlogDrain).toBeCloseTo(4.9, 6);
     expect(result.workers).toBe(5);
+  });
+
+  it('gives each queued job its own deadline: a queue built up over time needs fewer than a dump', () => {
+    // 300 jobs of 1 s, the oldest 20 s old. Built up at 15 jobs/s over those 20 s, the young
+    // jobs have most of their SLO left; dumped all at once (no arrivals since), every job is
+    // 20 s old and the last must start within 10 s.
+    const backlog = (rate: (offsetMs: number) => number, latest: number) =>
+      recommend({
+        bounds: { min: 0, max: 200 },
+        history: history(60, 2_000, NOW, (offset) => ({
+          arrivalRate: rate(offset),
+          serviceTimeMs: exponential1s,
+        })),
+        queue: {
+          pending: 300,
+          oldestPendingAgeMs: 20_000,
+          arrivalRate: latest,
+          serviceTimeMs: exponential1s,
+        },
+        workers: { running: 0 },
+      }).terms;
+    const builtUp = backlog((offset) => (offset >= -18_000 ? 15 : 0), 15);
+    const dumped = backlog((offset) => (offset === -20_000 ? 150 : 0), 0);
+    expect(dumped.backlogDrain).toBeCloseTo(299 / 10, 6);
+    expect(builtUp.backlogDrain).toBeLessThan((dumped.backlogDrain ?? 0) * 0.7);
+    // Built up: the oldest of the latest tick's 30 jobs (2 s old, counted 4 s: a tick more)
+    // has 270 ahead and 26 s left; every older part has fewer ahead for less time, and binds less.
+    expect(builtUp.backlogDrain).toBeCloseTo(270 / 26, 6);
   });
 
   it('keeps no worker for jobs already running when nothing waits and nothing arrives', () => {
@@ -196,8 +230,10 @@ describe('predictive: backlog', () => {
 });
 
 describe('predictive: arrivals', () => {
-  it('follows a spike in the latest tick at once', () => {
+  it('follows a spike in the latest tick at once when the SLO leaves no room to queue it', () => {
     const result = recommend({
+      // Planned backlog budget 0.5 x 3 s = 1.5 s < one tick: sized for the peak.
+      slo: { pickupMs: 3_000, percentile: 95 },
       bounds: { min: 0, max: 200 },
       history: steadyHistory(() => 5),
       queue: { arrivalRate: 60, completionRate: 5, serviceTimeMs: exponential1s, pending: 100 },
@@ -283,5 +319,82 @@ describe('predictive: arrivals', () => {
   it('rejects options outside its schema, naming them', () => {
     expect(() => createStrategy('predictive', { backlogBudget: 2 })).toThrow(/backlogBudget/);
     expect(() => createStrategy('predictive', { unknownOption: 1 })).toThrow(/unknownOption/);
+  });
+});
+
+describe('predictive: bursts shorter than the SLO', () => {
+  it('sizes a one-tick burst by the work it brings over the SLO period, not by its peak', () => {
+    const input = {
+      bounds: { min: 0, max: 200 },
+      history: steadyHistory(() => 5),
+      queue: { arrivalRate: 60, completionRate: 5, serviceTimeMs: exponential1s, pending: 100 },
+      workers: { running: 6 },
+    };
+    const smoothed = recommend(input);
+    const peak = recommend({ ...input, slo: { pickupMs: 3_000, percentile: 95 } });
+    // Mean of the last 30 s: (2 s x 60 + 28 s x 5) / 30 s = 8.7 jobs/s; 100 pending.
+    expect(smoothed.workers).toBeGreaterThan(6);
+    expect(smoothed.workers).toBeLessThan(peak.workers / 2);
+    expect(smoothed.terms.arrivalRate).toBe(60);
+  });
+});
+
+describe('predictive: a drained, quiet queue', () => {
+  const TICK = 2_000;
+  /** `busyTicks` ticks at `rate(offset)` then `quietTicks` with nothing pending or arriving. */
+  function afterDrain(rate: (offsetMs: number) => number, quietTicks: number) {
+    // 150 snapshots, the last one at NOW; `offset` relative to NOW.
+    const snapshots = history(150, TICK, NOW + TICK, (shifted) => {
+      const offset = shifted + TICK;
+      const quiet = offset > -quietTicks * TICK || rate(offset) === 0;
+      return quiet
+        ? { arrivalRate: 0, completionRate: 0, pending: 0, serviceTimeMs: exponential1s }
+        : {
+            arrivalRate: rate(offset),
+            completionRate: rate(offset),
+            pending: 3,
+            active: 4,
+            serviceTimeMs: exponential1s,
+          };
+    });
+    return recommend({
+      bounds: { min: 0, max: 40 },
+      history: snapshots.slice(0, -1),
+      queue: { ...snapshots.at(-1), active: 1 },
+      workers: { running: 8 },
+    });
+  }
+
+  it('keeps only the busy workers two ticks after the queue drained with no arrivals', () => {
+    const released = afterDrain(() => 4, 2);
+    expect(released.workers).toBe(1); // the one job still running
+    expect(released.reason).toMatch(/^drained and quiet: nothing pending and no arrivals for 4s/);
+    expect(released.terms.quietForMs).toBe(4_000);
+    const early = afterDrain(() => 4, 1);
+    expect(early.reason).not.toMatch(/drained and quiet/);
+  });
+
+  it('does not release inside a gap no longer than the gaps its periodic bursts showed', () => {
+    // 10 s at 30 jobs/s, then 20 s with nothing, every 30 s; the last burst ends as the quiet starts.
+    const periodic = (quietTicks: number) => (offsetMs: number) => {
+      const sinceEndMs = -offsetMs - quietTicks * TICK;
+      return sinceEndMs >= 0 && sinceEndMs % 30_000 < 10_000 ? 30 : 0;
+    };
+    for (const quietTicks of [2, 5, 10]) {
+      const inGap = afterDrain(periodic(quietTicks), quietTicks);
+      expect(inGap.reason).not.toMatch(/drained and quiet/);
+    }
+    // Quiet for longer than any gap of the last 5 minutes (20 s): the bursts have stopped.
+    const stopped = afterDrain(periodic(11), 11);
+    expect(stopped.terms.quietForMs).toBe(22_000);
+    expect(stopped.reason).toMatch(/drained and quiet/);
+    expect(stopped.terms.longestQuietGapMs).toBe(20_000);
+  });
+
+  it('can be switched off', () => {
+    const result = createStrategy('predictive', { quietAfterTicks: null }).recommend(
+      context({ now: NOW, queue: { pending: 0, arrivalRate: 0 } }),
+    );
+    expect(result.reason).not.toMatch(/drained and quiet/);
   });
 });

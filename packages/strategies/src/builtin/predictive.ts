@@ -1,8 +1,10 @@
 import { defineStrategy, type Recommendation, type ScalingContext } from '@qscale/contracts';
 import { z } from 'zod';
 import { DEFAULTS } from '../defaults.js';
-import { estimateArrivalLevel, rateSamples } from '../internal/arrivals.js';
+import { estimateArrivalLevel, type RateSample, rateSamples } from '../internal/arrivals.js';
+import { fifoDrainSlots } from '../internal/drain.js';
 import { littlesLawSlots, serviceVariability, slotsForPercentile } from '../internal/queueing.js';
+import { drainedAndQuiet, quietSpells } from '../internal/quiet.js';
 import { estimateServiceTime, fmt, fmtMs, recentSnapshots } from '../internal/signals.js';
 
 const optionsSchema = z.strictObject({
@@ -14,6 +16,8 @@ const optionsSchema = z.strictObject({
   backlogBudget: z.number().min(0).max(1).optional(),
   minDrainBudgetMs: z.number().positive().nullable().optional(),
   fallbackServiceTimeMs: z.number().positive().optional(),
+  quietAfterTicks: z.number().int().positive().nullable().optional(),
+  quietMemoryMs: z.number().nonnegative().optional(),
 });
 
 /** Options of the `predictive` strategy; every one defaults to `DEFAULTS.predictive`. */
@@ -28,6 +32,8 @@ interface Settings {
   backlogBudget: number;
   minDrainBudgetMs: number | null;
   fallbackServiceTimeMs: number;
+  quietAfterTicks: number | null;
+  quietMemoryMs: number;
 }
 
 /**
@@ -49,13 +55,42 @@ export const predictiveStrategy = defineStrategy<PredictiveOptions>({
       backlogBudget: options.backlogBudget ?? d.backlogBudget,
       minDrainBudgetMs: options.minDrainBudgetMs ?? d.minDrainBudgetMs,
       fallbackServiceTimeMs: options.fallbackServiceTimeMs ?? DEFAULTS.fallbackServiceTimeMs,
+      quietAfterTicks:
+        options.quietAfterTicks === undefined ? d.quietAfterTicks : options.quietAfterTicks,
+      quietMemoryMs: options.quietMemoryMs ?? d.quietMemoryMs,
     };
     return {
-      recommend: (ctx) => recommendPredictive(ctx, settings),
-      historyMs: settings.rateWindowMs,
+      recommend: (ctx) => quietRecommendation(ctx, settings) ?? recommendPredictive(ctx, settings),
+      historyMs:
+        settings.quietAfterTicks === null
+          ? settings.rateWindowMs
+          : Math.max(settings.rateWindowMs, settings.quietMemoryMs),
     };
   },
 });
+
+/**
+ * A queue that drained and stayed quiet (no pending, no arrivals for `quietAfterTicks` ticks,
+ * longer than any quiet gap of the last `quietMemoryMs`) needs only the workers still busy: the
+ * arrival estimate of the window would otherwise keep the burst's workers until its level test
+ * lets go. Null when the rule does not apply.
+ */
+function quietRecommendation(ctx: ScalingContext, o: Settings): Recommendation | null {
+  if (o.quietAfterTicks === null) return null;
+  const spell = quietSpells(recentSnapshots(ctx, o.quietMemoryMs));
+  if (!drainedAndQuiet(spell, o.quietAfterTicks * ctx.tickMs)) return null;
+  const active = ctx.queue.active ?? 0;
+  const workers = Math.ceil(active / ctx.workers.concurrency - 1e-9);
+  const gap =
+    spell.longestEndedMs > 0
+      ? `, longer than any gap of the last ${fmtMs(o.quietMemoryMs)} (${fmtMs(spell.longestEndedMs)})`
+      : '';
+  return {
+    workers,
+    reason: `drained and quiet: nothing pending and no arrivals for ${fmtMs(spell.quietForMs)}${gap} -> ${workers} workers for the ${active} jobs still running`,
+    terms: { quietForMs: spell.quietForMs, longestQuietGapMs: spell.longestEndedMs, active },
+  };
+}
 
 function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
   const { queue, slo, workers } = ctx;
@@ -72,7 +107,9 @@ function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
   const level = estimateArrivalLevel(samples, ctx.now, o);
   const tickS = ctx.tickMs / 1_000;
   const observedS = Math.max(level.observedS, tickS);
-  const upper = (rate: number) => rate + o.rateConfidenceZ * Math.sqrt(rate / observedS);
+  const upperOver = (rate: number, seconds: number) =>
+    rate + o.rateConfidenceZ * Math.sqrt(rate / seconds);
+  const upper = (rate: number) => upperOver(rate, observedS);
   const horizonMs = ctx.spawnLatencyMs + ctx.tickMs;
   const steps = Math.max(1, Math.ceil(horizonMs / ctx.tickMs));
   let dampedSteps = 0;
@@ -96,31 +133,39 @@ function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
   const steadySlots = size(upper(level.rate));
   const forecastSlots = forecastRate > level.rate ? size(upper(forecastRate)) : 0;
 
-  // Backlog: the last queued job must start before the oldest one's SLO runs out. Running
-  // slots work on it from now, new ones only after the spawn latency.
+  // Backlog: every queued job must start before its own SLO runs out (FIFO, ages from the
+  // arrivals of past ticks). Running slots work on it from now, new ones after the spawn latency.
   const pending = queue.pending ?? 0;
   const oldestMs = queue.oldestPendingAgeMs ?? 0;
-  const active = queue.active ?? 0;
-  const floorMs = o.minDrainBudgetMs ?? ctx.tickMs;
-  const budgetMs = Math.max(slo.pickupMs - oldestMs, floorMs);
-  const runningSlots = workers.running * concurrency;
-  const workMs = (pending + active / 2) * serviceMs;
-  let drainSlots = 0;
-  if (pending > 0) {
-    drainSlots =
-      runningSlots * budgetMs >= workMs
-        ? workMs / budgetMs
-        : runningSlots +
-          (workMs - runningSlots * budgetMs) / Math.max(budgetMs - ctx.spawnLatencyMs, floorMs);
-  }
+  const { slots: drainSlots, budgetMs } = fifoDrainSlots({
+    snapshots: [...ctx.history, queue],
+    now: ctx.now,
+    pickupMs: slo.pickupMs,
+    serviceMs,
+    runningSlots: workers.running * concurrency,
+    spawnLatencyMs: ctx.spawnLatencyMs,
+    floorMs: o.minDrainBudgetMs ?? ctx.tickMs,
+    tickMs: ctx.tickMs,
+  });
 
   // Planned backlog (time-sharing): the SLO allows waiting, so the queue may hold work as long
   // as the projected wait stays within the budget D. Fluid projection over one SLO period H:
   // wait(H) = (Q S + (a - c) H) / c <= D  <=>  c >= (Q S + a H) / (D + H), never below floor(a).
   const planBudgetMs = o.backlogBudget * slo.pickupMs;
   const planAllowed = planBudgetMs > 0 && planBudgetMs >= ctx.tickMs + ctx.spawnLatencyMs;
+  // Over one SLO period the queue smooths whatever arrives within it: a burst shorter than the
+  // SLO is sized by the work it brings over that period (the mean rate of the last pickupMs),
+  // not by its peak rate held for a whole period. The backlog-drain term still guards the
+  // oldest job. A level that has held for the whole period is the same mean.
+  const levelRate = Math.max(
+    upper(level.rate),
+    forecastRate > level.rate ? upper(forecastRate) : 0,
+  );
+  const periodS = Math.max(slo.pickupMs, ctx.tickMs) / 1_000;
+  const periodRate = meanRateSince(samples, ctx.now - periodS * 1_000);
   const planLoad =
-    (Math.max(upper(level.rate), forecastRate > level.rate ? upper(forecastRate) : 0) * serviceMs) /
+    (Math.min(levelRate, periodRate === null ? levelRate : upperOver(periodRate, periodS)) *
+      serviceMs) /
     1_000;
   const planSlots = planAllowed
     ? Math.max(
@@ -171,4 +216,17 @@ function recommendPredictive(ctx: ScalingContext, o: Settings): Recommendation {
       budgetMs,
     },
   };
+}
+
+/** Jobs per second over the samples that end after `sinceMs` (time-weighted); null: none. */
+function meanRateSince(samples: readonly RateSample[], sinceMs: number): number | null {
+  let jobs = 0;
+  let seconds = 0;
+  for (const sample of samples) {
+    if (sample.atMs <= sinceMs) continue;
+    const spanS = Math.min(sample.spanMs, sample.atMs - sinceMs) / 1_000;
+    jobs += sample.rate * spanS;
+    seconds += spanS;
+  }
+  return seconds > 0 ? jobs / seconds : null;
 }
