@@ -33,12 +33,13 @@ const busyHost: HostView = {
     maxWorkers: 1,
     limiter: 'cpu',
     headroom: { cpuCores: -0.1, memoryBytes: 6 * 2 ** 30 },
+    why: 'cpu: 1.70 cores budget (85% of 2.00 cores) − 0.90 cores the workers waited for a CPU = 0.80 cores free / 0.80 cores per worker = 1',
   } as HostCapacity,
   limits,
 };
 
 describe('holds: a decision below the strategy recommendation, with the policies that held it', () => {
-  it('names every policy that lowered the count and says what keeps the host busy', () => {
+  it('names every policy that lowered the count and the limiting resource with its figures', () => {
     const hold = holdOf(decision(1, 1, 70, cut), busyHost, 5);
     expect(hold).toMatchObject({
       recommended: 70,
@@ -47,7 +48,7 @@ describe('holds: a decision below the strategy recommendation, with the policies
       since: 5,
     });
     expect(hold?.reason).toBe(
-      "bounds: the queue's max is 10; fair-share: host capacity (cpu): 180% of 200% cpu busy, 175% by other processes than the workers; the budget is 85% of the cpu, so room for 1 worker",
+      "bounds: the queue's max is 10; fair-share: host capacity (cpu: 1.70 cores budget (85% of 2.00 cores) − 0.90 cores the workers waited for a CPU = 0.80 cores free / 0.80 cores per worker = 1): room for 1 worker for all queues together",
     );
   });
 
