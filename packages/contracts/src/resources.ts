@@ -64,7 +64,7 @@ export const capacityLimiterSchema = z.enum(['cpu', 'memory', 'config']);
 export type CapacityLimiter = z.infer<typeof capacityLimiterSchema>;
 
 /**
- * Where a per-worker cost came from: the median of the queue's running workers, the queue's
+ * Where a per-worker cost came from: the smoothed mean of the queue's running workers, the queue's
  * `resources`, the global `limits.*.perWorker`, or the built-in default.
  */
 export const workerCostSourceSchema = z.enum([
