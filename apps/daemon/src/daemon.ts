@@ -304,10 +304,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     lap('decide');
-    // Each queue first to what the host holds of its own workers (priced at their cost)...
+    // Each queue first to what the host's CPU and memory hold of its own workers (priced at
+    // their cost); limits.maxWorkers is the allocator's to share across queues...
     const capped = capToQueueCapacity(
       decided.map((entry) => entry.decision),
-      hostCapacity?.perQueue ?? {},
+      Object.fromEntries(
+        Object.entries(hostCapacity?.perQueue ?? {}).filter(([, own]) => own.limiter !== 'config'),
+      ),
       Object.fromEntries(config.queues.map((queue) => [queue.name, queue.workers.min])),
     );
     // ...then all of them into what the host holds together.

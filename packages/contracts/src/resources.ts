@@ -85,6 +85,8 @@ export const queueCapacitySchema = z.strictObject({
   memoryFrom: workerCostSourceSchema,
   /** Workers of this queue the host can hold if only this queue grows (the others unchanged). */
   maxWorkers: countSchema,
+  /** What limits `maxWorkers` for this queue. */
+  limiter: capacityLimiterSchema.optional(),
   /**
    * Why `maxWorkers` is what it is, with the figures of the resource that limits it, e.g.
    * `memory: 412 MiB free / 96 MiB per worker = 4`.

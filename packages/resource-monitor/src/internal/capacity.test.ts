@@ -75,6 +75,29 @@ describe('capacity', () => {
     );
   });
 
+  it('never holds a queue at zero workers by CPU: its first worker shares the CPU', () => {
+    const busy = workers(700, 4, { rssBytes: 64 * MiB, cpuCores: 0.3, cpuWaitCores: 0.5 });
+    const result = capacity({
+      resources: resources(
+        { limitCores: 2, usedCores: 2 },
+        { limitBytes: 16 * GiB, usedBytes: 2 * GiB },
+        busy,
+      ),
+      perWorker: [
+        { queue: 'emails', runningPids: pidsOf(busy) },
+        { queue: 'reports', runningPids: [] },
+      ],
+      limits: limits(),
+    });
+    // (1.70 − 4 × 0.5 − 4 × 0.3) / 0.2 < 0, yet reports may start one; emails holds its 4.
+    expect(result.perQueue?.reports).toMatchObject({ maxWorkers: 1, limiter: 'cpu' });
+    expect(result.perQueue?.reports?.why).toMatch(
+      /= 0, at least 1 \(CPU is shared fairly: one worker per queue always makes progress\)$/,
+    );
+    expect(result.perQueue?.emails?.maxWorkers).toBe(4);
+    expect(result.maxWorkers).toBe(5);
+  });
+
   it('limits memory-hungry workers by memory, counting only other processes as used', () => {
     const hungry = workers(300, 3, { rssBytes: 200 * MiB, cpuCores: 0.01, cpuWaitCores: 0 });
     const result = capacity({

@@ -113,8 +113,12 @@ export function capacity({ resources, perWorker, limits }: CapacityInput): HostC
 
   const liveTotal = queues.reduce((sum, queue) => sum + queue.live, 0);
   const mix = mixCost(queues, limits);
+  // CPU never holds a queue at zero workers: one worker per queue (sharing the CPU fairly)
+  // is the least that makes progress.
+  const cpuFloor = queues.reduce((sum, queue) => sum + Math.max(queue.live, 1), 0);
   const host = limit(
     { name: 'all queues', live: liveTotal, cpu: mix.cpu, memory: mix.memory, waitCores: null },
+    cpuFloor,
     0,
     { cpu: 0, memory: 0 },
     cpuRoom,
@@ -129,13 +133,22 @@ export function capacity({ resources, perWorker, limits }: CapacityInput): HostC
       cpu: others.reduce((sum, other) => sum + other.live * other.cpu.value, 0),
       memory: others.reduce((sum, other) => sum + other.live * other.memory.value, 0),
     };
-    const own = limit(queue, liveTotal - queue.live, reserved, cpuRoom, memoryRoom, limits);
+    const own = limit(
+      queue,
+      Math.max(queue.live, 1),
+      liveTotal - queue.live,
+      reserved,
+      cpuRoom,
+      memoryRoom,
+      limits,
+    );
     perQueue[queue.name] = {
       cpuCoresPerWorker: queue.cpu.value,
       cpuFrom: queue.cpu.from,
       memoryBytesPerWorker: queue.memory.value,
       memoryFrom: queue.memory.from,
       maxWorkers: own.maxWorkers,
+      limiter: own.limiter,
       why: own.why,
     };
   }
@@ -161,6 +174,7 @@ export function capacity({ resources, perWorker, limits }: CapacityInput): HostC
  */
 function limit(
   queue: Queue,
+  cpuFloor: number,
   othersLive: number,
   reserved: { cpu: number; memory: number },
   cpuRoom: Room | null,
@@ -204,12 +218,19 @@ function limit(
     } else {
       const free = cpuRoom.value - reserved.cpu;
       const fit = Math.max(fits(free, queue.cpu.value), 0);
-      // CPU over its room slows workers down; fewer of them would not go faster: hold.
-      const held = fit < queue.live;
+      // CPU over its room slows workers down; fewer of them would not go faster: hold. And a
+      // queue is never held at zero by CPU: its first worker shares the CPU like any task.
+      const floor = Math.max(queue.live, cpuFloor);
+      const held =
+        fit >= floor
+          ? ''
+          : floor > queue.live
+            ? `, at least ${floor} (CPU is shared fairly: one worker per queue always makes progress)`
+            : `, held at the ${queue.live} live workers (CPU over its room slows them; fewer would not go faster)`;
       candidates.push({
         limiter: 'cpu',
-        maxWorkers: Math.max(fit, queue.live),
-        why: `cpu: ${cpuRoom.terms}${reservedText(cores(reserved.cpu))} = ${cores(free)} free / ${per(queue.cpu, cores(queue.cpu.value))} = ${fit}${held ? `, held at the ${queue.live} live workers (CPU over its room slows them; fewer would not go faster)` : ''}`,
+        maxWorkers: Math.max(fit, floor),
+        why: `cpu: ${cpuRoom.terms}${reservedText(cores(reserved.cpu))} = ${cores(free)} free / ${per(queue.cpu, cores(queue.cpu.value))} = ${fit}${held}`,
       });
     }
   }
