@@ -57,6 +57,17 @@ describe('holds: a decision below the strategy recommendation, with the policies
     expect(holdOf(decision(0, 1, 0, raised), busyHost, 0)).toBeNull();
   });
 
+  it("carries a host-capacity cut's own figures: the resource, free / cost = workers", () => {
+    const why =
+      'memory: 2.0 GiB budget (50% of 4.0 GiB) − 500 MiB used by other processes = 1.5 GiB free / 200 MiB per worker = 7';
+    const hold = holdOf(
+      decision(7, 7, 12, [{ policy: 'host-capacity', from: 12, to: 7, why }]),
+      busyHost,
+      0,
+    );
+    expect(hold).toMatchObject({ by: ['host-capacity'], reason: `host-capacity: ${why}` });
+  });
+
   it('names the configured cap when limits.maxWorkers is what the queues share', () => {
     const hold = holdOf(
       decision(0, 1, 3, [cut[1] as Decision['edits'][number]]),
