@@ -93,8 +93,8 @@ describe('qscale demo', () => {
       expect(busySeconds).toBeGreaterThan(0);
       expect(busySeconds).toBeLessThanOrEqual(workerSeconds);
     }
-    // The demo declares its sleeping workers light on cpu, and says so with what they cost.
-    expect(stdout).toContain('cpu is not a limit here (limits.cpu.enforce: false');
+    // CPU counts what the demo's sleeping workers cost, and says so with what they cost.
+    expect(stdout).toContain('cpu up to 85% for the workers, priced at what one costs');
     expect(stdout).toMatch(/cost of one worker: emails [\d.]+ cores \(measured\)/);
     const chart = chartParts(await readFile(join(dir, 'demo.html'), 'utf8'));
     expect(chart.svgs).toBe(1);

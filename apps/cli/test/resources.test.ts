@@ -100,7 +100,7 @@ describe('qscale resources (the built binary, on this machine)', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     // How many fit depends on how busy this machine is; the costs come from the file.
     expect(run.stdout).toMatch(
-      /\ncapacity under capped\.yml: [0-3] workers? \(limited by (config|cpu|memory)\)\n {2}headroom {2}-?\d+\.\d\d cores, -?[\d.]+ [KMGT]?i?B \(85% \/ 85% of the limits minus current use\)\n/,
+      /\ncapacity under capped\.yml: [0-3] workers? \(limited by (config|cpu|memory)\)\n {2}headroom {2}-?\d+\.\d\d cores, -?[\d.]+ [KMGT]?i?B \(85% \/ 85% of the limits, less the workers' wait for a CPU \/ other processes' memory, less what the workers cost\)\n {2}why {7}(config: limits\.maxWorkers 3|(cpu|memory): .* = \d+.*)\n/,
     );
     expect(run.stdout).toMatch(
       /\n {2}emails {2}0\.01 cores \(queue-config\), 16\.0 MiB \(queue-config\) per worker: up to [0-3] workers? alone\n$/,

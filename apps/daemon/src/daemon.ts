@@ -9,14 +9,19 @@ import type {
 } from '@qscale/contracts';
 import { silentLogger } from '@qscale/contracts';
 import { createMetricsReader, type MetricsReader } from '@qscale/metrics-reader';
-import { type AllocationEntry, createHostAllocator, type PolicyEvent } from '@qscale/policies';
+import {
+  type AllocationEntry,
+  capToQueueCapacity,
+  createHostAllocator,
+  type PolicyEvent,
+} from '@qscale/policies';
 import {
   type PoolStatus,
   type StopSummary,
   type Supervisor,
   startSupervisor,
 } from '@qscale/process-supervisor';
-import { capacity, createResourceMonitor } from '@qscale/resource-monitor';
+import { capacity, createResourceMonitor, createWorkerCostTracker } from '@qscale/resource-monitor';
 import { type AlertsState, createAlerting } from './alerts/alerting.js';
 import { alertView } from './alerts/views.js';
 import { checkConfig } from './config/check.js';
@@ -254,6 +259,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   // Who got which slot when, across ticks and reloads: a slot is held for the queue's cooldown.
   const allocator = createHostAllocator();
+  // What a worker of each queue costs, smoothed over ticks (it prices capacity per queue).
+  const workerCosts = createWorkerCostTracker();
   let resources: ResourceSnapshot | null = null;
   let hostCapacity: HostCapacity | null = null;
   let ticks = 0;
@@ -322,16 +329,29 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
 
     lap('decide');
+    // Each queue first to what the host's CPU and memory hold of its own workers (priced at
+    // their cost); limits.maxWorkers is the allocator's to share across queues...
+    const capped = capToQueueCapacity(
+      decided.map((entry) => entry.decision),
+      Object.fromEntries(
+        Object.entries(hostCapacity?.perQueue ?? {}).filter(([, own]) => own.limiter !== 'config'),
+      ),
+      Object.fromEntries(config.queues.map((queue) => [queue.name, queue.workers.min])),
+    );
+    // ...then all of them into what the host holds together.
     const limit = Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity);
-    const shared = allocator.allocate(decided, {
-      now,
-      maxWorkers: limit,
-      limiter:
-        hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
-          ? hostCapacity.limiter
-          : 'config',
-      queues: shareSettings(config),
-    });
+    const shared = allocator.allocate(
+      decided.map((entry, index) => ({ ...entry, decision: capped[index] ?? entry.decision })),
+      {
+        now,
+        maxWorkers: limit,
+        limiter:
+          hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
+            ? (hostCapacity.why ?? hostCapacity.limiter)
+            : 'config',
+        queues: shareSettings(config),
+      },
+    );
     for (const decision of shared) {
       const runtime = runtimes.get(decision.queue);
       if (!runtime) continue;
@@ -378,6 +398,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     pids: number[][],
   ): HostCapacity | null => {
     try {
+      const running = live.map((runtime, index) => ({
+        queue: runtime.config.name,
+        runningPids: runtime.pool ? (pids[index] ?? []) : [],
+      }));
+      const measured = workerCosts.observe(snapshot, running);
       return capacity({
         resources: snapshot,
         perWorker: live.map((runtime, index) => {
@@ -385,8 +410,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           const liveWorkers = counts.running + counts.starting + counts.stopping;
           return capacityWorkers(
             runtime.config,
-            runtime.pool ? (pids[index] ?? []) : [],
+            running[index]?.runningPids ?? [],
             liveWorkers,
+            measured[runtime.config.name],
           );
         }),
         limits: config.limits,

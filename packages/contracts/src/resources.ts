@@ -20,6 +20,12 @@ export const workerResourcesSchema = z.strictObject({
   rssBytes: bytesSchema,
   /** CPU the worker used since the previous snapshot, in cores; null on its first sighting. */
   cpuCores: coresSchema.nullable(),
+  /**
+   * Time the worker was runnable but waiting for a CPU since the previous snapshot, in cores
+   * (seconds waited per second; `/proc/PID/schedstat`): the contention the worker feels.
+   * Null on its first sighting; absent where the kernel does not report it.
+   */
+  cpuWaitCores: coresSchema.nullable().optional(),
 });
 export type WorkerResources = z.infer<typeof workerResourcesSchema>;
 
@@ -58,7 +64,7 @@ export const capacityLimiterSchema = z.enum(['cpu', 'memory', 'config']);
 export type CapacityLimiter = z.infer<typeof capacityLimiterSchema>;
 
 /**
- * Where a per-worker cost came from: the median of the queue's running workers, the queue's
+ * Where a per-worker cost came from: the smoothed mean of the queue's running workers, the queue's
  * `resources`, the global `limits.*.perWorker`, or the built-in default.
  */
 export const workerCostSourceSchema = z.enum([
@@ -79,6 +85,13 @@ export const queueCapacitySchema = z.strictObject({
   memoryFrom: workerCostSourceSchema,
   /** Workers of this queue the host can hold if only this queue grows (the others unchanged). */
   maxWorkers: countSchema,
+  /** What limits `maxWorkers` for this queue. */
+  limiter: capacityLimiterSchema.optional(),
+  /**
+   * Why `maxWorkers` is what it is, with the figures of the resource that limits it, e.g.
+   * `memory: 412 MiB free / 96 MiB per worker = 4`.
+   */
+  why: z.string().optional(),
 });
 export type QueueCapacity = z.infer<typeof queueCapacitySchema>;
 
@@ -97,5 +110,7 @@ export const hostCapacitySchema = z.strictObject({
    * (their headroom reads 0) instead of guessing.
    */
   unknown: z.array(z.enum(['cpu', 'memory'])).optional(),
+  /** Why `maxWorkers` is what it is, with the figures of `limiter`. */
+  why: z.string().optional(),
 });
 export type HostCapacity = z.infer<typeof hostCapacitySchema>;

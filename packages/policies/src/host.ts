@@ -86,3 +86,52 @@ export function shareHostCapacity(
     };
   });
 }
+
+/** What the host holds of one queue's workers, with the figures of the limit (resource-monitor's `perQueue`). */
+export interface QueueCapacityLimit {
+  /** Workers of this queue the host can hold, the other queues' workers unchanged. */
+  maxWorkers: number;
+  /** The limiting resource with its figures, e.g. `memory: 412 MiB free / 96 MiB per worker = 4`. */
+  why?: string | undefined;
+}
+
+/**
+ * Cuts each decision to what the host can hold of that queue's workers, priced at what a
+ * worker of that queue costs: a queue of CPU-hungry workers stops where the CPU does while a
+ * queue of workers that mostly wait goes on. A queue's minimum still stands (a guarantee), and
+ * every cut is a `host-capacity` edit whose reason names the limiting resource with figures.
+ * A queue missing from `perQueue` is left as it is.
+ */
+export function capToQueueCapacity(
+  decisions: readonly Decision[],
+  perQueue: Readonly<Record<string, QueueCapacityLimit>>,
+  minimums: Readonly<Record<string, number>> = {},
+): Decision[] {
+  return decisions.map((decision) => {
+    const limit = perQueue[decision.queue];
+    if (!limit) return decision;
+    if (!Number.isInteger(limit.maxWorkers) || limit.maxWorkers < 0) {
+      throw new PolicyError(
+        'POLICY_CONFIG_INVALID',
+        `host capacity of queue "${decision.queue}" must be a whole number >= 0, got ${limit.maxWorkers}`,
+      );
+    }
+    const min = minimums[decision.queue] ?? 0;
+    const to = Math.max(limit.maxWorkers, min);
+    if (decision.to <= to) return decision;
+    const floor = to > limit.maxWorkers ? ` (its minimum ${min} stands)` : '';
+    return {
+      ...decision,
+      to,
+      edits: [
+        ...decision.edits,
+        {
+          policy: 'host-capacity',
+          from: decision.to,
+          to,
+          why: `${limit.why ?? `the host holds ${limit.maxWorkers} of its workers`}${floor}`,
+        },
+      ],
+    };
+  });
+}

@@ -13,8 +13,8 @@ export type { BreachSignal, PolicyEvent, SloBreachEvent, SloRecoveredEvent } fro
 export { observedBreach } from './events.js';
 export type { FairShareDemand } from './fair-share.js';
 export { allocateFairShare } from './fair-share.js';
-export type { HostShareOptions, QueueShareSettings } from './host.js';
-export { shareHostCapacity } from './host.js';
+export type { HostShareOptions, QueueCapacityLimit, QueueShareSettings } from './host.js';
+export { capToQueueCapacity, shareHostCapacity } from './host.js';
 export type {
   PolicyPipeline,
   PolicyPipelineConfig,

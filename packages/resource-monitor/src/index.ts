@@ -12,3 +12,9 @@ export type {
   ResourceMonitorOptions,
 } from './internal/monitor.js';
 export { createResourceMonitor } from './internal/monitor.js';
+export type {
+  MeasuredCost,
+  WorkerCostTracker,
+  WorkerCostTrackerOptions,
+} from './internal/worker-costs.js';
+export { createWorkerCostTracker } from './internal/worker-costs.js';

@@ -121,8 +121,9 @@ function printCapacity(io: CliIo, file: string, config: QscaleConfig, allowed: H
   );
   line(
     io.stdout,
-    `  headroom  ${formatCores(allowed.headroom.cpuCores)} cores, ${formatBytes(allowed.headroom.memoryBytes)} (${cpu.maxPercent}% / ${memory.maxPercent}% of the limits minus current use)`,
+    `  headroom  ${formatCores(allowed.headroom.cpuCores)} cores, ${formatBytes(allowed.headroom.memoryBytes)} (${cpu.maxPercent}% / ${memory.maxPercent}% of the limits, less the workers' wait for a CPU / other processes' memory, less what the workers cost)`,
   );
+  if (allowed.why) line(io.stdout, `  why       ${allowed.why}`);
   if (allowed.unknown)
     line(io.stdout, `  unknown   ${allowed.unknown.join(', ')}: held at the current workers`);
   const width = Math.max(...config.queues.map((queue) => queue.name.length));

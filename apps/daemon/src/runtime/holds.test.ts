@@ -33,12 +33,13 @@ const busyHost: HostView = {
     maxWorkers: 1,
     limiter: 'cpu',
     headroom: { cpuCores: -0.1, memoryBytes: 6 * 2 ** 30 },
+    why: 'cpu: 1.70 cores budget (85% of 2.00 cores) − 0.90 cores the workers waited for a CPU = 0.80 cores free / 0.80 cores per worker = 1',
   } as HostCapacity,
   limits,
 };
 
 describe('holds: a decision below the strategy recommendation, with the policies that held it', () => {
-  it('names every policy that lowered the count and says what keeps the host busy', () => {
+  it('names every policy that lowered the count and the limiting resource with its figures', () => {
     const hold = holdOf(decision(1, 1, 70, cut), busyHost, 5);
     expect(hold).toMatchObject({
       recommended: 70,
@@ -47,13 +48,24 @@ describe('holds: a decision below the strategy recommendation, with the policies
       since: 5,
     });
     expect(hold?.reason).toBe(
-      "bounds: the queue's max is 10; fair-share: host capacity (cpu): 180% of 200% cpu busy, 175% by other processes than the workers; the budget is 85% of the cpu, so room for 1 worker",
+      "bounds: the queue's max is 10; fair-share: host capacity (cpu: 1.70 cores budget (85% of 2.00 cores) − 0.90 cores the workers waited for a CPU = 0.80 cores free / 0.80 cores per worker = 1): room for 1 worker for all queues together",
     );
   });
 
   it('is no hold when the decision reaches the recommendation, even after edits', () => {
     const raised = [{ policy: 'bounds', from: 0, to: 1, why: "the queue's min is 1" }];
     expect(holdOf(decision(0, 1, 0, raised), busyHost, 0)).toBeNull();
+  });
+
+  it("carries a host-capacity cut's own figures: the resource, free / cost = workers", () => {
+    const why =
+      'memory: 2.0 GiB budget (50% of 4.0 GiB) − 500 MiB used by other processes = 1.5 GiB free / 200 MiB per worker = 7';
+    const hold = holdOf(
+      decision(7, 7, 12, [{ policy: 'host-capacity', from: 12, to: 7, why }]),
+      busyHost,
+      0,
+    );
+    expect(hold).toMatchObject({ by: ['host-capacity'], reason: `host-capacity: ${why}` });
   });
 
   it('names the configured cap when limits.maxWorkers is what the queues share', () => {

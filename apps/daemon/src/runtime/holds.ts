@@ -38,40 +38,16 @@ export function holdOf(decision: Decision, host: HostView, since: number): Queue
 }
 
 /**
- * The limit the host's slots were shared under, in words: with a CPU or memory limit, how
- * busy the host is and how much of that is other processes than the workers (what a user can
- * act on); with the configured cap, its value.
+ * The limit the host's slots were shared under, in words: with a CPU or memory limit, the
+ * resource's figures (budget, what other processes use or the workers wait, free / per-worker
+ * cost = workers); with the configured cap, its value.
  */
-export function hostLimit({ resources, capacity, limits }: HostView): string {
-  const room = (count: number) => `room for ${count} worker${count === 1 ? '' : 's'}`;
+export function hostLimit({ capacity, limits }: HostView): string {
   if (!capacity || capacity.limiter === 'config') {
     return `limits.maxWorkers is ${limits.maxWorkers} for all queues together, shared across them`;
   }
-  const workersUse = (pick: (worker: { rssBytes: number; cpuCores: number | null }) => number) =>
-    Object.values(resources?.perWorker ?? {}).reduce((sum, worker) => sum + pick(worker), 0);
-  if (capacity.limiter === 'cpu') {
-    const limit = resources?.cpu.limitCores ?? null;
-    const used = resources?.cpu.usedCores ?? null;
-    if (limit === null || used === null)
-      return `host capacity (cpu unknown): ${room(capacity.maxWorkers)}`;
-    const others = Math.max(0, used - workersUse((worker) => worker.cpuCores ?? 0));
-    return `host capacity (cpu): ${pct(used)} of ${pct(limit)} cpu busy, ${pct(others)} by other processes than the workers; the budget is ${limits.cpu.maxPercent}% of the cpu, so ${room(capacity.maxWorkers)}`;
-  }
-  const limit = resources?.memory.limitBytes ?? null;
-  const used = resources?.memory.usedBytes ?? null;
-  if (limit === null || used === null)
-    return `host capacity (memory unknown): ${room(capacity.maxWorkers)}`;
-  const others = Math.max(0, used - workersUse((worker) => worker.rssBytes));
-  return `host capacity (memory): ${gib(used)} of ${gib(limit)} in use, ${gib(others)} by other processes than the workers; the budget is ${limits.memory.maxPercent}%, so ${room(capacity.maxWorkers)}`;
-}
-
-/** Cores as a `top`-style percentage of one core: 1.8 cores is 180%. */
-function pct(cores: number): string {
-  return `${Math.round(cores * 100)}%`;
-}
-
-function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const room = `room for ${capacity.maxWorkers} worker${capacity.maxWorkers === 1 ? '' : 's'}`;
+  return `host capacity (${capacity.why ?? capacity.limiter}): ${room} for all queues together`;
 }
 
 /** The shape of a decision record the log keeps (the daemon's DecisionRecord). */

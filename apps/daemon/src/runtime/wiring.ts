@@ -1,7 +1,7 @@
 import { isSecretName, isSecretValue, urlPasswords } from '@qscale/contracts';
 import type { QueueSource } from '@qscale/metrics-reader';
 import type { PolicySettings, QueueAllocationSettings } from '@qscale/policies';
-import type { QueueWorkers } from '@qscale/resource-monitor';
+import type { MeasuredCost, QueueWorkers } from '@qscale/resource-monitor';
 import { alertSecrets } from '../config/alerts.js';
 import type { QscaleConfig, QueueConfig, RedisConnection } from '../config/schema.js';
 
@@ -57,8 +57,15 @@ export function capacityWorkers(
   queue: QueueConfig,
   runningPids: readonly number[],
   liveWorkers: number,
+  measured?: MeasuredCost,
 ): QueueWorkers {
-  return { queue: queue.name, runningPids, liveWorkers, resources: queue.resources };
+  return {
+    queue: queue.name,
+    runningPids,
+    liveWorkers,
+    resources: queue.resources,
+    ...(measured ? { measured } : {}),
+  };
 }
 
 /**

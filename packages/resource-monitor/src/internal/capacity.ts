@@ -7,24 +7,23 @@ import type {
 } from '@qscale/contracts';
 import { DEFAULTS } from './defaults.js';
 import { ResourceMonitorError } from './errors.js';
+import { bytes, cores, count } from './format.js';
+import { type MeasuredCost, measuredMean } from './worker-costs.js';
 
 /** The host limits of the configuration: the same shape as the daemon's `config.limits`. */
 export interface CapacityLimits {
   /** Workers of all queues together. */
   maxWorkers: number;
   cpu: {
-    /** Share (0-100] of the CPU limit workers may fill. */
+    /** Share (0-100] of the CPU limit the workers together may use. */
     maxPercent: number;
     /** Per-worker CPU for queues that neither measure nor configure one. */
     perWorkerCores: number | null;
-    /**
-     * False: CPU use never limits the workers (for I/O-bound workers on a host shared with
-     * other work); memory and `maxWorkers` still do. @defaultValue true
-     */
+    /** False: CPU never limits the workers; memory and `maxWorkers` still do. @defaultValue true */
     enforce?: boolean;
   };
   memory: {
-    /** Share (0-100] of the memory limit workers may fill. */
+    /** Share (0-100] of the memory limit workers and other processes together may fill. */
     maxPercent: number;
     /** Per-worker memory for queues that neither measure nor configure one. */
     perWorkerBytes: number | null;
@@ -35,25 +34,23 @@ export interface CapacityLimits {
 export interface QueueWorkers {
   /** The queue's name (a key of the result's `perQueue`). */
   queue: string;
-  /**
-   * PIDs of the queue's running workers (past their minimum uptime). Their figures in
-   * `resources.perWorker` give the measured cost: the median RSS and the median CPU.
-   * Pass the same PIDs to `snapshot()` so it has figures for them.
-   */
+  /** PIDs of the queue's running workers (past their minimum uptime). */
   runningPids: readonly number[];
-  /**
-   * The queue's workers alive now in any state (running, starting, stopping). Their use is
-   * already in `resources`, so they count once, towards the total. @defaultValue `runningPids.length`
-   */
+  /** The queue's workers alive now in any state. @defaultValue `runningPids.length` */
   liveWorkers?: number;
-  /** The queue's configured estimate (`queues.<name>.resources`). */
+  /** The queue's configured estimate (`queues.<name>.resources`), used until measured. */
   resources?: { cpuCores: number | null; memoryBytes: number | null };
+  /**
+   * The measured per-worker cost, smoothed (`createWorkerCostTracker`). Without it, the mean
+   * of `runningPids` in this snapshot.
+   */
+  measured?: MeasuredCost;
 }
 
 export interface CapacityInput {
-  /** This tick's snapshot: limits, current use (counted once) and per-PID figures. */
+  /** This tick's snapshot: limits, use, pressure and per-PID figures of every worker. */
   resources: ResourceSnapshot;
-  /** Per queue: which PIDs are its running workers, and its configured per-worker estimate. */
+  /** Per queue: its workers and their configured or measured cost. */
   perWorker: readonly QueueWorkers[];
   /** The configured limits (`config.limits`). */
   limits: CapacityLimits;
@@ -64,113 +61,257 @@ interface Cost {
   from: WorkerCostSource;
 }
 
+interface Queue {
+  name: string;
+  live: number;
+  cpu: Cost;
+  memory: Cost;
+  waitCores: number | null;
+}
+
+/** Room for workers in one resource: what all workers together may use, and why. */
+interface Room {
+  /** Cores or bytes the workers together may use; null when a figure is unknown. */
+  value: number | null;
+  /** The terms of `value`, e.g. `1.70 cores budget (85% of 2 cores) − 0.04 cores waited`. */
+  terms: string;
+}
+
 /**
  * How many workers this host can hold. Pure: the same input gives the same answer.
  *
- * Budget = limit × maxPercent / 100; headroom = budget − current use (the snapshot's working
- * set and CPU, which already include every live worker: counted once, never again).
- * Extra workers = floor(headroom / per-worker cost), where the cost of a queue's worker is the
- * median of its running workers, else its configured `resources`, else `limits.*.perWorker`,
- * else DEFAULTS (with floors of 0.01 cores and 16 MiB). The host total uses the cost of the
- * current mix of workers (weighted by live workers per queue; a plain mean when none run).
- *
- * Memory can push the answer below the current workers (shedding them avoids the OOM killer);
- * CPU cannot (CPU over the budget slows workers down, and fewer of them would not go faster).
- * A figure that is unknown (null) holds at the current workers and is listed in `unknown`.
+ * A worker costs what workers of its queue measure (mean CPU and RSS per running worker),
+ * else its configured `resources`, else `limits.*.perWorker`, else DEFAULTS. The workers'
+ * own use is what is being sized, so it never counts as "used":
+ * - memory: room = limit × maxPercent − what other processes use (working set − workers' RSS);
+ * - CPU: room = limit × maxPercent − contention, where contention is the time the workers
+ *   waited for a CPU (run-queue delay from schedstat). Other processes' CPU use is not
+ *   subtracted as such: the kernel's fair scheduler gives a worker that needs 0.01 cores its
+ *   0.01 cores on a host kept busy by others, and what it does not give shows up as wait.
+ *   Without schedstat, others' use × PSI cpu some avg10 stands in (others' use without PSI).
+ * Workers of a queue = (room − what the other queues' workers cost) / its per-worker cost.
+ * Memory can bring that below the current workers (shedding avoids the OOM killer); CPU only
+ * holds there (fewer workers would not go faster). An unknown figure holds at the current
+ * workers and is listed in `unknown`. `why` names the limit with its figures.
  */
 export function capacity({ resources, perWorker, limits }: CapacityInput): HostCapacity {
   checkLimits(limits);
-  const cpuHeadroom = headroom(
-    resources.cpu.limitCores,
-    resources.cpu.usedCores,
-    limits.cpu.maxPercent,
-  );
-  const memoryHeadroom = headroom(
-    resources.memory.limitBytes,
-    resources.memory.usedBytes,
-    limits.memory.maxPercent,
-  );
-  const cpuEnforced = limits.cpu.enforce !== false;
-  const unknown: ('cpu' | 'memory')[] = [];
-  if (cpuHeadroom === null && cpuEnforced) unknown.push('cpu');
-  if (memoryHeadroom === null) unknown.push('memory');
-
-  const queues = perWorker.map((queue) => {
+  const queues: Queue[] = perWorker.map((queue) => {
     const live = queue.liveWorkers ?? queue.runningPids.length;
     if (!Number.isSafeInteger(live) || live < 0) {
       throw invalid(`perWorker[${queue.queue}].liveWorkers`, 'a whole number >= 0', live);
     }
-    return { queue, live, ...costs(queue, resources, limits) };
+    const measured = queue.measured ?? measuredMean(resources, queue.runningPids);
+    return { name: queue.queue, live, ...costs(queue, measured, limits) };
   });
+  const cpuEnforced = limits.cpu.enforce !== false;
+  const cpuRoom = cpuEnforced ? roomForCpu(resources, queues, limits) : null;
+  const memoryRoom = roomForMemory(resources, limits);
+  const unknown: ('cpu' | 'memory')[] = [];
+  if (cpuEnforced && cpuRoom?.value === null) unknown.push('cpu');
+  if (memoryRoom.value === null) unknown.push('memory');
+
   const liveTotal = queues.reduce((sum, queue) => sum + queue.live, 0);
-
-  const extra = (cpu: number, memory: number) => ({
-    cpu: !cpuEnforced
-      ? Number.POSITIVE_INFINITY
-      : cpuHeadroom === null
-        ? 0
-        : Math.max(fits(cpuHeadroom, cpu), 0),
-    memory: memoryHeadroom === null ? 0 : fits(memoryHeadroom, memory),
-  });
-
   const mix = mixCost(queues, limits);
-  const host = extra(mix.cpu, mix.memory);
-  const candidates: [CapacityLimiter, number][] = [
-    ['config', limits.maxWorkers],
-    ['memory', liveTotal + host.memory],
-    ['cpu', liveTotal + host.cpu],
-  ];
-  // Ties go to the first: the configured cap is the user's choice, memory the hard limit.
-  const [limiter, maxWorkers] = candidates.reduce((best, next) =>
-    next[1] < best[1] ? next : best,
+  // CPU never holds a queue at zero workers: one worker per queue (sharing the CPU fairly)
+  // is the least that makes progress.
+  const cpuFloor = queues.reduce((sum, queue) => sum + Math.max(queue.live, 1), 0);
+  const host = limit(
+    { name: 'all queues', live: liveTotal, cpu: mix.cpu, memory: mix.memory, waitCores: null },
+    cpuFloor,
+    0,
+    { cpu: 0, memory: 0 },
+    cpuRoom,
+    memoryRoom,
+    limits,
   );
 
   const perQueue: Record<string, QueueCapacity> = {};
-  for (const { queue, live, cpu, memory } of queues) {
-    const own = extra(cpu.value, memory.value);
-    const others = liveTotal - live;
-    perQueue[queue.queue] = {
-      cpuCoresPerWorker: cpu.value,
-      cpuFrom: cpu.from,
-      memoryBytesPerWorker: memory.value,
-      memoryFrom: memory.from,
-      maxWorkers: Math.max(
-        Math.min(live + own.cpu, live + own.memory, limits.maxWorkers - others),
-        0,
-      ),
+  for (const queue of queues) {
+    const others = queues.filter((other) => other !== queue);
+    const reserved = {
+      cpu: others.reduce((sum, other) => sum + other.live * other.cpu.value, 0),
+      memory: others.reduce((sum, other) => sum + other.live * other.memory.value, 0),
+    };
+    const own = limit(
+      queue,
+      Math.max(queue.live, 1),
+      liveTotal - queue.live,
+      reserved,
+      cpuRoom,
+      memoryRoom,
+      limits,
+    );
+    perQueue[queue.name] = {
+      cpuCoresPerWorker: queue.cpu.value,
+      cpuFrom: queue.cpu.from,
+      memoryBytesPerWorker: queue.memory.value,
+      memoryFrom: queue.memory.from,
+      maxWorkers: own.maxWorkers,
+      limiter: own.limiter,
+      why: own.why,
     };
   }
 
+  const ourCpu = queues.reduce((sum, queue) => sum + queue.live * queue.cpu.value, 0);
+  const ourMemory = queues.reduce((sum, queue) => sum + queue.live * queue.memory.value, 0);
   return {
-    maxWorkers: Math.max(maxWorkers, 0),
-    limiter,
-    headroom: { cpuCores: cpuHeadroom ?? 0, memoryBytes: memoryHeadroom ?? 0 },
+    maxWorkers: host.maxWorkers,
+    limiter: host.limiter,
+    headroom: {
+      cpuCores: cpuRoom?.value == null ? 0 : cpuRoom.value - ourCpu,
+      memoryBytes: memoryRoom.value === null ? 0 : memoryRoom.value - ourMemory,
+    },
     perQueue,
     ...(unknown.length > 0 ? { unknown } : {}),
+    why: host.why,
   };
 }
 
-function headroom(limit: number | null, used: number | null, maxPercent: number): number | null {
-  if (limit === null || used === null) return null;
-  return (limit * maxPercent) / 100 - used;
+/**
+ * The workers of `queue` that fit, given the room of each resource, what the workers of the
+ * other queues cost (`reserved`) and how many they are (`othersLive`).
+ */
+function limit(
+  queue: Queue,
+  cpuFloor: number,
+  othersLive: number,
+  reserved: { cpu: number; memory: number },
+  cpuRoom: Room | null,
+  memoryRoom: Room,
+  limits: CapacityLimits,
+): { maxWorkers: number; limiter: CapacityLimiter; why: string } {
+  const per = (cost: Cost, text: string) =>
+    `${text} per worker${cost.from === 'measured' ? '' : ` (${SOURCE_WORDS[cost.from]})`}`;
+  const reservedText = (amount: string) =>
+    othersLive > 0 ? ` − ${amount} for ${count(othersLive, 'worker')} of other queues` : '';
+
+  const candidates: { limiter: CapacityLimiter; maxWorkers: number; why: string }[] = [];
+  const configMax = Math.max(limits.maxWorkers - othersLive, 0);
+  candidates.push({
+    limiter: 'config',
+    maxWorkers: configMax,
+    why: `config: limits.maxWorkers ${limits.maxWorkers}${othersLive > 0 ? ` − ${othersLive} workers of other queues = ${configMax}` : ''}`,
+  });
+  if (memoryRoom.value === null) {
+    candidates.push({
+      limiter: 'memory',
+      maxWorkers: queue.live,
+      why: `memory: unknown (${memoryRoom.terms}), so the ${queue.live} live workers stay`,
+    });
+  } else {
+    const free = memoryRoom.value - reserved.memory;
+    const fit = Math.max(fits(free, queue.memory.value), 0);
+    candidates.push({
+      limiter: 'memory',
+      maxWorkers: fit,
+      why: `memory: ${memoryRoom.terms}${reservedText(bytes(reserved.memory))} = ${bytes(free)} free / ${per(queue.memory, bytes(queue.memory.value))} = ${fit}`,
+    });
+  }
+  if (cpuRoom !== null) {
+    if (cpuRoom.value === null) {
+      candidates.push({
+        limiter: 'cpu',
+        maxWorkers: queue.live,
+        why: `cpu: unknown (${cpuRoom.terms}), so the ${queue.live} live workers stay`,
+      });
+    } else {
+      const free = cpuRoom.value - reserved.cpu;
+      const fit = Math.max(fits(free, queue.cpu.value), 0);
+      // CPU over its room slows workers down; fewer of them would not go faster: hold. And a
+      // queue is never held at zero by CPU: its first worker shares the CPU like any task.
+      const floor = Math.max(queue.live, cpuFloor);
+      const held =
+        fit >= floor
+          ? ''
+          : floor > queue.live
+            ? `, at least ${floor} (CPU is shared fairly: one worker per queue always makes progress)`
+            : `, held at the ${queue.live} live workers (CPU over its room slows them; fewer would not go faster)`;
+      candidates.push({
+        limiter: 'cpu',
+        maxWorkers: Math.max(fit, floor),
+        why: `cpu: ${cpuRoom.terms}${reservedText(cores(reserved.cpu))} = ${cores(free)} free / ${per(queue.cpu, cores(queue.cpu.value))} = ${fit}${held}`,
+      });
+    }
+  }
+  // Ties go to the first: the configured cap is the user's choice, memory the hard limit.
+  const best = candidates.reduce((a, b) => (b.maxWorkers < a.maxWorkers ? b : a));
+  return best;
 }
 
-/** Whole workers of `cost` that fit in `room` (negative when use is over the budget). */
+const SOURCE_WORDS: Record<WorkerCostSource, string> = {
+  measured: 'measured',
+  'queue-config': 'configured in queues.*.resources until measured',
+  'limits-config': 'configured in limits.*.perWorker until measured',
+  default: 'default until measured',
+};
+
+/**
+ * The CPU the workers together may use: the budget minus the contention they feel. Their
+ * own use is not subtracted (it is what is being sized).
+ */
+function roomForCpu(resources: ResourceSnapshot, queues: Queue[], limits: CapacityLimits): Room {
+  const { limitCores, usedCores } = resources.cpu;
+  if (limitCores === null) return { value: null, terms: 'the CPU limit could not be read' };
+  const budget = (limitCores * limits.cpu.maxPercent) / 100;
+  const budgetText = `${cores(budget)} budget (${limits.cpu.maxPercent}% of ${cores(limitCores)})`;
+  const psi = resources.pressure?.cpuSomeAvg10 ?? null;
+  const busy =
+    usedCores === null
+      ? ''
+      : `; host ${cores(usedCores)} busy${psi === null ? '' : `, PSI cpu some ${round(psi)}%`}, not counted as such`;
+  const measured = queues.filter((queue) => queue.waitCores !== null && queue.live > 0);
+  if (measured.length > 0) {
+    const waited = measured.reduce((sum, queue) => sum + queue.live * (queue.waitCores ?? 0), 0);
+    return {
+      value: budget - waited,
+      terms: `${budgetText} − ${cores(waited)} the workers waited for a CPU${busy}`,
+    };
+  }
+  const workers = Object.values(resources.perWorker);
+  const withoutWait = workers.some((worker) => worker.cpuWaitCores === undefined);
+  if (!withoutWait || workers.length === 0) {
+    // No worker runs yet: nothing contends with them that could be measured.
+    return { value: budget, terms: `${budgetText} (no worker measured for contention yet)${busy}` };
+  }
+  // No schedstat on this kernel: other processes' use, weighted by how often CPU is contended.
+  if (usedCores === null) return { value: null, terms: 'CPU use is not measured yet' };
+  const ours = workers.reduce((sum, worker) => sum + (worker.cpuCores ?? 0), 0);
+  const others = Math.max(usedCores - ours, 0);
+  const contended = others * (psi === null ? 1 : psi / 100);
+  const how = psi === null ? 'no PSI' : `× PSI cpu some ${round(psi)}%`;
+  return {
+    value: budget - contended,
+    terms: `${budgetText} − ${cores(contended)} contended by other processes (${cores(others)} ${how})`,
+  };
+}
+
+/** The memory the workers together may use: the budget minus what other processes use. */
+function roomForMemory(resources: ResourceSnapshot, limits: CapacityLimits): Room {
+  const { limitBytes, usedBytes } = resources.memory;
+  if (limitBytes === null || usedBytes === null) {
+    return { value: null, terms: 'the memory limit or use could not be read' };
+  }
+  const budget = (limitBytes * limits.memory.maxPercent) / 100;
+  const ours = Object.values(resources.perWorker).reduce((sum, worker) => sum + worker.rssBytes, 0);
+  const others = Math.max(usedBytes - ours, 0);
+  return {
+    value: budget - others,
+    terms: `${bytes(budget)} budget (${limits.memory.maxPercent}% of ${bytes(limitBytes)}) − ${bytes(others)} used by other processes`,
+  };
+}
+
+/** Whole workers of `cost` that fit in `room` (negative when over). */
 function fits(room: number, cost: number): number {
   // 1.0 / 0.1 is 9.999…: a tolerance keeps exact fits whole.
   return Math.floor(room / cost + 1e-9);
 }
 
-function costs(queue: QueueWorkers, resources: ResourceSnapshot, limits: CapacityLimits) {
-  const measured = queue.runningPids.map((pid) => resources.perWorker[String(pid)]);
-  const cpuSamples = measured.flatMap((worker) =>
-    worker?.cpuCores != null ? [worker.cpuCores] : [],
-  );
-  const memorySamples = measured.flatMap((worker) => (worker ? [worker.rssBytes] : []));
+function costs(queue: QueueWorkers, measured: MeasuredCost, limits: CapacityLimits) {
   return {
     cpu: floor(
       pick(
-        median(cpuSamples),
+        measured.cpuCores,
         queue.resources?.cpuCores ?? null,
         limits.cpu.perWorkerCores,
         DEFAULTS.perWorkerCores,
@@ -179,13 +320,14 @@ function costs(queue: QueueWorkers, resources: ResourceSnapshot, limits: Capacit
     ),
     memory: floor(
       pick(
-        median(memorySamples),
+        measured.memoryBytes,
         queue.resources?.memoryBytes ?? null,
         limits.memory.perWorkerBytes,
         DEFAULTS.perWorkerBytes,
       ),
       DEFAULTS.minPerWorkerBytes,
     ),
+    waitCores: measured.cpuWaitCores,
   };
 }
 
@@ -206,38 +348,42 @@ function floor(cost: Cost, minimum: number): Cost {
   return cost.value >= minimum ? cost : { value: minimum, from: cost.from };
 }
 
-export function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  const upper = sorted[middle] ?? 0;
-  return sorted.length % 2 === 1 ? upper : ((sorted[middle - 1] ?? 0) + upper) / 2;
-}
-
 /** The cost of "a worker" for the host total: the current mix, weighted by live workers. */
-function mixCost(
-  queues: { live: number; cpu: Cost; memory: Cost }[],
-  limits: CapacityLimits,
-): { cpu: number; memory: number } {
+function mixCost(queues: Queue[], limits: CapacityLimits): { cpu: Cost; memory: Cost } {
   if (queues.length === 0) {
     return {
       cpu: floor(
         pick(null, null, limits.cpu.perWorkerCores, DEFAULTS.perWorkerCores),
         DEFAULTS.minPerWorkerCores,
-      ).value,
+      ),
       memory: floor(
         pick(null, null, limits.memory.perWorkerBytes, DEFAULTS.perWorkerBytes),
         DEFAULTS.minPerWorkerBytes,
-      ).value,
+      ),
     };
   }
   const liveTotal = queues.reduce((sum, queue) => sum + queue.live, 0);
   const weight = (live: number) => (liveTotal === 0 ? 1 : live);
   const total = liveTotal === 0 ? queues.length : liveTotal;
+  const weighted = queues.filter((queue) => weight(queue.live) > 0);
+  // "Measured" only when every queue in the mix is; else where the first unmeasured one's is from.
+  const from = (pickFrom: (queue: Queue) => WorkerCostSource): WorkerCostSource =>
+    weighted.map(pickFrom).find((source) => source !== 'measured') ?? 'measured';
   return {
-    cpu: queues.reduce((sum, queue) => sum + weight(queue.live) * queue.cpu.value, 0) / total,
-    memory: queues.reduce((sum, queue) => sum + weight(queue.live) * queue.memory.value, 0) / total,
+    cpu: {
+      value: queues.reduce((sum, queue) => sum + weight(queue.live) * queue.cpu.value, 0) / total,
+      from: from((queue) => queue.cpu.from),
+    },
+    memory: {
+      value:
+        queues.reduce((sum, queue) => sum + weight(queue.live) * queue.memory.value, 0) / total,
+      from: from((queue) => queue.memory.from),
+    },
   };
+}
+
+function round(value: number): number {
+  return Math.round(value);
 }
 
 function checkLimits(limits: CapacityLimits): void {

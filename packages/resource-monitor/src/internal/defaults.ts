@@ -14,4 +14,9 @@ export const DEFAULTS = {
   minPerWorkerCores: 0.01,
   /** Floor of a per-worker memory cost. @defaultValue 16777216 (16 MiB) */
   minPerWorkerBytes: 16 * 1024 * 1024,
+  /**
+   * Half-life of the smoothing of measured per-worker costs (`createWorkerCostTracker`): a
+   * tick's mean moves the estimate halfway after this long. @defaultValue 20000 (20 s)
+   */
+  costHalfLifeMs: 20_000,
 } as const;

@@ -19,6 +19,7 @@ import {
   parsePressure,
   parseProcStatTimes,
   parseProcStatTimesOf,
+  parseSchedstat,
   requireKey,
 } from './parse.js';
 
@@ -94,8 +95,12 @@ interface CounterSample {
 
 interface WorkerState {
   file: KeptFile;
+  /** `/proc/PID/schedstat`; null once the kernel is found not to have it. */
+  schedFile: KeptFile | null;
   startTicks: number;
   cpuTicks: number;
+  /** Run-queue wait so far (schedstat), ns; null when unknown. */
+  waitNs: number | null;
   atMs: number;
 }
 
@@ -282,12 +287,20 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
     let state = workers.get(pid);
     const file =
       state?.file ?? new KeptFile(join(procRoot, String(pid), 'stat'), { initialBytes: 1_024 });
+    const schedFile =
+      state === undefined
+        ? new KeptFile(join(procRoot, String(pid), 'schedstat'), { initialBytes: 128 })
+        : state.schedFile;
+    const forget = async () => {
+      workers.delete(pid);
+      await file.close().catch(() => {});
+      await schedFile?.close().catch(() => {});
+    };
     let stat: ReturnType<typeof parsePidStat>;
     try {
       stat = parsePidStat(await file.read());
     } catch (error) {
-      workers.delete(pid);
-      await file.close().catch(() => {});
+      await forget();
       const code = errorCode(error);
       problems.push(
         code === 'ENOENT' || code === 'ESRCH'
@@ -297,27 +310,59 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
       return null;
     }
     if (stat.state === 'Z' || stat.state === 'X') {
-      workers.delete(pid);
-      await file.close().catch(() => {});
+      await forget();
       problems.push({
         file: file.path,
         message: `process ${pid} has exited (state ${stat.state}) and is not reaped yet`,
       });
       return null;
     }
+    const waitNs = await readWaitNs(schedFile, problems);
     // A new start time is a new process under a reused PID: its counters start over.
     const previous = state && state.startTicks === stat.startTicks ? state : null;
     const elapsedSeconds = previous ? (atMs - previous.atMs) / 1_000 : 0;
     const usedTicks = previous ? stat.cpuTicks - previous.cpuTicks : -1;
-    state = { file, startTicks: stat.startTicks, cpuTicks: stat.cpuTicks, atMs };
+    const waitedNs =
+      previous?.waitNs != null && typeof waitNs === 'number'
+        ? waitNs - previous.waitNs
+        : Number.NaN;
+    state = {
+      file,
+      // A kernel without schedstat (no CONFIG_SCHED_INFO) is not asked again for this PID.
+      schedFile: waitNs === 'absent' ? null : schedFile,
+      startTicks: stat.startTicks,
+      cpuTicks: stat.cpuTicks,
+      waitNs: typeof waitNs === 'number' ? waitNs : null,
+      atMs,
+    };
+    if (waitNs === 'absent') await schedFile?.close().catch(() => {});
     workers.set(pid, state);
+    const waitKnown = elapsedSeconds > 0 && waitedNs >= 0;
     return {
       rssBytes: stat.rssPages * aux.pageSizeBytes,
       cpuCores:
         elapsedSeconds > 0 && usedTicks >= 0
           ? usedTicks / aux.clockTicksPerSecond / elapsedSeconds
           : null,
+      ...(waitNs === 'absent' || schedFile === null
+        ? {}
+        : { cpuWaitCores: waitKnown ? waitedNs / 1e9 / elapsedSeconds : null }),
     };
+  }
+
+  /** Run-queue wait in ns; 'absent' when the kernel has no schedstat; null when unreadable. */
+  async function readWaitNs(
+    schedFile: KeptFile | null,
+    problems: FileProblem[],
+  ): Promise<number | 'absent' | null> {
+    if (schedFile === null) return 'absent';
+    try {
+      return parseSchedstat(await schedFile.read()).waitNs;
+    } catch (error) {
+      if (isAbsent(error)) return 'absent';
+      problems.push(describeProblem(schedFile.path, error));
+      return null;
+    }
   }
 
   async function readWorkers(
@@ -331,6 +376,7 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
       if (wanted.has(pid)) continue;
       workers.delete(pid);
       await state.file.close().catch(() => {});
+      await state.schedFile?.close().catch(() => {});
     }
     const read = await Promise.all(
       [...wanted].map(async (pid) => [pid, await readWorker(pid, aux, atMs, problems)] as const),
@@ -347,7 +393,7 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
       seen.add(key);
       if (loggedProblems.has(key)) continue;
       // A worker that exits between the supervisor's list and the read is routine.
-      const routine = /\/\d+\/stat$/.test(problem.file);
+      const routine = /\/\d+\/(?:sched)?stat$/.test(problem.file);
       logger[routine ? 'debug' : 'warn']('resource figure unknown', { ...problem });
     }
     loggedProblems = seen;
@@ -425,7 +471,10 @@ export function createResourceMonitor(options: ResourceMonitorOptions = {}): Res
       serialised(async () => {
         closed = true;
         await closeFilesExcept(new Set());
-        for (const state of workers.values()) await state.file.close().catch(() => {});
+        for (const state of workers.values()) {
+          await state.file.close().catch(() => {});
+          await state.schedFile?.close().catch(() => {});
+        }
         workers.clear();
       }, true),
   };

@@ -315,6 +315,13 @@ export function parsePidStat(text: string): PidStat {
   };
 }
 
+/** `/proc/PID/schedstat`: nanoseconds on a CPU, nanoseconds waiting on a run queue, timeslices. */
+export function parseSchedstat(text: string): { runNs: number; waitNs: number } {
+  const match = /^(\d+) (\d+) (\d+)\s*$/.exec(text);
+  if (!match) throw problem('"RUN_NS WAIT_NS TIMESLICES"', quote(text));
+  return { runNs: Number(match[1]), waitNs: Number(match[2]) };
+}
+
 export interface PressureLine {
   someAvg10: number;
   fullAvg10: number | null;

@@ -223,12 +223,12 @@ function capacityNote(config: QscaleConfig, state: DaemonState): string {
   const { limits } = config;
   const cap = `limits.maxWorkers ${limits.maxWorkers} for all queues, memory up to ${limits.memory.maxPercent}%`;
   const last = state.capacity
-    ? `; at the end: room for ${state.capacity.maxWorkers} workers, limited by ${state.capacity.limiter}`
+    ? `; at the end: room for ${state.capacity.maxWorkers} workers, limited by ${state.capacity.why ?? state.capacity.limiter}`
     : '';
   if (!limits.cpu.enforce) {
-    return `host capacity: ${cap}; cpu is not a limit here (limits.cpu.enforce: false in this configuration): the demo's jobs sleep, so its workers wait on Redis and timers and hardly use the cpu, however busy other processes keep it${last}`;
+    return `host capacity: ${cap}; cpu is not a limit here (limits.cpu.enforce: false in this configuration)${last}`;
   }
-  return `host capacity: ${cap}, cpu up to ${limits.cpu.maxPercent}% (counting every other process on the host)${last}`;
+  return `host capacity: ${cap}, cpu up to ${limits.cpu.maxPercent}% for the workers, priced at what one costs (other processes count only by the time the workers wait for a CPU)${last}`;
 }
 
 /** Jobs added per second between consecutive samples (the first: since the start). */
