@@ -3,6 +3,7 @@ export type { MetricsReaderErrorCode } from './errors.js';
 export { MetricsReaderError } from './errors.js';
 export { createMetricsReader } from './internal/reader.js';
 export type {
+  CelerySourceOptions,
   DiscoveredQueue,
   DiscoveryTarget,
   MetricsReader,

@@ -36,6 +36,26 @@ export interface QueueSource {
   prefix: string | null;
   /** Queues with equal connection settings share one client and one pipeline per tick. */
   redis: RedisConnectionOptions;
+  /** Celery only (ignored by other drivers); see the README's Celery section. */
+  celery?: CelerySourceOptions | undefined;
+}
+
+/** How a Celery queue's workers are configured, which decides what Redis can show. */
+export interface CelerySourceOptions {
+  /**
+   * The tasks run with `acks_late` (`task_acks_late = True`): a message stays in kombu's
+   * `unacked` hash until its task finished, so running tasks, run times and pickups can be
+   * read. With Celery's default early ack a message leaves `unacked` as its task starts, and
+   * `active` and run time are unknown. Assumes `worker_prefetch_multiplier = 1`.
+   * @defaultValue false
+   */
+  acksLate?: boolean | undefined;
+  /**
+   * Between ticks, read `unacked_index` and the queue's lengths this often (ms) to time each
+   * delivery and end; 0 disables it. @defaultValue `DEFAULTS.celeryProbeIntervalMs` with
+   * `acksLate`, else 0
+   */
+  probeIntervalMs?: number | undefined;
 }
 
 /** Options of {@link createMetricsReader}. Every duration is in milliseconds. */

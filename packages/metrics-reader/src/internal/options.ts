@@ -38,6 +38,8 @@ export interface ResolvedSource {
   /** The effective prefix (the driver's default when the source gave null). */
   prefix: string;
   redis: ResolvedRedis;
+  /** Celery only: how the workers acknowledge, and the sub-tick probe (0 = none). */
+  celery: { acksLate: boolean; probeIntervalMs: number } | null;
 }
 
 const positive = (what: string) =>
@@ -73,6 +75,15 @@ const sourceSchema = z.strictObject({
   backendName: text('the queue name used by the backend'),
   prefix: z.string({ error: 'expected a key prefix string or null' }).nullable(),
   redis: redisSchema,
+  celery: z
+    .strictObject({
+      acksLate: z.boolean({ error: 'expected true or false' }).optional(),
+      probeIntervalMs: z
+        .number({ error: 'expected an interval in milliseconds >= 0' })
+        .min(0, { error: 'expected an interval in milliseconds >= 0' })
+        .optional(),
+    })
+    .optional(),
 });
 
 const optionsSchema = z.strictObject({
@@ -173,6 +184,16 @@ export function resolveSource(source: QueueSource): ResolvedSource {
     backendName: source.backendName,
     prefix: source.prefix ?? DEFAULTS.prefixes[source.driver],
     redis: resolveRedis(source.redis),
+    celery:
+      source.driver === 'celery'
+        ? {
+            acksLate: source.celery?.acksLate ?? false,
+            // The probe only helps when a message stays in `unacked` while its task runs.
+            probeIntervalMs:
+              source.celery?.probeIntervalMs ??
+              (source.celery?.acksLate ? DEFAULTS.celeryProbeIntervalMs : 0),
+          }
+        : null,
   };
 }
 

@@ -384,7 +384,7 @@ function createQueueReader(
     case 'rq':
       return new RqReader(source, context);
     case 'celery':
-      return new CeleryReader(source, context);
+      return new CeleryReader(source, context, group.connection);
     case 'sidekiq': {
       let shared = group.shared.find(
         (candidate): candidate is SidekiqShared =>
