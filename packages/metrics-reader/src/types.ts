@@ -149,6 +149,18 @@ export interface ReaderStats {
   discoveryScans: number;
   /** Cost of the most recent snapshot; null before the first. */
   last: SnapshotCost | null;
+  /**
+   * Reads made between snapshots (Celery's probe with `acksLate`), since the reader was
+   * created; zero when no source probes.
+   */
+  probes: {
+    probes: number;
+    roundTrips: number;
+    commands: number;
+    receivedBytes: number;
+    /** Wall time spent probing, ms. */
+    busyMs: number;
+  };
 }
 
 /** The reader the daemon keeps for its lifetime. */

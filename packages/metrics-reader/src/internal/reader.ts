@@ -117,6 +117,12 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
           ),
       );
     }
+    for (const reader of readers.values()) {
+      // A dropped Celery reader's probe would go on reading between ticks.
+      if (reader instanceof CeleryReader && ![...nextReaders.values()].includes(reader)) {
+        reader.probe?.stop();
+      }
+    }
     groups = [...nextGroups.values()];
     readers = nextReaders;
     order = nextOrder;
@@ -358,7 +364,17 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      return { ...totals, last };
+      const probes = { probes: 0, roundTrips: 0, commands: 0, receivedBytes: 0, busyMs: 0 };
+      for (const reader of order) {
+        const cost = reader instanceof CeleryReader ? reader.probe?.cost : undefined;
+        if (!cost) continue;
+        probes.probes += cost.probes;
+        probes.roundTrips += cost.roundTrips;
+        probes.commands += cost.commands;
+        probes.receivedBytes += cost.receivedBytes;
+        probes.busyMs += cost.busyMs;
+      }
+      return { ...totals, last, probes };
     },
 
     async close(): Promise<void> {

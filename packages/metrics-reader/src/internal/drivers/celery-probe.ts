@@ -1,10 +1,12 @@
+import { performance } from 'node:perf_hooks';
 import type { Connection } from '../connection.js';
 import type { CeleryReader } from './celery.js';
 
-/** Probes stop when no tick came for this many tick intervals (the reader is no longer used). */
-const IDLE_TICKS = 3;
-/** Without two ticks yet, assume the daemon's default tick for the idle limit. */
-const DEFAULT_TICK_MS = 2000;
+/**
+ * Probes stop when no snapshot came for this long (a reader nobody reads any more); a gap in
+ * the probes would lose the deliveries and ends inside it, so it is generous.
+ */
+const IDLE_MS = 10 * 60_000;
 
 /** What the probes cost, for bench/ (counted since the reader was created). */
 export interface ProbeCost {
@@ -12,21 +14,29 @@ export interface ProbeCost {
   roundTrips: number;
   commands: number;
   receivedBytes: number;
+  /** Wall time spent in probes, ms (from sending the first command to the last reply). */
+  busyMs: number;
 }
 
 /**
  * Reads a Celery queue's lengths and `unacked_index` every `intervalMs` between ticks (and the
  * `unacked` entry of each new delivery), so deliveries and ends are timed to a fraction of a
- * tick. Paused while a tick reads; stops by itself when ticks stop coming, when the connection
- * is closed, or on any error (the next tick resumes it).
+ * tick. Paused while a tick reads; stops when the reader is dropped or closed, when no snapshot
+ * came for 10 minutes, or on any error (the next tick resumes it).
  */
 export class CeleryProbe {
-  readonly cost: ProbeCost = { probes: 0, roundTrips: 0, commands: 0, receivedBytes: 0 };
+  readonly cost: ProbeCost = {
+    probes: 0,
+    roundTrips: 0,
+    commands: 0,
+    receivedBytes: 0,
+    busyMs: 0,
+  };
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private paused = false;
   private lastTick: number | null = null;
-  private tickMs = DEFAULT_TICK_MS;
+  private stopped = false;
 
   constructor(
     private readonly connection: Connection,
@@ -44,10 +54,16 @@ export class CeleryProbe {
 
   /** A tick has read at `at`: probe until the next one. */
   resume(at: number): void {
-    if (this.lastTick !== null && at > this.lastTick) this.tickMs = at - this.lastTick;
+    if (this.stopped) return;
     this.lastTick = at;
     this.paused = false;
     this.schedule();
+  }
+
+  /** For good: the reader was dropped (`setSources`). */
+  stop(): void {
+    this.stopped = true;
+    this.pause();
   }
 
   private schedule(): void {
@@ -61,7 +77,7 @@ export class CeleryProbe {
 
   private async run(): Promise<void> {
     const last = this.lastTick;
-    if (this.paused || last === null || this.now() - last > IDLE_TICKS * this.tickMs) return;
+    if (this.paused || this.stopped || last === null || this.now() - last > IDLE_MS) return;
     this.running = true;
     let ok = false;
     try {
@@ -77,6 +93,7 @@ export class CeleryProbe {
   /** One probe: lengths and index, then the new tags' messages; false when it must stop. */
   private async once(): Promise<boolean> {
     const before = this.connection.receivedBytes;
+    const began = performance.now();
     const commands = this.reader.observationCommands();
     const replies = await this.connection.exec(commands);
     const at = this.now();
@@ -97,6 +114,7 @@ export class CeleryProbe {
     }
     this.cost.probes++;
     this.cost.receivedBytes += this.connection.receivedBytes - before;
+    this.cost.busyMs += performance.now() - began;
     this.reader.observe({ at, listed: read.listed, held: this.reader.heldHere(read.tags, at) });
     return true;
   }

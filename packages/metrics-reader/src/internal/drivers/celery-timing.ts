@@ -74,7 +74,16 @@ export class DeliveryTiming {
       .filter(([tag]) => !previous.held.has(tag))
       .map(([, held]) => held)
       .sort((a, b) => a.deliveredAt - b.deliveredAt);
-    const net = next.listed - previous.listed + delivered.length + this.carried;
+    let net = next.listed - previous.listed + delivered.length + this.carried;
+    if (net < 0 && this.carried < 0) {
+      // A pop whose delivery still did not show (acked before it could be read): it took the
+      // oldest arrival, so drop that one to keep the first-in, first-out matching aligned.
+      for (let missed = this.carried; missed < 0; missed++) {
+        if (this.backlogUnknown > 0) this.backlogUnknown--;
+        else this.arrivals.shift();
+      }
+      net -= this.carried;
+    }
     this.carried = Math.min(0, net);
     const arrived = Math.max(0, net);
     events.arrivals = arrived;
