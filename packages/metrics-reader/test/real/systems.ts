@@ -3,7 +3,8 @@
  * here (one line) when its plugin and test pass.
  */
 import { bullmq5, bullmq6 } from './bullmq.js';
+import { celery, celeryAcksLate } from './celery.js';
 import type { RealSystem } from './harness.js';
 import { rq } from './rq.js';
 
-export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6];
+export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6, celery, celeryAcksLate];

@@ -96,7 +96,7 @@ export class CeleryProbe {
     const began = performance.now();
     const commands = this.reader.observationCommands();
     const replies = await this.connection.exec(commands);
-    const at = this.now();
+    const repliedAt = this.now();
     this.count(commands.length);
     if (this.paused) return false;
     const read = this.reader.parseObservation(replies);
@@ -115,6 +115,8 @@ export class CeleryProbe {
     this.cost.probes++;
     this.cost.receivedBytes += this.connection.receivedBytes - before;
     this.cost.busyMs += performance.now() - began;
+    // Redis's own clock when it ran the reads (a loaded event loop delays the reply).
+    const at = read.at ?? repliedAt;
     this.reader.observe({ at, listed: read.listed, held: this.reader.heldHere(read.tags, at) });
     return true;
   }

@@ -55,6 +55,8 @@ export class CeleryReader extends QueueReader {
   private readonly heldInfo = new Map<string, HeldMessage>();
   private unacked: Map<string, number> | null = null;
   private unackedComplete = false;
+  /** Redis's `TIME` at this tick's first round trip, epoch ms. */
+  private executedAt: number | null = null;
   private readonly timing = new DeliveryTiming();
   /** The sub-tick probe (acksLate with a probe interval), null otherwise. */
   readonly probe: CeleryProbe | null;
@@ -88,6 +90,7 @@ export class CeleryReader extends QueueReader {
     return [
       ...this.llen.values(),
       ['zrange', this.unackedIndexKey, 0, this.options.maxJobsPerTick, 'WITHSCORES'],
+      ['time'],
     ];
   }
 
@@ -98,6 +101,7 @@ export class CeleryReader extends QueueReader {
     this.oldest = new Map();
     this.unacked = null;
     this.unackedComplete = false;
+    this.executedAt = null;
     for (const key of this.keys) {
       this.read(
         batch,
@@ -124,6 +128,12 @@ export class CeleryReader extends QueueReader {
         this.unacked = parseIndex(v, this.unackedIndexKey);
       },
     );
+    if (this.acksLate) {
+      // Redis's clock when it ran the reads: a loaded reader's event loop cannot skew timings.
+      this.read(batch, ['time'], [], (v) => {
+        this.executedAt = redisTime(v);
+      });
+    }
     this.markers.plan(batch, (command, error) =>
       this.commandFailed(command, error, ['arrivalRate', 'completionRate', 'oldestPendingAgeMs']),
     );
@@ -233,7 +243,7 @@ export class CeleryReader extends QueueReader {
 
     if (this.acksLate) {
       if (listed !== null && held !== null) {
-        this.observe({ at: tick.readAt, listed, held });
+        this.observe({ at: this.executedAt ?? tick.readAt, listed, held });
       } else {
         this.timing.reset();
       }
@@ -293,7 +303,9 @@ export class CeleryReader extends QueueReader {
   }
 
   /** Parses a probe's replies to `observationCommands()`; null if any failed. */
-  parseObservation(replies: Reply[]): { listed: number; tags: Map<string, number> } | null {
+  parseObservation(
+    replies: Reply[],
+  ): { listed: number; tags: Map<string, number>; at: number | null } | null {
     if (replies.some((reply) => reply instanceof Error)) return null;
     const lengths = replies.slice(0, this.keys.length);
     let listed = 0;
@@ -302,8 +314,15 @@ export class CeleryReader extends QueueReader {
     }
     const tags = parseIndex(replies[this.keys.length], this.unackedIndexKey);
     if (tags.size > this.options.maxJobsPerTick) return null;
-    return { listed, tags };
+    return { listed, tags, at: redisTime(replies[this.keys.length + 1]) };
   }
+}
+
+/** `TIME`: [seconds, microseconds] as epoch ms; null if it is not that. */
+function redisTime(value: unknown): number | null {
+  if (!Array.isArray(value) || value.length < 2) return null;
+  const ms = Number(value[0]) * 1000 + Number(value[1]) / 1000;
+  return Number.isFinite(ms) ? ms : null;
 }
 
 /** `ZRANGE unacked_index 0 n WITHSCORES`: tag -> delivery time (epoch ms). */
