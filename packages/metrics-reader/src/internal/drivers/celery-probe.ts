@@ -7,6 +7,8 @@ import type { CeleryReader } from './celery.js';
  * the probes would lose the deliveries and ends inside it, so it is generous.
  */
 const IDLE_MS = 10 * 60_000;
+/** After a failed probe, the next one waits this long. */
+const RETRY_MS = 1000;
 
 /** What the probes cost, for bench/ (counted since the reader was created). */
 export interface ProbeCost {
@@ -22,7 +24,7 @@ export interface ProbeCost {
  * Reads a Celery queue's lengths and `unacked_index` every `intervalMs` between ticks (and the
  * `unacked` entry of each new delivery), so deliveries and ends are timed to a fraction of a
  * tick. Paused while a tick reads; stops when the reader is dropped or closed, when no snapshot
- * came for 10 minutes, or on any error (the next tick resumes it).
+ * came for 10 minutes; a failed probe is retried a second later.
  */
 export class CeleryProbe {
   readonly cost: ProbeCost = {
@@ -82,12 +84,24 @@ export class CeleryProbe {
     let ok = false;
     try {
       ok = await this.once();
-    } catch {
-      ok = false;
+    } catch (error) {
+      // A closed reader ends the probe; anything else (a timeout on a loaded host) is retried
+      // a second later, so one slow round trip does not leave a gap until the next tick.
+      if (/closed/i.test((error as Error).message)) this.stopped = true;
     } finally {
       this.running = false;
     }
     if (ok) this.schedule();
+    else this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (this.paused || this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.run();
+    }, RETRY_MS);
+    this.timer.unref();
   }
 
   /** One probe: lengths and index, then the new tags' messages; false when it must stop. */
