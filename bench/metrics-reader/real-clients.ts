@@ -5,7 +5,8 @@
  *
  *   npx pnpm@10.34.8 --filter @qscale/bench run real-clients [system ...]
  *
- * Environment: RATE (jobs/s, default 3), SERVICE_MS (200), DURATION_MS (45000), SEED (12).
+ * Environment: RATE (jobs/s, default 3), SERVICE_MS (200), DURATION_MS (45000), SEED (12),
+ * DRAIN_MS (60000).
  * Prints the Markdown table for bench/RESULTS.md ("metrics-reader: real clients"): for each
  * system, whether the counts were exact at every tick, the worst rate errors, run time and
  * pickups read vs true (at the last tick compared), and the reader's mean cost per tick.
@@ -23,6 +24,8 @@ const RATE = Number(process.env.RATE ?? 3);
 const SERVICE_MS = Number(process.env.SERVICE_MS ?? 200);
 const DURATION_MS = Number(process.env.DURATION_MS ?? 45_000);
 const SEED = Number(process.env.SEED ?? 12);
+/** Longest wait for the backlog to drain after DURATION_MS (Celery with acks_late: 400000). */
+const DRAIN_MS = Number(process.env.DRAIN_MS ?? 60_000);
 
 const wanted = process.argv.slice(2);
 const unknownNames = wanted.filter((name) => !SYSTEMS.some((system) => system.name === name));
@@ -90,6 +93,7 @@ for (const system of SYSTEMS.filter((s) => wanted.length === 0 || wanted.include
       serviceMs: SERVICE_MS,
       durationMs: DURATION_MS,
       seed: SEED,
+      drainTimeoutMs: DRAIN_MS,
     }),
   );
 }

@@ -78,6 +78,12 @@ export const DEFAULTS = {
    */
   discoveryIntervalMs: 60_000,
   /**
+   * Celery with `acksLate`: how often, between ticks, `unacked_index` and the queue lengths are
+   * read to time deliveries and ends (a pipeline of 2 to 6 small commands; see bench/).
+   * @defaultValue 100
+   */
+  celeryProbeIntervalMs: 100,
+  /**
    * Key prefix of each driver when a source's `prefix` is null. Laravel 11 and 12 use
    * `laravel_database_`, Laravel 13 `laravel-database-` (set it explicitly there).
    */

@@ -4,6 +4,7 @@ export { MetricsReaderError } from './errors.js';
 export { clusterProblem } from './internal/cluster-layout.js';
 export { createMetricsReader } from './internal/reader.js';
 export type {
+  CelerySourceOptions,
   DiscoveredQueue,
   DiscoveryTarget,
   LaravelSourceOptions,

@@ -75,6 +75,8 @@ export interface QueueSource {
   redis: RedisConnectionOptions;
   /** Laravel only (an error on another driver). */
   laravel?: LaravelSourceOptions | null | undefined;
+  /** Celery only (ignored by other drivers); see the README's Celery section. */
+  celery?: CelerySourceOptions | undefined;
 }
 
 /** Settings of a Laravel source; every one is optional. */
@@ -91,6 +93,24 @@ export interface LaravelSourceOptions {
    * reserved set (LLEN, ZCARD, ZREVRANGE WITHSCORES) to see each job arrive, start and finish:
    * 0 turns it off (then jobs shorter than a tick go unseen and the timing figures are null).
    * @defaultValue DEFAULTS.laravelProbeIntervalMs (100)
+   */
+  probeIntervalMs?: number | undefined;
+}
+
+/** How a Celery queue's workers are configured, which decides what Redis can show. */
+export interface CelerySourceOptions {
+  /**
+   * The tasks run with `acks_late` (`task_acks_late = True`): a message stays in kombu's
+   * `unacked` hash until its task finished, so running tasks, run times and pickups can be
+   * read. With Celery's default early ack a message leaves `unacked` as its task starts, and
+   * `active` and run time are unknown. Assumes `worker_prefetch_multiplier = 1`.
+   * @defaultValue false
+   */
+  acksLate?: boolean | undefined;
+  /**
+   * Between ticks, read `unacked_index` and the queue's lengths this often (ms) to time each
+   * delivery and end; 0 disables it. @defaultValue `DEFAULTS.celeryProbeIntervalMs` with
+   * `acksLate`, else 0
    */
   probeIntervalMs?: number | undefined;
 }
@@ -187,8 +207,9 @@ export interface ReaderStats {
   /** Cost of the most recent snapshot; null before the first. */
   last: SnapshotCost | null;
   /**
-   * The Laravel sub-tick probe since the reader was created: round trips, commands and bytes
-   * received (also counted in a snapshot's `receivedBytes` when one overlaps it).
+   * Reads made between snapshots by a sub-tick probe (Laravel's; Celery's with `acksLate`):
+   * round trips, commands and bytes received since the reader was created (also counted in a
+   * snapshot's `receivedBytes` when one overlaps it); zero when no source probes.
    */
   probes: { count: number; commands: number; receivedBytes: number };
 }

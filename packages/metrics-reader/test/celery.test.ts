@@ -5,13 +5,13 @@ import { redisFixture } from './helpers/setup.js';
 const fixture = redisFixture();
 
 describe('Celery', () => {
-  it('counts every priority list, and leaves in-flight and delayed unknown', async () => {
+  it('counts every priority list; with early ack (the default) in-flight is unknown', async () => {
     const prefix = fixture.prefix('celery');
     for (let index = 0; index < 3; index++) await publishCelery(fixture.redis, prefix, 'tasks');
     await publishCelery(fixture.redis, prefix, 'tasks', 6);
     await publishCelery(fixture.redis, prefix, 'tasks', 9);
     const [snapshot] = await fixture.reader('celery', prefix, ['tasks']).snapshot();
-    expect(snapshot).toMatchObject({ pending: 5, active: null, delayed: null, backend: 'celery' });
+    expect(snapshot).toMatchObject({ pending: 5, active: null, delayed: 0, backend: 'celery' });
     expect(snapshot?.sources.pending).toBe('counter');
     expect(snapshot?.error).toBeUndefined();
   });

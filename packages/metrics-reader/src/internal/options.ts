@@ -62,6 +62,8 @@ export interface ResolvedSource {
   retryAfter: number | null;
   /** Laravel only: sub-tick probe interval in ms; 0 turns the probe off. */
   probeIntervalMs: number;
+  /** Celery only: how the workers acknowledge, and the sub-tick probe (0 = none). */
+  celery: { acksLate: boolean; probeIntervalMs: number } | null;
 }
 
 const positive = (what: string) =>
@@ -167,6 +169,15 @@ const sourceSchema = z
           .optional(),
       })
       .nullable()
+      .optional(),
+    celery: z
+      .strictObject({
+        acksLate: z.boolean({ error: 'expected true or false' }).optional(),
+        probeIntervalMs: z
+          .number({ error: 'expected an interval in milliseconds >= 0' })
+          .min(0, { error: 'expected an interval in milliseconds >= 0' })
+          .optional(),
+      })
       .optional(),
   })
   .refine((source) => source.laravel == null || source.driver === 'laravel', {
@@ -277,6 +288,16 @@ export function resolveSource(source: QueueSource): ResolvedSource {
       source.driver === 'laravel'
         ? (source.laravel?.probeIntervalMs ?? DEFAULTS.laravelProbeIntervalMs)
         : 0,
+    celery:
+      source.driver === 'celery'
+        ? {
+            acksLate: source.celery?.acksLate ?? false,
+            // The probe only helps when a message stays in `unacked` while its task runs.
+            probeIntervalMs:
+              source.celery?.probeIntervalMs ??
+              (source.celery?.acksLate ? DEFAULTS.celeryProbeIntervalMs : 0),
+          }
+        : null,
   };
 }
 

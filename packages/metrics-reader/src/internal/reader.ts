@@ -131,6 +131,12 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
           ),
       );
     }
+    for (const reader of readers.values()) {
+      // A dropped Celery reader's probe would go on reading between ticks.
+      if (reader instanceof CeleryReader && ![...nextReaders.values()].includes(reader)) {
+        reader.probe?.stop();
+      }
+    }
     groups = [...nextGroups.values()];
     readers = nextReaders;
     order = nextOrder;
@@ -392,7 +398,16 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      return { ...totals, last, probes: prober.totals() };
+      // Both probes (Laravel's and Celery's with acks_late) count into one figure.
+      const probes = prober.totals();
+      for (const reader of order) {
+        const cost = reader instanceof CeleryReader ? reader.probe?.cost : undefined;
+        if (!cost) continue;
+        probes.count += cost.probes;
+        probes.commands += cost.commands;
+        probes.receivedBytes += cost.receivedBytes;
+      }
+      return { ...totals, last, probes };
     },
 
     async close(): Promise<void> {
@@ -419,7 +434,7 @@ function createQueueReader(
     case 'rq':
       return new RqReader(source, context);
     case 'celery':
-      return new CeleryReader(source, context);
+      return new CeleryReader(source, context, group.connection);
     case 'sidekiq': {
       let shared = group.shared.find(
         (candidate): candidate is SidekiqShared =>

@@ -3,8 +3,17 @@
  * here (one line) when its plugin and test pass.
  */
 import { bullmq5, bullmq6 } from './bullmq.js';
+import { celery, celeryAcksLate } from './celery.js';
 import type { RealSystem } from './harness.js';
 import { laravel8, laravelHorizonPayload } from './laravel.js';
 import { rq } from './rq.js';
 
-export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6, laravel8, laravelHorizonPayload];
+export const SYSTEMS: RealSystem[] = [
+  rq,
+  bullmq5,
+  bullmq6,
+  laravel8,
+  laravelHorizonPayload,
+  celery,
+  celeryAcksLate,
+];
