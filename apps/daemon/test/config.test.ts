@@ -200,6 +200,35 @@ queues:
   });
 });
 
+describe('parseConfig: Celery acknowledgement', () => {
+  it('passes acks_late and the probe to the reader; refused on other drivers', () => {
+    const config = parseConfig(
+      `
+queues:
+  a: { driver: celery, command: [celery, worker], celery: { acksLate: true } }
+  b: { driver: celery, command: [celery, worker], celery: { acksLate: true, probe: false } }
+  c: { driver: celery, command: [celery, worker] }
+`,
+      { env: {} },
+    );
+    expect(config.queues.map((q) => q.celery)).toEqual([
+      { acksLate: true, probeIntervalMs: null },
+      { acksLate: true, probeIntervalMs: 0 },
+      { acksLate: false, probeIntervalMs: null },
+    ]);
+    expect(config.queues.map((q) => readerSource(q).celery)).toEqual([
+      { acksLate: true },
+      { acksLate: true, probeIntervalMs: 0 },
+      { acksLate: false },
+    ]);
+    expect(
+      problems('queues:\n  a: { driver: rq, command: [x], celery: { acksLate: true } }\n'),
+    ).toEqual([
+      expect.stringMatching(/^queues\.a\.celery: only for driver celery \(this queue is rq\)/),
+    ]);
+  });
+});
+
 describe('parseConfig: environment references', () => {
   const text = `
 redis: { url: "\${REDIS_URL:-redis://127.0.0.1:6379}" }

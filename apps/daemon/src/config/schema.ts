@@ -95,6 +95,8 @@ export interface QueueConfig {
   resources: { cpuCores: number | null; memoryBytes: number | null };
   /** Laravel only: the reader's timing settings (null on other drivers). */
   laravel: { retryAfterS: number | null; probeIntervalMs: number } | null;
+  /** Celery only: how its workers acknowledge, and the reader's probe (null on other drivers). */
+  celery: { acksLate: boolean; probeIntervalMs: number | null } | null;
   /** Crash-loop handling; the field names are the supervisor's. */
   restart: {
     backoffInitialMs: number;
@@ -259,6 +261,17 @@ const queueSettingsSchema = z.strictObject({
       retryAfter: duration({ minMs: 1_000, maxMs: DAY_MS })
         .refine((ms) => ms % 1_000 === 0, 'expected whole seconds, like retry_after (90s)')
         .optional(),
+      probe: z
+        .union([z.literal(false), duration({ minMs: 20, maxMs: 1_000 })], {
+          error: 'expected false (off) or a duration from 20ms to 1s',
+        })
+        .optional(),
+    })
+    .optional(),
+  celery: z
+    .strictObject({
+      // Whether the workers run with task_acks_late: only then do running tasks stay visible.
+      acksLate: z.boolean({ error: 'expected true or false' }).optional(),
       probe: z
         .union([z.literal(false), duration({ minMs: 20, maxMs: 1_000 })], {
           error: 'expected false (off) or a duration from 20ms to 1s',
@@ -471,7 +484,10 @@ function resolveQueue(
   const laravelOnly =
     settings.laravel !== undefined && driver !== undefined && driver !== 'laravel';
   if (laravelOnly) report(['laravel'], `only for driver laravel (this queue is ${driver})`);
-  if (driver === undefined || command === undefined || min > max || laravelOnly) return null;
+  const celeryOnly = settings.celery !== undefined && driver !== undefined && driver !== 'celery';
+  if (celeryOnly) report(['celery'], `only for driver celery (this queue is ${driver})`);
+  const misplaced = laravelOnly || celeryOnly;
+  if (driver === undefined || command === undefined || min > max || misplaced) return null;
 
   const strategy = settings.strategy ?? DEFAULTS.queue.strategy;
   return {
@@ -525,6 +541,15 @@ function resolveQueue(
               settings.laravel?.probe === false
                 ? 0
                 : (settings.laravel?.probe ?? DEFAULTS.queue.laravel.probeIntervalMs),
+          }
+        : null,
+    celery:
+      driver === 'celery'
+        ? {
+            acksLate: settings.celery?.acksLate ?? false,
+            // null: the reader's default (its probe runs only with acks_late).
+            probeIntervalMs:
+              settings.celery?.probe === false ? 0 : (settings.celery?.probe ?? null),
           }
         : null,
     restart: {

@@ -26,6 +26,16 @@ export function readerSource(queue: QueueConfig): QueueSource {
           },
         }
       : {}),
+    ...(queue.celery
+      ? {
+          celery: {
+            acksLate: queue.celery.acksLate,
+            ...(queue.celery.probeIntervalMs === null
+              ? {}
+              : { probeIntervalMs: queue.celery.probeIntervalMs }),
+          },
+        }
+      : {}),
   };
 }
 
