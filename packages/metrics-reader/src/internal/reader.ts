@@ -117,6 +117,11 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
           ),
       );
     }
+    for (const group of nextGroups.values()) {
+      for (const shared of group.shared) {
+        if (shared instanceof SidekiqShared) shared.retain(group.readers.map((r) => r.source));
+      }
+    }
     groups = [...nextGroups.values()];
     readers = nextReaders;
     order = nextOrder;
@@ -391,7 +396,7 @@ function createQueueReader(
           candidate instanceof SidekiqShared && candidate.prefix === source.prefix,
       );
       if (!shared) {
-        shared = new SidekiqShared(source.prefix, options.maxJobsPerTick, options.maxPayloadBytes);
+        shared = new SidekiqShared(source.prefix, group.connection, options);
         group.shared.push(shared);
       }
       return new SidekiqReader(source, context, shared);
