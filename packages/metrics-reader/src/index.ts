@@ -7,6 +7,7 @@ export type {
   DiscoveryTarget,
   MetricsReader,
   MetricsReaderOptions,
+  ProbeStats,
   QueueSource,
   ReaderStats,
   RedisConnectionOptions,

@@ -129,6 +129,19 @@ export interface ReaderStats {
   discoveryScans: number;
   /** Cost of the most recent snapshot; null before the first. */
   last: SnapshotCost | null;
+  /**
+   * Reads between snapshots: the Sidekiq tail probe (`LRANGE queue -2 -1` every 100 ms while
+   * snapshots are being taken). Totals since the reader was created.
+   */
+  probes: ProbeStats;
+}
+
+export interface ProbeStats {
+  /** Round trips made between snapshots. */
+  roundTrips: number;
+  commands: number;
+  /** Bytes of job payloads received (the part that grows with the jobs). */
+  payloadBytes: number;
 }
 
 /** The reader the daemon keeps for its lifetime. */

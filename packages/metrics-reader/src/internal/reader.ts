@@ -63,6 +63,8 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
   /** Each queue's reader by the identity of its source: what `setSources` keeps. */
   let readers = new Map<string, QueueReader>();
   let order: QueueReader[] = [];
+  /** Every Sidekiq shared reader created, for the probe totals in `stats()`. */
+  const allShared: SidekiqShared[] = [];
 
   const connectionFor = (key: string, create: () => Connection): Connection => {
     let connection = connections.get(key);
@@ -99,7 +101,9 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       const identity = JSON.stringify(source);
       let reader = readers.get(identity);
       if (!reader) {
-        reader = createQueueReader(source, context, group, options);
+        reader = createQueueReader(source, context, group, options, (shared) =>
+          allShared.push(shared),
+        );
         if (fresh) group.fresh.add(reader);
       }
       group.readers.push(reader);
@@ -363,7 +367,13 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      return { ...totals, last };
+      const probes = { roundTrips: 0, commands: 0, payloadBytes: 0 };
+      for (const shared of allShared) {
+        probes.roundTrips += shared.probe.cost.probes;
+        probes.commands += shared.probe.cost.commands;
+        probes.payloadBytes += shared.probe.cost.payloadBytes;
+      }
+      return { ...totals, last, probes };
     },
 
     async close(): Promise<void> {
@@ -380,6 +390,7 @@ function createQueueReader(
   context: ReaderContext,
   group: Group,
   options: ResolvedOptions,
+  onShared: (shared: SidekiqShared) => void,
 ): QueueReader {
   switch (source.driver) {
     case 'laravel':
@@ -398,6 +409,7 @@ function createQueueReader(
       if (!shared) {
         shared = new SidekiqShared(source.prefix, group.connection, options);
         group.shared.push(shared);
+        onShared(shared);
       }
       return new SidekiqReader(source, context, shared);
     }

@@ -78,10 +78,12 @@ export class SidekiqProbe {
   private async probe(): Promise<void> {
     const queues = this.queues();
     if (queues.length === 0) return;
+    // Stamped when sent: what the reply shows happened after this instant, and a later probe
+    // is never stamped before a change an earlier one could not see.
+    const atMs = this.now();
     const replies = await this.connection.exec(
       queues.map((queue): Command => ['lrange', queue.key, -2, -1]),
     );
-    const atMs = this.now();
     this.cost.probes++;
     this.cost.commands += queues.length;
     queues.forEach((queue, index) => {
