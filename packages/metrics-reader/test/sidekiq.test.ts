@@ -41,11 +41,13 @@ describe('Sidekiq', () => {
     ]);
 
     const [mail, other] = await fixture.reader('sidekiq', prefix, ['mail', 'other']).snapshot();
-    expect(mail).toMatchObject({ pending: 4, active: 2, delayed: null, backend: 'sidekiq' });
+    // Two queues share the global `schedule`: delayed unknown. The processes' info is absent:
+    // which threads serve which queue is unknown, so is active.
+    expect(mail).toMatchObject({ pending: 4, active: null, delayed: null, backend: 'sidekiq' });
     // The due scheduled job has waited since its `at`, eight seconds ago.
     expect(mail?.oldestPendingAgeMs).toBeGreaterThanOrEqual(7_900);
     expect(mail?.oldestPendingAgeMs).toBeLessThanOrEqual(9_000);
-    expect(other).toMatchObject({ pending: 2, active: 1 });
+    expect(other).toMatchObject({ pending: 2, active: null });
     expect(other?.oldestPendingAgeMs).toBeLessThan(1_000);
     expect(mail?.error).toBeUndefined();
   });
@@ -106,11 +108,21 @@ describe('Sidekiq', () => {
       );
     }
     await pushSidekiq(redis, prefix, 'mail', 7);
-    const [mail] = await fixture.reader('sidekiq', prefix, ['mail']).snapshot();
-    expect(mail).toMatchObject({ pending: 1, active: 2 });
-    // As of the last heartbeat, not of this read: an estimate.
+    const reader = fixture.reader('sidekiq', prefix, ['mail']);
+    // A job waits and both threads serve only `mail`: both are busy now.
+    const [mail] = await reader.snapshot();
+    expect(mail).toMatchObject({ pending: 1, active: 2, delayed: 0 });
     expect(mail?.sources.active).toBe('estimate');
     expect(mail?.error).toBeUndefined();
+    // Nothing waits: the heartbeat's two jobs may have finished since. Unknown, not stale.
+    await redis.del(`${prefix}queue:mail`);
+    const [drained] = await reader.snapshot();
+    expect(drained).toMatchObject({ pending: 0, active: null });
+    // A quiet process (TSTP) stops fetching: a waiting job no longer proves its threads busy.
+    await pushSidekiq(redis, prefix, 'mail', 7);
+    await redis.hset(`${prefix}${identity}`, 'quiet', 'true');
+    const [quiet] = await reader.snapshot();
+    expect(quiet).toMatchObject({ pending: 1, active: null });
   });
 
   it('reads Sidekiq 7/8 process hashes: {identity}:work, concurrency beside info, capsules', async () => {
@@ -148,9 +160,15 @@ describe('Sidekiq', () => {
         run_at: Date.now(),
       }),
     );
-    // A Sidekiq 6 key of the same identity would be stale data from an old version: absent here.
+    await pushSidekiq(redis, prefix, 'critical', 8);
+    await redis.zadd(
+      `${prefix}schedule`,
+      Date.now() / 1000 + 600,
+      JSON.stringify(sidekiqJob('critical', 8)),
+    );
     const [critical] = await fixture.reader('sidekiq', prefix, ['critical']).snapshot();
-    expect(critical).toMatchObject({ pending: 0, active: 1, oldestPendingAgeMs: 0 });
+    // The capsule's three threads, all busy while a job waits; the only queue owns `schedule`.
+    expect(critical).toMatchObject({ pending: 1, active: 3, delayed: 1 });
     expect(critical?.error).toBeUndefined();
   });
 

@@ -13,6 +13,9 @@ import { type ProbedQueue, SidekiqProbe } from './sidekiq-probe.js';
  */
 export const SIDEKIQ_PROBE_INTERVAL_MS = 100;
 
+/** A process whose last beat is older than this may be gone (beats every 5 s in 6, 10 s in 7/8). */
+const STALE_BEAT_MS = 25_000;
+
 /** Probing stops when no tick came for this many times the last time between ticks. */
 const PROBE_SPAN_TICKS = 2;
 
@@ -40,6 +43,10 @@ export class SidekiqShared implements SharedReader {
   private readonly works = new Map<string, { queue: string }[]>();
   private readonly beats = new Map<string, number>();
   private readonly infos = new Map<string, ProcessInfo>();
+  /** Processes told to stop fetching (TSTP): their threads finish and then idle. */
+  private readonly quiet = new Set<string>();
+  /** Jobs in the global `schedule` and `retry` sets (due or not). */
+  scheduledTotal: number | null = null;
   private newProcesses: string[] = [];
   readonly busy = new Map<string, number>();
   readonly due = new Map<string, { count: number; oldestMs: number }>();
@@ -96,6 +103,15 @@ export class SidekiqShared implements SharedReader {
     this.processedCounter = null;
     this.schedules = [];
     this.newProcesses = [];
+    this.scheduledTotal = null;
+    let scheduled = 0;
+    let counted = 0;
+    for (const set of ['schedule', 'retry']) {
+      this.add(batch, ['zcard', this.key(set)], (v) => {
+        scheduled += Number(v);
+        if (++counted === 2) this.scheduledTotal = scheduled;
+      });
+    }
     this.add(batch, ['smembers', this.key('processes')], (v) => {
       const members = Array.isArray(v) ? v.map(String) : [];
       this.newProcesses = members.filter((member) => !this.processes.includes(member));
@@ -103,6 +119,7 @@ export class SidekiqShared implements SharedReader {
         this.works.delete(gone);
         this.beats.delete(gone);
         this.infos.delete(gone);
+        this.quiet.delete(gone);
       }
       this.processes = members;
     });
@@ -148,10 +165,13 @@ export class SidekiqShared implements SharedReader {
         work.push(...this.parseWork(`${identity}${suffix}`, v));
       });
     }
-    this.add(batch, ['hget', this.key(identity), 'beat'], (v) => {
-      const beat = secondsOrMillis(v);
+    this.add(batch, ['hmget', this.key(identity), 'beat', 'quiet'], (v) => {
+      const [beatValue, quiet] = Array.isArray(v) ? v : [];
+      const beat = secondsOrMillis(beatValue);
       if (beat === null) this.beats.delete(identity);
       else this.beats.set(identity, beat);
+      if (String(quiet) === 'true') this.quiet.add(identity);
+      else this.quiet.delete(identity);
     });
   }
 
@@ -209,9 +229,13 @@ export class SidekiqShared implements SharedReader {
    * The threads that serve `queue`: their number, and whether all of them serve it alone
    * (a thread shared with other queues spends time on them too). Null without process info.
    */
-  threadsFor(queue: string): { threads: number; dedicated: boolean } | null {
+  threadsFor(
+    queue: string,
+    nowMs: number,
+  ): { threads: number; dedicated: boolean; fetching: boolean } | null {
     let threads = 0;
     let dedicated = true;
+    let fetching = true;
     for (const identity of this.processes) {
       const info = this.infos.get(identity);
       if (!info) return null;
@@ -219,8 +243,12 @@ export class SidekiqShared implements SharedReader {
       if (info.concurrency === null) return null;
       threads += info.concurrency;
       if (info.queues.length > 1) dedicated = false;
+      // Quiet, or silent for several heartbeats (gone without cleaning up): maybe not fetching.
+      const beat = this.beats.get(identity);
+      if (this.quiet.has(identity) || beat === undefined || nowMs - beat > STALE_BEAT_MS)
+        fetching = false;
     }
-    return threads > 0 ? { threads, dedicated } : null;
+    return threads > 0 ? { threads, dedicated, fetching } : null;
   }
 
   finish(tick: Tick): void {

@@ -53,7 +53,7 @@ export class SidekiqReader extends QueueReader {
         this.timed.push({ atMs, weight });
       },
       gap: (gapMs, atMs) => {
-        const threads = this.shared.threadsFor(this.source.backendName);
+        const threads = this.shared.threadsFor(this.source.backendName, atMs);
         // A thread shared with other queues may have run their jobs in between.
         if (threads?.dedicated) this.services.add(gapMs * threads.threads, atMs);
       },
@@ -107,9 +107,16 @@ export class SidekiqReader extends QueueReader {
     const due = shared.due.get(name);
     const pending = this.length !== null ? this.length + (due?.count ?? 0) : null;
     draft.set('pending', pending, 'counter');
-    draft.set('delayed', null, 'counter');
-    // As of the last heartbeat (5 s in Sidekiq 6, 10 s in 7/8): Redis has nothing fresher.
-    draft.set('active', shared.busy.get(name) ?? 0, 'estimate');
+    // `schedule` and `retry` are global: all theirs when this is the only queue Sidekiq knows.
+    const scheduled = shared.scheduledTotal;
+    draft.set(
+      'delayed',
+      shared.queueCount === 1 && scheduled !== null
+        ? Math.max(0, scheduled - (due?.count ?? 0))
+        : null,
+      'estimate',
+    );
+    draft.set('active', this.activeNow(tick), 'estimate');
 
     this.oldestAge(tick, pending, due?.oldestMs ?? null);
     if (this.view)
@@ -129,6 +136,19 @@ export class SidekiqReader extends QueueReader {
       if (previous) this.growth.add(previous.readAt, tick.readAt, pending - previous.value);
       this.previousPending = { value: pending, readAt: tick.readAt };
     }
+  }
+
+  /**
+   * Running jobs live in the processes' memory; Redis shows them only as of the last heartbeat
+   * (5 s in Sidekiq 6, 10 s in 7/8), too old to count. While jobs wait in the list, though,
+   * every thread serving only this queue is busy (an idle one would have taken them): active is
+   * their number. Otherwise it is unknown (null).
+   */
+  private activeNow(tick: Tick): number | null {
+    if (this.length === null || this.length === 0) return null;
+    const threads = this.shared.threadsFor(this.source.backendName, tick.readAt);
+    if (!threads?.dedicated || !threads.fetching) return null;
+    return threads.threads;
   }
 
   private oldestAge(tick: Tick, pending: number | null, dueOldestMs: number | null): void {
