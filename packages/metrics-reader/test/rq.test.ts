@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { enqueueRq, scheduleRq } from './helpers/rq.js';
+import { enqueueRq, scheduleRq, workRq } from './helpers/rq.js';
 import { redisFixture } from './helpers/setup.js';
 
 const fixture = redisFixture();
@@ -61,4 +61,33 @@ describe('RQ', () => {
       `${prefix}rq:queue:stringy is a string, expected a list`,
     );
   });
+
+  it('times the pickup of a job seen in flight once, and of a job only seen finished when it finishes', async () => {
+    const prefix = fixture.prefix('rq');
+    const redis = fixture.redis;
+    const reader = fixture.reader('rq', prefix, ['default']);
+    await reader.snapshot();
+    // Seen in flight by one read, finished by the next: one pickup, not two.
+    await enqueueRq(redis, prefix, 'default', Date.now() - 3_000);
+    const running = workRq(redis, prefix, 'default', 400);
+    await waitFor(async () => (await redis.zcard(`${prefix}rq:wip:default`)) === 1);
+    await reader.snapshot();
+    await running;
+    // Started and finished between two reads: never seen in flight.
+    await enqueueRq(redis, prefix, 'default', Date.now() - 3_000);
+    await workRq(redis, prefix, 'default', 10);
+    const [snapshot] = await reader.snapshot();
+    expect(snapshot?.pickupLatencyMs?.samples).toBe(2);
+    // Both waited about 3 s (the reader's sketch is within 1 %).
+    expect(snapshot?.pickupLatencyMs?.p50).toBeGreaterThanOrEqual(2_900);
+    expect(snapshot?.pickupLatencyMs?.p95).toBeLessThan(4_000);
+  });
 });
+
+async function waitFor(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -30,6 +30,12 @@ export class RqReader extends QueueReader {
   private readonly finished: Registry;
   private readonly failedRegistry: Registry;
   private inFlight = new Set<string>();
+  /**
+   * Jobs whose pickup was counted when they were seen in flight, so their finish does not count
+   * it again. Jobs that start and finish between two reads are only seen finished: their pickup
+   * is counted then (most jobs, when they are short).
+   */
+  private pickupCounted = new Set<string>();
   private wipFull: boolean | null = null;
   private lastDue: number | null = null;
   private firstRead = true;
@@ -264,13 +270,24 @@ export class RqReader extends QueueReader {
       return;
     }
     const started = isoUtcToMs(startedRaw);
-    if (enqueued !== null && started !== null && started >= enqueued - 1000) {
-      if (purpose === 'started') this.pickups.add(started - enqueued, started);
+    const counted = purpose === 'finished' ? this.pickupCounted.delete(id) : false;
+    if (enqueued !== null && started !== null && started >= enqueued - 1000 && !counted) {
+      this.pickups.add(started - enqueued, started);
+      if (purpose === 'started') this.rememberPickup(id);
     }
     const ended = isoUtcToMs(endedRaw);
     if (purpose === 'finished' && started !== null && ended !== null) {
       this.services.add(ended - started, ended);
     }
+  }
+
+  private rememberPickup(id: string): void {
+    // Bounded: a job removed without finishing (deleted, lost worker) would otherwise stay.
+    if (this.pickupCounted.size >= 4 * this.options.maxJobsPerTick) {
+      for (const old of this.pickupCounted)
+        if (!this.inFlight.has(old)) this.pickupCounted.delete(old);
+    }
+    this.pickupCounted.add(id);
   }
 
   protected finish(tick: Tick): void {

@@ -1,0 +1,9 @@
+/**
+ * Every system the real-client bench runs (bench/metrics-reader/real-clients.ts). Add yours
+ * here (one line) when its plugin and test pass.
+ */
+import { bullmq5, bullmq6 } from './bullmq.js';
+import type { RealSystem } from './harness.js';
+import { rq } from './rq.js';
+
+export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6];
