@@ -5,5 +5,6 @@
 import { bullmq5, bullmq6 } from './bullmq.js';
 import type { RealSystem } from './harness.js';
 import { rq } from './rq.js';
+import { sidekiq6 } from './sidekiq.js';
 
-export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6];
+export const SYSTEMS: RealSystem[] = [rq, bullmq5, bullmq6, sidekiq6];

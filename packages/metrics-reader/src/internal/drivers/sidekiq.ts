@@ -107,14 +107,14 @@ export class SidekiqReader extends QueueReader {
     const due = shared.due.get(name);
     const pending = this.length !== null ? this.length + (due?.count ?? 0) : null;
     draft.set('pending', pending, 'counter');
-    // `schedule` and `retry` are global: all theirs when this is the only queue Sidekiq knows.
+    // `schedule` and `retry` are global: none for anyone when both are empty, all this queue's
+    // when it is the only queue Sidekiq knows, otherwise not countable per queue cheaply.
     const scheduled = shared.scheduledTotal;
+    const notDue = scheduled === null ? null : Math.max(0, scheduled - (due?.count ?? 0));
     draft.set(
       'delayed',
-      shared.queueCount === 1 && scheduled !== null
-        ? Math.max(0, scheduled - (due?.count ?? 0))
-        : null,
-      'estimate',
+      scheduled === 0 ? 0 : shared.queueCount === 1 ? notDue : null,
+      scheduled === 0 ? 'counter' : 'estimate',
     );
     draft.set('active', this.activeNow(tick), 'estimate');
 

@@ -1,6 +1,6 @@
 # Enqueues one TruthJob per offset with Sidekiq::Client. Argument: a JSON object
-# {"queue", "truthKey", "serviceMs", "offsetsMs": [ms after start, ...]}. Prints "ready" once
-# connected, then "done <count>" when every job is pushed.
+# {"queue", "truthKey", "serviceMs", "startAtMs" (epoch ms), "offsetsMs": [ms after it, ...]};
+# a job whose time has passed is pushed at once. Prints "done <count>" when every job is pushed.
 require_relative "truth_job"
 
 spec = JSON.parse(ARGV.fetch(0))
@@ -9,11 +9,7 @@ truth_key = spec.fetch("truthKey")
 service_ms = spec.fetch("serviceMs")
 offsets = spec.fetch("offsetsMs")
 
-Sidekiq.redis { |conn| conn.ping }
-$stdout.puts("ready")
-$stdout.flush
-
-start = epoch_ms
+start = spec.fetch("startAtMs")
 offsets.each_with_index do |offset, index|
   wait_ms = start + offset - epoch_ms
   sleep(wait_ms / 1000.0) if wait_ms > 0
