@@ -142,6 +142,8 @@ export interface ProbeStats {
   commands: number;
   /** Bytes of job payloads received (the part that grows with the jobs). */
   payloadBytes: number;
+  /** Time spent waiting for their replies, in total. */
+  durationMs: number;
 }
 
 /** The reader the daemon keeps for its lifetime. */

@@ -112,14 +112,16 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     }
     for (const group of nextGroups.values()) {
       // Sidekiq's global reads stay while some Sidekiq queue of theirs does.
-      group.shared = group.shared.filter(
-        (shared) =>
+      group.shared = group.shared.filter((shared) => {
+        const kept =
           !(shared instanceof SidekiqShared) ||
           group.readers.some(
             (reader) =>
               reader.source.driver === 'sidekiq' && reader.source.prefix === shared.prefix,
-          ),
-      );
+          );
+        if (!kept && shared instanceof SidekiqShared) shared.probe.stop();
+        return kept;
+      });
     }
     for (const group of nextGroups.values()) {
       for (const shared of group.shared) {
@@ -367,11 +369,12 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      const probes = { roundTrips: 0, commands: 0, payloadBytes: 0 };
+      const probes = { roundTrips: 0, commands: 0, payloadBytes: 0, durationMs: 0 };
       for (const shared of allShared) {
         probes.roundTrips += shared.probe.cost.probes;
         probes.commands += shared.probe.cost.commands;
         probes.payloadBytes += shared.probe.cost.payloadBytes;
+        probes.durationMs += shared.probe.cost.durationMs;
       }
       return { ...totals, last, probes };
     },

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Command, Connection, Reply } from '../connection.js';
 import { type TailView, type TailWatch, tailJob } from './sidekiq-tail.js';
 
@@ -16,6 +17,8 @@ export interface ProbeCost {
   commands: number;
   /** Bytes of the replies' payloads (job JSON), the part that grows with the jobs. */
   payloadBytes: number;
+  /** Time spent waiting for the probes' replies, in total. */
+  durationMs: number;
 }
 
 /**
@@ -30,7 +33,7 @@ export class SidekiqProbe {
   private timer: NodeJS.Timeout | null = null;
   private until = 0;
   private running = false;
-  readonly cost: ProbeCost = { probes: 0, commands: 0, payloadBytes: 0 };
+  readonly cost: ProbeCost = { probes: 0, commands: 0, payloadBytes: 0, durationMs: 0 };
 
   constructor(
     private readonly connection: Connection,
@@ -81,9 +84,11 @@ export class SidekiqProbe {
     // Stamped when sent: what the reply shows happened after this instant, and a later probe
     // is never stamped before a change an earlier one could not see.
     const atMs = this.now();
+    const began = performance.now();
     const replies = await this.connection.exec(
       queues.map((queue): Command => ['lrange', queue.key, -2, -1]),
     );
+    this.cost.durationMs += performance.now() - began;
     this.cost.probes++;
     this.cost.commands += queues.length;
     queues.forEach((queue, index) => {

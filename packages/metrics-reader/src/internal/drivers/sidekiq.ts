@@ -123,6 +123,9 @@ export class SidekiqReader extends QueueReader {
       this.watch.observe({ ...this.view, atMs: tick.readAt }, this.completions.rate(tick.readAt));
     else if (!this.viewRead) this.watch.reset();
 
+    // Timed pickups no completion interval claimed (several queues, none busy) age out.
+    const horizon = tick.readAt - this.options.windowMs;
+    while ((this.timed[0]?.atMs ?? Number.POSITIVE_INFINITY) < horizon) this.timed.shift();
     const interval = shared.processedInterval;
     if (interval) {
       const share = this.shareOfProcessed();
