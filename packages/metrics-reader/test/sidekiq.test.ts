@@ -202,4 +202,23 @@ describe('Sidekiq', () => {
     expect(snapshot?.pickupLatencyMs?.p50).toBeLessThanOrEqual(7_550 * 1.01);
     expect(reader.stats().probes.commands).toBeGreaterThanOrEqual(2);
   });
+
+  it('leaves to the ticks a queue whose next job has waited over 20 s: the probe reads only the others', async () => {
+    const prefix = fixture.prefix('sidekiq');
+    const redis = fixture.redis;
+    let clock = Date.now();
+    await pushSidekiq(redis, prefix, 'stale', 8, clock - 60_000);
+    await pushSidekiq(redis, prefix, 'fresh', 8, clock);
+    const reader = fixture.reader('sidekiq', prefix, ['stale', 'fresh'], { now: () => clock });
+    await reader.snapshot();
+    clock += 2_000;
+    await reader.snapshot(); // a tick 2 s later arms the probe (the clock then stands still)
+    await waitFor(async () => reader.stats().probes.roundTrips >= 3, {
+      timeoutMs: 20_000,
+      what: 'three probes',
+    });
+    const { roundTrips, commands } = reader.stats().probes;
+    // One LRANGE per probe: the fresh queue's.
+    expect(commands).toBe(roundTrips);
+  });
 });

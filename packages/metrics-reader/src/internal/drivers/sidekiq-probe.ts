@@ -2,6 +2,9 @@ import { performance } from 'node:perf_hooks';
 import type { Command, Connection, Reply } from '../connection.js';
 import { type TailView, type TailWatch, tailJob } from './sidekiq-tail.js';
 
+/** Queues whose next job has waited longer than this are left to the ticks. */
+export const LONG_WAIT_MS = 20_000;
+
 /** A Sidekiq queue the probe looks at between ticks. */
 export interface ProbedQueue {
   /** `{prefix}queue:{name}` */
@@ -79,7 +82,12 @@ export class SidekiqProbe {
   }
 
   private async probe(): Promise<void> {
-    const queues = this.queues();
+    const probedAt = this.now();
+    // A pickup after a wait this long is timed well enough by the ticks (within a tick of a
+    // wait 10+ ticks long): its payloads are not fetched ten times a second.
+    const queues = this.queues().filter(
+      (queue) => queue.watch.headWaitMs(probedAt) <= LONG_WAIT_MS,
+    );
     if (queues.length === 0) return;
     // Stamped when sent: what the reply shows happened after this instant, and a later probe
     // is never stamped before a change an earlier one could not see.

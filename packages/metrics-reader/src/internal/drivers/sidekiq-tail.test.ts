@@ -91,6 +91,17 @@ describe('TailWatch', () => {
   });
 });
 
+describe('TailWatch.headWaitMs', () => {
+  it('is how long the job next in line at the last view has waited, 0 for an empty list', () => {
+    const { watch } = recorder();
+    expect(watch.headWaitMs(5_000)).toBe(0);
+    watch.observe(view(1_000, job('a', 400)), null);
+    expect(watch.headWaitMs(30_400)).toBe(30_000);
+    watch.observe(view(1_100, null), null);
+    expect(watch.headWaitMs(30_400)).toBe(0);
+  });
+});
+
 describe('tailJob', () => {
   it('reads float seconds (Sidekiq < 8) and integer milliseconds (8), falling back to created_at', () => {
     expect(tailJob('{"enqueued_at":1767225600.5}', 'q', 1_000)?.enqueuedAt).toBe(1_767_225_600_500);

@@ -73,6 +73,15 @@ export class TailWatch {
     }
   }
 
+  /**
+   * How long the job next in line at the last view had waited by `atMs`; 0 when the list was
+   * empty or nothing was seen yet.
+   */
+  headWaitMs(atMs: number): number {
+    const next = this.last?.next;
+    return next ? Math.max(0, atMs - next.enqueuedAt) : 0;
+  }
+
   /** The list could not be read: the next view does not bridge the gap. */
   reset(): void {
     this.last = null;
