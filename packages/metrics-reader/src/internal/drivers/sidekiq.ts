@@ -5,7 +5,7 @@ import type { ResolvedSource } from '../options.js';
 import { DataProblem } from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 import { RateWindow } from '../windows.js';
-import { tailView } from './sidekiq-probe.js';
+import { LONG_WAIT_MS, tailView } from './sidekiq-probe.js';
 import type { SidekiqShared } from './sidekiq-shared.js';
 import { type TailView, TailWatch } from './sidekiq-tail.js';
 
@@ -185,6 +185,12 @@ export class SidekiqReader extends QueueReader {
     }
     // Pickups timed just before a beat may complete after it: the difference is carried.
     this.unseen += completed - timed;
+    // Behind a long backlog every job passes the tail: none was taken unseen, the difference is
+    // the burst estimate's error (the ticks time those pickups), not short waits.
+    if (this.watch.headWaitMs(toMs) > LONG_WAIT_MS) {
+      this.unseen = 0;
+      return;
+    }
     const probeMs = this.shared.probe.intervalMs;
     const whole = Math.floor(this.unseen);
     if (whole >= 1 && probeMs > 0) {
