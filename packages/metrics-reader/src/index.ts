@@ -10,6 +10,7 @@ export type {
   LaravelSourceOptions,
   MetricsReader,
   MetricsReaderOptions,
+  ProbeStats,
   QueueSource,
   ReaderStats,
   RedisConnectionOptions,

@@ -207,11 +207,19 @@ export interface ReaderStats {
   /** Cost of the most recent snapshot; null before the first. */
   last: SnapshotCost | null;
   /**
-   * Reads made between snapshots by a sub-tick probe (Laravel's; Celery's with `acksLate`):
-   * round trips, commands and bytes received since the reader was created (also counted in a
-   * snapshot's `receivedBytes` when one overlaps it); zero when no source probes.
+   * Reads made between snapshots by the sub-tick probes (Laravel's, Sidekiq's tail, Celery's
+   * with `acksLate`): round trips, commands and bytes received since the reader was created
+   * (also counted in a snapshot's `receivedBytes` when one overlaps it); zero when no source
+   * probes.
    */
-  probes: { count: number; commands: number; receivedBytes: number };
+  probes: ProbeStats;
+}
+
+export interface ProbeStats {
+  /** Round trips made between snapshots. */
+  count: number;
+  commands: number;
+  receivedBytes: number;
 }
 
 /** The reader the daemon keeps for its lifetime. */

@@ -1,3 +1,4 @@
+import { waitFor } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { redisFixture } from './helpers/setup.js';
 import { pushSidekiq, scheduleSidekiq, sidekiqJob } from './helpers/sidekiq.js';
@@ -40,11 +41,13 @@ describe('Sidekiq', () => {
     ]);
 
     const [mail, other] = await fixture.reader('sidekiq', prefix, ['mail', 'other']).snapshot();
-    expect(mail).toMatchObject({ pending: 4, active: 2, delayed: null, backend: 'sidekiq' });
+    // Two queues share the global `schedule`: delayed unknown. The processes' info is absent:
+    // which threads serve which queue is unknown, so is active.
+    expect(mail).toMatchObject({ pending: 4, active: null, delayed: null, backend: 'sidekiq' });
     // The due scheduled job has waited since its `at`, eight seconds ago.
     expect(mail?.oldestPendingAgeMs).toBeGreaterThanOrEqual(7_900);
     expect(mail?.oldestPendingAgeMs).toBeLessThanOrEqual(9_000);
-    expect(other).toMatchObject({ pending: 2, active: 1 });
+    expect(other).toMatchObject({ pending: 2, active: null });
     expect(other?.oldestPendingAgeMs).toBeLessThan(1_000);
     expect(mail?.error).toBeUndefined();
   });
@@ -78,5 +81,144 @@ describe('Sidekiq', () => {
     expect(hashed?.error?.message).toContain(`${prefix}queue:hashed is a hash, expected a list`);
     expect(fine?.error).toBeUndefined();
     expect(fine?.pending).toBe(1);
+  });
+
+  it('reads the in-flight jobs of Sidekiq 6 from {identity}:workers under a redis-namespace', async () => {
+    // Sidekiq 6.4 launcher.rb: `{identity}:workers`, tid -> {"queue","payload" (job JSON
+    // string),"run_at" (integer seconds)}; info has concurrency and queues, no version.
+    const namespace = fixture.prefix('sidekiq6').replace(/:$/, '');
+    const prefix = `${namespace}:`;
+    const redis = fixture.redis;
+    const identity = 'web-1:4242:0a1b2c3d4e5f';
+    await redis.sadd(`${prefix}processes`, identity);
+    await redis.hset(`${prefix}${identity}`, {
+      info: JSON.stringify({ hostname: 'web-1', pid: 4242, concurrency: 2, queues: ['mail'] }),
+      busy: 2,
+      beat: Date.now() / 1000,
+    });
+    for (const tid of ['ox1', 'ox2']) {
+      await redis.hset(
+        `${prefix}${identity}:workers`,
+        tid,
+        JSON.stringify({
+          queue: 'mail',
+          payload: JSON.stringify(sidekiqJob('mail', 7)),
+          run_at: Math.floor(Date.now() / 1000),
+        }),
+      );
+    }
+    await pushSidekiq(redis, prefix, 'mail', 7);
+    const reader = fixture.reader('sidekiq', prefix, ['mail']);
+    // A job waits and both threads serve only `mail`: both are busy now.
+    const [mail] = await reader.snapshot();
+    expect(mail).toMatchObject({ pending: 1, active: 2, delayed: 0 });
+    expect(mail?.sources.active).toBe('estimate');
+    expect(mail?.error).toBeUndefined();
+    // Nothing waits: the heartbeat's two jobs may have finished since. Unknown, not stale.
+    await redis.del(`${prefix}queue:mail`);
+    const [drained] = await reader.snapshot();
+    expect(drained).toMatchObject({ pending: 0, active: null });
+    // A quiet process (TSTP) stops fetching: a waiting job no longer proves its threads busy.
+    await pushSidekiq(redis, prefix, 'mail', 7);
+    await redis.hset(`${prefix}${identity}`, 'quiet', 'true');
+    const [quiet] = await reader.snapshot();
+    expect(quiet).toMatchObject({ pending: 1, active: null });
+  });
+
+  it('reads Sidekiq 7/8 process hashes: {identity}:work, concurrency beside info, capsules', async () => {
+    // 7.3.9/8.1.7 launcher.rb: `{identity}:work`; the hash has `concurrency` and `info` lists
+    // capsules with their queues.
+    const prefix = fixture.prefix('sidekiq7');
+    const redis = fixture.redis;
+    const identity = 'web-2:77:aa11bb22cc33';
+    await redis.sadd(`${prefix}processes`, identity);
+    await redis.hset(`${prefix}${identity}`, {
+      info: JSON.stringify({
+        hostname: 'web-2',
+        pid: 77,
+        version: '8.1.7',
+        queues: ['critical'],
+        capsules: {
+          default: {
+            concurrency: 3,
+            mode: 'strict',
+            weights: { critical: 0 },
+            queues: ['critical'],
+          },
+        },
+      }),
+      concurrency: 3,
+      busy: 1,
+      beat: Date.now() / 1000,
+    });
+    await redis.hset(
+      `${prefix}${identity}:work`,
+      'tid-9',
+      JSON.stringify({
+        queue: 'critical',
+        payload: JSON.stringify(sidekiqJob('critical', 8)),
+        run_at: Date.now(),
+      }),
+    );
+    await pushSidekiq(redis, prefix, 'critical', 8);
+    await redis.zadd(
+      `${prefix}schedule`,
+      Date.now() / 1000 + 600,
+      JSON.stringify(sidekiqJob('critical', 8)),
+    );
+    const [critical] = await fixture.reader('sidekiq', prefix, ['critical']).snapshot();
+    // The capsule's three threads, all busy while a job waits; the only queue owns `schedule`.
+    expect(critical).toMatchObject({ pending: 1, active: 3, delayed: 1 });
+    expect(critical?.error).toBeUndefined();
+  });
+
+  it('probes the tail between ticks: a pickup is timed to the probe, not to the tick', async () => {
+    const prefix = fixture.prefix('sidekiq');
+    const redis = fixture.redis;
+    // A clock the test moves: each probe reads it, so the pickup's place is known exactly.
+    let clock = 1_767_225_600_000;
+    const reader = fixture.reader('sidekiq', prefix, ['probe'], { now: () => clock });
+    await pushSidekiq(redis, prefix, 'probe', 8, clock - 5_000);
+    await reader.snapshot();
+    clock += 2_000;
+    await reader.snapshot(); // a second tick arms the probe for twice the time between ticks
+    clock += 500;
+    const probesAt = async (count: number) =>
+      waitFor(async () => reader.stats().probes.count >= count, {
+        timeoutMs: 30_000,
+        what: 'the tail probe',
+      });
+    let seen = reader.stats().probes.count;
+    await probesAt(seen + 2); // one sent after the clock moved: the job still waits at + 500
+    await redis.rpop(`${prefix}queue:probe`);
+    clock += 100;
+    seen = reader.stats().probes.count;
+    await probesAt(seen + 2); // gone at + 600
+    clock += 900;
+    const [snapshot] = await reader.snapshot();
+    // Taken between 2 500 and 2 600 ms after the second tick's start, enqueued 7 000 ms before
+    // it: 7 000 + 550. A tick-only reader would place it a whole interval later.
+    expect(snapshot?.pickupLatencyMs?.p50).toBeGreaterThanOrEqual(7_550 * 0.99);
+    expect(snapshot?.pickupLatencyMs?.p50).toBeLessThanOrEqual(7_550 * 1.01);
+    expect(reader.stats().probes.commands).toBeGreaterThanOrEqual(2);
+  });
+
+  it('leaves to the ticks a queue whose next job has waited over 20 s: the probe reads only the others', async () => {
+    const prefix = fixture.prefix('sidekiq');
+    const redis = fixture.redis;
+    let clock = Date.now();
+    await pushSidekiq(redis, prefix, 'stale', 8, clock - 60_000);
+    await pushSidekiq(redis, prefix, 'fresh', 8, clock);
+    const reader = fixture.reader('sidekiq', prefix, ['stale', 'fresh'], { now: () => clock });
+    await reader.snapshot();
+    clock += 2_000;
+    await reader.snapshot(); // a tick 2 s later arms the probe (the clock then stands still)
+    await waitFor(async () => reader.stats().probes.count >= 3, {
+      timeoutMs: 20_000,
+      what: 'three probes',
+    });
+    const { count: roundTrips, commands } = reader.stats().probes;
+    // One LRANGE per probe: the fresh queue's.
+    expect(commands).toBe(roundTrips);
   });
 });

@@ -119,6 +119,7 @@ export abstract class QueueReader {
   protected arrivalSource: FigureSource = 'estimate';
   protected completionSource: FigureSource = 'estimate';
   protected pickupSource: FigureSource = 'observed';
+  protected serviceSource: FigureSource = 'observed';
   private lastErrorKey: string | null = null;
   /** Keys that answered WRONGTYPE this tick: their actual type is read in the second round trip. */
   private wrongTypes: { key: string; expected: string; problem: { message: string } }[] = [];
@@ -313,7 +314,7 @@ export abstract class QueueReader {
     let serviceTimeMs: QueueSnapshot['serviceTimeMs'] = null;
     if (service && service.count >= minSamples) {
       serviceTimeMs = { mean: round(service.mean), p95: round(service.quantile(0.95)) };
-      sources.serviceTimeMs = 'observed';
+      sources.serviceTimeMs = this.serviceSource;
     }
     const pickup = this.pickups.summary(now);
     let pickupLatencyMs: QueueSnapshot['pickupLatencyMs'] = null;

@@ -67,6 +67,8 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
   /** Each queue's reader by the identity of its source: what `setSources` keeps. */
   let readers = new Map<string, QueueReader>();
   let order: QueueReader[] = [];
+  /** Every Sidekiq shared reader created, for the probe totals in `stats()`. */
+  const allShared: SidekiqShared[] = [];
 
   /** One server (plain, Unix socket or found through Sentinel), or a whole cluster. */
   const openLink = (redis: ResolvedSource['redis']): RedisLink =>
@@ -113,7 +115,9 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       const identity = JSON.stringify(source);
       let reader = readers.get(identity);
       if (!reader) {
-        reader = createQueueReader(source, context, group, options);
+        reader = createQueueReader(source, context, group, options, (shared) =>
+          allShared.push(shared),
+        );
         if (fresh) group.fresh.add(reader);
       }
       group.readers.push(reader);
@@ -122,14 +126,21 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     }
     for (const group of nextGroups.values()) {
       // Sidekiq's global reads stay while some Sidekiq queue of theirs does.
-      group.shared = group.shared.filter(
-        (shared) =>
+      group.shared = group.shared.filter((shared) => {
+        const kept =
           !(shared instanceof SidekiqShared) ||
           group.readers.some(
             (reader) =>
               reader.source.driver === 'sidekiq' && reader.source.prefix === shared.prefix,
-          ),
-      );
+          );
+        if (!kept && shared instanceof SidekiqShared) shared.probe.stop();
+        return kept;
+      });
+    }
+    for (const group of nextGroups.values()) {
+      for (const shared of group.shared) {
+        if (shared instanceof SidekiqShared) shared.retain(group.readers.map((r) => r.source));
+      }
     }
     for (const reader of readers.values()) {
       // A dropped Celery reader's probe would go on reading between ticks.
@@ -398,14 +409,17 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
     },
 
     stats(): ReaderStats {
-      // Both probes (Laravel's and Celery's with acks_late) count into one figure.
+      // The probes (Laravel's, Sidekiq's tail, Celery's with acks_late) count into one figure.
       const probes = prober.totals();
-      for (const reader of order) {
-        const cost = reader instanceof CeleryReader ? reader.probe?.cost : undefined;
-        if (!cost) continue;
+      const add = (cost: { probes: number; commands: number; receivedBytes: number }) => {
         probes.count += cost.probes;
         probes.commands += cost.commands;
         probes.receivedBytes += cost.receivedBytes;
+      };
+      for (const shared of allShared) add(shared.probe.cost);
+      for (const reader of order) {
+        const cost = reader instanceof CeleryReader ? reader.probe?.cost : undefined;
+        if (cost) add(cost);
       }
       return { ...totals, last, probes };
     },
@@ -425,6 +439,7 @@ function createQueueReader(
   context: ReaderContext,
   group: Group,
   options: ResolvedOptions,
+  onShared: (shared: SidekiqShared) => void,
 ): QueueReader {
   switch (source.driver) {
     case 'laravel':
@@ -441,8 +456,9 @@ function createQueueReader(
           candidate instanceof SidekiqShared && candidate.prefix === source.prefix,
       );
       if (!shared) {
-        shared = new SidekiqShared(source.prefix, options.maxJobsPerTick, options.maxPayloadBytes);
+        shared = new SidekiqShared(source.prefix, group.connection, options);
         group.shared.push(shared);
+        onShared(shared);
       }
       return new SidekiqReader(source, context, shared);
     }

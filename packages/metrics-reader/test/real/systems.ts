@@ -7,6 +7,7 @@ import { celery, celeryAcksLate } from './celery.js';
 import type { RealSystem } from './harness.js';
 import { laravel8, laravelHorizonPayload } from './laravel.js';
 import { rq } from './rq.js';
+import { sidekiq6 } from './sidekiq.js';
 
 export const SYSTEMS: RealSystem[] = [
   rq,
@@ -16,4 +17,5 @@ export const SYSTEMS: RealSystem[] = [
   laravelHorizonPayload,
   celery,
   celeryAcksLate,
+  sidekiq6,
 ];
