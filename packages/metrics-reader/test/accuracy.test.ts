@@ -87,6 +87,11 @@ function consumers<T>(
 interface Expectations {
   /** Laravel and Celery count pops, so their "completions" are the jobs taken. */
   completionIsPickup?: boolean;
+  /**
+   * Celery with early ack: a message leaves Redis as its worker takes it, so pickups are
+   * timed only to a tick by markers, too coarse to report: the reader says null.
+   */
+  pickupUnknown?: boolean;
 }
 
 function checkAccuracy(ticks: QueueSnapshot[][], log: LoadLog, expectations: Expectations = {}) {
@@ -109,7 +114,8 @@ function checkAccuracy(ticks: QueueSnapshot[][], log: LoadLog, expectations: Exp
   const waits = log.waits(at, WINDOW_MS);
   const p95 = percentile(waits, 0.95);
   expect(p95).toBeGreaterThan(1_000);
-  expect(last.pickupLatencyMs, `pickup p95 (truth ${p95} ms)`).not.toBeNull();
+  if (expectations.pickupUnknown) expect(last.pickupLatencyMs).toBeNull();
+  else expect(last.pickupLatencyMs, `pickup p95 (truth ${p95} ms)`).not.toBeNull();
   const tolerance = 0.2;
   if (process.env.QSCALE_ACCURACY_DEBUG) {
     const ages = snapshots
@@ -119,7 +125,8 @@ function checkAccuracy(ticks: QueueSnapshot[][], log: LoadLog, expectations: Exp
       `DIAG arrivals ${last.arrivalRate} vs ${arrivals} | completions ${last.completionRate} vs ${completions} | p95 ${last.pickupLatencyMs?.p95} (n=${last.pickupLatencyMs?.samples}) vs ${p95} | age errors ${ages.join(',')}\n`,
     );
   }
-  expect(Math.abs((last.pickupLatencyMs?.p95 ?? 0) - p95) / p95).toBeLessThanOrEqual(tolerance);
+  if (!expectations.pickupUnknown)
+    expect(Math.abs((last.pickupLatencyMs?.p95 ?? 0) - p95) / p95).toBeLessThanOrEqual(tolerance);
 
   // Oldest age within one tick, at every tick once the reader has seen a tick's history.
   for (const snapshot of snapshots.slice(2)) {
@@ -342,7 +349,7 @@ describe('accuracy under load', () => {
         log,
       );
       await stop();
-      checkAccuracy(ticks, log, { completionIsPickup: true });
+      checkAccuracy(ticks, log, { completionIsPickup: true, pickupUnknown: true });
     },
     TIMEOUT_MS,
   );
