@@ -125,14 +125,14 @@ describe('discoverQueues', () => {
     );
     expect(snapshots.map((snapshot) => [snapshot.pending, snapshot.delayed])).toEqual([
       [2, 0], // bullmq emails
-      [1, null], // celery reports (delays are not visible in Redis)
+      [1, 0], // celery reports (delayed: held deliveries with an eta ahead, none here)
       [2, 0], // laravel default
       [0, 0], // laravel mail (idle)
       [0, 1], // laravel {high}: the delayed job
       [1, 0], // rq high
       [1, 0], // rq low
-      [1, null], // sidekiq default (its schedule is global)
-      [1, null], // sidekiq mailers
+      [1, null], // sidekiq default: no global schedule/retry count in this one read
+      [1, null], // sidekiq mailers (a gap noted for the Sidekiq driver)
     ]);
 
     // The written file names them all and, placeholders filled, passes the daemon's loader.

@@ -184,7 +184,7 @@ describe('qscale queues', () => {
     ],
     [
       ['--redis', 'http://x', '--driver', 'rq', '--queue', 'q'],
-      'expected a redis:// or rediss:// URL',
+      'expected a redis://, rediss://, redis+unix:///path/to/socket or unix:///path/to/socket URL',
     ],
     [
       ['--config', 'a.yml', '--redis', 'redis://x', '--driver', 'rq'],

@@ -56,7 +56,7 @@ const rejections: [string, string, string][] = [
   [
     'an unknown key',
     base('    command: [node, w.js]\n    minWorkers: 1\n'),
-    'queues.emails.minWorkers: unknown key (did you mean "workers"?); expected one of driver, name, prefix, redis, strategy, slo, workers, command, env, cwd, user, group, stop, spawn, recycle, resources, restart, scaling (qscale.yml:5:5)',
+    'queues.emails.minWorkers: unknown key (did you mean "workers"?); expected one of driver, name, prefix, redis, strategy, slo, workers, command, env, cwd, user, group, stop, spawn, recycle, resources, laravel, celery, restart, scaling (qscale.yml:5:5)',
   ],
   [
     'a wrong type',
