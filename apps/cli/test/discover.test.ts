@@ -131,8 +131,8 @@ describe('discoverQueues', () => {
       [0, 1], // laravel {high}: the delayed job
       [1, 0], // rq high
       [1, 0], // rq low
-      [1, null], // sidekiq default: no global schedule/retry count in this one read
-      [1, null], // sidekiq mailers (a gap noted for the Sidekiq driver)
+      [1, 0], // sidekiq default (the global schedule and retry sets are empty)
+      [1, 0], // sidekiq mailers
     ]);
 
     // The written file names them all and, placeholders filled, passes the daemon's loader.
