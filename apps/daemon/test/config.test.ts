@@ -13,7 +13,8 @@ import {
   loadConfig,
   parseConfig,
 } from '../src/index.js';
-import { readerSource } from '../src/runtime/wiring.js';
+import { createDecider } from '../src/runtime/queue-runtime.js';
+import { pipelineSettings, readerSource, strategyOptions } from '../src/runtime/wiring.js';
 
 const minimal = `
 queues:
@@ -70,7 +71,13 @@ describe('parseConfig: a valid file', () => {
       user: null,
       spawn: { latencyMs: 2_000, minUptimeMs: 1_000 },
       recycle: { maxRssBytes: null, maxLifetimeMs: null },
-      scaling: { cooldownMs: 30_000, downStabilizationMs: 30_000, priority: 1 },
+      scaling: {
+        cooldownMs: 30_000,
+        downStabilizationMs: 30_000,
+        priority: 1,
+        quietAfterTicks: 2,
+        quietMemoryMs: 300_000,
+      },
     });
   });
 
@@ -108,6 +115,53 @@ queues:
     expect(queue?.scaling.maxStepDownRatio).toBe(0.25);
     expect(problems(`${minimal}    scaling: { maxStepDownRatio: 1.5 }\n`)).toEqual([
       'queues.emails.scaling.maxStepDownRatio: expected a share above 0 and at most 1, e.g. 0.25, got 1.5 (qscale.yml:6:34)',
+    ]);
+  });
+
+  it('passes the quiet release (scaling.quietAfterTicks, quietMemory) to the policies and predictive', async () => {
+    const [tuned, off, own] = parseConfig(
+      `
+defaults:
+  scaling: { quietAfterTicks: 5, quietMemory: 10m }
+queues:
+  tuned: { driver: bullmq, command: [node, worker.js] }
+  off:
+    driver: bullmq
+    command: [node, worker.js]
+    scaling: { quietAfterTicks: false }
+  own:
+    driver: bullmq
+    command: [node, worker.js]
+    strategy: { name: predictive, options: { quietMemoryMs: 60000 } }
+`,
+      { env: {} },
+    ).queues as [QueueConfig, QueueConfig, QueueConfig];
+    expect(pipelineSettings(tuned)).toMatchObject({ quietAfterTicks: 5, quietMemoryMs: 600_000 });
+    expect(pipelineSettings(off)).toMatchObject({ quietAfterTicks: null, quietMemoryMs: 600_000 });
+    // The strategy's own options win over the queue's scaling block.
+    expect(strategyOptions(own)).toEqual({ quietAfterTicks: 5, quietMemoryMs: 60_000 });
+    // predictive keeps history for the quiet memory; with the release off, only its rate window.
+    const history = async (queue: QueueConfig) =>
+      (await createDecider(queue, { configDir: '.', onPolicyEvent: () => {} })).strategy.historyMs;
+    expect(await history(tuned)).toBe(600_000);
+    expect(await history(off)).toBe(120_000);
+    expect(await history(own)).toBe(120_000);
+    // Another strategy is given its own options only (its schema would refuse the keys).
+    const [hpa] = parseConfig(
+      `${minimal}    strategy: hpa\n    scaling: { quietAfterTicks: 3 }\n`,
+      { env: {} },
+    ).queues as [QueueConfig];
+    expect(strategyOptions(hpa)).toEqual({});
+    expect(pipelineSettings(hpa).quietAfterTicks).toBe(3);
+  });
+
+  it('refuses a quiet release that is not a tick count or false, with its position', () => {
+    expect(problems(`${minimal}    scaling: { quietAfterTicks: 0, quietMemory: 2h }\n`)).toEqual([
+      'queues.emails.scaling.quietAfterTicks: expected a whole number of ticks >= 1, or false (never), got 0 (qscale.yml:6:33)',
+      'queues.emails.scaling.quietMemory: expected a duration from 0ms to 1h, got "2h" (qscale.yml:6:49)',
+    ]);
+    expect(problems(`${minimal}    scaling: { quietAfterTicks: true }\n`)).toEqual([
+      'queues.emails.scaling.quietAfterTicks: expected a whole number of ticks >= 1, or false (never), got true (qscale.yml:6:33)',
     ]);
   });
 
@@ -533,6 +587,8 @@ describe('JSON Schema', () => {
       additionalProperties: unknown;
     };
     expect(schema.additionalProperties).toBe(false);
+    expect(JSON.stringify(schema.properties.defaults)).toContain('"quietAfterTicks"');
+    expect(JSON.stringify(schema.properties.defaults)).toContain('"quietMemory"');
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining(['redis', 'tick', 'http', 'limits', 'defaults', 'queues']),
     );

@@ -107,6 +107,14 @@ export const DEFAULTS = {
       downStabilizationMs: 30_000,
       /** Weight in the fair share of host capacity. @defaultValue 1 */
       priority: 1,
+      /**
+       * Ticks a queue must stay drained with no arrivals (and longer than its recent quiet
+       * gaps) before a scale-down skips the stabilisation window; the policies' and the
+       * predictive strategy's default. @defaultValue 2
+       */
+      quietAfterTicks: 2,
+      /** How far back those quiet gaps are remembered. @defaultValue 300000 (5 min) */
+      quietMemoryMs: 300_000,
     },
   },
 } as const;

@@ -112,6 +112,9 @@ export interface QueueConfig {
     maxStepDown: number | null;
     maxStepDownRatio: number | null;
     priority: number;
+    /** Drained-and-quiet ticks before a scale-down skips the window; null: never. */
+    quietAfterTicks: number | null;
+    quietMemoryMs: number;
   };
 }
 
@@ -204,6 +207,8 @@ const strategySchema = z.union(
 const MINUTE_MS = 60_000;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+
+const QUIET_TICKS = 'expected a whole number of ticks >= 1, or false (never)';
 
 /** Every setting a queue (or `defaults`) may carry; all optional until merged. */
 const queueSettingsSchema = z.strictObject({
@@ -303,6 +308,16 @@ const queueSettingsSchema = z.strictObject({
         .number({ error: 'expected a priority weight above 0' })
         .gt(0, { error: 'expected a priority weight above 0' })
         .optional(),
+      quietAfterTicks: z
+        .union(
+          [z.literal(false), z.number().int({ error: QUIET_TICKS }).min(1, { error: QUIET_TICKS })],
+          {
+            error: QUIET_TICKS,
+          },
+        )
+        .optional(),
+      // The predictive strategy keeps this much history per queue: an hour bounds its memory.
+      quietMemory: duration({ maxMs: HOUR_MS }).optional(),
     })
     .optional(),
 });
@@ -567,8 +582,16 @@ function resolveQueue(
       maxStepDown: settings.scaling?.maxStepDown ?? null,
       maxStepDownRatio: settings.scaling?.maxStepDownRatio ?? null,
       priority: settings.scaling?.priority ?? DEFAULTS.queue.scaling.priority,
+      quietAfterTicks: quietAfterTicks(settings.scaling?.quietAfterTicks),
+      quietMemoryMs: settings.scaling?.quietMemory ?? DEFAULTS.queue.scaling.quietMemoryMs,
     },
   };
+}
+
+/** `false` turns the quiet release off; absent keeps the policies' default. */
+function quietAfterTicks(value: number | false | undefined): number | null {
+  if (value === false) return null;
+  return value ?? DEFAULTS.queue.scaling.quietAfterTicks;
 }
 
 function resolveRedis(input: RedisInput): RedisConnection {

@@ -10,7 +10,7 @@ import { createPolicyPipeline, type PolicyEvent, type PolicyPipeline } from '@qs
 import type { WorkerPool } from '@qscale/process-supervisor';
 import { createStrategy, loadStrategy, STRATEGY_NAMES } from '@qscale/strategies';
 import type { QueueConfig } from '../config/schema.js';
-import { pipelineSettings } from './wiring.js';
+import { pipelineSettings, strategyOptions } from './wiring.js';
 
 /** History kept for a strategy that does not say how much it reads. */
 const DEFAULT_HISTORY_MS = 300_000;
@@ -147,12 +147,12 @@ export async function createDecider(
   config: QueueConfig,
   options: { configDir: string; onPolicyEvent: (event: PolicyEvent) => void },
 ): Promise<Decider> {
-  const { name, options: strategyOptions } = config.strategy;
+  const { name } = config.strategy;
   const plugin = (STRATEGY_NAMES as readonly string[]).includes(name)
     ? name
     : await loadStrategy(name, { fromDir: options.configDir });
   return {
-    strategy: createStrategy(plugin, strategyOptions),
+    strategy: createStrategy(plugin, strategyOptions(config)),
     pipeline: createPolicyPipeline({ ...pipelineSettings(config), onEvent: options.onPolicyEvent }),
   };
 }

@@ -41,9 +41,38 @@ export function readerSource(queue: QueueConfig): QueueSource {
 
 /** The policy pipeline's settings for a queue (its `scaling` block; null keeps the default). */
 export function pipelineSettings(queue: QueueConfig): PolicySettings {
-  const { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown, maxStepDownRatio } =
-    queue.scaling;
-  return { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown, maxStepDownRatio };
+  const {
+    cooldownMs,
+    downStabilizationMs,
+    maxStepUp,
+    maxStepDown,
+    maxStepDownRatio,
+    quietAfterTicks,
+    quietMemoryMs,
+  } = queue.scaling;
+  return {
+    cooldownMs,
+    downStabilizationMs,
+    maxStepUp,
+    maxStepDown,
+    maxStepDownRatio,
+    quietAfterTicks,
+    quietMemoryMs,
+  };
+}
+
+/**
+ * The strategy's options: `predictive` applies the same quiet rule as the policies, so it
+ * takes `scaling.quietAfterTicks`/`quietMemory` unless its own options set them.
+ */
+export function strategyOptions(queue: QueueConfig): Record<string, unknown> {
+  const { name, options } = queue.strategy;
+  if (name !== 'predictive') return options;
+  return {
+    quietAfterTicks: queue.scaling.quietAfterTicks,
+    quietMemoryMs: queue.scaling.quietMemoryMs,
+    ...options,
+  };
 }
 
 /** What the allocation of the host's slots across queues needs of each queue. */
