@@ -212,11 +212,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     }
   };
 
-  // Pods elsewhere: nothing to supervise here, only to count.
-  const pods = options.workersElsewhere ? new PodWorkers(logger) : null;
   const tickListeners = new Set<() => void>();
   const supervisor: Supervisor | null =
-    dryRun || pods
+    // Pods elsewhere: nothing to supervise here, only to count.
+    dryRun || options.workersElsewhere
       ? null
       : await startSupervisor({
           stateFile: config.supervision.stateFile,
@@ -249,6 +248,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     sources: config.queues.map(readerSource),
     logger,
   });
+  // Pods elsewhere: counted from each queue's backend over the reader's connections.
+  const pods = options.workersElsewhere ? new PodWorkers(logger, reader) : null;
   const monitor = createResourceMonitor({
     logger,
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
@@ -559,13 +560,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       : null;
   } catch (error) {
     await ticker.stop();
-    await Promise.allSettled([
-      supervisor?.stop(),
-      reader.close(),
-      monitor.close(),
-      http?.close(),
-      pods?.close(),
-    ]);
+    await Promise.allSettled([supervisor?.stop(), reader.close(), monitor.close(), http?.close()]);
     throw error;
   }
 
@@ -867,7 +862,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         monitor.close(),
         http?.close(),
         scaler?.close(),
-        pods?.close(),
       ]);
       logger.info('qscale daemon stopped', { ...summary });
       return summary;

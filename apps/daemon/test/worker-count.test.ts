@@ -1,9 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connectRedis, deleteKeys, redisUrl, waitFor } from '@qscale/testkit';
+import type { Logger } from '@qscale/contracts';
+import { createMetricsReader } from '@qscale/metrics-reader';
+import { connectRedis, deleteKeys, redisUrl, startPrivateRedis, waitFor } from '@qscale/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { QueueConfig } from '../src/config/schema.js';
 import { parseConfig } from '../src/index.js';
+import { readerSource } from '../src/runtime/wiring.js';
 import { createWorkerCounter, observedWorkers } from '../src/scaler/worker-count.js';
 
 // Scaler mode counts workers that run elsewhere from the queue system's own registry: real
@@ -25,6 +30,14 @@ describe('counting workers from the backend', () => {
     for (const child of started.splice(0)) child.kill('SIGKILL');
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   });
+
+  /** A counter over a metrics reader of `queues`, as the daemon builds it. */
+  const counterOf = (queues: readonly QueueConfig[], logger: Logger = console) => {
+    // The reader logs its own connection problems: only the counter's warnings go to `logger`.
+    const reader = createMetricsReader({ sources: queues.map(readerSource) });
+    cleanups.push(() => reader.close());
+    return createWorkerCounter({ logger, reader });
+  };
 
   const startProcess = (command: string, args: string[], env: Record<string, string>) => {
     const child = spawn(command, args, {
@@ -61,8 +74,7 @@ describe('counting workers from the backend', () => {
   mail: { driver: sidekiq, prefix: "${namespace}:" }
   other: { driver: sidekiq, prefix: "${namespace}:" }`);
     if (!mail || !other) throw new Error('two queues expected');
-    const counter = createWorkerCounter({ logger: console });
-    cleanups.push(() => counter.close());
+    const counter = counterOf([mail, other]);
     // Each process registers itself at its first heartbeat.
     await waitFor(async () => (await redis.scard(`${namespace}:processes`)) === 3, {
       timeoutMs: 90_000,
@@ -107,8 +119,7 @@ describe('counting workers from the backend', () => {
     }
     const [source] = queuesOf(`queues:\n  jobs: { driver: rq, name: "${queue}" }`);
     if (!source) throw new Error('one queue expected');
-    const counter = createWorkerCounter({ logger: console });
-    cleanups.push(() => counter.close());
+    const counter = counterOf([source]);
     await waitFor(async () => (await counter.count([source])).get('jobs')?.registered === 2, {
       timeoutMs: 60_000,
       intervalMs: 200,
@@ -131,16 +142,52 @@ describe('counting workers from the backend', () => {
     ).queues;
     if (!laravel || !unreachable) throw new Error('queues expected');
     const warnings: string[] = [];
-    const counter = createWorkerCounter({
-      logger: { ...console, warn: (message: string) => warnings.push(message) },
+    const counter = counterOf([laravel, unreachable], {
+      ...console,
+      warn: (message: string) => warnings.push(message),
     });
-    cleanups.push(() => counter.close());
     const counts = await counter.count([laravel, unreachable]);
     expect(counts.get('jobs')).toEqual({ registered: null, source: 'decision' });
     expect(counts.get('mail')?.source).toBe('decision');
     expect(counts.get('mail')?.note).toMatch(/^the worker registry cannot be read: /);
     expect(warnings).toEqual(['cannot count the workers; using the last decision']);
   }, 30_000);
+
+  it("RQ behind a Unix socket: counted over the reader's connection (redis+unix://)", async () => {
+    const server = await startPrivateRedis([
+      '--unixsocket',
+      'redis.sock',
+      '--unixsocketperm',
+      '700',
+    ]);
+    cleanups.push(() => server.stop());
+    const socket = join(server.dir ?? '', 'redis.sock');
+    const queue = `qscale-test-unix-${randomUUID().slice(0, 8)}`;
+    const worker = startProcess(
+      PYTHON,
+      ['-m', 'rq.cli', 'worker', '--url', `unix://${socket}`, '--name', `${queue}-a`, queue],
+      { PYTHONDONTWRITEBYTECODE: '1' },
+    );
+    await waitFor(() => worker.output().includes(`*** Listening on ${queue}`), {
+      timeoutMs: 60_000,
+      what: `an RQ worker listening on the Unix socket:\n${worker.output()}`,
+    });
+    const [source] = parseConfig(
+      `redis: { url: "redis+unix://${socket}" }\nqueues:\n  jobs: { driver: rq, name: "${queue}", command: [w] }`,
+      { env: {} },
+    ).queues;
+    if (!source) throw new Error('one queue expected');
+    const counter = counterOf([source]);
+    await waitFor(async () => (await counter.count([source])).get('jobs')?.registered === 1, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      what: 'the RQ worker counted through the Unix socket',
+    });
+    expect((await counter.count([source])).get('jobs')).toEqual({
+      registered: 1,
+      source: 'rq-workers',
+    });
+  }, 120_000);
 });
 
 describe('observedWorkers', () => {

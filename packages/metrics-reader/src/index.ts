@@ -16,4 +16,6 @@ export type {
   RedisConnectionOptions,
   SentinelAddress,
   SnapshotCost,
+  WorkerCount,
+  WorkerRegistry,
 } from './types.js';

@@ -195,6 +195,27 @@ export interface SnapshotCost {
   receivedBytes: number;
 }
 
+/** Where a queue's worker count comes from. */
+export type WorkerRegistry =
+  /** BullMQ: the queue's workers in CLIENT LIST (what `Queue.getWorkers()` reads). */
+  | 'bullmq-clients'
+  /** Sidekiq: live processes in the `processes` set that serve the queue. */
+  | 'sidekiq-processes'
+  /** RQ: live workers in `rq:workers:<queue>`. */
+  | 'rq-workers';
+
+/** How many workers a queue system shows for one queue. */
+export interface WorkerCount {
+  /** The source's `queue`. */
+  queue: string;
+  /** Workers the registry shows; null without a registry or when it could not be read. */
+  workers: number | null;
+  /** The driver's registry; null for Laravel and Celery, which keep none. */
+  registry: WorkerRegistry | null;
+  /** Why `workers` is null. */
+  reason?: string;
+}
+
 /** Running totals since the reader was created. */
 export interface ReaderStats {
   snapshots: number;
@@ -243,6 +264,14 @@ export interface MetricsReader {
    * Redis that cannot be read contributes no queue; the next `snapshot()` says why.
    */
   readyQueues(queues?: readonly string[]): Promise<string[]>;
+  /**
+   * How many workers each queue's system registers (all sources when `queues` is omitted), in
+   * source order, over the reader's own connections (Sentinel, Unix sockets, TLS and Cluster
+   * included): BullMQ's named clients, Sidekiq's live processes, RQ's live workers; Laravel and
+   * Celery keep no registry (null with a reason). At most two round trips per Redis beside
+   * CLIENT LIST; never rejects (an unreadable Redis gives null counts saying why).
+   */
+  workerCounts(queues?: readonly string[]): Promise<WorkerCount[]>;
   /**
    * Replaces the queues read (a configuration reload). The reader of every source that stays
    * the same keeps its history (rate and latency windows, jobs seen in flight); a new source

@@ -1,4 +1,5 @@
 import type { Logger, QueueSnapshot } from '@qscale/contracts';
+import type { MetricsReader } from '@qscale/metrics-reader';
 import type { QueueConfig } from '../config/schema.js';
 import type { QueueRuntime } from '../runtime/queue-runtime.js';
 import {
@@ -23,10 +24,14 @@ export interface WorkerCountView extends CountedWorkers {
 export class PodWorkers {
   private readonly counts = new Map<string, WorkerCountView>();
 
+  private readonly counter: WorkerCounter;
+
   constructor(
     private readonly logger: Logger,
-    private readonly counter: WorkerCounter = createWorkerCounter({ logger }),
-  ) {}
+    reader: Pick<MetricsReader, 'workerCounts'>,
+  ) {
+    this.counter = createWorkerCounter({ logger, reader });
+  }
 
   /** Counts every queue's workers; never rejects (a failed count falls back per queue). */
   count(queues: readonly QueueConfig[]): Promise<Map<string, CountedWorkers>> {
@@ -71,9 +76,5 @@ export class PodWorkers {
   /** Drops what is kept about queues no longer configured. */
   keep(queues: ReadonlySet<string>): void {
     for (const name of this.counts.keys()) if (!queues.has(name)) this.counts.delete(name);
-  }
-
-  close(): Promise<void> {
-    return this.counter.close();
   }
 }

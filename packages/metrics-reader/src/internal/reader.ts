@@ -11,6 +11,7 @@ import type {
   QueueSource,
   ReaderStats,
   SnapshotCost,
+  WorkerCount,
 } from '../types.js';
 import { Batch } from './batch.js';
 import { ClusterConnection } from './cluster.js';
@@ -33,6 +34,7 @@ import { Prober } from './probe.js';
 import type { QueueReader, ReaderContext, Tick } from './queue-reader.js';
 import { redactedUrl } from './redis-url.js';
 import type { SharedReader } from './shared.js';
+import { countWorkers } from './worker-counts.js';
 
 /** The queues that share one Redis: one client, one pipeline per round trip. */
 export interface Group {
@@ -388,6 +390,25 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
         }),
       );
       return order.map((reader) => reader.source.queue).filter((queue) => ready.has(queue));
+    },
+
+    async workerCounts(queues?: readonly string[]): Promise<WorkerCount[]> {
+      ensureOpen('workerCounts()');
+      const wanted = queues ? new Set(queues) : null;
+      const counts = await Promise.all(
+        groups.map((group) =>
+          countWorkers(
+            group.connection,
+            group.readers
+              .map((reader) => reader.source)
+              .filter((source) => !wanted || wanted.has(source.queue)),
+          ),
+        ),
+      );
+      const byQueue = new Map(counts.flat().map((count) => [count.queue, count]));
+      return order
+        .map((reader) => byQueue.get(reader.source.queue))
+        .filter((count): count is WorkerCount => count !== undefined);
     },
 
     async setSources(next: readonly QueueSource[]): Promise<void> {
