@@ -93,6 +93,27 @@ describe('host allocator: holds, first slots and shares', () => {
     expect(byQueue(shrunk)).toEqual({ 'a-busy': 0, blind: 2 });
   });
 
+  it('running jobs unknown (Sidekiq, list empty): idle only when nothing waits and none arrived', () => {
+    // Sidekiq's `active` is null whenever its list is empty; its workers still hold 2 slots.
+    const sidekiq = (arrivalRate: number | null) =>
+      entry('sidekiq', 2, 2, { pending: 0, active: null, arrivalRate });
+    const drained = createHostAllocator().allocate([sidekiq(0), waiting('w', 0, 2, 5, 10_000)], {
+      now: T,
+      maxWorkers: 2,
+    });
+    expect(byQueue(drained)).toEqual({ sidekiq: 0, w: 2 });
+    expect(drained[0]?.edits[0]?.why).toContain('sidekiq is idle');
+    // Jobs still arriving (taken as fast as they come), or a rate not measured yet: its
+    // running jobs may be many, so it keeps its slots as a queue with missing figures does.
+    for (const rate of [0.5, null]) {
+      const decisions = createHostAllocator().allocate(
+        [sidekiq(rate), waiting('w', 0, 2, 5, 10_000)],
+        { now: T, maxWorkers: 2 },
+      );
+      expect(byQueue(decisions)).toEqual({ sidekiq: 2, w: 0 });
+    }
+  });
+
   it('a queue with a read error is not idle: it keeps its slots against a waiting queue', () => {
     const decisions = createHostAllocator().allocate(
       [

@@ -65,7 +65,8 @@ interface Claim {
  * `maxWorkers`, they pass unchanged. Otherwise the slots go, in this order:
  * 1. every queue's minimum (a guarantee, even beyond the host);
  * 2. holds: a slot given to a queue stays with it for the queue's cooldown (no up-then-down
- *    reversal), unless the queue is idle (no job waiting, running or arriving); a queue whose
+ *    reversal), unless the queue is idle (no job waiting, running or arriving; running unknown
+ *    counts as none when nothing waits and the measured arrival rate is 0); a queue whose
  *    metrics are missing keeps what it has;
  * 3. one slot to each queue with waiting jobs and no slot yet, most urgent first: a queue at or
  *    past its SLO, then by oldest pending age / SLO x priority, then the one without a worker;
@@ -142,9 +143,16 @@ function claimOf(
   const min = settings.min ?? ctx.bounds.min;
   const max = settings.max ?? Number.POSITIVE_INFINITY;
   const want = Math.max(min, Math.min(decision.to, Math.max(max, min)));
-  const known = !queue.error && queue.pending !== null && queue.active !== null;
+  // Sidekiq writes running jobs to Redis only at its heartbeat, so `active` is null whenever
+  // its list is empty. Nothing pending and no arrival over the rate window (a measured 0, not
+  // an unknown) leaves no job that could have started since: such a queue is idle, as the
+  // predictive strategy's quiet rule already takes it (a job older than the window still
+  // finishes: workers stop gracefully).
+  const drained = queue.pending === 0 && queue.arrivalRate === 0;
+  const known = !queue.error && queue.pending !== null && (queue.active !== null || drained);
   const pending = queue.pending ?? 0;
-  const idle = known && pending === 0 && queue.active === 0 && (queue.arrivalRate ?? 0) === 0;
+  const idle =
+    known && pending === 0 && (queue.active ?? 0) === 0 && (queue.arrivalRate ?? 0) === 0;
   const oldestMs = pending > 0 ? (queue.oldestPendingAgeMs ?? 0) : 0;
   const sloMs = ctx.slo.pickupMs;
   const keepable = Math.max(0, Math.min(want, decision.from) - min);
