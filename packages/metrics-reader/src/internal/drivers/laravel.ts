@@ -1,35 +1,18 @@
-import { z } from 'zod';
 import type { MetricsReaderErrorCode } from '../../errors.js';
 import type { Batch } from '../batch.js';
-import type { Command, Prepared, Sendable } from '../connection.js';
-import { ListMarkers, type MarkerReading } from '../markers.js';
+import type { Prepared, Sendable } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
-import {
-  DataProblem,
-  describe,
-  exceedsBytes,
-  LastParsed,
-  parseJsonObject,
-  secondsToMs,
-} from '../payload.js';
 import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
+import { LaravelHead } from './laravel-head.js';
+import {
+  bytesOf,
+  firstScore,
+  type LaravelPayload,
+  pairs,
+  parseLaravelPayload,
+  readyAt,
+} from './laravel-payload.js';
 import { type Interval, LaravelTimeline } from './laravel-timeline.js';
-
-/**
- * The fields of a Laravel payload the reader uses. Laravel 12.11+ stamps `createdAt` (integer
- * seconds) and `delay`; Horizon stamps `pushedAt` (a string of float seconds). Laravel 10-12.10
- * payloads carry no timestamp at all.
- */
-const payloadSchema = z.looseObject({
-  uuid: z.string().optional(),
-  id: z.union([z.string(), z.number()]).optional(),
-  attempts: z.number().int().nonnegative().optional(),
-  createdAt: z.number().optional(),
-  pushedAt: z.union([z.string(), z.number()]).optional(),
-  delay: z.number().nullable().optional(),
-  timeout: z.number().nullable().optional(),
-});
-type Payload = z.infer<typeof payloadSchema>;
 
 /**
  * Widest span (ms) a pickup or run time may be known within to be recorded: beyond it (the
@@ -44,41 +27,22 @@ const MAX_SPAN_MS = 1_000;
 const PROBE_MAX_RESERVED_BYTES = 65_536;
 
 /**
- * A head too large to parse, kept instead of read again while it provably stays the head: a
- * list marker found at the same distance from the head (nothing taken, nothing put in front),
- * or, in a list of that one job, the same length and the same MEMORY USAGE.
- */
-interface OversizeHead {
-  /** The PAYLOAD_TOO_LARGE message of the read that found it, repeated while it is kept. */
-  message: string;
-  /** MEMORY USAGE of the list when it held only this job; null when it held more. */
-  memoryBytes: number | null;
-}
-
-/** Integer seconds carry up to a second of truncation: read them as the middle of that second. */
-const HALF_SECOND_MS = 500;
-
-/**
  * Laravel's Redis queue (plain and Horizon payloads, Laravel 10-13): `queues:{name}` (list,
  * RPUSH/LPOP), `:delayed` and `:reserved` (sorted sets scored in unix seconds). Laravel keeps
  * no counters, so the reader observes: new members of the reserved set are pickups (their
- * score is the reservation time plus `retry_after`, an offset it learns), members that leave
- * it finished, and list markers count the jobs taken while a backlog persists.
+ * score is the reservation time plus `retry_after`, an offset it learns), and members that
+ * leave it finished (laravel-timeline.ts). The oldest pending age comes from the list's head
+ * and its markers (laravel-head.ts); payloads are read by laravel-payload.ts.
  */
 export class LaravelReader extends QueueReader {
   protected readonly reportsFailed = false;
   private readonly key: string;
-  private readonly markers: ListMarkers;
+  private readonly head: LaravelHead;
   private readonly timeline: LaravelTimeline;
   /** Payload bytes of the reserved set at the last sighting. */
   private reservedBytes = 0;
   /** Problems a probe found between ticks, reported by the next snapshot. */
   private carried: { code: MetricsReaderErrorCode; message: string }[] = [];
-  /** The head of a backlog is the same job tick after tick: parse it once. */
-  private readonly head$ = new LastParsed<Payload>();
-  private oversizeHead: OversizeHead | null = null;
-  /** LLEN at the last read (null before it or after a failed one). */
-  private lastLength: number | null = null;
 
   // Replies of the current tick.
   private length: number | null = null;
@@ -86,18 +50,11 @@ export class LaravelReader extends QueueReader {
   private due: number | null = null;
   private reservedTotal: number | null = null;
   private expired: number | null = null;
-  private head: string | null = null;
-  private headRead = false;
-  /** The head is the oversize one kept from an earlier read (not read this tick). */
-  private headKept = false;
-  /** LINDEX 0 was left out of the first round trip: the head is kept unless shown to change. */
-  private headSkipped = false;
-  private memoryBytes: number | null = null;
   private oldestDueScore: number | null = null;
   private oldestExpiredScore: number | null = null;
   private window: [string, number][] | null = null;
 
-  private readonly commands: Record<'llen' | 'delayed' | 'reserved' | 'head' | 'window', Prepared>;
+  private readonly commands: Record<'llen' | 'delayed' | 'reserved' | 'window', Prepared>;
 
   constructor(source: ResolvedSource, context: ReaderContext) {
     super(source, context);
@@ -108,17 +65,22 @@ export class LaravelReader extends QueueReader {
       this.arrivalSource = 'observed';
       this.completionSource = 'observed';
     }
-    this.markers = new ListMarkers(
+    this.head = new LaravelHead(
       key,
-      'head',
-      context.options.markerChecksPerTick,
+      {
+        read: (batch, command, figures, handle) => this.read(batch, command, figures, handle),
+        count: (value, command, what) => this.count(value, command, what),
+        commandFailed: (command, error, figures) => this.commandFailed(command, error, figures),
+        dataFailed: (error, figures) => this.dataFailed(error, figures),
+      },
       context.options.maxPayloadBytes,
+      context.options.markerChecksPerTick,
+      (...command) => this.prepare(...command),
     );
     this.commands = {
       llen: this.prepare('llen', key),
       delayed: this.prepare('zcard', `${key}:delayed`),
       reserved: this.prepare('zcard', `${key}:reserved`),
-      head: this.prepare('lindex', key, 0),
       window: this.prepare(
         'zrevrange',
         `${key}:reserved`,
@@ -144,11 +106,6 @@ export class LaravelReader extends QueueReader {
     const nowSec = Math.floor(tick.startedAt / 1000);
     const limit = this.options.maxJobsPerTick;
     this.length = this.delayedTotal = this.due = this.reservedTotal = this.expired = null;
-    this.head = null;
-    this.headRead = false;
-    this.headKept = false;
-    this.headSkipped = this.oversizeHead !== null;
-    this.memoryBytes = null;
     this.oldestDueScore = this.oldestExpiredScore = null;
     this.window = null;
 
@@ -184,11 +141,7 @@ export class LaravelReader extends QueueReader {
         },
       );
     }
-    // A lone oversize job is also the newest: neither end is read again while it stays.
-    const lone = this.headSkipped && this.lastLength === 1;
-    if (!this.headSkipped) this.readHead(batch);
-    else if (lone) this.readMemoryUsage(batch);
-    this.markers.plan(batch, this.markerFailed, lone);
+    this.head.plan(batch);
     // The oldest due job is only read while some were due: one that became due since the last
     // tick has waited less than a tick, within the accuracy of the age anyway.
     if (this.lastDue !== 0) {
@@ -241,52 +194,9 @@ export class LaravelReader extends QueueReader {
     );
   }
 
-  private readonly markerFailed = (command: Command, error: Error): void =>
-    this.commandFailed(command, error, ['arrivalRate', 'completionRate']);
-
-  private readHead(batch: Batch): void {
-    this.read(batch, this.commands.head, ['oldestPendingAgeMs'], (v) => {
-      this.head = typeof v === 'string' ? v : null;
-      this.headRead = true;
-    });
-  }
-
-  private readMemoryUsage(batch: Batch): void {
-    this.read(batch, ['memory', 'usage', this.key, 'SAMPLES', 0], ['oldestPendingAgeMs'], (v) => {
-      this.memoryBytes = v === null ? null : this.count(v, 'MEMORY USAGE', this.key);
-    });
-  }
-
-  /**
-   * Second round trip, only around an oversize head: keeps a skipped head that provably did
-   * not change (or reads it after all), and fingerprints a lone one just found too large.
-   */
+  /** Second round trip, only around an oversize head (see LaravelHead). */
   override planDetails(batch: Batch): void {
-    const kept = this.oversizeHead;
-    if (kept && this.headSkipped) {
-      const same =
-        this.length !== null &&
-        (this.lastLength === 1
-          ? this.length === 1 && this.memoryBytes !== null && this.memoryBytes === kept.memoryBytes
-          : this.markers.oldEndUnchanged());
-      if (same) {
-        this.headKept = true;
-        this.headRead = true;
-        return;
-      }
-      this.oversizeHead = null;
-      this.readHead(batch);
-      if (this.length === 1) this.readMemoryUsage(batch);
-      // The newest job was skipped with a lone head: read it now, so a job that arrived
-      // behind it becomes a marker at once.
-      if (this.lastLength === 1) this.markers.planNewest(batch, this.markerFailed);
-    } else if (
-      this.length === 1 &&
-      this.head !== null &&
-      exceedsBytes(this.head, this.options.maxPayloadBytes)
-    ) {
-      this.readMemoryUsage(batch);
-    }
+    this.head.planDetails(batch, this.length);
   }
 
   /** Whether the last reserved window was full (null before the first read). */
@@ -313,78 +223,24 @@ export class LaravelReader extends QueueReader {
     );
     draft.set('active', active, 'counter');
 
-    const markerReading = this.markers.observe(
-      readAt,
-      this.length,
-      this.headKept ? (this.oversizeHead?.message ?? null) : this.head,
-    );
     for (const { code, message } of this.carried.splice(0)) {
       this.draft.problem(code, message, ['pickupLatencyMs']);
     }
     this.observeTick(tick);
-    this.guard(['oldestPendingAgeMs'], () => this.oldestAge(startedAt, markerReading));
-    this.lastLength = this.length;
+    this.head.finish(readAt, draft, {
+      now: startedAt,
+      length: this.length,
+      due: this.due,
+      expired: this.expired,
+      oldestDueScore: this.oldestDueScore,
+      oldestExpiredScore: this.oldestExpiredScore,
+      timelineEntry: this.timeline.oldestEntry() ?? null,
+    });
   }
 
   protected override onUnreadable(): void {
     this.timeline.reset();
-    this.oversizeHead = null;
-    this.lastLength = null;
-  }
-
-  private oldestAge(now: number, markers: MarkerReading): void {
-    const draft = this.draft;
-    if (this.length === null || !this.headRead) return;
-    if (this.headKept && this.oversizeHead) {
-      draft.problem('PAYLOAD_TOO_LARGE', this.oversizeHead.message, ['oldestPendingAgeMs']);
-      return;
-    }
-    const candidates: number[] = [];
-    let source: 'counter' | 'estimate' = 'counter';
-    if (this.oldestDueScore !== null) candidates.push(this.oldestDueScore * 1000);
-    if (this.oldestExpiredScore !== null) candidates.push(this.oldestExpiredScore * 1000);
-    if (this.head !== null) {
-      const payload = this.parseHead(this.head);
-      const readyAt = payload ? this.readyAt(payload) : null;
-      if (readyAt !== null) {
-        candidates.push(readyAt);
-      } else if (payload && this.isFresh(payload) && !this.hasTimestamp(payload)) {
-        // Seen entering the list (by this tick's read or a probe), else by a marker.
-        const arrival = this.timeline.oldestEntry() ?? markers.oldestArrival?.estimateMs;
-        if (arrival !== undefined) {
-          candidates.push(arrival);
-          source = 'estimate';
-        }
-      } else if (payload) {
-        // A retried or migrated job: it became ready when it re-entered the list.
-        const arrival = this.timeline.oldestEntry() ?? markers.oldestArrival?.estimateMs;
-        const fallback = this.baseTime(payload);
-        if (arrival !== undefined) {
-          candidates.push(arrival);
-        } else if (fallback !== null) {
-          candidates.push(fallback);
-        }
-        source = 'estimate';
-      } else {
-        // The head payload is unreadable; the problem is recorded.
-        return;
-      }
-    }
-    if (this.length + (this.due ?? 0) + (this.expired ?? 0) === 0) {
-      draft.set('oldestPendingAgeMs', 0, 'counter');
-      return;
-    }
-    if (candidates.length === 0) {
-      if (this.head !== null) {
-        draft.problem(
-          'MISSING_TIMESTAMP',
-          `the oldest job of ${this.key} carries no createdAt or pushedAt and has not been seen arriving yet`,
-          ['oldestPendingAgeMs'],
-        );
-      }
-      return;
-    }
-    draft.set('oldestPendingAgeMs', Math.max(0, now - Math.min(...candidates)), source);
+    this.head.reset();
   }
 
   /**
@@ -464,11 +320,11 @@ export class LaravelReader extends QueueReader {
     const waits = new Map(interval.pickups.map((pickup) => [pickup.member, pickup]));
     for (const { member, at } of interval.reservations) {
       const payload = this.parse(member, `ZREVRANGE ${this.key}:reserved`, ['pickupLatencyMs']);
-      const readyAt =
-        payload && payload.attempts === 1 ? this.readyAt({ ...payload, attempts: 0 }) : null;
-      if (readyAt !== null) {
+      const ready =
+        payload && payload.attempts === 1 ? readyAt({ ...payload, attempts: 0 }, this.key) : null;
+      if (ready !== null) {
         // Created (Laravel 12.11+) or pushed (Horizon) at a known time.
-        this.pickups.add(at - readyAt, at);
+        this.pickups.add(at - ready, at);
         continue;
       }
       const wait = waits.get(member);
@@ -480,100 +336,12 @@ export class LaravelReader extends QueueReader {
     raw: string,
     where: string,
     figures: readonly ('oldestPendingAgeMs' | 'pickupLatencyMs')[],
-  ): Payload | null {
+  ): LaravelPayload | null {
     try {
-      return this.payload(raw, where);
+      return parseLaravelPayload(raw, where, this.options.maxPayloadBytes);
     } catch (error) {
       this.dataFailed(error, figures);
       return null;
     }
   }
-
-  /** The head's payload; one too large to parse is remembered, so it is not read again. */
-  private parseHead(raw: string): Payload | null {
-    const where = `LINDEX ${this.key} 0`;
-    try {
-      return this.head$.get(raw, (text) => this.payload(text, where));
-    } catch (error) {
-      if (error instanceof DataProblem && error.code === 'PAYLOAD_TOO_LARGE') {
-        this.oversizeHead = {
-          message: error.message,
-          memoryBytes: this.length === 1 ? this.memoryBytes : null,
-        };
-      }
-      this.dataFailed(error, ['oldestPendingAgeMs']);
-      return null;
-    }
-  }
-
-  private payload(raw: string, where: string): Payload {
-    const json = parseJsonObject(raw, where, this.options.maxPayloadBytes);
-    const parsed = payloadSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new DataProblem(
-        'BAD_PAYLOAD',
-        `${where} holds a job whose ${issue?.path.join('.') || 'payload'} is not what Laravel writes (${issue?.message ?? 'invalid'})`,
-      );
-    }
-    return parsed.data;
-  }
-
-  private isFresh(payload: Payload): boolean {
-    return (payload.attempts ?? 0) === 0;
-  }
-
-  private hasTimestamp(payload: Payload): boolean {
-    return payload.pushedAt !== undefined || payload.createdAt !== undefined;
-  }
-
-  /** Creation time: Horizon's sub-second pushedAt, else the framework's whole-second createdAt. */
-  private baseTime(payload: Payload): number | null {
-    if (payload.pushedAt !== undefined) {
-      const pushed = secondsToMs(payload.pushedAt);
-      if (pushed === null) {
-        throw new DataProblem(
-          'BAD_PAYLOAD',
-          `pushedAt in ${this.key} is ${describe(payload.pushedAt)}, expected a number of seconds`,
-        );
-      }
-      return pushed;
-    }
-    if (payload.createdAt !== undefined) return payload.createdAt * 1000 + HALF_SECOND_MS;
-    return null;
-  }
-
-  /** When a job that was never attempted became ready: created, plus its dispatch delay. */
-  private readyAt(payload: Payload): number | null {
-    if (!this.isFresh(payload)) return null;
-    const base = this.baseTime(payload);
-    if (base === null) return null;
-    return base + (payload.delay ?? 0) * 1000;
-  }
-}
-
-/** The score of the first member of a WITHSCORES reply, or null when empty. */
-function firstScore(value: unknown): number | null {
-  if (!Array.isArray(value) || value.length < 2) return null;
-  const score = Number(value[1]);
-  return Number.isFinite(score) ? score : null;
-}
-
-/** Total length of the members of a WITHSCORES reply (their payloads). */
-function bytesOf(pairs: readonly [string, number][]): number {
-  let total = 0;
-  for (const [member] of pairs) total += member.length;
-  return total;
-}
-
-/** A WITHSCORES reply as [member, score] pairs. */
-function pairs(value: unknown, what: string): [string, number][] {
-  if (!Array.isArray(value)) {
-    throw new DataProblem('BAD_PAYLOAD', `${what} returned no list`);
-  }
-  const result: [string, number][] = [];
-  for (let index = 0; index + 1 < value.length; index += 2) {
-    result.push([String(value[index]), Number(value[index + 1])]);
-  }
-  return result;
 }
