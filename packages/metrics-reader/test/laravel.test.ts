@@ -5,6 +5,7 @@ import {
   LaravelRedisQueue,
   redisUrl,
   uniquePrefix,
+  waitFor,
 } from '@qscale/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -252,9 +253,11 @@ describe('Laravel sub-tick probe', () => {
   /** Waits until the reader's probe has read Redis `count` more times (what it saw is in). */
   async function probesPass(metrics: MetricsReader, count: number): Promise<void> {
     const target = metrics.stats().probes.count + count;
-    while (metrics.stats().probes.count < target) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => metrics.stats().probes.count >= target, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+      what: `${count} more probes`,
+    });
   }
 
   function probingReader(prefix: string, probeIntervalMs: number): MetricsReader {
@@ -302,6 +305,36 @@ describe('Laravel sub-tick probe', () => {
     expect(snapshot?.pickupLatencyMs?.samples).toBe(1);
     expect(metrics.stats().probes.commands).toBeGreaterThanOrEqual(18);
   });
+
+  it.each([
+    [0, 10_000],
+    [4, 6_000],
+  ])(
+    'times a Horizon job picked up from pushedAt (+ a %i s delay), not from when it was seen',
+    async (delaySeconds, waitMs) => {
+      const prefix = setUp('laravel');
+      // Pushed by a producer 10 s ago (its clock); the worker's pop uses the real time.
+      const producer = new LaravelRedisQueue(redis, {
+        prefix,
+        queue: 'mail',
+        version: 'horizon',
+        now: () => Date.now() - 10_000,
+      });
+      const worker = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: 'horizon' });
+      const metrics = probingReader(prefix, 20);
+      await metrics.snapshot();
+      if (delaySeconds === 0) await producer.push();
+      else await producer.later(delaySeconds);
+      await probesPass(metrics, 2);
+      await worker.pop();
+      await probesPass(metrics, 2);
+      const [snapshot] = await metrics.snapshot();
+      expect(snapshot?.pickupLatencyMs?.samples).toBe(1);
+      // The sighting only bounds the reservation's moment: within a few probes on a busy machine.
+      expect(snapshot?.pickupLatencyMs?.p50).toBeGreaterThanOrEqual(waitMs - 100);
+      expect(snapshot?.pickupLatencyMs?.p50).toBeLessThan(waitMs + 1_500);
+    },
+  );
 
   it('with the probe off, leaves the run time and pickup unknown rather than tick-wide guesses', async () => {
     const prefix = setUp('laravel');
