@@ -7,7 +7,7 @@
  * test/real/celery-counts.test.ts; this one runs in milliseconds, so mutation testing runs it.
  */
 import { randomUUID } from 'node:crypto';
-import { redisUrl } from '@qscale/testkit';
+import { redisUrl, waitFor } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
 import { celeryMessage, publishCelery } from './helpers/celery.js';
@@ -37,7 +37,12 @@ async function holdRaw(prefix: string, tag: string, value: string, agoMs = 1_000
     .exec();
 }
 
-function reader(prefix: string, acksLate: boolean, options: { maxPayloadBytes?: number } = {}) {
+function reader(
+  prefix: string,
+  acksLate: boolean,
+  options: { maxPayloadBytes?: number } = {},
+  probeIntervalMs = 0,
+) {
   const created = createMetricsReader({
     sources: [
       {
@@ -46,7 +51,7 @@ function reader(prefix: string, acksLate: boolean, options: { maxPayloadBytes?: 
         backendName: 'tasks',
         prefix,
         redis: { url: redisUrl() },
-        celery: { acksLate, probeIntervalMs: 0 },
+        celery: { acksLate, probeIntervalMs },
       },
     ],
     minSamples: 1,
@@ -144,5 +149,41 @@ describe('Celery held deliveries (unacked)', () => {
     await holdRaw(prefix, randomUUID(), JSON.stringify([null, '', 'tasks']));
     const [snapshot] = await reader(prefix, true).snapshot();
     expect(snapshot).toMatchObject({ delayed: 0, active: 1 });
+  });
+
+  it('acks_late with the probe: times a task delivered and acked between two snapshots', async () => {
+    const prefix = fixture.prefix('celery-held');
+    const metrics = reader(prefix, true, {}, 20);
+    const probesPass = async (count: number) => {
+      const target = metrics.stats().probes.count + count;
+      await waitFor(() => metrics.stats().probes.count >= target, {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+        what: `${count} more probes`,
+      });
+    };
+    await metrics.snapshot();
+    await publishCelery(fixture.redis, prefix, 'tasks');
+    await probesPass(2);
+    // The worker takes it (BRPOP, then QoS.append), runs it, and acks it (late).
+    await fixture.redis.rpop(`${prefix}tasks`);
+    const tag = await hold(prefix, 'tasks', null, 0);
+    await probesPass(2);
+    await fixture.redis
+      .multi()
+      .zrem(`${prefix}unacked_index`, tag)
+      .hdel(`${prefix}unacked`, tag)
+      .exec();
+    // Rates need half a second of observations behind them: 30 probes of 20 ms.
+    await probesPass(30);
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot).toMatchObject({ pending: 0, active: 0, delayed: 0 });
+    expect(snapshot?.arrivalRate).toBeGreaterThan(0);
+    expect(snapshot?.completionRate).toBeGreaterThan(0);
+    expect(snapshot?.sources.completionRate).toBe('observed');
+    expect(snapshot?.serviceTimeMs?.mean).toBeGreaterThan(0);
+    expect(snapshot?.sources.serviceTimeMs).toBe('observed');
+    expect(snapshot?.pickupLatencyMs?.samples).toBe(1);
+    expect(metrics.stats().probes.commands).toBeGreaterThan(0);
   });
 });
