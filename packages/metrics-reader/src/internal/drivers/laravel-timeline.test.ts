@@ -62,6 +62,10 @@ describe('LaravelTimeline', () => {
     timeline.observe(seen(T0, 1));
     const interval = timeline.observe(seen(T0 + 200, 0, [['job-a', 1_800_000_060]]));
     expect(interval?.reservations).toEqual([{ member: 'job-a', at: T0 + 100 }]);
+    // Seen entering (T0+200..T0+300), reserved by the gap alone (T0+300..T0+500).
+    timeline.observe(seen(T0 + 300, 1));
+    const gap = timeline.observe(seen(T0 + 500, 0, [['job-b', 1_800_000_060]]));
+    expect(gap?.pickups).toEqual([{ member: 'job-b', at: T0 + 400, waitMs: 150, widthMs: 300 }]);
   });
 
   it('counts delayed jobs as arrivals once, not again when they move to the list', () => {
@@ -111,7 +115,12 @@ describe('LaravelTimeline', () => {
     timeline.observe(seen(T0 + 200, 1));
     // Both sightings within second 0: the offset is exactly 90.
     timeline.observe(seen(T0 + 800, 0, [['a', 1_800_000_090]]));
-    timeline.observe(seen(T0 + 3_000, 1, [['a', 1_800_000_090]]));
+    // a is still held: nothing finished.
+    expect(timeline.observe(seen(T0 + 3_000, 1, [['a', 1_800_000_090]]))).toMatchObject({
+      starts: 0,
+      finishes: 0,
+      runs: [],
+    });
     // Score 94 with offset 90: reserved in second 4 (T0+4000..5000), inside the 4 s gap.
     const narrowed = timeline.observe(seen(T0 + 7_000, 0, [['b', 1_800_000_094]]));
     expect(narrowed?.reservations).toEqual([{ member: 'b', at: T0 + 4_500 }]);
