@@ -12,6 +12,7 @@ export default qscaleVitestConfig({
     'test/sidekiq.test.ts',
     'test/rq.test.ts',
     'test/celery.test.ts',
+    'test/celery-held.test.ts',
     'test/ready.test.ts',
     'test/cost.test.ts',
   ],

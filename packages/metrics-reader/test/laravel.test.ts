@@ -5,6 +5,7 @@ import {
   LaravelRedisQueue,
   redisUrl,
   uniquePrefix,
+  waitFor,
 } from '@qscale/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -29,8 +30,13 @@ function setUp(label: string) {
   return prefix;
 }
 
-function reader(prefix: string, queues: string[]): MetricsReader {
+function reader(
+  prefix: string,
+  queues: string[],
+  options: { maxJobsPerTick?: number } = {},
+): MetricsReader {
   const created = createMetricsReader({
+    ...options,
     sources: queues.map((name) => ({
       queue: name,
       driver: 'laravel' as const,
@@ -252,9 +258,11 @@ describe('Laravel sub-tick probe', () => {
   /** Waits until the reader's probe has read Redis `count` more times (what it saw is in). */
   async function probesPass(metrics: MetricsReader, count: number): Promise<void> {
     const target = metrics.stats().probes.count + count;
-    while (metrics.stats().probes.count < target) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitFor(() => metrics.stats().probes.count >= target, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+      what: `${count} more probes`,
+    });
   }
 
   function probingReader(prefix: string, probeIntervalMs: number): MetricsReader {
@@ -301,6 +309,50 @@ describe('Laravel sub-tick probe', () => {
     expect(snapshot?.serviceTimeMs?.mean).toBeGreaterThan(0);
     expect(snapshot?.pickupLatencyMs?.samples).toBe(1);
     expect(metrics.stats().probes.commands).toBeGreaterThanOrEqual(18);
+  });
+
+  it.each([
+    [0, 10_000],
+    [4, 6_000],
+  ])(
+    'times a Horizon job picked up from pushedAt (+ a %i s delay), not from when it was seen',
+    async (delaySeconds, waitMs) => {
+      const prefix = setUp('laravel');
+      // Pushed by a producer 10 s ago (its clock); the worker's pop uses the real time.
+      const producer = new LaravelRedisQueue(redis, {
+        prefix,
+        queue: 'mail',
+        version: 'horizon',
+        now: () => Date.now() - 10_000,
+      });
+      const worker = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: 'horizon' });
+      const metrics = probingReader(prefix, 20);
+      await metrics.snapshot();
+      if (delaySeconds === 0) await producer.push();
+      else await producer.later(delaySeconds);
+      await probesPass(metrics, 2);
+      await worker.pop();
+      await probesPass(metrics, 2);
+      const [snapshot] = await metrics.snapshot();
+      expect(snapshot?.pickupLatencyMs?.samples).toBe(1);
+      // The sighting only bounds the reservation's moment: within a few probes on a busy machine.
+      expect(snapshot?.pickupLatencyMs?.p50).toBeGreaterThanOrEqual(waitMs - 100);
+      expect(snapshot?.pickupLatencyMs?.p50).toBeLessThan(waitMs + 1_500);
+    },
+  );
+
+  it('reports at the next snapshot a bad reserved payload that only a probe saw', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail', version: '11' });
+    const metrics = probingReader(prefix, 20);
+    await metrics.snapshot();
+    await redis.zadd(`${queue.key}:reserved`, Math.floor(Date.now() / 1000) + 90, 'not json');
+    await probesPass(metrics, 2);
+    // The tick sees the member already held: only the probe parsed it.
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot?.active).toBe(1);
+    expect(snapshot?.error?.code).toBe('BAD_PAYLOAD');
+    expect(snapshot?.error?.message).toContain(`ZREVRANGE ${queue.key}:reserved`);
   });
 
   it('with the probe off, leaves the run time and pickup unknown rather than tick-wide guesses', async () => {
@@ -357,5 +409,123 @@ describe('Laravel sub-tick probe', () => {
         sources: [{ ...source, driver: 'laravel', laravel: { probeIntervalMs: 5 } }],
       }),
     ).toThrow(/probeIntervalMs.*0 \(off\) or a whole number of ms from 20 to 1000/);
+  });
+});
+
+describe('Laravel ages and counts from every key', () => {
+  /** Whole seconds since a ZSET score (Laravel's availableAt), as the reader measures it. */
+  const sinceScore = async (key: string) => {
+    const [, score] = await redis.zrange(key, 0, 0, 'WITHSCORES');
+    return Date.now() - Number(score) * 1000;
+  };
+
+  it('is 0 for an empty queue, and ages a due delayed job not yet migrated by its score', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail' });
+    const [empty] = await reader(prefix, ['mail']).snapshot();
+    expect(empty).toMatchObject({ pending: 0, oldestPendingAgeMs: 0 });
+    // Due 5 s ago (found by a reader that starts now), plus a job just pushed: the due one is
+    // the oldest. (A job that becomes due while the reader runs has waited less than a tick:
+    // once a tick saw none due, the next one does not look for the oldest due job.)
+    await queue.later(-5);
+    await queue.push();
+    const before = await sinceScore(`${queue.key}:delayed`);
+    const [snapshot] = await reader(prefix, ['mail']).snapshot();
+    expect(snapshot).toMatchObject({ pending: 2, delayed: 0 });
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(before);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThan(before + 5_000);
+  });
+
+  it('ages an expired reservation when it is all that waits', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail' });
+    const crashed = new LaravelRedisQueue(redis, {
+      prefix,
+      queue: 'mail',
+      retryAfterSeconds: -10,
+    });
+    await queue.push();
+    await crashed.pop();
+    const before = await sinceScore(`${queue.key}:reserved`);
+    const [snapshot] = await reader(prefix, ['mail']).snapshot();
+    expect(snapshot).toMatchObject({ pending: 1, active: 0 });
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(before);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThan(before + 5_000);
+  });
+
+  it('counts a reserved set larger than one read exactly, from the tick after it outgrew it', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail' });
+    const crashed = new LaravelRedisQueue(redis, {
+      prefix,
+      queue: 'mail',
+      retryAfterSeconds: -10,
+    });
+    const metrics = reader(prefix, ['mail'], { maxJobsPerTick: 3 });
+    await queue.push();
+    await queue.pop();
+    expect((await metrics.snapshot())[0]).toMatchObject({ pending: 0, active: 1 });
+    for (let index = 0; index < 4; index++) await queue.push();
+    for (let index = 0; index < 4; index++) await queue.pop();
+    // Five reserved, read three at a time: this tick cannot know, and says so.
+    expect((await metrics.snapshot())[0]).toMatchObject({ pending: null, active: null });
+    // A worker that crashed holds a sixth: expired, so pending again.
+    await queue.push();
+    await crashed.pop();
+    const before = await sinceScore(`${queue.key}:reserved`);
+    const [snapshot] = await metrics.snapshot();
+    expect(snapshot).toMatchObject({ pending: 1, active: 5 });
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(before);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThan(before + 5_000);
+  });
+
+  it('ages a retried job from when it re-entered the list, or from its creation if that was not seen', async () => {
+    const prefix = setUp('laravel');
+    // Created 20 s ago (the producer's clock); popped, released and migrated back now.
+    const producer = new LaravelRedisQueue(redis, {
+      prefix,
+      queue: 'mail',
+      now: () => Date.now() - 20_000,
+    });
+    const worker = new LaravelRedisQueue(redis, { prefix, queue: 'mail' });
+    const retry = async () => {
+      await producer.push();
+      const job = await worker.pop();
+      if (!job) throw new Error('the job was not popped');
+      await worker.release(job, 0);
+    };
+    // Not seen re-entering: aged from createdAt, as an estimate.
+    await retry();
+    await worker.migrate();
+    const [unseen] = await reader(prefix, ['mail']).snapshot();
+    expect(unseen?.sources.oldestPendingAgeMs).toBe('estimate');
+    expect(unseen?.oldestPendingAgeMs).toBeGreaterThanOrEqual(19_000);
+    await redis.del(worker.key);
+
+    // Seen in the delayed set, then in the list: aged from its re-entry, not its creation.
+    const metrics = reader(prefix, ['mail']);
+    await retry();
+    await metrics.snapshot();
+    await worker.migrate();
+    const [seen] = await metrics.snapshot();
+    expect(seen?.pending).toBe(1);
+    expect(seen?.sources.oldestPendingAgeMs).toBe('estimate');
+    expect(seen?.oldestPendingAgeMs).toBeLessThan(19_000);
+  });
+
+  it('nulls what a wrong-type delayed set hides, and keeps the rest', async () => {
+    const prefix = setUp('laravel');
+    const queue = new LaravelRedisQueue(redis, { prefix, queue: 'mail' });
+    await queue.push();
+    await queue.push();
+    await queue.pop();
+    await redis.set(`${queue.key}:delayed`, 'not a set');
+    const [snapshot] = await reader(prefix, ['mail']).snapshot();
+    expect(snapshot).toMatchObject({ pending: null, delayed: null, active: 1 });
+    expect(snapshot?.oldestPendingAgeMs).toBeNull();
+    expect(snapshot?.error).toEqual({
+      code: 'WRONG_TYPE',
+      message: expect.stringContaining(`${queue.key}:delayed is a string, expected a sorted set`),
+    });
   });
 });

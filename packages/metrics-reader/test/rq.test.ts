@@ -1,3 +1,4 @@
+import { waitFor } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { enqueueRq, scheduleRq, workRq } from './helpers/rq.js';
 import { redisFixture } from './helpers/setup.js';
@@ -70,7 +71,10 @@ describe('RQ', () => {
     // Seen in flight by one read, finished by the next: one pickup, not two.
     await enqueueRq(redis, prefix, 'default', Date.now() - 3_000);
     const running = workRq(redis, prefix, 'default', 400);
-    await waitFor(async () => (await redis.zcard(`${prefix}rq:wip:default`)) === 1);
+    await waitFor(async () => (await redis.zcard(`${prefix}rq:wip:default`)) === 1, {
+      intervalMs: 10,
+      what: 'the job to start',
+    });
     await reader.snapshot();
     await running;
     // Started and finished between two reads: never seen in flight.
@@ -83,11 +87,3 @@ describe('RQ', () => {
     expect(snapshot?.pickupLatencyMs?.p95).toBeLessThan(4_000);
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -5,7 +5,7 @@
  * against the raw keys once they reached that state (waited for, never slept).
  */
 import { randomUUID } from 'node:crypto';
-import { redisUrl } from '@qscale/testkit';
+import { redisUrl, waitFor } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../../src/index.js';
 import {
@@ -18,13 +18,8 @@ import { redisFixture } from '../helpers/setup.js';
 
 const fixture = redisFixture();
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+// A real Celery worker on a loaded machine: it may take long to get there.
+const patiently = { timeoutMs: 120_000, intervalMs: 100 };
 
 const jobs = (count: number, extra: Partial<CeleryJob> = {}): CeleryJob[] =>
   Array.from({ length: count }, () => ({ offsetMs: 0, id: randomUUID(), ...extra }));
@@ -43,21 +38,30 @@ describe.each([
     const held = () => redis.zcard(`${prefix}unacked_index`);
 
     await produceCelery(run, truthKey, 200, jobs(7, { countdownS: 600 }));
-    await until('the worker to hold the 7 countdown tasks', async () => (await held()) === 7);
+    await waitFor(async () => (await held()) === 7, {
+      ...patiently,
+      what: 'the worker to hold the 7 countdown tasks',
+    });
     await produceCelery(run, truthKey, 200, jobs(1, { serviceMs: 600_000 }));
     // Early ack: the long task leaves `unacked` as it starts (and the worker reserves no
     // other yet: nothing is ready); acks_late: it stays there while it runs.
-    await until('the long task to be taken', async () => {
-      const [listed, holding] = await Promise.all([redis.llen(`${prefix}tasks`), held()]);
-      return listed === 0 && holding === (acksLate ? 8 : 7);
-    });
+    await waitFor(
+      async () => {
+        const [listed, holding] = await Promise.all([redis.llen(`${prefix}tasks`), held()]);
+        return listed === 0 && holding === (acksLate ? 8 : 7);
+      },
+      { ...patiently, what: 'the long task to be taken' },
+    );
     await produceCelery(run, truthKey, 200, jobs(25));
     // With early ack the worker reserves one more message (its prefetch slot is free again).
     const reserved = acksLate ? 0 : 1;
-    await until('the 25 ready tasks to be queued', async () => {
-      const [listed, holding] = await Promise.all([redis.llen(`${prefix}tasks`), held()]);
-      return listed === 25 - reserved && holding === 7 + (acksLate ? 1 : reserved);
-    });
+    await waitFor(
+      async () => {
+        const [listed, holding] = await Promise.all([redis.llen(`${prefix}tasks`), held()]);
+        return listed === 25 - reserved && holding === 7 + (acksLate ? 1 : reserved);
+      },
+      { ...patiently, what: 'the 25 ready tasks to be queued' },
+    );
 
     const reader = createMetricsReader({
       sources: [
