@@ -26,7 +26,9 @@ const FUNCTION_KINDS = new Set(['method', 'function', 'closure', 'arrowfunc']);
 export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOptions): ScopeInfo[] {
   const out: ScopeInfo[] = [];
   const classAt = (node: PhpNode) => file.classes.find((cls) => cls.node === node) ?? null;
-  out.push({ scope: buildScope(file.ast, [], new Set(), options), file, cls: null, method: null });
+  const top = buildScope(file.ast, [], new Set(), options);
+  top.owner = { file, cls: null };
+  out.push({ scope: top, file, cls: null, method: null });
   walk(file.ast, (node, ancestors) => {
     if (!FUNCTION_KINDS.has(node.kind) || !node.body) return true;
     const owner = [...ancestors].reverse().find((a) => a.kind === 'class');
@@ -36,8 +38,14 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
         ? new Set(cls.constructorParams.map((p) => p.name))
         : new Set<string>();
     const body = node.kind === 'arrowfunc' ? node : (node.body as PhpNode);
+    const params = (node.arguments as PhpNode[]) ?? [];
+    const scope = buildScope(body, params, jobParams, options);
+    scope.owner = { file, cls };
+    if (cls && node.kind === 'method' && isBrowserCallable(node, cls, index)) {
+      for (const param of params) if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
+    }
     out.push({
-      scope: buildScope(body, (node.arguments as PhpNode[]) ?? [], jobParams, options),
+      scope,
       file,
       cls,
       method:
@@ -48,6 +56,22 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
     return true;
   });
   return out;
+}
+
+/** A public method of a Livewire component: the browser may call it with any arguments. */
+function isBrowserCallable(method: PhpNode, cls: PhpClass, index: PhpIndex): boolean {
+  const name = (nameOf(method.name) ?? '').toLowerCase();
+  if (method.isStatic || name.startsWith('__') || name === 'render') return false;
+  if (String(method.visibility || 'public') !== 'public') return false;
+  return index.implementsInterface(cls.fqn, 'Livewire\\Component');
+}
+
+/** `int $id`, `bool $force`, `Server $server` (model binding): nothing a shell can misread. */
+function typedSafely(param: PhpNode): boolean {
+  const type = param.type as PhpNode | null;
+  if (!type) return false;
+  if (type.kind === 'typereference') return /^(int|float|bool)$/i.test(String(type.name));
+  return type.kind === 'name';
 }
 
 /** Walks a scope's own body: nested functions and classes are scopes of their own. */
@@ -134,6 +158,17 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
       } else if (method && remote.has(method[1])) {
         sink = method[1];
         commandArgs = args(call).flatMap((arg) => remoteItems(arg));
+      } else {
+        // A project function whose body runs one of its parameters (found by its summary).
+        const key = scope.facts?.resolve(call, scope);
+        const executes = key ? scope.facts?.summaries.get(key)?.executes : undefined;
+        if (executes && executes.size > 0) {
+          sink = labelOfCall(call);
+          commandArgs = [...executes.keys()]
+            .map((at) => args(call)[at])
+            .filter((arg): arg is PhpNode => arg !== undefined)
+            .flatMap((arg) => remoteItems(arg));
+        }
       }
     } else if (call.kind === 'new') {
       const cls = nameOf(call.what);
@@ -157,6 +192,14 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
     out.push({ call, sink, commands, info });
   }
   return out;
+}
+
+function labelOfCall(call: PhpNode): string {
+  const fn = calledFunction(call);
+  if (fn) return fn;
+  const stat = staticCall(call);
+  if (stat) return `${stat[0].split('\\').at(-1)}::${stat[1]}`;
+  return methodCall(call)?.[1] ?? 'a project function';
 }
 
 /** `execute_remote_command(['command' => ..., 'hidden' => true], [...])`: the command items. */
