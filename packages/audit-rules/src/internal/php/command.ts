@@ -1,8 +1,4 @@
 import type { ResolvedOptions } from '../types.js';
-import type { PhpClass, PhpFile } from './index-project.js';
-import type { ProjectFacts } from './project-facts.js';
-import type { Strength } from './validator-strength.js';
-import { regexStrength } from './validator-strength.js';
 import {
   args,
   calledFunction,
@@ -16,6 +12,10 @@ import {
   thisProperty,
   walk,
 } from './ast.js';
+import type { PhpClass, PhpFile } from './index-project.js';
+import type { ProjectFacts } from './project-facts.js';
+import type { Strength } from './validator-strength.js';
+import { regexStrength } from './validator-strength.js';
 
 // Turns the argument of a shell sink into literal text and operands, following variables
 // assigned earlier in the same function (intra-procedural def-use), and scores each operand:
@@ -43,6 +43,8 @@ export interface Operand {
   param?: string;
   /** Why it is user-controlled, when that is not obvious from the label. */
   via?: string;
+  /** A check it passed that still lets shell or path syntax through. */
+  weak?: { strength: Strength; node: PhpNode };
 }
 
 export type Part = { text: string } | { operand: Omit<Operand, 'quote' | 'offset'> };
@@ -303,7 +305,7 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
         return parts.map((p) =>
           'operand' in p ? { operand: { ...p.operand, provenance: 'trusted' } } : p,
         );
-      return parts;
+      return markWeak(parts, scope.weakChecks.get(name));
     }
     case 'call': {
       const fn = calledFunction(node);
@@ -321,8 +323,11 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
       return summarisedCall(node, scope, seen, depth) ?? [opaque(node, scope)];
     }
     case 'propertylookup':
-    case 'nullsafepropertylookup':
-      return propertyParts(node, scope, seen, depth) ?? [opaque(node, scope)];
+    case 'nullsafepropertylookup': {
+      const key = variableKey(node);
+      const parts = propertyParts(node, scope, seen, depth) ?? [opaque(node, scope)];
+      return markWeak(parts, key ? scope.weakChecks.get(key) : undefined);
+    }
     default:
       return [opaque(node, scope)];
   }
@@ -332,7 +337,12 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
  * A call to a project function or method, read through its summary: an escaper gives a safe
  * value; a builder passes on the provenance of the arguments it returns unescaped.
  */
-function summarisedCall(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] | null {
+function summarisedCall(
+  node: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] | null {
   const key = scope.facts?.resolve(node, scope);
   const summary = key ? scope.facts?.summaries.get(key) : undefined;
   if (!summary) return null;
@@ -354,7 +364,12 @@ function summarisedCall(node: PhpNode, scope: Scope, seen: Set<string>, depth: n
  * `$this->prop`: a Livewire property the browser sets is user input; otherwise the values the
  * class assigns to it in any of its methods (a command built in one method, run in another).
  */
-function propertyParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] | null {
+function propertyParts(
+  node: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] | null {
   const prop = thisProperty(node);
   const cls = scope.owner?.cls;
   if (prop === null || !cls || !scope.facts || scope.jobParams.has(prop)) return null;
@@ -362,16 +377,14 @@ function propertyParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: nu
   const user = scope.facts.userProperties.get(`${cls.fqn}.${prop}`);
   if (user) {
     const trusted = user.strength?.strict === true;
-    return [
-      {
-        operand: {
-          ...base,
-          safe: false,
-          provenance: trusted ? 'trusted' : 'untrusted',
-          via: 'a public Livewire property the browser can set',
-        },
-      },
-    ];
+    const operand = {
+      ...base,
+      safe: false,
+      provenance: trusted ? ('trusted' as const) : ('untrusted' as const),
+      via: 'a public Livewire property the browser can set',
+    };
+    const weak = user.strength && !trusted ? { strength: user.strength, node } : undefined;
+    return [{ operand: weak ? { ...operand, weak } : operand }];
   }
   const key = `this.${prop}`;
   const defs = scope.facts.propertyDefs.get(`${cls.fqn}.${prop}`) ?? [];
@@ -381,7 +394,9 @@ function propertyParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: nu
   if (methods.size === 1) {
     // One method builds it: follow its `=` / `.=` chain like a local variable.
     const last = defs.map((d) => d.operator).lastIndexOf('=');
-    const chain = defs.slice(Math.max(0, last)).filter((d) => d.operator === '=' || d.operator === '.=');
+    const chain = defs
+      .slice(Math.max(0, last))
+      .filter((d) => d.operator === '=' || d.operator === '.=');
     return chain.flatMap((d) => flattenParts(d.node, d.info.scope, inner, depth + 1));
   }
   // Several methods assign it: one operand, as safe and as trusted as the worst of them.
@@ -461,7 +476,9 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     }
     if (scope.params.has(node.name) && !scope.validated.has(node.name)) {
       const provenance = provenanceOf(node, scope);
-      return { operand: { ...base, safe: false, provenance, param: node.name } };
+      const weak = scope.weakChecks.get(node.name);
+      const operand = { ...base, safe: false, provenance, param: node.name };
+      return { operand: weak ? { ...operand, weak } : operand };
     }
   }
   if (node.kind === 'cast' && CAST_SAFE.has(String(node.type))) {
@@ -474,7 +491,11 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     const escapers = scope.options.escapers.map((e) => e.toLowerCase());
     const callee = fn ?? stat?.[1] ?? method?.[1] ?? '';
     if ((fn && SAFE_CALLS.has(fn)) || escapers.includes(callee)) {
-      return { operand: { ...base, safe: true, provenance: 'trusted' } };
+      // Escaping keeps what a weak check let through that matters after it: `..`, a leading -.
+      const checked = variableKey(args(node)[0]);
+      const weak = checked ? scope.weakChecks.get(checked) : undefined;
+      const operand = { ...base, safe: true, provenance: 'trusted' as const };
+      return { operand: weak ? { ...operand, weak } : operand };
     }
     if (fn && TRUSTED_CALLS.has(fn))
       return { operand: { ...base, safe: false, provenance: 'trusted' } };
@@ -635,4 +656,9 @@ function sanitisedBy(owner: PhpNode, attribute: string, scope: Scope): boolean {
   const name = (thisProperty(owner) ?? nameOf(owner) ?? '').toLowerCase();
   // The receiver is named after the model (`$server`, `$this->server`), or one model has it.
   return models.has(name) || models.size === 1;
+}
+
+function markWeak(parts: Part[], weak: Operand['weak'] | undefined): Part[] {
+  if (!weak) return parts;
+  return parts.map((p) => ('operand' in p ? { operand: { ...p.operand, weak } } : p));
 }

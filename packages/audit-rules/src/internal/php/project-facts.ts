@@ -109,7 +109,8 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
       const stat = staticCall(call);
       if (stat) {
         const [cls, method] = stat;
-        if (/^(self|static)$/i.test(cls)) return owner?.cls ? inClassChain(owner.cls.fqn, method) : null;
+        if (/^(self|static)$/i.test(cls))
+          return owner?.cls ? inClassChain(owner.cls.fqn, method) : null;
         if (/^parent$/i.test(cls)) {
           const parent = owner?.cls?.extends;
           return parent ? inClassChain(parent, method) : null;

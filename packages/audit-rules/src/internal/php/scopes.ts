@@ -42,7 +42,8 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
     const scope = buildScope(body, params, jobParams, options);
     scope.owner = { file, cls };
     if (cls && node.kind === 'method' && isBrowserCallable(node, cls, index)) {
-      for (const param of params) if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
+      for (const param of params)
+        if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
     }
     out.push({
       scope,

@@ -67,7 +67,7 @@ export function blocklistStrength(refused: readonly string[]): Strength {
  */
 export function strippingIsSafe(pattern: string): boolean {
   const regex = phpRegex(pattern);
-  if (!regex || !regex.source.startsWith('[^')) return false;
+  if (!regex?.source.startsWith('[^')) return false;
   return PROBES.filter((p) => p.means !== '..').every(({ text }) =>
     [...text].some((c) => regex.test(c)),
   );
