@@ -13,7 +13,7 @@ import {
   walk,
 } from './ast.js';
 import type { PhpClass, PhpFile } from './index-project.js';
-import type { ProjectFacts } from './project-facts.js';
+import type { ProjectFacts, PropertyDef } from './project-facts.js';
 import type { Strength } from './validator-strength.js';
 import { regexStrength } from './validator-strength.js';
 
@@ -389,6 +389,24 @@ function propertyParts(
   const key = `this.${prop}`;
   const defs = scope.facts.propertyDefs.get(`${cls.fqn}.${prop}`) ?? [];
   if (defs.length === 0 || seen.has(key)) return null;
+  // A property read in many places is flattened once (its defs do not depend on the reader).
+  const cached = propertyCache.get(defs);
+  if (cached) return cached;
+  const parts = propertyDefParts(defs, node, seen, depth, key);
+  propertyCache.set(defs, parts);
+  return parts;
+}
+
+const propertyCache = new WeakMap<readonly PropertyDef[], Part[]>();
+
+function propertyDefParts(
+  defs: readonly PropertyDef[],
+  node: PhpNode,
+  seen: Set<string>,
+  depth: number,
+  key: string,
+): Part[] {
+  const base = { node, label: labelOf(node), weakEscape: null, line: line(node) };
   const inner = new Set(seen).add(key);
   const methods = new Set(defs.map((d) => d.info));
   if (methods.size === 1) {
@@ -598,6 +616,13 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
     const own = thisProperty(node);
     if (own !== null) return scope.jobParams.has(own) ? 'untrusted' : 'unknown';
     if (sanitisedBy(owner, prop, scope)) return 'trusted';
+    // `Carbon::now()->timestamp`, `$this->getName()->value`: what a call returns, not a model.
+    if (owner.kind === 'call') {
+      const stat = staticCall(owner);
+      return stat && TRUSTED_STATIC.test(`${stat[0].split('\\').at(-1)}::${stat[1]}`)
+        ? 'trusted'
+        : 'unknown';
+    }
     // A model attribute ($server->ip, $storage->name): user-editable unless declared validated.
     return 'untrusted';
   }

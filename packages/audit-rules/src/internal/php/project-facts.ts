@@ -12,7 +12,7 @@ import {
 } from './ast.js';
 import { flatten, type Provenance, type Scope, variableKey } from './command.js';
 import type { PhpClass, PhpIndex } from './index-project.js';
-import { type ScopeInfo, sinksIn, walkOwn } from './scopes.js';
+import { ownNodesOf, type ScopeInfo, sinksIn } from './scopes.js';
 import {
   blocklistStrength,
   regexStrength,
@@ -136,7 +136,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     if (checks.size > 0) facts.validators.set(key, checks);
   }
   for (const info of infos) {
-    for (const call of findAll(info.scope.body, 'call')) {
+    for (const call of ownNodesOf(info.scope, 'call')) {
       const key = facts.resolve(call, info.scope);
       if (!key) continue;
       facts.called.add(key);
@@ -144,9 +144,11 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     }
   }
   // Summaries depend on each other (a wrapper of a wrapper): iterate to a fixed point, bounded.
+  // Only called functions need a summary: it is read at their call sites.
+  const summarised = [...byKey].filter(([key]) => facts.called.has(key));
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let changed = false;
-    for (const [key, info] of byKey) {
+    for (const [key, info] of summarised) {
       const next = summarise(info);
       const before = facts.summaries.get(key);
       if (!before || JSON.stringify(serial(before)) !== JSON.stringify(serial(next))) {
@@ -172,8 +174,8 @@ function summarise(info: ScopeInfo): FunctionSummary {
     executes: new Map(),
   };
   let returns = 0;
-  walkOwn(info.scope.body, (node) => {
-    if (node.kind !== 'return' || !node.expr) return true;
+  for (const node of ownNodesOf(info.scope, 'return')) {
+    if (!node.expr) continue;
     returns++;
     for (const op of flatten(node.expr as PhpNode, info.scope).operands) {
       if (op.safe) continue;
@@ -188,8 +190,7 @@ function summarise(info: ScopeInfo): FunctionSummary {
             : 'unknown';
       }
     }
-    return false;
-  });
+  }
   if (returns === 0) {
     summary.returnSafe = false;
     summary.returnProvenance = 'unknown';
@@ -213,9 +214,9 @@ function validatorChecks(info: ScopeInfo): Map<number, Strength> {
   const params = [...info.scope.params];
   const out = new Map<number, Strength>();
   const body = info.scope.body;
-  const refuses = findAll(body, ['throw']).length > 0 || findAll(body, 'return').length > 0;
-  if (!refuses) return out;
-  for (const call of findAll(body, 'call')) {
+  const own = (kind: string) => ownNodesOf(info.scope, kind);
+  if (own('throw').length === 0 && own('return').length === 0) return out;
+  for (const call of own('call')) {
     const fn = calledFunction(call);
     const [first, second] = args(call);
     if (fn === 'preg_match' && first && second?.kind === 'variable') {
@@ -225,9 +226,9 @@ function validatorChecks(info: ScopeInfo): Map<number, Strength> {
       if (at >= 0 && strength) out.set(at, strength);
     }
   }
-  for (const loop of findAll(body, 'foreach')) {
+  for (const loop of own('foreach')) {
     const source = loop.source as PhpNode;
-    const list = source?.kind === 'variable' ? assignedArray(body, String(source.name)) : source;
+    const list = source?.kind === 'variable' ? assignedArray(info, String(source.name)) : source;
     if (list?.kind !== 'array') continue;
     const refused = ((list.items as PhpNode[]) ?? []).flatMap((item) => {
       const key = item.kind === 'entry' ? literal(item.key as PhpNode) : null;
@@ -244,8 +245,8 @@ function validatorChecks(info: ScopeInfo): Map<number, Strength> {
   return out;
 }
 
-function assignedArray(body: PhpNode, name: string): PhpNode | null {
-  for (const assign of findAll(body, 'assign')) {
+function assignedArray(info: ScopeInfo, name: string): PhpNode | null {
+  for (const assign of ownNodesOf(info.scope, 'assign')) {
     const left = assign.left as PhpNode;
     if (left.kind === 'variable' && left.name === name) return assign.right as PhpNode;
   }
@@ -275,16 +276,14 @@ function applyValidator(
 function collectClassFacts(facts: ProjectFacts, infos: readonly ScopeInfo[]): void {
   for (const info of infos) {
     if (!info.cls || !info.method) continue;
-    walkOwn(info.scope.body, (node) => {
-      if (node.kind !== 'assign') return true;
+    for (const node of ownNodesOf(info.scope, 'assign')) {
       const prop = thisProperty(node.left as PhpNode);
-      if (prop === null) return true;
+      if (prop === null) continue;
       const key = `${info.cls?.fqn}.${prop}`;
       const list = facts.propertyDefs.get(key) ?? [];
       list.push({ node: node.right as PhpNode, operator: String(node.operator), info });
       facts.propertyDefs.set(key, list);
-      return true;
-    });
+    }
   }
   for (const cls of facts.index.classes.values()) {
     if (facts.index.implementsInterface(cls.fqn, LIVEWIRE)) livewireProperties(facts, cls);
@@ -377,7 +376,10 @@ function sanitisingAccessors(facts: ProjectFacts, cls: PhpClass): void {
         }
       }
     }
-    if (bodies.length === 0 || !bodies.some(sanitises)) continue;
+    const file = facts.index.file(cls.file);
+    const text = (node: PhpNode | undefined) =>
+      literal(node) ?? (node && file ? classConstant(facts.index, file.resolve, node) : null);
+    if (bodies.length === 0 || !bodies.some((body) => sanitises(body, text))) continue;
     const raw = legacy ? (legacy[1] ?? '') : original;
     const attribute = raw.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
     const models = facts.sanitisedAttributes.get(attribute) ?? new Set<string>();
@@ -386,7 +388,27 @@ function sanitisingAccessors(facts: ProjectFacts, cls: PhpClass): void {
   }
 }
 
-function sanitises(expr: PhpNode): boolean {
+/** `Patterns::SAFE_NAME`: the literal value of a project class constant, else null. */
+function classConstant(
+  index: PhpIndex,
+  resolve: (name: string) => string,
+  node: PhpNode,
+): string | null {
+  if (node.kind !== 'staticlookup') return null;
+  const owner = nameOf(node.what);
+  const name = nameOf(node.offset);
+  const cls = owner ? index.classes.get(resolve(owner)) : undefined;
+  if (!cls || !name) return null;
+  for (const member of (cls.node.body as PhpNode[]) ?? []) {
+    if (member.kind !== 'classconstant') continue;
+    for (const constant of (member.constants as PhpNode[]) ?? []) {
+      if (nameOf(constant.name) === name) return literal(constant.value as PhpNode);
+    }
+  }
+  return null;
+}
+
+function sanitises(expr: PhpNode, text: (node: PhpNode | undefined) => string | null): boolean {
   let found = false;
   walk(expr, (node) => {
     if (node.kind === 'cast' && /^(int|integer|float|bool|boolean)$/.test(String(node.type))) {
@@ -395,7 +417,7 @@ function sanitises(expr: PhpNode): boolean {
     const fn = calledFunction(node);
     if (fn === 'intval' || fn === 'escapeshellarg') found = true;
     if (fn === 'preg_replace') {
-      const pattern = literal(args(node)[0]);
+      const pattern = text(args(node)[0]);
       if (pattern !== null && literal(args(node)[1]) === '' && strippingIsSafe(pattern))
         found = true;
     }

@@ -83,15 +83,45 @@ export function walkOwn(body: PhpNode, visit: (node: PhpNode) => unknown): void 
   });
 }
 
+const ownNodes = new WeakMap<Scope, Map<string, PhpNode[]>>();
+const OWN_KINDS = new Set(['call', 'new', 'encapsed', 'assign', 'return', 'throw', 'foreach']);
+
+/**
+ * Nodes of the kinds rules and summaries look for (calls, assignments, returns, throws, loops)
+ * directly in this scope's body, found in one walk and kept: the tree walk is the audit's cost.
+ */
+export function ownNodesOf(scope: Scope, kind: string): PhpNode[] {
+  let byKind = ownNodes.get(scope);
+  if (!byKind) {
+    const found = new Map<string, PhpNode[]>();
+    walk(scope.body, (node) => {
+      if (node !== scope.body && FUNCTION_KINDS.has(node.kind)) return false;
+      if (OWN_KINDS.has(node.kind)) {
+        const list = found.get(node.kind) ?? [];
+        list.push(node);
+        found.set(node.kind, list);
+      }
+      return true;
+    });
+    byKind = found;
+    ownNodes.set(scope, byKind);
+  }
+  return byKind.get(kind) ?? [];
+}
+
 /** Calls directly in this scope's body (not in nested functions). */
 export function callsIn(scope: Scope): PhpNode[] {
-  const calls: PhpNode[] = [];
-  walk(scope.body, (node) => {
-    if (node !== scope.body && FUNCTION_KINDS.has(node.kind)) return false;
-    if (node.kind === 'call' || node.kind === 'new' || node.kind === 'encapsed') calls.push(node);
-    return true;
-  });
-  return calls;
+  const calls = [
+    ...ownNodesOf(scope, 'call'),
+    ...ownNodesOf(scope, 'new'),
+    ...ownNodesOf(scope, 'encapsed'),
+  ];
+  // Source order, as the single walk saw them.
+  return calls.sort(
+    (a, b) =>
+      (a.loc?.start.line ?? 0) - (b.loc?.start.line ?? 0) ||
+      (a.loc?.start.column ?? 0) - (b.loc?.start.column ?? 0),
+  );
 }
 
 const LOCAL_SINKS = new Set([

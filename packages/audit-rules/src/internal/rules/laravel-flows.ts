@@ -207,6 +207,7 @@ export const job031 = defineRule({
   },
 });
 
+const PATH_LIKE = /(path|dir|directory|location|file|folder|destination|source)/i;
 const SHELL_BREAKERS = new Set([
   'spaces',
   'single quotes',
@@ -239,8 +240,10 @@ export const job032 = defineRule({
           if (!op.weak || (op.provenance === 'trusted' && !op.safe) || seen.has(command.node))
             continue;
           const lets = op.weak.strength.lets;
+          // Escaped, only `..` in a path still matters (a leading - depends on the command's
+          // argument position, which is too often harmless to report).
           const relevant = op.safe
-            ? lets.filter((l) => l === '..' || l === 'a leading -')
+            ? lets.filter((l) => l === '..' && PATH_LIKE.test(op.label))
             : lets.filter((l) => SHELL_BREAKERS.has(l) || l === '..');
           if (relevant.length === 0) continue;
           seen.add(command.node);
@@ -248,7 +251,7 @@ export const job032 = defineRule({
             at(
               sink.info.file,
               command.node,
-              `${op.label} passed a check that still lets ${relevant.join(', ')} through, then reaches the command run by ${sink.sink}${op.safe ? ' (escaped: option injection or path traversal remain)' : ''}`,
+              `${op.label} passed a check that still lets ${relevant.join(', ')} through, then reaches the command run by ${sink.sink}${op.safe ? ' (escaped: a path can still climb out with ..)' : ''}`,
               op.safe ? 'medium' : 'high',
             ),
           );
