@@ -213,7 +213,6 @@ function summarise(info: ScopeInfo): FunctionSummary {
 function validatorChecks(info: ScopeInfo): Map<number, Strength> {
   const params = [...info.scope.params];
   const out = new Map<number, Strength>();
-  const body = info.scope.body;
   const own = (kind: string) => ownNodesOf(info.scope, kind);
   if (own('throw').length === 0 && own('return').length === 0) return out;
   for (const call of own('call')) {
