@@ -325,6 +325,8 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
     case 'propertylookup':
     case 'nullsafepropertylookup': {
       const key = variableKey(node);
+      // Checked by a strict validator in this body: trusted whatever it was assigned.
+      if (key && scope.validated.has(key)) return [opaque(node, scope)];
       const parts = propertyParts(node, scope, seen, depth) ?? [opaque(node, scope)];
       return markWeak(parts, key ? scope.weakChecks.get(key) : undefined);
     }
@@ -512,8 +514,9 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
       // Escaping keeps what a weak check let through that matters after it: `..`, a leading -.
       const checked = variableKey(args(node)[0]);
       const weak = checked ? scope.weakChecks.get(checked) : undefined;
+      const param = paramName(args(node)[0], scope);
       const operand = { ...base, safe: true, provenance: 'trusted' as const };
-      return { operand: weak ? { ...operand, weak } : operand };
+      return { operand: { ...operand, ...(weak ? { weak } : {}), ...(param ? { param } : {}) } };
     }
     if (fn && TRUSTED_CALLS.has(fn))
       return { operand: { ...base, safe: false, provenance: 'trusted' } };
@@ -527,7 +530,9 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
       const subject = args(node)[2] as PhpNode;
       const innerProv = provenanceOf(subject, scope);
       if (search === "'" && replace === "'\\''") {
-        return { operand: { ...base, safe: true, provenance: innerProv } };
+        const param = paramName(subject, scope);
+        const operand = { ...base, safe: true, provenance: innerProv };
+        return { operand: param ? { ...operand, param } : operand };
       }
       return {
         operand: { ...base, safe: false, provenance: innerProv, weakEscape: 'str_replace' },
@@ -561,6 +566,15 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
   }
   if (node.kind === 'constref' || node.kind === 'staticlookup' || node.kind === 'magic') {
     return { operand: { ...base, safe: false, provenance: 'trusted' } };
+  }
+  if (node.kind === 'bin' && node.type === '??') {
+    // `$commit ?? $this->git_commit_sha`: either side may be the value.
+    const a = opaque(node.left as PhpNode, scope).operand;
+    const b = opaque(node.right as PhpNode, scope).operand;
+    // Not a plain parameter any more: the right side carries its own origin to the callers.
+    return {
+      operand: { ...base, safe: a.safe && b.safe, provenance: worst(a.provenance, b.provenance) },
+    };
   }
   if (node.kind === 'retif') {
     const a = opaque((node.trueExpr as PhpNode) ?? (node.test as PhpNode), scope).operand;
@@ -614,7 +628,18 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
     const owner = node.what as PhpNode;
     if (isRequestObject(owner)) return 'untrusted';
     const own = thisProperty(node);
-    if (own !== null) return scope.jobParams.has(own) ? 'untrusted' : 'unknown';
+    if (own !== null) {
+      if (scope.jobParams.has(own)) return 'untrusted';
+      // Inside a model, `$this->git_commit_sha` is a column users edit, like `$app->git_commit_sha`.
+      const cls = scope.owner?.cls;
+      const model = cls && scope.facts?.index.isModel(cls.fqn);
+      if (model && !cls.properties.some((p) => p.name === own)) {
+        return sanitisedBy(node.what as PhpNode, own, scope, cls.shortName)
+          ? 'trusted'
+          : 'untrusted';
+      }
+      return 'unknown';
+    }
     if (sanitisedBy(owner, prop, scope)) return 'trusted';
     // `Carbon::now()->timestamp`, `$this->getName()->value`: what a call returns, not a model.
     if (owner.kind === 'call') {
@@ -675,10 +700,10 @@ const PLAIN_LABELS: Record<string, string> = {
 };
 
 /** `$server->ip` where a model's accessor for `ip` strips unsafe characters. */
-function sanitisedBy(owner: PhpNode, attribute: string, scope: Scope): boolean {
+function sanitisedBy(owner: PhpNode, attribute: string, scope: Scope, model?: string): boolean {
   const models = scope.facts?.sanitisedAttributes.get(attribute);
   if (!models) return false;
-  const name = (thisProperty(owner) ?? nameOf(owner) ?? '').toLowerCase();
+  const name = (model ?? thisProperty(owner) ?? nameOf(owner) ?? '').toLowerCase();
   // The receiver is named after the model (`$server`, `$this->server`), or one model has it.
   return models.has(name) || models.size === 1;
 }
@@ -686,4 +711,10 @@ function sanitisedBy(owner: PhpNode, attribute: string, scope: Scope): boolean {
 function markWeak(parts: Part[], weak: Operand['weak'] | undefined): Part[] {
   if (!weak) return parts;
   return parts.map((p) => ('operand' in p ? { operand: { ...p.operand, weak } } : p));
+}
+
+/** The parameter a value is, when it is one of the function's own parameters (unassigned). */
+function paramName(node: PhpNode | undefined, scope: Scope): string | undefined {
+  if (node?.kind !== 'variable' || typeof node.name !== 'string') return undefined;
+  return scope.params.has(node.name) && !scope.defs.has(node.name) ? node.name : undefined;
 }

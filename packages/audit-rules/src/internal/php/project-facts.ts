@@ -177,10 +177,15 @@ function summarise(info: ScopeInfo): FunctionSummary {
   for (const node of ownNodesOf(info.scope, 'return')) {
     if (!node.expr) continue;
     returns++;
-    for (const op of flatten(node.expr as PhpNode, info.scope).operands) {
+    const flat = flatten(node.expr as PhpNode, info.scope);
+    for (const op of flat.operands) {
+      const at = op.param ? params.indexOf(op.param) : -1;
+      // Quoted for `bash -c '…'` is quoted for the outer shell only: the inner one runs it.
+      if (at >= 0 && /\b(ba|z|da)?sh\s+-c\s*['"]?$/.test(flat.text.slice(0, op.offset))) {
+        if (!summary.executes.has(at)) summary.executes.set(at, labelOf(info));
+      }
       if (op.safe) continue;
       summary.returnSafe = false;
-      const at = op.param ? params.indexOf(op.param) : -1;
       if (at >= 0) {
         if (!summary.returnParams.includes(at)) summary.returnParams.push(at);
       } else if (op.provenance !== 'trusted') {
@@ -423,4 +428,8 @@ function sanitises(expr: PhpNode, text: (node: PhpNode | undefined) => string | 
     return !found;
   });
   return found;
+}
+
+function labelOf(info: ScopeInfo): string {
+  return info.cls ? `${info.cls.shortName}::${info.method}` : (info.method ?? 'a function');
 }
