@@ -27,6 +27,7 @@ import {
   que003,
   que004,
 } from './rules/laravel-config.js';
+import { job029, job030, job031, job032 } from './rules/laravel-flows.js';
 import {
   job001,
   job002,
@@ -103,6 +104,10 @@ export const RULES: readonly AnyRule[] = Object.freeze([
   job026,
   job027,
   job028,
+  job029,
+  job030,
+  job031,
+  job032,
   job022,
   que001,
   que002,

@@ -12,6 +12,10 @@ import {
   thisProperty,
   walk,
 } from './ast.js';
+import type { PhpClass, PhpFile } from './index-project.js';
+import type { ProjectFacts, PropertyDef } from './project-facts.js';
+import type { Strength } from './validator-strength.js';
+import { regexStrength } from './validator-strength.js';
 
 // Turns the argument of a shell sink into literal text and operands, following variables
 // assigned earlier in the same function (intra-procedural def-use), and scores each operand:
@@ -35,6 +39,12 @@ export interface Operand {
   line: number;
   /** Offset of the operand's `${label}` in the flattened text. */
   offset: number;
+  /** The function parameter this operand is (unescaped): its callers decide its origin. */
+  param?: string;
+  /** Why it is user-controlled, when that is not obvious from the label. */
+  via?: string;
+  /** A check it passed that still lets shell or path syntax through. */
+  weak?: { strength: Strength; node: PhpNode };
 }
 
 export type Part = { text: string } | { operand: Omit<Operand, 'quote' | 'offset'> };
@@ -62,6 +72,14 @@ export interface Scope {
   /** Properties of `$this` that are constructor parameters of a queued job: untrusted input. */
   jobParams: ReadonlySet<string>;
   options: ResolvedOptions;
+  /** Parameters a browser sets directly (public methods of a Livewire component). */
+  userParams: Set<string>;
+  /** Variables gated by a check that still lets shell or path syntax through. */
+  weakChecks: Map<string, { node: PhpNode; strength: Strength }>;
+  /** Where the body is declared, for resolving `$this`, `self::` and project calls. */
+  owner?: { file: PhpFile; cls: PhpClass | null };
+  /** Project-wide facts (summaries, properties), set once every scope exists. */
+  facts?: ProjectFacts;
 }
 
 const TRUSTED_NAME = /([Uu]uid|_id|Id|_ids|Ids|^id|[Dd]elimiter|_count|Count)$/;
@@ -113,6 +131,7 @@ export function buildScope(
 ): Scope {
   const defs: Scope['defs'] = new Map();
   const validated = new Set<string>();
+  const weakChecks: Scope['weakChecks'] = new Map();
   const validators = new Set(options.validators.map((v) => v.toLowerCase()));
   walk(body, (node) => {
     if (node !== body && ['closure', 'function', 'class'].includes(node.kind)) return false;
@@ -147,7 +166,13 @@ export function buildScope(
     }
     if (node.kind === 'call') {
       const fn = calledFunction(node) ?? staticCall(node)?.[1] ?? methodCall(node)?.[1];
-      if (
+      const pattern = fn === 'preg_match' ? literal(args(node)[0]) : null;
+      const strength = pattern === null ? null : regexStrength(pattern);
+      if (strength && !strength.strict) {
+        // A regex that admits spaces, quotes or `..` is a check, not a sanitiser.
+        const name = variableKey(args(node)[1] as PhpNode);
+        if (name) weakChecks.set(name, { node, strength });
+      } else if (
         fn &&
         (validators.has(fn) || fn === 'preg_match' || fn === 'filter_var' || fn === 'in_array')
       ) {
@@ -166,11 +191,14 @@ export function buildScope(
     validated,
     jobParams,
     options,
+    userParams: new Set(),
+    weakChecks,
   };
 }
 
 /** `$x` -> `x`, `$this->x` -> `this.x`, `$o->x` -> `o.x`; else null. */
-function variableKey(node: PhpNode): string | null {
+export function variableKey(node: PhpNode | undefined): string | null {
+  if (!node) return null;
   if (node.kind === 'variable' && typeof node.name === 'string') return node.name;
   if (node.kind === 'propertylookup') {
     const base = variableKey(node.what as PhpNode);
@@ -277,7 +305,7 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
         return parts.map((p) =>
           'operand' in p ? { operand: { ...p.operand, provenance: 'trusted' } } : p,
         );
-      return parts;
+      return markWeak(parts, scope.weakChecks.get(name));
     }
     case 'call': {
       const fn = calledFunction(node);
@@ -292,11 +320,113 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
       if ((fn === 'trim' || fn === 'strtolower' || fn === 'rtrim' || fn === 'ltrim') && first) {
         return flattenParts(first, scope, seen, depth + 1);
       }
-      return [opaque(node, scope)];
+      return summarisedCall(node, scope, seen, depth) ?? [opaque(node, scope)];
+    }
+    case 'propertylookup':
+    case 'nullsafepropertylookup': {
+      const key = variableKey(node);
+      // Checked by a strict validator in this body: trusted whatever it was assigned.
+      if (key && scope.validated.has(key)) return [opaque(node, scope)];
+      const parts = propertyParts(node, scope, seen, depth) ?? [opaque(node, scope)];
+      return markWeak(parts, key ? scope.weakChecks.get(key) : undefined);
     }
     default:
       return [opaque(node, scope)];
   }
+}
+
+/**
+ * A call to a project function or method, read through its summary: an escaper gives a safe
+ * value; a builder passes on the provenance of the arguments it returns unescaped.
+ */
+function summarisedCall(
+  node: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] | null {
+  const key = scope.facts?.resolve(node, scope);
+  const summary = key ? scope.facts?.summaries.get(key) : undefined;
+  if (!summary) return null;
+  const base = { node, label: labelOf(node), weakEscape: null, line: line(node) };
+  if (summary.returnSafe) return [{ operand: { ...base, safe: true, provenance: 'trusted' } }];
+  const parts: Part[] = summary.returnParams.flatMap((at) => {
+    const arg = args(node)[at];
+    if (!arg) return [];
+    const value = arg.kind === 'namedargument' ? (arg.value as PhpNode) : arg;
+    return flattenParts(value, scope, seen, depth + 1).filter((p) => 'operand' in p);
+  });
+  if (summary.returnProvenance !== 'trusted' || parts.length === 0) {
+    parts.push({ operand: { ...base, safe: false, provenance: summary.returnProvenance } });
+  }
+  return parts;
+}
+
+/**
+ * `$this->prop`: a Livewire property the browser sets is user input; otherwise the values the
+ * class assigns to it in any of its methods (a command built in one method, run in another).
+ */
+function propertyParts(
+  node: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] | null {
+  const prop = thisProperty(node);
+  const cls = scope.owner?.cls;
+  if (prop === null || !cls || !scope.facts || scope.jobParams.has(prop)) return null;
+  const base = { node, label: labelOf(node), weakEscape: null, line: line(node) };
+  const user = scope.facts.userProperties.get(`${cls.fqn}.${prop}`);
+  if (user) {
+    const trusted = user.strength?.strict === true;
+    const operand = {
+      ...base,
+      safe: false,
+      provenance: trusted ? ('trusted' as const) : ('untrusted' as const),
+      via: 'a public Livewire property the browser can set',
+    };
+    const weak = user.strength && !trusted ? { strength: user.strength, node } : undefined;
+    return [{ operand: weak ? { ...operand, weak } : operand }];
+  }
+  const key = `this.${prop}`;
+  const defs = scope.facts.propertyDefs.get(`${cls.fqn}.${prop}`) ?? [];
+  if (defs.length === 0 || seen.has(key)) return null;
+  // A property read in many places is flattened once (its defs do not depend on the reader).
+  const cached = propertyCache.get(defs);
+  if (cached) return cached;
+  const parts = propertyDefParts(defs, node, seen, depth, key);
+  propertyCache.set(defs, parts);
+  return parts;
+}
+
+const propertyCache = new WeakMap<readonly PropertyDef[], Part[]>();
+
+function propertyDefParts(
+  defs: readonly PropertyDef[],
+  node: PhpNode,
+  seen: Set<string>,
+  depth: number,
+  key: string,
+): Part[] {
+  const base = { node, label: labelOf(node), weakEscape: null, line: line(node) };
+  const inner = new Set(seen).add(key);
+  const methods = new Set(defs.map((d) => d.info));
+  if (methods.size === 1) {
+    // One method builds it: follow its `=` / `.=` chain like a local variable.
+    const last = defs.map((d) => d.operator).lastIndexOf('=');
+    const chain = defs
+      .slice(Math.max(0, last))
+      .filter((d) => d.operator === '=' || d.operator === '.=');
+    return chain.flatMap((d) => flattenParts(d.node, d.info.scope, inner, depth + 1));
+  }
+  // Several methods assign it: one operand, as safe and as trusted as the worst of them.
+  const operands = defs
+    .flatMap((d) => flattenParts(d.node, d.info.scope, inner, depth + 1))
+    .filter((p): p is { operand: Omit<Operand, 'quote' | 'offset'> } => 'operand' in p)
+    .map((p) => p.operand);
+  const safe = operands.every((op) => op.safe);
+  const provenance = operands.reduce<Provenance>((p, op) => worst(p, op.provenance), 'trusted');
+  return [{ operand: { ...base, safe, provenance } }];
 }
 
 function sprintfParts(
@@ -334,6 +464,11 @@ function implodeOperand(node: PhpNode, scope: Scope, seen: Set<string>, depth: n
     if (body) elements = [body];
   }
   const base = { node, label: 'implode(…)', weakEscape: null, line: line(node) };
+  if (elements.length === 0 && list.kind === 'variable') {
+    // `implode("\n", $commands)`: the list stands for its elements (a parameter stays one).
+    const from = flattenParts(list, scope, seen, depth + 1).find((p) => 'operand' in p);
+    if (from && 'operand' in from) return { operand: { ...from.operand, label: base.label } };
+  }
   if (elements.length === 0) return { operand: { ...base, safe: false, provenance: 'unknown' } };
   const operands = elements
     .flatMap((element) => flattenParts(element, scope, seen, depth + 1))
@@ -354,6 +489,18 @@ function returnOf(fn: PhpNode): PhpNode | null {
 function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' | 'offset'> } {
   const label = labelOf(node);
   const base = { node, label, weakEscape: null as string | null, line: line(node) };
+  if (node.kind === 'variable' && typeof node.name === 'string') {
+    if (scope.userParams.has(node.name)) {
+      const via = 'a parameter of a public Livewire method (the browser calls it)';
+      return { operand: { ...base, safe: false, provenance: 'untrusted', via } };
+    }
+    if (scope.params.has(node.name) && !scope.validated.has(node.name)) {
+      const provenance = provenanceOf(node, scope);
+      const weak = scope.weakChecks.get(node.name);
+      const operand = { ...base, safe: false, provenance, param: node.name };
+      return { operand: weak ? { ...operand, weak } : operand };
+    }
+  }
   if (node.kind === 'cast' && CAST_SAFE.has(String(node.type))) {
     return { operand: { ...base, safe: true, provenance: 'trusted' } };
   }
@@ -364,7 +511,12 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     const escapers = scope.options.escapers.map((e) => e.toLowerCase());
     const callee = fn ?? stat?.[1] ?? method?.[1] ?? '';
     if ((fn && SAFE_CALLS.has(fn)) || escapers.includes(callee)) {
-      return { operand: { ...base, safe: true, provenance: 'trusted' } };
+      // Escaping keeps what a weak check let through that matters after it: `..`, a leading -.
+      const checked = variableKey(args(node)[0]);
+      const weak = checked ? scope.weakChecks.get(checked) : undefined;
+      const param = paramName(args(node)[0], scope);
+      const operand = { ...base, safe: true, provenance: 'trusted' as const };
+      return { operand: { ...operand, ...(weak ? { weak } : {}), ...(param ? { param } : {}) } };
     }
     if (fn && TRUSTED_CALLS.has(fn))
       return { operand: { ...base, safe: false, provenance: 'trusted' } };
@@ -378,7 +530,9 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
       const subject = args(node)[2] as PhpNode;
       const innerProv = provenanceOf(subject, scope);
       if (search === "'" && replace === "'\\''") {
-        return { operand: { ...base, safe: true, provenance: innerProv } };
+        const param = paramName(subject, scope);
+        const operand = { ...base, safe: true, provenance: innerProv };
+        return { operand: param ? { ...operand, param } : operand };
       }
       return {
         operand: { ...base, safe: false, provenance: innerProv, weakEscape: 'str_replace' },
@@ -412,6 +566,15 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
   }
   if (node.kind === 'constref' || node.kind === 'staticlookup' || node.kind === 'magic') {
     return { operand: { ...base, safe: false, provenance: 'trusted' } };
+  }
+  if (node.kind === 'bin' && node.type === '??') {
+    // `$commit ?? $this->git_commit_sha`: either side may be the value.
+    const a = opaque(node.left as PhpNode, scope).operand;
+    const b = opaque(node.right as PhpNode, scope).operand;
+    // Not a plain parameter any more: the right side carries its own origin to the callers.
+    return {
+      operand: { ...base, safe: a.safe && b.safe, provenance: worst(a.provenance, b.provenance) },
+    };
   }
   if (node.kind === 'retif') {
     const a = opaque((node.trueExpr as PhpNode) ?? (node.test as PhpNode), scope).operand;
@@ -465,7 +628,26 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
     const owner = node.what as PhpNode;
     if (isRequestObject(owner)) return 'untrusted';
     const own = thisProperty(node);
-    if (own !== null) return scope.jobParams.has(own) ? 'untrusted' : 'unknown';
+    if (own !== null) {
+      if (scope.jobParams.has(own)) return 'untrusted';
+      // Inside a model, `$this->git_commit_sha` is a column users edit, like `$app->git_commit_sha`.
+      const cls = scope.owner?.cls;
+      const model = cls && scope.facts?.index.isModel(cls.fqn);
+      if (model && !cls.properties.some((p) => p.name === own)) {
+        return sanitisedBy(node.what as PhpNode, own, scope, cls.shortName)
+          ? 'trusted'
+          : 'untrusted';
+      }
+      return 'unknown';
+    }
+    if (sanitisedBy(owner, prop, scope)) return 'trusted';
+    // `Carbon::now()->timestamp`, `$this->getName()->value`: what a call returns, not a model.
+    if (owner.kind === 'call') {
+      const stat = staticCall(owner);
+      return stat && TRUSTED_STATIC.test(`${stat[0].split('\\').at(-1)}::${stat[1]}`)
+        ? 'trusted'
+        : 'unknown';
+    }
     // A model attribute ($server->ip, $storage->name): user-editable unless declared validated.
     return 'untrusted';
   }
@@ -516,3 +698,23 @@ const PLAIN_LABELS: Record<string, string> = {
   nowdoc: 'a nowdoc string',
   string: 'a string',
 };
+
+/** `$server->ip` where a model's accessor for `ip` strips unsafe characters. */
+function sanitisedBy(owner: PhpNode, attribute: string, scope: Scope, model?: string): boolean {
+  const models = scope.facts?.sanitisedAttributes.get(attribute);
+  if (!models) return false;
+  const name = (model ?? thisProperty(owner) ?? nameOf(owner) ?? '').toLowerCase();
+  // The receiver is named after the model (`$server`, `$this->server`), or one model has it.
+  return models.has(name) || models.size === 1;
+}
+
+function markWeak(parts: Part[], weak: Operand['weak'] | undefined): Part[] {
+  if (!weak) return parts;
+  return parts.map((p) => ('operand' in p ? { operand: { ...p.operand, weak } } : p));
+}
+
+/** The parameter a value is, when it is one of the function's own parameters (unassigned). */
+function paramName(node: PhpNode | undefined, scope: Scope): string | undefined {
+  if (node?.kind !== 'variable' || typeof node.name !== 'string') return undefined;
+  return scope.params.has(node.name) && !scope.defs.has(node.name) ? node.name : undefined;
+}

@@ -26,7 +26,9 @@ const FUNCTION_KINDS = new Set(['method', 'function', 'closure', 'arrowfunc']);
 export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOptions): ScopeInfo[] {
   const out: ScopeInfo[] = [];
   const classAt = (node: PhpNode) => file.classes.find((cls) => cls.node === node) ?? null;
-  out.push({ scope: buildScope(file.ast, [], new Set(), options), file, cls: null, method: null });
+  const top = buildScope(file.ast, [], new Set(), options);
+  top.owner = { file, cls: null };
+  out.push({ scope: top, file, cls: null, method: null });
   walk(file.ast, (node, ancestors) => {
     if (!FUNCTION_KINDS.has(node.kind) || !node.body) return true;
     const owner = [...ancestors].reverse().find((a) => a.kind === 'class');
@@ -36,8 +38,15 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
         ? new Set(cls.constructorParams.map((p) => p.name))
         : new Set<string>();
     const body = node.kind === 'arrowfunc' ? node : (node.body as PhpNode);
+    const params = (node.arguments as PhpNode[]) ?? [];
+    const scope = buildScope(body, params, jobParams, options);
+    scope.owner = { file, cls };
+    if (cls && node.kind === 'method' && isBrowserCallable(node, cls, index)) {
+      for (const param of params)
+        if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
+    }
     out.push({
-      scope: buildScope(body, (node.arguments as PhpNode[]) ?? [], jobParams, options),
+      scope,
       file,
       cls,
       method:
@@ -50,6 +59,22 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
   return out;
 }
 
+/** A public method of a Livewire component: the browser may call it with any arguments. */
+function isBrowserCallable(method: PhpNode, cls: PhpClass, index: PhpIndex): boolean {
+  const name = (nameOf(method.name) ?? '').toLowerCase();
+  if (method.isStatic || name.startsWith('__') || name === 'render') return false;
+  if (String(method.visibility || 'public') !== 'public') return false;
+  return index.implementsInterface(cls.fqn, 'Livewire\\Component');
+}
+
+/** `int $id`, `bool $force`, `Server $server` (model binding): nothing a shell can misread. */
+function typedSafely(param: PhpNode): boolean {
+  const type = param.type as PhpNode | null;
+  if (!type) return false;
+  if (type.kind === 'typereference') return /^(int|float|bool)$/i.test(String(type.name));
+  return type.kind === 'name';
+}
+
 /** Walks a scope's own body: nested functions and classes are scopes of their own. */
 export function walkOwn(body: PhpNode, visit: (node: PhpNode) => unknown): void {
   walk(body, (node) => {
@@ -58,15 +83,45 @@ export function walkOwn(body: PhpNode, visit: (node: PhpNode) => unknown): void 
   });
 }
 
+const ownNodes = new WeakMap<Scope, Map<string, PhpNode[]>>();
+const OWN_KINDS = new Set(['call', 'new', 'encapsed', 'assign', 'return', 'throw', 'foreach']);
+
+/**
+ * Nodes of the kinds rules and summaries look for (calls, assignments, returns, throws, loops)
+ * directly in this scope's body, found in one walk and kept: the tree walk is the audit's cost.
+ */
+export function ownNodesOf(scope: Scope, kind: string): PhpNode[] {
+  let byKind = ownNodes.get(scope);
+  if (!byKind) {
+    const found = new Map<string, PhpNode[]>();
+    walk(scope.body, (node) => {
+      if (node !== scope.body && FUNCTION_KINDS.has(node.kind)) return false;
+      if (OWN_KINDS.has(node.kind)) {
+        const list = found.get(node.kind) ?? [];
+        list.push(node);
+        found.set(node.kind, list);
+      }
+      return true;
+    });
+    byKind = found;
+    ownNodes.set(scope, byKind);
+  }
+  return byKind.get(kind) ?? [];
+}
+
 /** Calls directly in this scope's body (not in nested functions). */
 export function callsIn(scope: Scope): PhpNode[] {
-  const calls: PhpNode[] = [];
-  walk(scope.body, (node) => {
-    if (node !== scope.body && FUNCTION_KINDS.has(node.kind)) return false;
-    if (node.kind === 'call' || node.kind === 'new' || node.kind === 'encapsed') calls.push(node);
-    return true;
-  });
-  return calls;
+  const calls = [
+    ...ownNodesOf(scope, 'call'),
+    ...ownNodesOf(scope, 'new'),
+    ...ownNodesOf(scope, 'encapsed'),
+  ];
+  // Source order, as the single walk saw them.
+  return calls.sort(
+    (a, b) =>
+      (a.loc?.start.line ?? 0) - (b.loc?.start.line ?? 0) ||
+      (a.loc?.start.column ?? 0) - (b.loc?.start.column ?? 0),
+  );
 }
 
 const LOCAL_SINKS = new Set([
@@ -134,6 +189,17 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
       } else if (method && remote.has(method[1])) {
         sink = method[1];
         commandArgs = args(call).flatMap((arg) => remoteItems(arg));
+      } else {
+        // A project function whose body runs one of its parameters (found by its summary).
+        const key = scope.facts?.resolve(call, scope);
+        const executes = key ? scope.facts?.summaries.get(key)?.executes : undefined;
+        if (executes && executes.size > 0) {
+          sink = labelOfCall(call);
+          commandArgs = [...executes.keys()]
+            .map((at) => args(call)[at])
+            .filter((arg): arg is PhpNode => arg !== undefined)
+            .flatMap((arg) => remoteItems(arg));
+        }
       }
     } else if (call.kind === 'new') {
       const cls = nameOf(call.what);
@@ -157,6 +223,14 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
     out.push({ call, sink, commands, info });
   }
   return out;
+}
+
+function labelOfCall(call: PhpNode): string {
+  const fn = calledFunction(call);
+  if (fn) return fn;
+  const stat = staticCall(call);
+  if (stat) return `${stat[0].split('\\').at(-1)}::${stat[1]}`;
+  return methodCall(call)?.[1] ?? 'a project function';
 }
 
 /** `execute_remote_command(['command' => ..., 'hidden' => true], [...])`: the command items. */

@@ -2,6 +2,7 @@ import { findSecrets, oneLine, redactSecret } from '../patterns.js';
 import { column, line, type PhpNode } from '../php/ast.js';
 import type { FlatCommand, Operand } from '../php/command.js';
 import type { PhpFile } from '../php/index-project.js';
+import { buildFacts, keyOf, type ProjectFacts } from '../php/project-facts.js';
 import { type ScopeInfo, type SinkCall, scopesOf, sinksIn, stringsIn } from '../php/scopes.js';
 import type { CheckOutcome, ProjectContext, RawFinding, Severity } from '../types.js';
 
@@ -84,6 +85,7 @@ export function lineOf(text: string, index: number): number {
 
 interface LaravelAnalysis {
   scopes: ScopeInfo[];
+  facts: ProjectFacts;
   sinks: SinkCall[];
   strings: { info: ScopeInfo; command: FlatCommand }[];
 }
@@ -97,14 +99,32 @@ export function laravelAnalysis(context: ProjectContext): LaravelAnalysis {
     const scopes = context.php.files.flatMap((file) =>
       scopesOf(file, context.php, context.options),
     );
+    const facts = buildFacts(scopes, context.php);
     analysis = {
       scopes,
-      sinks: scopes.flatMap(sinksIn),
+      facts,
+      sinks: scopes.flatMap(sinksIn).map((sink) => atCallers(sink, facts)),
       strings: scopes.flatMap((info) => stringsIn(info).map((command) => ({ info, command }))),
     };
     cache.set(context.php, analysis);
   }
   return analysis;
+}
+
+/**
+ * Inside a wrapper that the project calls, a parameter reaching the sink is judged at each
+ * call (with the caller's value), not here with "origin unknown".
+ */
+function atCallers(sink: SinkCall, facts: ProjectFacts): SinkCall {
+  const key = keyOf(sink.info);
+  if (!key || !facts.called.has(key)) return sink;
+  return {
+    ...sink,
+    commands: sink.commands.map((command) => ({
+      ...command,
+      operands: command.operands.filter((op) => op.param === undefined),
+    })),
+  };
 }
 
 /** Operands that make a command injectable: not escaped and not of trusted provenance. */

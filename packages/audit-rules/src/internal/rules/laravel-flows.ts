@@ -1,0 +1,263 @@
+import { isSecretName, P_S3 } from '../patterns.js';
+import {
+  args,
+  calledFunction,
+  findAll,
+  literal,
+  methodCall,
+  nameOf,
+  type PhpNode,
+  staticCall,
+} from '../php/ast.js';
+import { flatten, type Operand } from '../php/command.js';
+import { callsIn, type ScopeInfo } from '../php/scopes.js';
+import type { ProjectContext, RawFinding } from '../types.js';
+import { defineRule } from './define.js';
+import { at, laravelAnalysis, outcome } from './helpers.js';
+
+// Rules over the project-wide taint: where a value goes (an outgoing request, a process's
+// argv, a queued notification), not only whether it is escaped.
+
+const HTTP_VERBS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'send']);
+const URL_FUNCTIONS = new Set(['curl_init', 'file_get_contents', 'fopen', 'get_headers']);
+
+/** The URL argument of an outgoing request in this call, or null. */
+function requestedUrl(call: PhpNode, info: ScopeInfo): PhpNode | null {
+  const fn = calledFunction(call);
+  if (fn && URL_FUNCTIONS.has(fn)) return args(call)[0] ?? null;
+  if (fn === 'curl_setopt' && /CURLOPT_URL$/.test(nameOf(args(call)[1]) ?? '')) {
+    return args(call)[2] ?? null;
+  }
+  const stat = staticCall(call);
+  const method = methodCall(call);
+  const verb = stat?.[1] ?? method?.[1];
+  if (!verb || !HTTP_VERBS.has(verb)) return null;
+  // Laravel's Http facade, directly or at the root of a chain (Http::withToken(...)->post()).
+  let root: PhpNode = call;
+  for (let hops = 0; hops < 8 && methodCall(root); hops++) root = methodCall(root)?.[0] as PhpNode;
+  const facade = staticCall(root)?.[0];
+  if (!facade || !/(^|\\)Http$/.test(info.file.resolve(facade))) return null;
+  return args(call)[verb === 'send' ? 1 : 0] ?? null;
+}
+
+/** The scope compares a parsed host with a list: an allowlist, whatever it is called. */
+function hasAllowlist(info: ScopeInfo): boolean {
+  const names = new Set(findAll(info.scope.body, 'call').map((c) => calledFunction(c)));
+  return (
+    names.has('parse_url') &&
+    (names.has('in_array') || names.has('str_ends_with') || names.has('preg_match'))
+  );
+}
+
+export const job029 = defineRule({
+  id: 'JOB-029',
+  title: 'Server-side request to a URL from user input or job data (SSRF)',
+  severity: 'high',
+  target: 'laravel-src',
+  covers: ['S1:JOB-001', 'S2:validated-inputs'],
+  cwe: ['CWE-918'],
+  description:
+    'An HTTP client call (Http facade, curl, file_get_contents, fopen, get_headers) requests a URL whose host comes from request data, a Livewire property, a model attribute or the data of a queued job, with no allowlist of hosts: a worker inside the network fetches what the user names (cloud metadata, internal services).',
+  fix: 'Parse the URL and compare its scheme and host with an allowlist; refuse private, loopback and link-local addresses after DNS resolution; disable redirects or re-check each hop.',
+  check: (context) => {
+    const findings: RawFinding[] = [];
+    for (const info of laravelAnalysis(context).scopes) {
+      for (const call of callsIn(info.scope)) {
+        if (call.kind !== 'call') continue;
+        const url = requestedUrl(call, info);
+        if (!url) continue;
+        const flat = flatten(url, info.scope);
+        const first = flat.operands[0];
+        if (!first) continue;
+        const prefix = flat.text.slice(0, first.offset);
+        // A literal scheme and host before the first value: only the path is chosen.
+        if (/^[a-z][\w+.-]*:\/\/[^/$]+\//i.test(prefix)) continue;
+        // A local path (storage_path(...) . $name) is a traversal question, not SSRF.
+        if (prefix.length > 0 && !/^[a-z][\w+.-]*:\/\/?$/i.test(prefix)) continue;
+        if (first.provenance !== 'untrusted' || hasAllowlist(info)) continue;
+        findings.push(
+          at(
+            info.file,
+            call,
+            `${first.label} (${origin(first)}) chooses the host of a server-side request, with no host allowlist`,
+          ),
+        );
+      }
+    }
+    return outcome(findings);
+  },
+});
+
+function origin(op: Operand): string {
+  return op.via ?? 'user-controlled';
+}
+
+/** The last identifier of a label, inside calls: `escapeshellarg($db->password)` -> `password`. */
+function lastName(op: Operand): string {
+  let label = op.label;
+  for (let inner = /^[\w:]+\((.+)\)$/.exec(label); inner; inner = /^[\w:]+\((.+)\)$/.exec(label)) {
+    label = inner[1] ?? '';
+  }
+  return /([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?$/.exec(label)?.[1] ?? '';
+}
+
+/** Literal key of `$x['password']`, for offsets that name the secret. */
+function offsetName(op: Operand): string {
+  return op.node.kind === 'offsetlookup' ? (literal(op.node.offset as PhpNode) ?? '') : '';
+}
+
+function secretOperand(op: Operand): boolean {
+  return isSecretName(lastName(op)) || isSecretName(offsetName(op));
+}
+
+export const job030 = defineRule({
+  id: 'JOB-030',
+  title: 'Secret interpolated into an executed command (visible in ps and /proc)',
+  severity: 'medium',
+  target: 'laravel-src',
+  covers: ['S1:JOB-009', 'S1:JOB-016', 'S1:JOB-005'],
+  cwe: ['CWE-214'],
+  description:
+    "A password, token or key is interpolated into a command run by a shell sink: every process's argv is readable by any local user (ps, /proc/*/cmdline) and commands end up in logs and failed-job traces. Escaping does not hide it; environment assignments and shell builtins (echo … | cmd --password-stdin) do not appear in argv and are not reported.",
+  fix: 'Pass the secret through the environment of the process, a 0600 file, or stdin (--password-stdin, --env-file); keep it out of the command string.',
+  check: (context) => {
+    const findings: RawFinding[] = [];
+    for (const sink of laravelAnalysis(context).sinks) {
+      for (const command of sink.commands) {
+        // JOB-016 already reports object-storage credentials on the command line.
+        if (P_S3.test(command.text)) continue;
+        const secrets = command.operands.filter((op) => {
+          if (!secretOperand(op)) return false;
+          const before = command.text.slice(0, op.offset);
+          const segment = before.split(/\|\||&&|[;|\n]/).at(-1) ?? '';
+          // `PGPASSWORD=… pg_dump`: an environment assignment, not an argument.
+          if (
+            /(^|\s)[A-Za-z_][A-Za-z0-9_]*=['"]?$/.test(segment) &&
+            !/(-e|--env)\s+\S*$/.test(segment)
+          )
+            return false;
+          // echo and printf are shell builtins: no process gets the secret in its argv.
+          return !/^\s*(echo|printf)\b/.test(segment);
+        });
+        if (secrets.length === 0) continue;
+        findings.push(
+          at(
+            sink.info.file,
+            command.node,
+            `${secrets.map((op) => op.label).join(', ')} is put on the command line run by ${sink.sink}: readable in the process list while it runs`,
+          ),
+        );
+      }
+    }
+    return outcome(findings);
+  },
+});
+
+/** `$user->notify(new X(...))`, `Notification::send($u, new X(...))`, `Mail::…->queue(new X(...))`. */
+function queuedMessages(info: ScopeInfo): { call: PhpNode; created: PhpNode }[] {
+  const out: { call: PhpNode; created: PhpNode }[] = [];
+  for (const call of callsIn(info.scope)) {
+    if (call.kind !== 'call') continue;
+    const method = methodCall(call)?.[1] ?? staticCall(call)?.[1];
+    if (!method || !['notify', 'send', 'queue', 'later', 'sendnow'].includes(method)) continue;
+    for (const arg of args(call)) if (arg.kind === 'new') out.push({ call, created: arg });
+  }
+  return out;
+}
+
+export const job031 = defineRule({
+  id: 'JOB-031',
+  title: 'Secret handed to a queued notification or mail that is not encrypted',
+  severity: 'high',
+  target: 'laravel-src',
+  covers: ['S1:JOB-002', 'S1:JOB-005'],
+  cwe: ['CWE-312'],
+  description:
+    'A password, token or key is passed to a notification or mailable that implements ShouldQueue but not ShouldBeEncrypted: Laravel serializes it in plaintext into the queue payload (and failed_jobs). Models passed instead are serialized as their ids and are not reported.',
+  fix: 'Implement ShouldBeEncrypted on the notification or mailable, or pass an id and look the secret up when the message is built.',
+  check: (context: ProjectContext) => {
+    const findings: RawFinding[] = [];
+    for (const info of laravelAnalysis(context).scopes) {
+      for (const { created } of queuedMessages(info)) {
+        const name = nameOf(created.what);
+        if (!name) continue;
+        const fqn = info.file.resolve(name);
+        const cls = context.php.classes.get(fqn);
+        if (!cls || !context.php.isQueued(fqn) || context.php.isEncrypted(fqn)) continue;
+        const secrets = args(created).filter((arg, position) => {
+          const value = arg.kind === 'namedargument' ? (arg.value as PhpNode) : arg;
+          const op = flatten(value, info.scope).operands[0];
+          const named = value.kind === 'variable' && isSecretName(String(value.name));
+          if (!op || !(named || secretOperand(op))) return false;
+          // A parameter already named like a secret is JOB-002's finding on the class.
+          const param = cls.constructorParams[position]?.name ?? '';
+          return !isSecretName(param);
+        });
+        if (secrets.length === 0) continue;
+        findings.push(
+          at(
+            info.file,
+            created,
+            `${secrets.map((s) => (s.kind === 'variable' ? `$${String(s.name)}` : (flatten(s, info.scope).operands[0]?.label ?? 'a secret'))).join(', ')} is stored in plaintext in the queue payload of ${cls.shortName} (ShouldQueue without ShouldBeEncrypted)`,
+          ),
+        );
+      }
+    }
+    return outcome(findings);
+  },
+});
+
+const PATH_LIKE = /(path|dir|directory|location|file|folder|destination|source)/i;
+const SHELL_BREAKERS = new Set([
+  'spaces',
+  'single quotes',
+  'double quotes',
+  '#',
+  ';',
+  '|',
+  '&',
+  '$(',
+  'backticks',
+  'newlines',
+]);
+
+export const job032 = defineRule({
+  id: 'JOB-032',
+  title: 'A "shell-safe" check that still lets spaces, quotes, # or .. through gates a command',
+  severity: 'high',
+  target: 'laravel-src',
+  covers: ['S1:JOB-006', 'S1:JOB-019', 'S2:validated-inputs'],
+  cwe: ['CWE-88', 'CWE-22', 'CWE-78'],
+  description:
+    'A value passes a regex, a validation rule or a project validator (judged from its body, whatever its name) and then reaches a shell command, but the check admits characters that split or comment out shell words (unescaped use) or `..` and a leading `-` (path traversal and option injection, even when escaped).',
+  fix: 'Validate with an anchored allowlist of exactly what the value may contain (^[A-Za-z0-9._-]+$, no leading -, no ..), escapeshellarg the value, and put -- before positional arguments.',
+  check: (context) => {
+    const findings: RawFinding[] = [];
+    const seen = new Set<PhpNode>();
+    for (const sink of laravelAnalysis(context).sinks) {
+      for (const command of sink.commands) {
+        for (const op of command.operands) {
+          if (!op.weak || (op.provenance === 'trusted' && !op.safe) || seen.has(command.node))
+            continue;
+          const lets = op.weak.strength.lets;
+          // Escaped, only `..` in a path still matters (a leading - depends on the command's
+          // argument position, which is too often harmless to report).
+          const relevant = op.safe
+            ? lets.filter((l) => l === '..' && PATH_LIKE.test(op.label))
+            : lets.filter((l) => SHELL_BREAKERS.has(l) || l === '..');
+          if (relevant.length === 0) continue;
+          seen.add(command.node);
+          findings.push(
+            at(
+              sink.info.file,
+              command.node,
+              `${op.label} passed a check that still lets ${relevant.join(', ')} through, then reaches the command run by ${sink.sink}${op.safe ? ' (escaped: a path can still climb out with ..)' : ''}`,
+              op.safe ? 'medium' : 'high',
+            ),
+          );
+        }
+      }
+    }
+    return outcome(findings);
+  },
+});
