@@ -125,6 +125,12 @@ const cases: Case[] = [
     },
     fixed: 'silent',
   },
+  {
+    pair: 't12-job-arguments-from-their-dispatch-sites',
+    rules: COMMAND_RULES,
+    vulnerable: { ruleId: 'JOB-006', severity: 'critical', confidence: 'traced', says: /folder/ },
+    fixed: 'silent',
+  },
 ];
 
 describe('project-wide taint and the rules built on it', () => {

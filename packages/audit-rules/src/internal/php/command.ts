@@ -629,7 +629,13 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
     if (isRequestObject(owner)) return 'untrusted';
     const own = thisProperty(node);
     if (own !== null) {
-      if (scope.jobParams.has(own)) return 'untrusted';
+      if (scope.jobParams.has(own)) {
+        // Every dispatch site passes a value the code made itself: the job's data is trusted.
+        const passed = scope.owner?.cls
+          ? scope.facts?.jobArguments.get(`${scope.owner.cls.fqn}.${own}`)
+          : undefined;
+        return passed && passed.every((p) => p === 'trusted') ? 'trusted' : 'untrusted';
+      }
       // Inside a model, `$this->git_commit_sha` is a column users edit, like `$app->git_commit_sha`.
       const cls = scope.owner?.cls;
       const model = cls && scope.facts?.index.isModel(cls.fqn);

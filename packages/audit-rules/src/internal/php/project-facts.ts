@@ -54,6 +54,11 @@ export interface ProjectFacts {
   userProperties: Map<string, { strength: Strength | null }>;
   /** Model attribute -> model short names (lower case) whose accessor strips unsafe characters. */
   sanitisedAttributes: Map<string, Set<string>>;
+  /**
+   * `Job fqn.param` -> the origin of each value dispatch sites pass for that constructor
+   * parameter (`X::dispatch(...)`, `dispatch(new X(...))`, `Bus::dispatch(new X(...))`).
+   */
+  jobArguments: Map<string, Provenance[]>;
   /** Project functions recognised as validators, with what they let through. */
   validators: Map<string, Map<number, Strength>>;
   resolve(call: PhpNode, scope: Scope): string | null;
@@ -101,6 +106,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     propertyDefs: new Map(),
     userProperties: new Map(),
     sanitisedAttributes: new Map(),
+    jobArguments: new Map(),
     validators: new Map(),
     resolve(call, scope) {
       const fn = calledFunction(call);
@@ -144,6 +150,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     }
   }
   // Summaries depend on each other (a wrapper of a wrapper): iterate to a fixed point, bounded.
+  for (const info of infos) collectDispatches(facts, info);
   // Only called functions need a summary: it is read at their call sites.
   const summarised = [...byKey].filter(([key]) => facts.called.has(key));
   for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -432,4 +439,50 @@ function sanitises(expr: PhpNode, text: (node: PhpNode | undefined) => string | 
 
 function labelOf(info: ScopeInfo): string {
   return info.cls ? `${info.cls.shortName}::${info.method}` : (info.method ?? 'a function');
+}
+
+const DISPATCH_STATIC = new Set([
+  'dispatch',
+  'dispatchsync',
+  'dispatchif',
+  'dispatchafterresponse',
+]);
+
+/** What each dispatch site passes to a queued job's constructor, by parameter. */
+function collectDispatches(facts: ProjectFacts, info: ScopeInfo): void {
+  for (const call of ownNodesOf(info.scope, 'call')) {
+    const sites: { job: string; values: PhpNode[] }[] = [];
+    const stat = staticCall(call);
+    if (stat && DISPATCH_STATIC.has(stat[1]) && !/(^|\\)Bus$/.test(stat[0])) {
+      sites.push({ job: info.file.resolve(stat[0]), values: args(call) });
+    } else if (
+      calledFunction(call) === 'dispatch' ||
+      calledFunction(call) === 'dispatch_sync' ||
+      stat?.[0].endsWith('Bus')
+    ) {
+      for (const created of args(call).filter((a) => a.kind === 'new')) {
+        const name = nameOf(created.what);
+        if (name) sites.push({ job: info.file.resolve(name), values: args(created) });
+      }
+    }
+    for (const { job, values } of sites) {
+      const cls = facts.index.classes.get(job);
+      if (!cls || !facts.index.isQueued(job)) continue;
+      cls.constructorParams.forEach((param, at) => {
+        const value = values[at];
+        const key = `${job}.${param.name}`;
+        const list = facts.jobArguments.get(key) ?? [];
+        // A named or missing argument: its origin is not known here.
+        if (!value || value.kind === 'namedargument') list.push('unknown');
+        else list.push(originOf(value, info.scope));
+        facts.jobArguments.set(key, list);
+      });
+    }
+  }
+}
+
+function originOf(value: PhpNode, scope: Scope): Provenance {
+  const operands = flatten(value, scope).operands;
+  if (operands.some((op) => op.provenance === 'untrusted' && !op.safe)) return 'untrusted';
+  return operands.every((op) => op.safe || op.provenance === 'trusted') ? 'trusted' : 'unknown';
 }

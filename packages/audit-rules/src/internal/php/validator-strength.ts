@@ -32,8 +32,13 @@ export function phpRegex(pattern: string): RegExp | null {
   const end = pattern.lastIndexOf(close);
   if (end <= 0) return null;
   const flags = [...pattern.slice(end + 1)].filter((f) => 'imsu'.includes(f)).join('');
+  // PCRE's \A and \z/\Z anchors (JavaScript reads them as the letters A and z).
+  const source = pattern
+    .slice(1, end)
+    .replace(/(^|[^\\])\\A/g, '$1^')
+    .replace(/\\[zZ]$/, '$');
   try {
-    return new RegExp(pattern.slice(1, end), flags);
+    return new RegExp(source, flags);
   } catch {
     return null;
   }
@@ -44,10 +49,12 @@ export function regexStrength(pattern: string): Strength | null {
   const regex = phpRegex(pattern);
   if (!regex) return null;
   // A character the pattern accepts, to surround each probe with ("a b" rather than " ").
-  const base = ['a', '1', 'x', 'A'].find((c) => regex.test(c) || regex.test(c + c));
+  const base = ['a', '1', 'x', 'A']
+    .flatMap((c) => [c, c.repeat(2), c.repeat(8)])
+    .find((candidate) => regex.test(candidate));
   if (base === undefined) return null;
   const lets = PROBES.filter(({ text }) => regex.test(`${base}${text}${base}`)).map((p) => p.means);
-  if (regex.test(`-${base}`)) lets.push('a leading -');
+  if (regex.test(`-${base}`) || regex.test(`-${base.slice(1)}`)) lets.push('a leading -');
   const dangerous = lets.filter((l) => l !== 'a leading -');
   return { strict: dangerous.length === 0, lets };
 }

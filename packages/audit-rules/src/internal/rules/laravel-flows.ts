@@ -244,7 +244,7 @@ export const job032 = defineRule({
           // argument position, which is too often harmless to report).
           const relevant = op.safe
             ? lets.filter((l) => l === '..' && PATH_LIKE.test(op.label))
-            : lets.filter((l) => SHELL_BREAKERS.has(l) || l === '..');
+            : lets.filter((l) => SHELL_BREAKERS.has(l) || (l === '..' && PATH_LIKE.test(op.label)));
           if (relevant.length === 0) continue;
           seen.add(command.node);
           findings.push(
