@@ -31,6 +31,8 @@ import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { QscaleConfig, QueueConfig } from './config/schema.js';
 import { configWarnings } from './config/warnings.js';
+import { Fleet, type FleetState } from './fleet/fleet.js';
+import { fleetContext, fleetDecisions } from './fleet/reconcile.js';
 import { type HttpServer, startHttpServer } from './http/server.js';
 import { QueueHistory } from './loop/history.js';
 import { RingBuffer } from './loop/ring-buffer.js';
@@ -137,6 +139,8 @@ export interface DaemonState {
    * (`direction: 'hold'`), a run of identical ones folded into one record; by their last tick.
    */
   holds: DecisionRecord[];
+  /** A fleet (`cluster.enabled`): this host, the leader and its term, the live members. */
+  cluster?: FleetState;
 }
 
 export type TickPhase = 'read' | 'resources' | 'decide' | 'apply';
@@ -249,6 +253,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     sources: config.queues.map(readerSource),
     logger,
   });
+  // A fleet shares the queues through the top-level Redis (src/fleet/); its settings apply
+  // at the next start.
+  const fleet = config.cluster.enabled
+    ? new Fleet({
+        cluster: config.cluster,
+        redis: config.redis,
+        logger,
+        onLeaderChange: ({ from, to, term }) =>
+          alerts.leaderChanged({
+            fleet: config.cluster.keyPrefix,
+            previous: from === null ? null : { host: from, id: from },
+            leader: { host: to, id: to },
+            fencingToken: term,
+            at: Date.now(),
+          }),
+      })
+    : null;
   const monitor = createResourceMonitor({
     logger,
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
@@ -307,6 +328,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // Pods elsewhere do not use this host's CPU and memory: only limits.maxWorkers bounds them.
     hostCapacity = resources && !pods ? hostCapacityOf(resources, live, pids) : null;
     lap('resources');
+    // A fleet: heartbeat, lease and the assignment in force, in one round trip. Without
+    // Redis the host decides and changes nothing until it can read again.
+    const fleetReady = fleet
+      ? await fleet.sync(
+          Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity),
+          Object.fromEntries(live.map((runtime) => [runtime.config.name, runtime.workers()])),
+        )
+      : true;
 
     const decided: AllocationEntry[] = [];
     for (const snapshot of snapshots) {
@@ -318,7 +347,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         pods?.observe(runtime, podCounts?.get(snapshot.queue), snapshot, now);
         const ctx = runtime.context(snapshot, now, config.tickMs);
         runtime.remember(snapshot);
-        decided.push({ decision: runtime.decide(ctx, logger), ctx });
+        // In a fleet only the leader decides, for every host's workers together.
+        if (fleet && !(fleetReady && fleet.isLeader)) continue;
+        const fleetCtx = fleet ? fleetContext(fleet, ctx, snapshot.queue) : ctx;
+        decided.push({ decision: runtime.decide(fleetCtx, logger), ctx: fleetCtx });
       } catch (error) {
         // One queue failing never stops the others.
         logger.error('cannot decide for queue; keeping its workers', {
@@ -340,18 +372,27 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     // ...then all of them into what the host holds together.
     const limit = Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity);
-    const shared = allocator.allocate(
-      decided.map((entry, index) => ({ ...entry, decision: capped[index] ?? entry.decision })),
-      {
-        now,
-        maxWorkers: limit,
-        limiter:
-          hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
-            ? (hostCapacity.why ?? hostCapacity.limiter)
-            : 'config',
-        queues: shareSettings(config),
-      },
-    );
+    // A fleet splits the leader's totals across the hosts instead (src/fleet/split.ts).
+    const shared = fleet
+      ? await fleetDecisions(
+          fleet,
+          fleetReady,
+          decided.map((entry) => entry.decision),
+          live,
+          now,
+        )
+      : allocator.allocate(
+          decided.map((entry, index) => ({ ...entry, decision: capped[index] ?? entry.decision })),
+          {
+            now,
+            maxWorkers: limit,
+            limiter:
+              hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
+                ? (hostCapacity.why ?? hostCapacity.limiter)
+                : 'config',
+            queues: shareSettings(config),
+          },
+        );
     for (const decision of shared) {
       const runtime = runtimes.get(decision.queue);
       if (!runtime) continue;
@@ -565,6 +606,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       monitor.close(),
       http?.close(),
       pods?.close(),
+      fleet?.close(),
     ]);
     throw error;
   }
@@ -612,6 +654,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       decisions: decisions.toArray(),
       alerts: alerts.state(),
       holds: holdLog.toArray(),
+      ...(fleet ? { cluster: fleet.state() } : {}),
     };
   };
 
@@ -789,6 +832,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         running: scalerSettings ? `${scalerSettings.host}:${scalerSettings.port}` : null,
       });
     }
+    if (JSON.stringify(next.cluster) !== JSON.stringify(config.cluster)) {
+      logger.warn('cluster settings apply at the next start', { running: config.cluster.id });
+    }
     if (JSON.stringify(next.supervision) !== JSON.stringify(config.supervision)) {
       logger.warn('supervision settings apply at the next start', {
         running: config.supervision,
@@ -868,6 +914,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         http?.close(),
         scaler?.close(),
         pods?.close(),
+        fleet?.close(),
       ]);
       logger.info('qscale daemon stopped', { ...summary });
       return summary;
