@@ -263,7 +263,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         onLeaderChange: ({ from, to, term }) =>
           alerts.leaderChanged({
             fleet: config.cluster.keyPrefix,
-            previous: from === null ? null : { host: from, id: from },
+            previous: { host: from, id: from },
             leader: { host: to, id: to },
             fencingToken: term,
             at: Date.now(),

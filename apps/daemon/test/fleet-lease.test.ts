@@ -1,4 +1,10 @@
-import { connectRedis, deleteKeys, uniquePrefix } from '@qscale/testkit';
+import {
+  connectRedis,
+  deleteKeys,
+  startPrivateRedis,
+  uniquePrefix,
+  waitFor,
+} from '@qscale/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ClusterConfig } from '../src/config/cluster.js';
 import { Fleet } from '../src/fleet/fleet.js';
@@ -139,5 +145,40 @@ describe('fleet membership', () => {
     expect(a.isLeader).toBe(false);
     await a.close();
     await b.close();
+  });
+
+  it('a host that loses Redis keeps the assignment it read and changes nothing until Redis is back', async () => {
+    const server = await startPrivateRedis();
+    const settings = {
+      url: server.url,
+      username: null,
+      password: null,
+      db: null,
+      tls: null,
+      sentinel: null,
+      cluster: false,
+    };
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (msg: string) => warnings.push(msg), error() {} };
+    const fleet = new Fleet({ cluster: cluster('lost', 'a'), redis: settings, logger });
+    try {
+      expect(await fleet.sync(16, counts(0))).toBe(true);
+      expect(await fleet.publish([{ name: 'q', total: 3, max: 6 }], Date.now())).toBe(true);
+      expect(fleet.share('q')).toBe(3);
+      await server.stop();
+      expect(await fleet.sync(16, counts(3))).toBe(false);
+      // Its share stays what it read; the daemon applies nothing while sync fails.
+      expect(fleet.share('q')).toBe(3);
+      expect(fleet.isLeader).toBe(false);
+      expect(fleet.state()).toMatchObject({ leader: null, term: null });
+      expect(warnings).toEqual(['fleet: cannot reach Redis; keeping the workers as they are']);
+      await server.start();
+      // Back: it reads again (ioredis reconnects on its own) and leads once more.
+      await waitFor(() => fleet.sync(16, counts(3)), { timeoutMs: 20_000, what: 'Redis back' });
+      expect(fleet.isLeader).toBe(true);
+    } finally {
+      await fleet.close();
+      await server.stop();
+    }
   });
 });

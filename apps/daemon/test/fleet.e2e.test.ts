@@ -18,6 +18,7 @@ import {
   type QscaledProcess,
   scratch,
 } from './helpers/qscaled.js';
+import { Receiver } from './helpers/receiver.js';
 
 // A fleet end to end: three real qscaled processes on this machine, each with its own
 // cluster.id, state file, status port and worker marker, sharing one BullMQ queue through one
@@ -40,6 +41,7 @@ function fleetConfig(options: {
   marker: string;
   prefix: string;
   fleetPrefix: string;
+  webhook: string;
 }): string {
   const url = redisUrl();
   return `
@@ -47,6 +49,8 @@ redis: { url: "${url}" }
 tick: 1s
 http: { port: 0 }
 cluster: { enabled: true, id: ${options.host}, leaseTtl: 3s, keyPrefix: "${options.fleetPrefix}" }
+alerts:
+  webhooks: [{ url: "${options.webhook}", name: ops, events: [fleet-leader-changed] }]
 # The machine running the tests may be busy: CPU headroom must not decide these tests.
 limits: { cpu: { enforce: false } }
 supervision: { stateFile: ${join(options.dir, `${options.host}.state.json`)} }
@@ -127,6 +131,8 @@ describe('a fleet of qscaled hosts sharing one queue', () => {
       );
     }
 
+    const ops = await Receiver.start();
+    cleanups.add(() => ops.close());
     const sampler = sampleWorkers(markers);
     cleanups.add(() => sampler.stop());
     const daemons = {} as Record<Host, QscaledProcess>;
@@ -134,7 +140,14 @@ describe('a fleet of qscaled hosts sharing one queue', () => {
       const config = join(dir, `${host}.yml`);
       await writeFile(
         config,
-        fleetConfig({ dir, host, marker: markers[host], prefix, fleetPrefix }),
+        fleetConfig({
+          dir,
+          host,
+          marker: markers[host],
+          prefix,
+          fleetPrefix,
+          webhook: `${ops.url}/hook`,
+        }),
       );
       daemons[host] = await launchQscaled(['--config', config], markers[host], cleanups);
     }
@@ -194,7 +207,7 @@ describe('a fleet of qscaled hosts sharing one queue', () => {
     await sampler.stop();
     expect(sampler.samples).toBeGreaterThan(10);
     expect(sampler.maxTotal).toBe(6);
-    // The survivors saw the change as an event (alert "fleet leader changed" in the log).
+    // Every survivor logged the change; the new leader sent one fleet-leader-changed alert.
     for (const host of survivors) {
       expect(
         daemons[host].logs.some(
@@ -202,5 +215,12 @@ describe('a fleet of qscaled hosts sharing one queue', () => {
         ),
       ).toBe(true);
     }
+    await waitFor(() => ops.received.length > 0, { timeoutMs: 30_000, what: 'the alert' });
+    expect(ops.received.map((delivery) => delivery.body.event)).toEqual(['fleet-leader-changed']);
+    expect(ops.received[0]?.body.details).toMatchObject({
+      previous: { host: leader, id: leader },
+      leader: { host: newLeader, id: newLeader },
+      fencingToken: after.cluster?.term,
+    });
   }, 180_000);
 });

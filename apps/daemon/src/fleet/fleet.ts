@@ -25,7 +25,7 @@ export interface FleetState {
 }
 
 export interface LeaderChange {
-  from: string | null;
+  from: string;
   to: string;
   term: number;
 }
@@ -35,6 +35,7 @@ export interface FleetOptions {
   /** The Redis to coordinate through (the configuration's top-level `redis`). */
   redis?: RedisConnection;
   logger: Logger;
+  /** Called on the host that took the lease over from another (every host logs the change). */
   onLeaderChange?: (change: LeaderChange) => void;
   /** A client to use instead of one from `redis` (tests, bench). */
   client?: FleetClient;
@@ -118,7 +119,10 @@ export class Fleet {
         term: result.holder.term,
         self: this.id,
       });
-      this.options.onLeaderChange?.({ from: before, ...result.holder, to: result.holder.leader });
+      // One alert per change: from the host that took over from a leader it knew.
+      if (before !== null && result.holder.leader === this.id) {
+        this.options.onLeaderChange?.({ from: before, to: this.id, term: result.holder.term });
+      }
     }
     return true;
   }
