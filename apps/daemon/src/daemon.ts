@@ -372,8 +372,20 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     );
     // ...then all of them into what the host holds together.
     const limit = Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity);
+    const shared = allocator.allocate(
+      decided.map((entry, index) => ({ ...entry, decision: capped[index] ?? entry.decision })),
+      {
+        now,
+        maxWorkers: limit,
+        limiter:
+          hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
+            ? (hostCapacity.why ?? hostCapacity.limiter)
+            : 'config',
+        queues: shareSettings(config),
+      },
+    );
     // A fleet splits the leader's totals across the hosts instead (src/fleet/split.ts).
-    const shared = fleet
+    const applied = fleet
       ? await fleetDecisions(
           fleet,
           fleetReady,
@@ -381,19 +393,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           live,
           now,
         )
-      : allocator.allocate(
-          decided.map((entry, index) => ({ ...entry, decision: capped[index] ?? entry.decision })),
-          {
-            now,
-            maxWorkers: limit,
-            limiter:
-              hostCapacity && hostCapacity.maxWorkers < config.limits.maxWorkers
-                ? (hostCapacity.why ?? hostCapacity.limiter)
-                : 'config',
-            queues: shareSettings(config),
-          },
-        );
-    for (const decision of shared) {
+      : shared;
+    for (const decision of applied) {
       const runtime = runtimes.get(decision.queue);
       if (!runtime) continue;
       apply(runtime, decision, now);

@@ -22,6 +22,8 @@ export interface FleetState {
   term: number | null;
   /** Live members: workers each host can hold, and its live workers (all queues). */
   members: { id: string; capacity: number; workers: number }[];
+  /** Each queue's fleet total in the assignment in force (what the leader decided). */
+  totals: Record<string, number>;
 }
 
 export interface LeaderChange {
@@ -261,6 +263,7 @@ export class Fleet {
           capacity: member.capacity,
           workers: liveWorkers(member),
         })),
+      totals: { ...this.#assignment?.totals },
     };
   }
 
