@@ -125,6 +125,31 @@ describe('fleet membership', () => {
     for (const fleet of fleets) await fleet.close();
   });
 
+  it('writes a new assignment only when a share or total changes', async () => {
+    const { prefix } = keysFor('fleet-seq');
+    const logger = { debug() {}, info() {}, warn() {}, error() {} };
+    const fleets = ['c', 'a', 'b'].map(
+      (id) => new Fleet({ cluster: cluster(prefix, id), logger, client: client() }),
+    );
+    const [leader] = fleets as [Fleet];
+    for (const fleet of [...fleets, leader]) await fleet.sync(16, counts(0));
+    const seqOf = async () =>
+      JSON.parse((await redis.get(fleetKeys(prefix).assignment)) ?? '{}').seq as number;
+    expect(await leader.publish([{ name: 'q', total: 3, max: 6 }], Date.now())).toBe(true);
+    const first = await seqOf();
+    // Every host reconciles and reports; the same total again changes nothing.
+    for (const fleet of fleets) {
+      await fleet.sync(16, counts(1));
+      fleet.markApplied();
+    }
+    for (const fleet of [...fleets, leader]) await fleet.sync(16, counts(1));
+    expect(await leader.publish([{ name: 'q', total: 3, max: 6 }], Date.now())).toBe(true);
+    expect(await seqOf()).toBe(first);
+    expect(await leader.publish([{ name: 'q', total: 6, max: 6 }], Date.now())).toBe(true);
+    expect(await seqOf()).toBe(first + 1);
+    for (const fleet of fleets) await fleet.close();
+  });
+
   it("a deposed leader's assignment is refused and the one in force stays", async () => {
     const { prefix } = keysFor('fleet-deposed');
     const logger = { debug() {}, info() {}, warn() {}, error() {} };

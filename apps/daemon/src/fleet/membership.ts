@@ -101,11 +101,15 @@ export async function sync(
     assignment:
       assignment === null ? null : parseStored(assignmentSchema, assignment, keys.assignment),
     view: view === null ? null : parseStored(fleetViewSchema, view, keys.view),
-    members: reports.flatMap((text) => {
-      // One member writing garbage (another version) must not blind the leader to the rest.
-      const parsed = memberReportSchema.safeParse(safeJson(text));
-      return parsed.success ? [parsed.data] : [];
-    }),
+    members: reports
+      .flatMap((text) => {
+        // One member writing garbage (another version) must not blind the leader to the rest.
+        const parsed = memberReportSchema.safeParse(safeJson(text));
+        return parsed.success ? [parsed.data] : [];
+      })
+      // SMEMBERS has no order: sorted, the same shares always serialise the same way (a new
+      // assignment is written only when they change).
+      .sort((a, b) => a.id.localeCompare(b.id)),
   };
 }
 
