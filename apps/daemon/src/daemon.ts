@@ -31,6 +31,8 @@ import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
 import type { QscaleConfig, QueueConfig } from './config/schema.js';
 import { configWarnings } from './config/warnings.js';
+import { Fleet, type FleetState } from './fleet/fleet.js';
+import { fleetContext, fleetDecisions } from './fleet/reconcile.js';
 import { type HttpServer, startHttpServer } from './http/server.js';
 import { QueueHistory } from './loop/history.js';
 import { RingBuffer } from './loop/ring-buffer.js';
@@ -137,6 +139,8 @@ export interface DaemonState {
    * (`direction: 'hold'`), a run of identical ones folded into one record; by their last tick.
    */
   holds: DecisionRecord[];
+  /** A fleet (`cluster.enabled`): this host, the leader and its term, the live members. */
+  cluster?: FleetState;
 }
 
 export type TickPhase = 'read' | 'resources' | 'decide' | 'apply';
@@ -250,6 +254,23 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   });
   // Pods elsewhere: counted from each queue's backend over the reader's connections.
   const pods = options.workersElsewhere ? new PodWorkers(logger, reader) : null;
+  // A fleet shares the queues through the top-level Redis (src/fleet/); its settings apply
+  // at the next start.
+  const fleet = config.cluster.enabled
+    ? new Fleet({
+        cluster: config.cluster,
+        redis: config.redis,
+        logger,
+        onLeaderChange: ({ from, to, term }) =>
+          alerts.leaderChanged({
+            fleet: config.cluster.keyPrefix,
+            previous: { host: from, id: from },
+            leader: { host: to, id: to },
+            fencingToken: term,
+            at: Date.now(),
+          }),
+      })
+    : null;
   const monitor = createResourceMonitor({
     logger,
     ...(options.procRoot ? { procRoot: options.procRoot } : {}),
@@ -308,6 +329,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     // Pods elsewhere do not use this host's CPU and memory: only limits.maxWorkers bounds them.
     hostCapacity = resources && !pods ? hostCapacityOf(resources, live, pids) : null;
     lap('resources');
+    // A fleet: heartbeat, lease and the assignment in force, in one round trip. Without
+    // Redis the host decides and changes nothing until it can read again.
+    const fleetReady = fleet
+      ? await fleet.sync(
+          Math.min(config.limits.maxWorkers, hostCapacity?.maxWorkers ?? Infinity),
+          Object.fromEntries(live.map((runtime) => [runtime.config.name, runtime.workers()])),
+        )
+      : true;
 
     const decided: AllocationEntry[] = [];
     for (const snapshot of snapshots) {
@@ -319,7 +348,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         pods?.observe(runtime, podCounts?.get(snapshot.queue), snapshot, now);
         const ctx = runtime.context(snapshot, now, config.tickMs);
         runtime.remember(snapshot);
-        decided.push({ decision: runtime.decide(ctx, logger), ctx });
+        // In a fleet only the leader decides, for every host's workers together.
+        if (fleet && !(fleetReady && fleet.isLeader)) continue;
+        const fleetCtx = fleet ? fleetContext(fleet, ctx, snapshot.queue) : ctx;
+        decided.push({ decision: runtime.decide(fleetCtx, logger), ctx: fleetCtx });
       } catch (error) {
         // One queue failing never stops the others.
         logger.error('cannot decide for queue; keeping its workers', {
@@ -353,7 +385,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         queues: shareSettings(config),
       },
     );
-    for (const decision of shared) {
+    // A fleet splits the leader's totals across the hosts instead (src/fleet/split.ts).
+    const applied = fleet
+      ? await fleetDecisions(
+          fleet,
+          fleetReady,
+          decided.map((entry) => entry.decision),
+          live,
+          now,
+        )
+      : shared;
+    for (const decision of applied) {
       const runtime = runtimes.get(decision.queue);
       if (!runtime) continue;
       apply(runtime, decision, now);
@@ -560,7 +602,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       : null;
   } catch (error) {
     await ticker.stop();
-    await Promise.allSettled([supervisor?.stop(), reader.close(), monitor.close(), http?.close()]);
+    await Promise.allSettled([
+      supervisor?.stop(),
+      reader.close(),
+      monitor.close(),
+      http?.close(),
+      fleet?.close(),
+    ]);
     throw error;
   }
 
@@ -607,6 +655,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       decisions: decisions.toArray(),
       alerts: alerts.state(),
       holds: holdLog.toArray(),
+      ...(fleet ? { cluster: fleet.state() } : {}),
     };
   };
 
@@ -784,6 +833,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         running: scalerSettings ? `${scalerSettings.host}:${scalerSettings.port}` : null,
       });
     }
+    if (JSON.stringify(next.cluster) !== JSON.stringify(config.cluster)) {
+      logger.warn('cluster settings apply at the next start', { running: config.cluster.id });
+    }
     if (JSON.stringify(next.supervision) !== JSON.stringify(config.supervision)) {
       logger.warn('supervision settings apply at the next start', {
         running: config.supervision,
@@ -862,6 +914,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         monitor.close(),
         http?.close(),
         scaler?.close(),
+        fleet?.close(),
       ]);
       logger.info('qscale daemon stopped', { ...summary });
       return summary;

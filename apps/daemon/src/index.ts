@@ -6,6 +6,7 @@ export type { AlertEventType, AlertsConfig, AlertWebhookConfig } from './config/
 export { ALERT_EVENTS } from './config/alerts.js';
 export type { CheckConfigOptions } from './config/check.js';
 export { checkConfig } from './config/check.js';
+export type { ClusterConfig } from './config/cluster.js';
 export { DEFAULTS } from './config/defaults.js';
 export type { Environment } from './config/env.js';
 export { exampleConfig } from './config/example.js';
@@ -36,6 +37,7 @@ export type {
   TickPhase,
 } from './daemon.js';
 export { startDaemon } from './daemon.js';
+export type { FleetState } from './fleet/fleet.js';
 export type { HistorySample, HistoryView } from './loop/history.js';
 export { HISTORY_DEFAULTS, QueueHistory } from './loop/history.js';
 export type { DaemonLogger, DaemonLoggerOptions } from './observability/logging.js';

@@ -1,4 +1,10 @@
-import type { DaemonState, DecisionRecord, QueueHold, QueueState } from '@qscale/daemon';
+import type {
+  DaemonState,
+  DecisionRecord,
+  FleetState,
+  QueueHold,
+  QueueState,
+} from '@qscale/daemon';
 import { COLUMNS, type QueueColumn, renderQueueTable } from '../commands/queues.js';
 import { formatDuration, plural } from './format.js';
 
@@ -73,6 +79,7 @@ export function renderDaemon(state: DaemonState, url: string, decisions = 5): st
   );
   for (const reason of state.health.reasons) lines.push(`  ! ${reason}`);
   lines.push(hostLine(state));
+  if (state.cluster) lines.push(...fleetLines(state.cluster));
   const snapshots = state.queues.flatMap((queue) => (queue.snapshot ? [queue.snapshot] : []));
   lines.push(
     snapshots.length > 0
@@ -127,4 +134,25 @@ function hostLine(state: DaemonState): string {
     ? `; room for ${plural(capacity.maxWorkers, 'worker')} (limited by ${capacity.limiter})`
     : '';
   return `host (${resources.source}): cpu ${cores(resources.cpu.usedCores)} of ${cores(resources.cpu.limitCores)} cores, memory ${gib(resources.memory.usedBytes)} of ${gib(resources.memory.limitBytes)} GiB${room}`;
+}
+
+/**
+ * "fleet: host-b of 3 hosts, 6 workers; leader host-a (term 4)", then one line per member:
+ * its live workers and how many it can hold.
+ */
+export function fleetLines(fleet: FleetState): string[] {
+  const workers = fleet.members.reduce((sum, member) => sum + member.workers, 0);
+  const leader =
+    fleet.leader === null
+      ? 'leader unknown (Redis cannot be read: workers kept as they are)'
+      : `leader ${fleet.leader}${fleet.leader === fleet.id ? ' (this host)' : ''} (term ${fleet.term})`;
+  return [
+    `fleet: ${fleet.id} of ${plural(fleet.members.length, 'host')}, ${plural(workers, 'worker')}; ${leader}`,
+    ...[...fleet.members]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map(
+        (member) =>
+          `  ${member.id}${member.id === fleet.leader ? ' *' : ''}: ${plural(member.workers, 'worker')}, room for ${member.capacity}`,
+      ),
+  ];
 }

@@ -21,7 +21,7 @@ export interface AlertsState {
 export interface Alerting {
   /** Evaluates the rules on what a tick measured and queues what fires. Never blocks, never throws. */
   observe(now: number, queues: readonly AlertQueueView[]): void;
-  /** Sends a fleet leader change (for the fleet of issue 14; nothing calls it yet). */
+  /** Sends a fleet leader change (src/fleet/: the host that took the lease over calls it). */
   leaderChanged(change: LeaderChange): void;
   /** Applies a reloaded `alerts` section; unchanged webhooks keep their queues. */
   configure(config: AlertsConfig): void;

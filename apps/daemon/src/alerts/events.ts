@@ -19,7 +19,7 @@ export interface AlertEvent {
   details: Record<string, unknown>;
 }
 
-/** A fleet's leader changed (issue 14). The payload is defined now; nothing raises it yet. */
+/** A fleet's leader changed (src/fleet/): sent by the host that took the lease over. */
 export interface LeaderChange {
   fleet: string;
   previous: { host: string; id: string } | null;

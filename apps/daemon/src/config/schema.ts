@@ -2,6 +2,7 @@ import { QUEUE_BACKENDS, type QueueBackend } from '@qscale/contracts';
 import { clusterProblem } from '@qscale/metrics-reader';
 import { z } from 'zod';
 import { type AlertsConfig, alertsSchema, resolveAlerts } from './alerts.js';
+import { type ClusterConfig, clusterSchema, resolveCluster } from './cluster.js';
 import { DEFAULTS } from './defaults.js';
 import {
   type ExternalScalerConfig,
@@ -135,6 +136,8 @@ export interface QscaleConfig {
   alerts: AlertsConfig;
   /** KEDA's external scaler gRPC service (config/external-scaler.ts); null: not served by qscaled. */
   externalScaler: ExternalScalerConfig | null;
+  /** A fleet of hosts sharing the queues (config/cluster.ts); `enabled: false` by default. */
+  cluster: ClusterConfig;
   /** In the order of the file. */
   queues: QueueConfig[];
 }
@@ -376,6 +379,7 @@ const fileSchema = z.strictObject({
     .optional(),
   alerts: alertsSchema.optional(),
   externalScaler: externalScalerSchema.optional(),
+  cluster: clusterSchema.optional(),
   defaults: queueSettingsSchema.optional(),
   queues: z.record(
     z
@@ -463,6 +467,9 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
       ctx.issues.push({ ...WHOLE, path, message }),
     ),
     externalScaler: resolveExternalScaler(file.externalScaler, (path, message) =>
+      ctx.issues.push({ ...WHOLE, path, message }),
+    ),
+    cluster: resolveCluster(file.cluster, file.tick ?? DEFAULTS.tickMs, (path, message) =>
       ctx.issues.push({ ...WHOLE, path, message }),
     ),
     queues,
