@@ -162,6 +162,17 @@ describe('createGroupStrategy: weighted (Sidekiq) and round-robin (Celery)', () 
     expect(heavy.workers).toBeLessThanOrEqual(light.workers);
   });
 
+  it('takes each member’s own steady state from the plain pool, whatever its weight', () => {
+    const grouped = recommend('erlang-drain', { kind: 'weighted', weights: [5, 1] }, [
+      HIGH,
+      DEFAULT,
+    ]);
+    for (const [k, load] of [HIGH, DEFAULT].entries()) {
+      const alone = recommend('erlang-drain', PRIORITY, [load]);
+      expect(grouped.members[k]?.terms.ownSteady).toBe(alone.members[0]?.terms.pooledSteady);
+    }
+  });
+
   it('treats round-robin as equal weights', () => {
     const loads = [HIGH, DEFAULT];
     const rr = recommend('erlang-drain', { kind: 'round-robin' }, loads);
@@ -181,8 +192,8 @@ describe('createGroupStrategy: weighted (Sidekiq) and round-robin (Celery)', () 
 
   it('needs fewer workers than separate pools for a Sidekiq-style pair', () => {
     const loads = [
-      { ...HIGH, rate: 1.5, pickupMs: 3_000 },
-      { ...DEFAULT, rate: 2.5, pickupMs: 10_000 },
+      { ...HIGH, rate: 2, pickupMs: 2_000 },
+      { ...DEFAULT, rate: 6, pickupMs: 20_000 },
     ];
     const grouped = recommend('erlang-drain', { kind: 'weighted', weights: [3, 1] }, loads);
     const separate = loads
