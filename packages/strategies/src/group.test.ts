@@ -232,6 +232,21 @@ describe('createGroupStrategy: edge cases', () => {
     expect(result.members[0]?.terms.serviceTimeKnown).toBe(1);
   });
 
+  it('keeps each member’s strategy state apart (one instance per member)', () => {
+    // hpa keeps its last sync time: a shared instance would hold the second member "between
+    // syncs" because the first member's call synced it at the same instant.
+    const group = createGroupStrategy('hpa', {}, PRIORITY, ['high', 'default']);
+    const busy = { ...DEFAULT, pending: 400, oldestMs: 25_000 };
+    const first = group.recommend(groupContext(PRIORITY, [{ ...HIGH, pending: 50 }, busy]));
+    for (const m of first.members) {
+      expect(m.reason, m.queue).not.toMatch(/between syncs/);
+      expect(m.terms.held, m.queue).toBeUndefined();
+    }
+    // Its own state does hold it on a second call at the same instant.
+    const again = group.recommend(groupContext(PRIORITY, [{ ...HIGH, pending: 50 }, busy]));
+    for (const m of again.members) expect(m.terms.held, m.queue).toBe(1);
+  });
+
   it('is deterministic: the same context gives the same answer', () => {
     const group = createGroupStrategy('predictive', {}, PRIORITY, ['high', 'default']);
     const ctx = groupContext(PRIORITY, [HIGH, { ...DEFAULT, pending: 50, oldestMs: 9_000 }]);
