@@ -7,16 +7,137 @@ export interface PhpNode {
   [key: string]: unknown;
 }
 
-let engine: Engine | undefined;
+/**
+ * The grammar version php-parser is told to read. Its default (8.3) rejects PHP 8.4's `new Foo()->bar()`,
+ * property hooks and asymmetric visibility; 8.5 is the newest it knows and accepts all of 8.4 as well as
+ * 8.5's pipe operator (measured on Coolify and Firefly III in bench/RESULTS.md, "PHP front end").
+ */
+export const PHP_GRAMMAR_VERSION = '8.5';
 
-/** Parses PHP source (PHP 8 syntax, positions on, comments kept). Throws on a syntax error. */
+/** One stretch of a file the parser could not read: its tree holds an `error` node there. */
+export interface PhpSyntaxError {
+  line: number;
+  /** Last line of the stretch (errors on neighbouring lines are one stretch). */
+  endLine: number;
+  column: number;
+  message: string;
+}
+
+export interface ParsedPhp {
+  /** The whole tree; where the parser met a construct it does not know it holds `error` nodes. */
+  ast: PhpNode;
+  /** Empty when the file parsed completely. */
+  errors: PhpSyntaxError[];
+}
+
+const engines = new Map<boolean, Engine>();
+
+function engine(tolerant: boolean): Engine {
+  let found = engines.get(tolerant);
+  if (found === undefined) {
+    found = new Engine({
+      parser: {
+        php8: true,
+        version: PHP_GRAMMAR_VERSION,
+        extractDoc: false,
+        // Recovery instead of the first error: the parser resynchronises at the next statement
+        // and records each error, so one unknown construct no longer costs the whole file.
+        suppressErrors: tolerant,
+      },
+      ast: { withPositions: true, withSource: false },
+      lexer: { short_tags: true, asp_tags: false },
+    });
+    engines.set(tolerant, found);
+  }
+  return found;
+}
+
+/** How many lines are blanked before a file whose recovery keeps failing counts as unparsed. */
+const MAX_BLANKED_LINES = 20;
+
+/**
+ * Parses PHP source error-tolerantly (positions on, comments kept): a construct the parser does
+ * not know costs the statement it is in, and the rest of the file still yields its tree. Throws
+ * only when nothing could be read at all.
+ */
+export function parsePhpTolerant(code: string, file: string): ParsedPhp {
+  const blanked: PhpSyntaxError[] = [];
+  let text = code;
+  for (;;) {
+    try {
+      const ast = engine(true).parseCode(text, file) as unknown as PhpNode;
+      const raw = Array.isArray(ast.errors) ? (ast.errors as PhpNode[]) : [];
+      return { ast, errors: errorRegions([...raw.map(fromErrorNode), ...blanked]) };
+    } catch (crash) {
+      // php-parser's recovery itself fails on some errors (an operand missing inside
+      // parentheses): the strict parse names the line, which is blanked (same length, so every
+      // position stays right) and the file parsed again.
+      const stop = strictErrorLine(text, file);
+      if (stop === null || blanked.length >= MAX_BLANKED_LINES) throw crash;
+      blanked.push(stop);
+      text = blankLine(text, stop.line);
+    }
+  }
+}
+
+/** The line the strict parser stops at, or null when it stops without one (or does not stop). */
+function strictErrorLine(text: string, file: string): PhpSyntaxError | null {
+  try {
+    engine(false).parseCode(text, file);
+    return null;
+  } catch (error) {
+    const at = (error as { lineNumber?: unknown }).lineNumber;
+    if (typeof at !== 'number') return null;
+    const message = readableMessage((error as Error).message);
+    return { line: at, endLine: at, column: 1, message };
+  }
+}
+
+function blankLine(text: string, lineNumber: number): string {
+  const lines = text.split('\n');
+  const index = lineNumber - 1;
+  const target = lines[index];
+  if (target !== undefined) lines[index] = target.replace(/[^\r]/g, ' ');
+  return lines.join('\n');
+}
+
+/** Parses PHP source and throws on the first syntax error (with its line), for callers that need every node. */
 export function parsePhp(code: string, file: string): PhpNode {
-  engine ??= new Engine({
-    parser: { php8: true, extractDoc: false, suppressErrors: false },
-    ast: { withPositions: true, withSource: false },
-    lexer: { short_tags: true, asp_tags: false },
-  });
-  return engine.parseCode(code, file) as unknown as PhpNode;
+  const { ast, errors } = parsePhpTolerant(code, file);
+  const first = errors[0];
+  if (first !== undefined) throw new SyntaxError(`${first.message} on line ${first.line}`);
+  return ast;
+}
+
+function fromErrorNode(error: PhpNode): PhpSyntaxError {
+  const at = typeof error.line === 'number' ? error.line : line(error);
+  const message = readableMessage(String(error.message ?? 'syntax error'));
+  return { line: at, endLine: at, column: column(error), message };
+}
+
+/**
+ * The parser reports several errors around one unknown construct (the token it stopped at, then
+ * each token it skipped to resynchronise): errors on the same or neighbouring lines are one
+ * stretch, named by the first error's message.
+ */
+function errorRegions(errors: readonly PhpSyntaxError[]): PhpSyntaxError[] {
+  const sorted = [...errors].sort((a, b) => a.line - b.line || a.column - b.column);
+  const regions: PhpSyntaxError[] = [];
+  for (const error of sorted) {
+    const last = regions.at(-1);
+    if (last !== undefined && error.line <= last.endLine + 1)
+      last.endLine = Math.max(last.endLine, error.endLine);
+    else regions.push({ ...error });
+  }
+  return regions;
+}
+
+/** `Parse Error : syntax error, unexpected '??' (T_COALESCE), expecting ')' on line 3` → `syntax error, unexpected '??', expecting ')'`. */
+function readableMessage(message: string): string {
+  return message
+    .replace(/^Parse Error\s*:\s*/, '')
+    .replace(/ on line \d+$/, '')
+    .replace(/ \(T_[A-Z_]+\)/g, '');
 }
 
 export function isNode(value: unknown): value is PhpNode {
