@@ -62,7 +62,7 @@ class Server {
 });
 
 describe('error tolerance', () => {
-  it('a statement in an unknown syntax costs that statement; the rest of the file keeps its tree', () => {
+  it('a line in an unknown syntax costs that line; the rest of the file keeps its tree', () => {
     const { ast, errors } = parsePhpTolerant(
       `<?php
 function a($x) {
@@ -86,21 +86,27 @@ function b($z) { shell_exec($z); }
     );
   });
 
-  it('errors on neighbouring lines are one stretch; separate ones stay separate', () => {
+  it('lines set aside next to each other are one stretch; separate ones stay separate', () => {
     const { ast, errors } = parsePhpTolerant(
-      '<?php\n$a = 1 +;\n$b = 2;\n\n$c = [1 +];\n',
+      '<?php\n$a = 1 +;\n$b = 2 +;\n$x = 3;\n\n$c = [1 +];\n',
       'test.php',
     );
-    // The parser reports line 2's error and again where it resumes on line 3: one stretch.
     expect(errors.map((e) => [e.line, e.endLine])).toEqual([
       [2, 3],
-      [5, 5],
+      [6, 6],
     ]);
-    expect(findAll(ast, 'assign').map((a) => nameOf(a.left))).toEqual(['a', 'b', 'c']);
+    expect(findAll(ast, 'assign').map((a) => [nameOf(a.left), a.loc?.start.line])).toEqual([
+      ['x', 4],
+    ]);
   });
 
-  it('where the parser cannot recover, the line is set aside and the rest still parses', () => {
-    // php-parser's own recovery fails on an operand missing inside parentheses.
+  it('an unclosed bracket reported at the end of the file sets aside the line that opened it', () => {
+    const { ast, errors } = parsePhpTolerant('<?php\nexec($a);\nfoo(\n\n', 'test.php');
+    expect(errors.map((e) => e.line)).toEqual([3]);
+    expect(findAll(ast, 'call').map((c) => nameOf(c.what))).toEqual(['exec']);
+  });
+
+  it('an operand missing inside parentheses costs its line only', () => {
     const { ast, errors } = parsePhpTolerant(
       '<?php\n$c = (;\nexec($d);\n\n$e = (;\nsystem($f);\n',
       'test.php',
@@ -153,7 +159,7 @@ describe('audit of PHP 8.4 code (fixtures/php84)', () => {
       error: '1 PHP file(s) parsed only in part',
     });
     expect(report.notes.filter((n) => n.startsWith('partly parsed: '))).toEqual([
-      `partly parsed: ${CONTROLLER}: parsed in part, line 24: syntax error, unexpected 'with', expecting ';' (also lines 27, 32, 37)`,
+      `partly parsed: ${CONTROLLER}: parsed in part, line 24: syntax error, unexpected 'with', expecting ';'`,
     ]);
     const sourceRules = new Set(RULES.filter((r) => r.target === 'laravel-src').map((r) => r.id));
     const touched = report.hypotheses.filter((h) => h.checks.some((id) => sourceRules.has(id)));

@@ -186,7 +186,7 @@ class CleanJob implements ShouldQueue { public function handle(): void {} }
 `,
       // PHP 8.4 drops the parentheses around \`new\`: parsed in full.
       'app/Support/Chain.php': '<?php\nreturn new Builder()->where("a")->first();\n',
-      // A plain syntax error: the file parses in part (nothing after line 2 to recover).
+      // A plain syntax error: the line is set aside, the file parses in part.
       'app/Support/Broken.php': '<?php\nfunction (\n',
       // Nesting deeper than the parser can follow: nothing of it is read.
       'app/Support/Deep.php': `<?php\n${'('.repeat(5000)}`,
@@ -203,7 +203,7 @@ class CleanJob implements ShouldQueue { public function handle(): void {} }
       expect.stringMatching(/^not parsed: app\/Support\/Deep\.php: /),
     ]);
     expect(report.notes.filter((n) => n.startsWith('partly parsed: '))).toEqual([
-      "partly parsed: app/Support/Broken.php: parsed in part, line 3: syntax error, expecting ')'",
+      "partly parsed: app/Support/Broken.php: parsed in part, line 2: syntax error, expecting ')'",
     ]);
     expect(progress.filter((p) => p.phase === 'index').at(-1)).toMatchObject({
       done: 4,

@@ -14,7 +14,7 @@ export interface PhpNode {
  */
 export const PHP_GRAMMAR_VERSION = '8.5';
 
-/** One stretch of a file the parser could not read: its tree holds an `error` node there. */
+/** One stretch of a file the parser could not read: its tree has no nodes there. */
 export interface PhpSyntaxError {
   line: number;
   /** Last line of the stretch (errors on neighbouring lines are one stretch). */
@@ -24,81 +24,57 @@ export interface PhpSyntaxError {
 }
 
 export interface ParsedPhp {
-  /** The whole tree; where the parser met a construct it does not know it holds `error` nodes. */
+  /** The tree of everything outside the stretches set aside. */
   ast: PhpNode;
   /** Empty when the file parsed completely. */
   errors: PhpSyntaxError[];
 }
 
-const engines = new Map<boolean, Engine>();
+let engine: Engine | undefined;
 
-function engine(tolerant: boolean): Engine {
-  let found = engines.get(tolerant);
-  if (found === undefined) {
-    found = new Engine({
-      parser: {
-        php8: true,
-        version: PHP_GRAMMAR_VERSION,
-        extractDoc: false,
-        // Recovery instead of the first error: the parser resynchronises at the next statement
-        // and records each error, so one unknown construct no longer costs the whole file.
-        suppressErrors: tolerant,
-      },
-      ast: { withPositions: true, withSource: false },
-      lexer: { short_tags: true, asp_tags: false },
-    });
-    engines.set(tolerant, found);
-  }
-  return found;
+function parseStrict(code: string, file: string): PhpNode {
+  engine ??= new Engine({
+    parser: { php8: true, version: PHP_GRAMMAR_VERSION, extractDoc: false, suppressErrors: false },
+    ast: { withPositions: true, withSource: false },
+    lexer: { short_tags: true, asp_tags: false },
+  });
+  return engine.parseCode(code, file) as unknown as PhpNode;
 }
 
-/** How many lines are blanked before a file whose recovery keeps failing counts as unparsed. */
+/** How many lines are set aside before a file counts as not parsed at all. */
 const MAX_BLANKED_LINES = 20;
 
 /**
- * Parses PHP source error-tolerantly (positions on, comments kept): a construct the parser does
- * not know costs the statement it is in, and the rest of the file still yields its tree. Throws
- * only when nothing could be read at all.
+ * Parses PHP source error-tolerantly (positions on, comments kept): a line the parser cannot
+ * read is set aside (blanked to spaces of the same length, so every position stays right) and
+ * the file parsed again, so one unknown construct costs its line and the rest of the file still
+ * yields its tree. Throws only when the parser stops without naming a line (nesting deeper than
+ * its stack) or after 20 lines set aside.
+ *
+ * php-parser's own recovery (`suppressErrors`) was measured and not used: on a 4,000-line job of
+ * Coolify with one `$x = $y with { a: 1 };` it never returned (bench/RESULTS.md, "PHP front end").
  */
 export function parsePhpTolerant(code: string, file: string): ParsedPhp {
   const blanked: PhpSyntaxError[] = [];
-  let text = code;
+  const lines = code.split('\n');
   for (;;) {
     try {
-      const ast = engine(true).parseCode(text, file) as unknown as PhpNode;
-      const raw = Array.isArray(ast.errors) ? (ast.errors as PhpNode[]) : [];
-      return { ast, errors: errorRegions([...raw.map(fromErrorNode), ...blanked]) };
-    } catch (crash) {
-      // php-parser's recovery itself fails on some errors (an operand missing inside
-      // parentheses): the strict parse names the line, which is blanked (same length, so every
-      // position stays right) and the file parsed again.
-      const stop = strictErrorLine(text, file);
-      if (stop === null || blanked.length >= MAX_BLANKED_LINES) throw crash;
-      blanked.push(stop);
-      text = blankLine(text, stop.line);
+      const ast = parseStrict(blanked.length === 0 ? code : lines.join('\n'), file);
+      return { ast, errors: errorRegions(blanked) };
+    } catch (error) {
+      const at = (error as { lineNumber?: unknown }).lineNumber;
+      if (typeof at !== 'number' || blanked.length >= MAX_BLANKED_LINES) throw error;
+      // The parser often stops a line or more past the construct (at the end of the file for an
+      // unclosed bracket): the nearest line above that still has code is the one set aside.
+      let index = Math.min(at, lines.length) - 1;
+      while (index >= 0 && (lines[index] ?? '').trim() === '') index--;
+      const target = lines[index];
+      if (target === undefined) throw error;
+      lines[index] = target.replace(/[^\r]/g, ' ');
+      const message = readableMessage((error as Error).message);
+      blanked.push({ line: index + 1, endLine: index + 1, column: 1, message });
     }
   }
-}
-
-/** The line the strict parser stops at, or null when it stops without one (or does not stop). */
-function strictErrorLine(text: string, file: string): PhpSyntaxError | null {
-  try {
-    engine(false).parseCode(text, file);
-    return null;
-  } catch (error) {
-    const at = (error as { lineNumber?: unknown }).lineNumber;
-    if (typeof at !== 'number') return null;
-    const message = readableMessage((error as Error).message);
-    return { line: at, endLine: at, column: 1, message };
-  }
-}
-
-function blankLine(text: string, lineNumber: number): string {
-  const lines = text.split('\n');
-  const index = lineNumber - 1;
-  const target = lines[index];
-  if (target !== undefined) lines[index] = target.replace(/[^\r]/g, ' ');
-  return lines.join('\n');
 }
 
 /** Parses PHP source and throws on the first syntax error (with its line), for callers that need every node. */
@@ -109,17 +85,7 @@ export function parsePhp(code: string, file: string): PhpNode {
   return ast;
 }
 
-function fromErrorNode(error: PhpNode): PhpSyntaxError {
-  const at = typeof error.line === 'number' ? error.line : line(error);
-  const message = readableMessage(String(error.message ?? 'syntax error'));
-  return { line: at, endLine: at, column: column(error), message };
-}
-
-/**
- * The parser reports several errors around one unknown construct (the token it stopped at, then
- * each token it skipped to resynchronise): errors on the same or neighbouring lines are one
- * stretch, named by the first error's message.
- */
+/** Lines set aside next to each other are one stretch, named by the first one's message. */
 function errorRegions(errors: readonly PhpSyntaxError[]): PhpSyntaxError[] {
   const sorted = [...errors].sort((a, b) => a.line - b.line || a.column - b.column);
   const regions: PhpSyntaxError[] = [];
