@@ -184,19 +184,30 @@ namespace App\\Jobs;
 use Illuminate\\Contracts\\Queue\\ShouldQueue;
 class CleanJob implements ShouldQueue { public function handle(): void {} }
 `,
-      // PHP 8.4 drops the parentheses around \`new\`; and a plain syntax error.
+      // PHP 8.4 drops the parentheses around \`new\`: parsed in full.
       'app/Support/Chain.php': '<?php\nreturn new Builder()->where("a")->first();\n',
+      // A plain syntax error: the line is set aside, the file parses in part.
       'app/Support/Broken.php': '<?php\nfunction (\n',
+      // Nesting deeper than the parser can follow: nothing of it is read.
+      'app/Support/Deep.php': `<?php\n${'('.repeat(5000)}`,
     });
     const progress: { phase: string; done: number; total: number; failed?: number }[] = [];
     const report = await runAudit({ path, onProgress: (p) => progress.push(p) });
     const laravel = report.run.targets.find((t) => t.kind === 'laravel-src');
     expect(laravel?.status).toBe('partial');
-    expect(laravel?.error).toContain('2 PHP file(s) could not be parsed');
-    expect(report.notes.filter((n) => n.startsWith('not parsed: '))).toHaveLength(2);
+    expect(laravel?.error).toBe(
+      '1 PHP file(s) could not be parsed, 1 PHP file(s) parsed only in part',
+    );
+    expect(laravel?.unparsed).toBe(2);
+    expect(report.notes.filter((n) => n.startsWith('not parsed: '))).toEqual([
+      expect.stringMatching(/^not parsed: app\/Support\/Deep\.php: /),
+    ]);
+    expect(report.notes.filter((n) => n.startsWith('partly parsed: '))).toEqual([
+      "partly parsed: app/Support/Broken.php: parsed in part, line 2: syntax error, expecting ')'",
+    ]);
     expect(progress.filter((p) => p.phase === 'index').at(-1)).toMatchObject({
-      done: 3,
-      total: 3,
+      done: 4,
+      total: 4,
       failed: 2,
     });
     const sourceRules = new Set(RULES.filter((r) => r.target === 'laravel-src').map((r) => r.id));

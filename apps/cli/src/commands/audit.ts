@@ -147,7 +147,7 @@ function progressLine(io: CliIo): (progress: AuditProgress) => void {
     lastQuarter = quarter;
     const failed = progress.failed ?? 0;
     const parsed = progress.done - failed;
-    const unparsed = failed > 0 ? `, ${failed} could not be parsed` : '';
+    const unparsed = failed > 0 ? `, ${failed} could not be parsed in full` : '';
     line(
       io.stderr,
       `scanning: ${progress.done}/${progress.total} PHP files read, ${parsed} parsed${unparsed}`,

@@ -199,7 +199,7 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
           status: state,
           ...(php.parseErrors.length > 0
             ? {
-                error: `${php.parseErrors.length} PHP file(s) could not be parsed`,
+                error: parseErrorSummary(php.parseErrors),
                 unparsed: php.parseErrors.length,
               }
             : {}),
@@ -210,7 +210,11 @@ export async function runAudit(options: AuditOptions): Promise<AuditReport> {
         targets.push({ kind: 'node-src', ref: options.path, status: 'scanned' });
       }
       for (const error of php.parseErrors.slice(0, 20))
-        notes.push(`not parsed: ${error.path}: ${error.message}`);
+        notes.push(
+          error.regions
+            ? `partly parsed: ${error.path}: ${error.message}`
+            : `not parsed: ${error.path}: ${error.message}`,
+        );
     }
     if (options.redis) {
       const connection = await connectRedis(options.redis, logger);
@@ -740,6 +744,17 @@ async function gitSha(path: string): Promise<string | null> {
  * > 1 findings at or above `failOn` > 0. A check that could not decide (NOPERM on a locked
  * server) leaves its hypotheses unknown but is not incomplete: the target was audited.
  */
+/** `1 PHP file(s) could not be parsed, 2 parsed in part` (a part never counts as parsed). */
+function parseErrorSummary(errors: PhpIndex['parseErrors']): string {
+  const partial = errors.filter((error) => error.regions).length;
+  const failed = errors.length - partial;
+  const parts = [
+    ...(failed > 0 ? [`${failed} PHP file(s) could not be parsed`] : []),
+    ...(partial > 0 ? [`${partial} PHP file(s) parsed only in part`] : []),
+  ];
+  return parts.join(', ');
+}
+
 export function auditExitCode(
   report: AuditReport,
   {

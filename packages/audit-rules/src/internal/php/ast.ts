@@ -7,16 +7,103 @@ export interface PhpNode {
   [key: string]: unknown;
 }
 
+/**
+ * The grammar version php-parser is told to read. Its default (8.3) rejects PHP 8.4's `new Foo()->bar()`,
+ * property hooks and asymmetric visibility; 8.5 is the newest it knows and accepts all of 8.4 as well as
+ * 8.5's pipe operator (measured on Coolify and Firefly III in bench/RESULTS.md, "PHP front end").
+ */
+export const PHP_GRAMMAR_VERSION = '8.5';
+
+/** One stretch of a file the parser could not read: its tree has no nodes there. */
+export interface PhpSyntaxError {
+  line: number;
+  /** Last line of the stretch (errors on neighbouring lines are one stretch). */
+  endLine: number;
+  column: number;
+  message: string;
+}
+
+export interface ParsedPhp {
+  /** The tree of everything outside the stretches set aside. */
+  ast: PhpNode;
+  /** Empty when the file parsed completely. */
+  errors: PhpSyntaxError[];
+}
+
 let engine: Engine | undefined;
 
-/** Parses PHP source (PHP 8 syntax, positions on, comments kept). Throws on a syntax error. */
-export function parsePhp(code: string, file: string): PhpNode {
+function parseStrict(code: string, file: string): PhpNode {
   engine ??= new Engine({
-    parser: { php8: true, extractDoc: false, suppressErrors: false },
+    parser: { php8: true, version: PHP_GRAMMAR_VERSION, extractDoc: false, suppressErrors: false },
     ast: { withPositions: true, withSource: false },
     lexer: { short_tags: true, asp_tags: false },
   });
   return engine.parseCode(code, file) as unknown as PhpNode;
+}
+
+/** How many lines are set aside before a file counts as not parsed at all. */
+const MAX_BLANKED_LINES = 20;
+
+/**
+ * Parses PHP source error-tolerantly (positions on, comments kept): a line the parser cannot
+ * read is set aside (blanked to spaces of the same length, so every position stays right) and
+ * the file parsed again, so one unknown construct costs its line and the rest of the file still
+ * yields its tree. Throws only when the parser stops without naming a line (nesting deeper than
+ * its stack) or after 20 lines set aside.
+ *
+ * php-parser's own recovery (`suppressErrors`) was measured and not used: on a 4,000-line job of
+ * Coolify with one `$x = $y with { a: 1 };` it never returned (bench/RESULTS.md, "PHP front end").
+ */
+export function parsePhpTolerant(code: string, file: string): ParsedPhp {
+  const blanked: PhpSyntaxError[] = [];
+  const lines = code.split('\n');
+  for (;;) {
+    try {
+      const ast = parseStrict(blanked.length === 0 ? code : lines.join('\n'), file);
+      return { ast, errors: errorRegions(blanked) };
+    } catch (error) {
+      const at = (error as { lineNumber?: unknown }).lineNumber;
+      if (typeof at !== 'number' || blanked.length >= MAX_BLANKED_LINES) throw error;
+      // The parser often stops a line or more past the construct (at the end of the file for an
+      // unclosed bracket): the nearest line above that still has code is the one set aside.
+      let index = Math.min(at, lines.length) - 1;
+      while (index >= 0 && (lines[index] ?? '').trim() === '') index--;
+      const target = lines[index];
+      if (target === undefined) throw error;
+      lines[index] = target.replace(/[^\r]/g, ' ');
+      const message = readableMessage((error as Error).message);
+      blanked.push({ line: index + 1, endLine: index + 1, column: 1, message });
+    }
+  }
+}
+
+/** Parses PHP source and throws on the first syntax error (with its line), for callers that need every node. */
+export function parsePhp(code: string, file: string): PhpNode {
+  const { ast, errors } = parsePhpTolerant(code, file);
+  const first = errors[0];
+  if (first !== undefined) throw new SyntaxError(`${first.message} on line ${first.line}`);
+  return ast;
+}
+
+/** Lines set aside next to each other are one stretch, named by the first one's message. */
+function errorRegions(errors: readonly PhpSyntaxError[]): PhpSyntaxError[] {
+  const sorted = [...errors].sort((a, b) => a.line - b.line || a.column - b.column);
+  const regions: PhpSyntaxError[] = [];
+  for (const error of sorted) {
+    const last = regions.at(-1);
+    if (last !== undefined && error.line <= last.endLine + 1)
+      last.endLine = Math.max(last.endLine, error.endLine);
+    else regions.push({ ...error });
+  }
+  return regions;
+}
+
+/** `Parse Error : syntax error, unexpected '??' (T_COALESCE), expecting ')' on line 3` → `syntax error, unexpected '??', expecting ')'`. */
+function readableMessage(message: string): string {
+  return message
+    .replace(/^Parse Error\s*:\s*/, '')
+    .replace(/ on line \d+$/, '')
+    .replace(/ \(T_[A-Z_]+\)/g, '');
 }
 
 export function isNode(value: unknown): value is PhpNode {

@@ -1,5 +1,13 @@
 import type { ProjectTree } from '../project.js';
-import { findAll, isNode, literal, nameOf, type PhpNode, parsePhp } from './ast.js';
+import {
+  findAll,
+  isNode,
+  literal,
+  nameOf,
+  type PhpNode,
+  type PhpSyntaxError,
+  parsePhpTolerant,
+} from './ast.js';
 
 export interface PhpProperty {
   name: string;
@@ -39,8 +47,11 @@ export interface PhpFile {
 export interface PhpIndex {
   files: PhpFile[];
   classes: Map<string, PhpClass>;
-  /** Files that failed to parse, with the parser's message. */
-  parseErrors: { path: string; message: string }[];
+  /**
+   * Files that did not parse completely, with the parser's message. A file with `regions` parsed
+   * in part: its tree outside those stretches was indexed like any other file.
+   */
+  parseErrors: { path: string; message: string; regions?: PhpSyntaxError[] }[];
   /** True when the class (or a parent) implements the interface (resolved names). */
   implementsInterface(fqn: string, iface: string): boolean;
   usesTrait(fqn: string, trait: string): boolean;
@@ -61,6 +72,14 @@ const MODEL_BASES = new Set([
   'Illuminate\\Database\\Eloquent\\Relations\\Pivot',
 ]);
 
+/** `line 362: syntax error, unexpected '??'` (the first stretch; the others by line). */
+function partialParseMessage(errors: readonly PhpSyntaxError[]): string {
+  const [first, ...rest] = errors;
+  if (first === undefined) return 'parsed in part';
+  const more = rest.length > 0 ? ` (also lines ${rest.map((e) => e.line).join(', ')})` : '';
+  return `parsed in part, line ${first.line}: ${first.message}${more}`;
+}
+
 export function isPhpPath(path: string): boolean {
   return path.endsWith('.php') && !path.endsWith('.blade.php');
 }
@@ -71,13 +90,16 @@ export async function indexPhp(
   onFile?: (path: string, failed: number) => void,
 ): Promise<PhpIndex> {
   const files: PhpFile[] = [];
-  const parseErrors: { path: string; message: string }[] = [];
+  const parseErrors: PhpIndex['parseErrors'] = [];
   for (const path of tree.files) {
     if (!isPhpPath(path)) continue;
     const text = await tree.read(path);
     if (text !== null) {
       try {
-        files.push(indexFile(path, text, parsePhp(text, path)));
+        const { ast, errors } = parsePhpTolerant(text, path);
+        files.push(indexFile(path, text, ast));
+        if (errors.length > 0)
+          parseErrors.push({ path, message: partialParseMessage(errors), regions: errors });
       } catch (error) {
         const message = (error as Error).message.split('\n')[0] ?? 'parse error';
         parseErrors.push({ path, message });
