@@ -39,6 +39,11 @@ export function readerSource(queue: QueueConfig): QueueSource {
   };
 }
 
+/** What the reader reads for a pool entry: the queue itself, or each member of a group. */
+export function readerSources(queue: QueueConfig): QueueSource[] {
+  return (queue.workerGroup?.members ?? [queue]).map(readerSource);
+}
+
 /** The policy pipeline's settings for a queue (its `scaling` block; null keeps the default). */
 export function pipelineSettings(queue: QueueConfig): PolicySettings {
   const { cooldownMs, downStabilizationMs, maxStepUp, maxStepDown, maxStepDownRatio } =
