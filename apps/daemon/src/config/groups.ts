@@ -135,20 +135,25 @@ export function resolveGroupSpec(
   }
   const seen = new Set<string>();
   const members: QueueConfig[] = [];
-  group.queues.forEach((queue, index) => {
-    if (seen.has(queue)) return at(['queues', index], `lists queue "${queue}" twice`);
+  for (const [index, queue] of group.queues.entries()) {
+    if (seen.has(queue)) {
+      at(['queues', index], `lists queue "${queue}" twice`);
+      continue;
+    }
     seen.add(queue);
     const own = context.ownSettings[queue];
     if (own === undefined) {
       const known = Object.keys(context.ownSettings).join(', ');
-      return at(['queues', index], `unknown queue "${queue}"; declare it under queues (${known})`);
+      at(['queues', index], `unknown queue "${queue}"; declare it under queues (${known})`);
+      continue;
     }
     const owner = context.owner.get(queue);
     if (owner !== undefined && owner !== name) {
-      return at(
+      at(
         ['queues', index],
         `queue "${queue}" is already served by group "${owner}": a queue belongs to one group`,
       );
+      continue;
     }
     for (const key of POOL_KEYS) {
       if (own[key] !== undefined) {
@@ -162,7 +167,7 @@ export function resolveGroupSpec(
     const member = context.resolved.get(queue);
     if (member) members.push(member);
     else usable = false;
-  });
+  }
   const first = members[0];
   if (!usable || first === undefined) return null;
 
