@@ -1,4 +1,16 @@
 export { isQscaleError, QscaleError } from './errors.js';
+export type {
+  GroupDiscipline,
+  GroupMemberRecommendation,
+  GroupRecommendation,
+  GroupScalingContext,
+} from './groups.js';
+export {
+  groupDisciplineSchema,
+  groupMemberRecommendationSchema,
+  groupRecommendationSchema,
+  groupScalingContextSchema,
+} from './groups.js';
 export type { LogFields, Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type {

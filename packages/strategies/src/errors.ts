@@ -12,7 +12,9 @@ export type StrategyErrorCode =
   /** A third-party strategy package does not export a strategy of the right shape. */
   | 'STRATEGY_SHAPE_INVALID'
   /** A third-party strategy returned something that is not a Recommendation. */
-  | 'STRATEGY_BAD_RECOMMENDATION';
+  | 'STRATEGY_BAD_RECOMMENDATION'
+  /** A worker group's members, weights or context do not fit together. */
+  | 'GROUP_INVALID';
 
 /** Every error @qscale/strategies throws; `strategy` names the strategy or package concerned. */
 export class StrategyError extends QscaleError<StrategyErrorCode> {

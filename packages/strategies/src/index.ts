@@ -15,6 +15,9 @@ export { BUILT_IN_STRATEGIES, createStrategy, STRATEGY_NAMES } from './create.js
 export { DEFAULTS } from './defaults.js';
 export type { StrategyErrorCode } from './errors.js';
 export { StrategyError } from './errors.js';
+export type { GroupStrategyInstance } from './group.js';
+export { createGroupStrategy } from './group.js';
+export { groupSnapshot } from './group-snapshot.js';
 export type { PercentileSizing } from './internal/queueing.js';
 export { erlangC, littlesLawSlots, slotsForPercentile } from './internal/queueing.js';
 export type { LoadStrategyOptions } from './load.js';
