@@ -101,6 +101,7 @@ export function secretsOf(config: QscaleConfig): string[] {
   if (config.externalScaler?.token) secrets.add(config.externalScaler.token);
   for (const secret of alertSecrets(config.alerts)) secrets.add(secret);
   for (const queue of config.queues) {
+    for (const member of queue.workerGroup?.members ?? []) addRedis(member.redis);
     addRedis(queue.redis);
     for (const [name, value] of Object.entries(queue.env)) {
       if (isSecretName(name) && isSecretValue(value)) secrets.add(value);
@@ -112,7 +113,7 @@ export function secretsOf(config: QscaleConfig): string[] {
 
 /** Whether two queue configurations read the same backend queue the same way. */
 export function sameSource(a: QueueConfig, b: QueueConfig): boolean {
-  return JSON.stringify(readerSource(a)) === JSON.stringify(readerSource(b));
+  return JSON.stringify(readerSources(a)) === JSON.stringify(readerSources(b));
 }
 
 /** Whether a pool must be updated (rolling replacement) for the new settings. */
@@ -136,6 +137,17 @@ export function samePool(a: QueueConfig, b: QueueConfig): boolean {
 /** Whether the strategy and policies must be created again (their state is dropped). */
 export function sameDecider(a: QueueConfig, b: QueueConfig): boolean {
   const fields = (queue: QueueConfig) =>
-    JSON.stringify([queue.strategy, queue.scaling, queue.slo, queue.workers]);
+    JSON.stringify([
+      queue.strategy,
+      queue.scaling,
+      queue.slo,
+      queue.workers,
+      // A group's sizer knows its members, their order, SLOs and the discipline.
+      queue.workerGroup && [
+        queue.workerGroup.discipline,
+        queue.workerGroup.weights,
+        queue.workerGroup.members.map((member) => [member.name, member.slo]),
+      ],
+    ]);
   return fields(a) === fields(b);
 }
