@@ -69,7 +69,8 @@ groups:
     ]);
     expect(web?.snapshot?.pending).toBe(6);
     const decision = state.decisions.find((d) => d.queue === 'web');
-    const members = (decision?.recommendation as { members?: { queue: string }[] }).members;
+    const members = (decision?.recommendation as { members?: { queue: string }[] } | undefined)
+      ?.members;
     expect(members?.map((member) => member.queue)).toEqual(['high', 'low']);
     expect(decision?.recommendation.terms).toHaveProperty('need:high');
     expect(decision?.to).toBeGreaterThanOrEqual(1);
