@@ -696,6 +696,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const before = previous.get(queue.name);
       return before ? [{ before, queue }] : [];
     });
+    // A queue that became a worker group of the same name (or the reverse) needs a new runtime.
+    const regrouped = kept.filter(
+      ({ before, queue }) => !before.workerGroup !== !queue.workerGroup,
+    );
+    if (regrouped.length > 0) {
+      return {
+        ok: false,
+        problems: regrouped.map(
+          ({ queue }) =>
+            `${queue.name}: a queue cannot become a worker group (or the reverse) on reload; rename it or restart qscaled`,
+        ),
+      };
+    }
     const redefined = kept.filter(({ before, queue }) => !sameDecider(before, queue));
     const replaced = kept.filter(({ before, queue }) => !samePool(before, queue));
     const removed = config.queues.filter(

@@ -1,7 +1,16 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { credentials, type ServiceError } from '@grpc/grpc-js';
 import { connectRedis, deleteKeys, redisUrl, uniquePrefix, waitFor } from '@qscale/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { type Daemon, loadExternalScaler, parseConfig, startDaemon } from '../src/index.js';
+import {
+  type Daemon,
+  loadConfig,
+  loadExternalScaler,
+  parseConfig,
+  startDaemon,
+} from '../src/index.js';
 
 // A worker group everywhere a queue appears: /api/state (the group with its members and each
 // member's term, the decision record), /metrics (the group's pool as a queue, the members'
@@ -111,5 +120,60 @@ groups:
       .decisions.filter((d) => d.queue === 'web')
       .map((d) => d.to);
     expect(decided).toContain(desired);
+  });
+
+  it('reloads a group: a member SLO redefines its sizer; a queue turned into a group is refused', async () => {
+    prefix = uniquePrefix('groups-reload');
+    const dir = await mkdtemp(join(tmpdir(), 'qscale-groups-reload-'));
+    const file = join(dir, 'qscale.yml');
+    const write = (highPickup: string, tail: string) =>
+      writeFile(
+        file,
+        `redis: { url: "${redisUrl()}" }
+tick: 200ms
+http: { enabled: false }
+queues:
+  high: { driver: rq, prefix: "${prefix}", slo: { pickup: ${highPickup} } }
+  low: { driver: rq, prefix: "${prefix}" }
+${tail}`,
+      );
+    const group = `groups:
+  web:
+    queues: [high, low]
+    command: [rq, worker, high, low]
+`;
+    try {
+      await write('5s', group);
+      daemon = await startDaemon({
+        config: await loadConfig(file),
+        configPath: file,
+        dryRun: true,
+      });
+      await write('10s', group);
+      expect(await daemon.reload()).toEqual({
+        ok: true,
+        changed: ['queue web: strategy or scaling'],
+      });
+      const members = daemon.state().queues.find((queue) => queue.name === 'web')?.group?.members;
+      expect(members?.map((member) => member.slo.pickupMs)).toEqual([10_000, 30_000]);
+
+      await write(
+        '10s',
+        `  web: { driver: rq, prefix: "${prefix}", command: [rq, worker, web] }
+groups:
+  both:
+    queues: [high, low]
+    command: [rq, worker, high, low]
+`,
+      );
+      expect(await daemon.reload()).toEqual({
+        ok: false,
+        problems: [
+          'web: a queue cannot become a worker group (or the reverse) on reload; rename it or restart qscaled',
+        ],
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
