@@ -137,11 +137,56 @@ describe('qscale simulate (the built binary)', () => {
     expect(JSON.parse(run.stdout).runs[0].queues[0].peakWorkers).toBe(3); // the 3 initial ones
   });
 
+  it('runs a worker group and, with --separate, the same queues on a pool each', async () => {
+    const run = await qscale(
+      ['simulate', '--scenario', 'laravel-priority-group', '--separate', '--json'],
+      dir,
+    );
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      runs: {
+        strategy: string;
+        total: { workerSeconds: number };
+        queues: { queue: string; group: string | null; sloAttainment: number }[];
+        groups: { group: string; members: { queue: string; decidingTicks: number }[] }[];
+      }[];
+    };
+    const [grouped, separate] = report.runs;
+    expect(report.runs.map((r) => r.strategy)).toEqual([
+      'predictive',
+      'predictive (separate pools)',
+    ]);
+    expect(grouped?.queues.map((q) => [q.queue, q.group])).toEqual([
+      ['high', 'web'],
+      ['default', 'web'],
+    ]);
+    expect(separate?.queues.every((q) => q.group === null)).toBe(true);
+    expect(separate?.groups).toEqual([]);
+    expect(grouped?.groups[0]?.members.map((m) => m.queue)).toEqual(['high', 'default']);
+    for (const q of grouped?.queues ?? []) expect(q.sloAttainment).toBeGreaterThanOrEqual(0.99);
+    expect(grouped?.total.workerSeconds).toBeLessThan(separate?.total.workerSeconds ?? 0);
+
+    const text = await qscale(['simulate', '--scenario', 'sidekiq-weighted-group'], dir);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('group sidekiq (weighted: critical, default, low;');
+    expect(text.stdout).toMatch(/critical: mean need \/ ticks deciding\s+│\s+\d+\.\d \/ \d+ │/);
+  });
+
+  it('refuses --separate for a trace without groups (exit 2)', async () => {
+    const run = await qscale(['simulate', '--trace', 'trace.json', '--separate'], dir);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('trace "two-minutes" has no worker groups');
+  });
+
   it('lists the scenarios', async () => {
     const run = await qscale(['simulate', '--list', '--json'], dir);
     const list = JSON.parse(run.stdout) as { name: string; origin: string }[];
     expect(list.filter((s) => s.origin === 'anchor')).toHaveLength(12);
     expect(list.map((s) => s.name)).toContain('cold-start');
+    expect(list.filter((s) => (s as { groups?: boolean }).groups).map((s) => s.name)).toEqual([
+      'laravel-priority-group',
+      'sidekiq-weighted-group',
+    ]);
   });
 
   it('explains a bad trace with the JSON path and the value (exit 1)', async () => {

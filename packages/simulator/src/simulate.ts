@@ -1,26 +1,18 @@
-import type {
-  Decision,
-  QueueSnapshot,
-  ScalingContext,
-  Strategy,
-  StrategyInstance,
-} from '@qscale/contracts';
-import {
-  createHostAllocator,
-  createPolicyPipeline,
-  type PolicyEvent,
-  type PolicyPipeline,
-  type PolicySettings,
-} from '@qscale/policies';
-import { createStrategy } from '@qscale/strategies';
+import type { Decision, GroupDiscipline, ScalingContext, Strategy } from '@qscale/contracts';
+import { createHostAllocator, type PolicyEvent, type PolicySettings } from '@qscale/policies';
 import { DEFAULTS } from './defaults.js';
 import { SimulatorError } from './errors.js';
+import { buildPools, decide, finish } from './internal/build.js';
 import { EventHeap } from './internal/heap.js';
-import { mix32, Random } from './internal/rng.js';
-import { meanOf, ObservationWindow, percentileOf } from './internal/window.js';
-import { arrivalTimes, serviceTimes } from './internal/workload.js';
+import {
+  countWorkers,
+  nextMember,
+  type PoolState,
+  type QueueState,
+  type Worker,
+} from './internal/pool.js';
 import { policyProfile } from './profiles.js';
-import { parseTrace, type Trace, type TraceInput, type TraceQueue } from './trace.js';
+import { parseTrace, type Trace, type TraceInput } from './trace.js';
 
 export interface SimulateOptions {
   /**
@@ -67,6 +59,8 @@ export interface QueueSeries {
 
 export interface QueueResult {
   queue: string;
+  /** The group whose pool served the queue; null for a queue with a pool of its own. */
+  group: string | null;
   /** Jobs that arrived. */
   jobs: number;
   /** Jobs picked up by a worker. */
@@ -75,11 +69,15 @@ export interface QueueResult {
   sloAttainment: number;
   /** Pickup waits (still-waiting jobs: their wait so far), ms. */
   waitMs: { p50: number; p95: number; p99: number; max: number };
-  /** Seconds of worker processes alive (from spawn to exit), the cost. */
+  /**
+   * Seconds of worker processes alive (from spawn to exit), the cost. A group member gets the
+   * group's worker-seconds in proportion to its busy-seconds (the group's own figure is in
+   * `groups`).
+   */
   workerSeconds: number;
   /** Seconds of service divided by concurrency: the least worker-seconds the work needed. */
   busySeconds: number;
-  /** Decisions that added workers, and that removed some. */
+  /** Decisions that added workers, and that removed some (a group member: its group's). */
   scaleUps: number;
   scaleDowns: number;
   /** Most workers at once (running + starting). */
@@ -91,6 +89,27 @@ export interface QueueResult {
   series: QueueSeries | null;
 }
 
+/** One worker group's pool over the run, and what each member needed of it. */
+export interface GroupResult {
+  group: string;
+  discipline: GroupDiscipline['kind'];
+  /** Seconds of the pool's worker processes alive. */
+  workerSeconds: number;
+  /** The members' busy-seconds together. */
+  busySeconds: number;
+  scaleUps: number;
+  scaleDowns: number;
+  peakWorkers: number;
+  editsByPolicy: Record<string, number>;
+  sloEvents: PolicyEvent[];
+  /**
+   * From the decision records, per member: its mean need (workers of the pool it needed for its
+   * own SLO), how many ticks its need set the pool's size, and its mean share of the pickups
+   * while all are backlogged (`share` term).
+   */
+  members: { queue: string; meanNeed: number; decidingTicks: number; share: number }[];
+}
+
 export interface SimulationResult {
   trace: string;
   strategy: string;
@@ -98,7 +117,9 @@ export interface SimulationResult {
   durationMs: number;
   tickMs: number;
   queues: QueueResult[];
-  /** All queues together. */
+  /** The trace's worker groups (empty without groups). */
+  groups: GroupResult[];
+  /** All queues together (a group's worker-seconds counted once). */
   total: {
     jobs: number;
     sloAttainment: number;
@@ -108,70 +129,9 @@ export interface SimulationResult {
   };
 }
 
-type WorkerState = 'starting' | 'running' | 'stopping' | 'gone';
-
-interface Worker {
-  spawnAt: number;
-  state: WorkerState;
-  busy: number;
-}
-
-interface Settings {
-  name: string;
-  slo: { pickupMs: number; percentile: number };
-  min: number;
-  max: number;
-  concurrency: number;
-  spawnLatencyMs: number;
-  spawnJitter: number;
-  priority: number;
-}
-
-interface QueueState {
-  settings: Settings;
-  arrivals: Float64Array;
-  services: Float64Array;
-  nextArrival: number;
-  nextStart: number;
-  waits: Float64Array;
-  workers: Worker[];
-  freeSlots: number;
-  activeJobs: number;
-  completed: number;
-  pickups: ObservationWindow;
-  completions: ObservationWindow;
-  lastTickAt: number;
-  arrivedAtLastTick: number;
-  completedAtLastTick: number;
-  history: QueueSnapshot[];
-  strategy: StrategyInstance;
-  pipeline: PolicyPipeline;
-  spawnRandom: Random;
-  workerMs: number;
-  busyMs: number;
-  met: number;
-  scaleUps: number;
-  scaleDowns: number;
-  peakWorkers: number;
-  editsByPolicy: Record<string, number>;
-  sloEvents: PolicyEvent[];
-  series: QueueSeries | null;
-}
-
 type SimEvent =
   | { kind: 'done'; queue: QueueState; worker: Worker; serviceMs: number }
-  | { kind: 'ready'; queue: QueueState; worker: Worker };
-
-const SOURCES = {
-  pending: 'counter',
-  delayed: 'counter',
-  active: 'counter',
-  oldestPendingAgeMs: 'counter',
-  arrivalRate: 'counter',
-  completionRate: 'counter',
-  serviceTimeMs: 'observed',
-  pickupLatencyMs: 'observed',
-} as const;
+  | { kind: 'ready'; pool: PoolState; worker: Worker };
 
 /**
  * Runs a workload trace through a strategy and the policy pipeline, exactly as the daemon
@@ -181,6 +141,10 @@ const SOURCES = {
  * history, `strategy.recommend`, `pipeline.apply`, the host's fair share, then the workers
  * are reconciled: spawns take the spawn latency, a stopping worker finishes its jobs.
  * Arrivals and service times come from the seed alone, so every strategy meets the same jobs.
+ *
+ * A trace's `groups` run as one pool each: its workers take jobs from the member queues by
+ * the group's discipline, `createGroupStrategy` sizes it from every member's context, and its
+ * pipeline sees `groupSnapshot` (with the tightest member SLO).
  *
  * @throws SimulatorError `TRACE_INVALID` for a trace that fails the schema,
  *   `SIMULATION_OPTIONS_INVALID` for a bad seed or window; StrategyError / PolicyError for
@@ -213,70 +177,68 @@ export function simulate(
   const policies: PolicySettings = { ...policyProfile(strategyName), ...options.policies };
   const recordSeries = options.series ?? true;
 
-  const queues = parsed.queues.map((queue, index) =>
-    initQueue(queue, index, parsed, seed, {
-      strategy,
-      strategyOptions: options.strategyOptions,
-      policies,
-      recordSeries,
-    }),
-  );
+  const { queues, pools } = buildPools(parsed, seed, {
+    strategy,
+    strategyOptions: options.strategyOptions,
+    policies,
+    recordSeries,
+  });
   const events = new EventHeap<SimEvent>();
   // As the daemon: one allocator for the host, holding a granted slot for the queue's cooldown.
   const allocator = createHostAllocator(
     policies.cooldownMs === undefined ? {} : { cooldownMs: policies.cooldownMs },
   );
 
-  const retire = (queue: QueueState, worker: Worker, now: number) => {
+  const retire = (pool: PoolState, worker: Worker, now: number) => {
     worker.state = 'gone';
-    queue.workerMs += now - worker.spawnAt;
+    pool.workerMs += now - worker.spawnAt;
   };
 
-  const dispatch = (queue: QueueState, now: number) => {
-    const { concurrency, slo } = queue.settings;
-    while (queue.freeSlots > 0 && queue.nextStart < queue.nextArrival) {
-      const worker = queue.workers.find((w) => w.state === 'running' && w.busy < concurrency);
+  const dispatch = (pool: PoolState, now: number) => {
+    const { concurrency } = pool.settings;
+    while (pool.freeSlots > 0) {
+      const worker = pool.workers.find((w) => w.state === 'running' && w.busy < concurrency);
       if (!worker) break;
+      const queue = nextMember(pool);
+      if (queue === null) break;
       const job = queue.nextStart++;
       const wait = now - (queue.arrivals[job] as number);
       queue.waits[job] = wait;
-      if (wait <= slo.pickupMs) queue.met++;
+      if (wait <= queue.slo.pickupMs) queue.met++;
       queue.pickups.add(now, wait);
       const serviceMs = queue.services[job] as number;
       worker.busy++;
-      queue.freeSlots--;
+      pool.freeSlots--;
       queue.activeJobs++;
       queue.busyMs += Math.min(serviceMs, durationMs - now);
       events.push(now + serviceMs, { kind: 'done', queue, worker, serviceMs });
     }
   };
 
-  const spawn = (queue: QueueState, now: number) => {
+  const spawn = (pool: PoolState, now: number) => {
     const worker: Worker = { spawnAt: now, state: 'starting', busy: 0 };
-    queue.workers.push(worker);
-    const { spawnLatencyMs, spawnJitter } = queue.settings;
-    const latency = spawnLatencyMs * (1 + spawnJitter * (2 * queue.spawnRandom.uniform() - 1));
-    events.push(now + latency, { kind: 'ready', queue, worker });
+    pool.workers.push(worker);
+    const { spawnLatencyMs, spawnJitter } = pool.settings;
+    const latency = spawnLatencyMs * (1 + spawnJitter * (2 * pool.spawnRandom.uniform() - 1));
+    events.push(now + latency, { kind: 'ready', pool, worker });
   };
 
   const tick = (now: number) => {
-    const decided: { queue: QueueState; decision: Decision; ctx: ScalingContext }[] = [];
-    for (const queue of queues) {
-      while ((queue.history[0]?.at ?? now) < now - historyMs) queue.history.shift();
-      const ctx = context(queue, now, tickMs, observationWindowMs);
-      const recommendation = queue.strategy.recommend(ctx);
-      decided.push({ queue, decision: queue.pipeline.apply(recommendation, ctx), ctx });
-      queue.history.push(ctx.queue);
-      queue.lastTickAt = now;
-      queue.arrivedAtLastTick = queue.nextArrival;
-      queue.completedAtLastTick = queue.completed;
-    }
+    const decided = pools.map((pool) => {
+      const { decision, ctx } = decide(pool, now, tickMs, observationWindowMs, historyMs);
+      for (const queue of pool.members) {
+        queue.lastTickAt = now;
+        queue.arrivedAtLastTick = queue.nextArrival;
+        queue.completedAtLastTick = queue.completed;
+      }
+      return { pool, decision, ctx };
+    });
     let decisions = decided.map((d) => d.decision);
     if (parsed.host) {
       const settings = Object.fromEntries(
-        queues.map((q) => [
-          q.settings.name,
-          { min: q.settings.min, max: q.settings.max, priority: q.settings.priority },
+        pools.map((p) => [
+          p.settings.name,
+          { min: p.settings.min, max: p.settings.max, priority: p.settings.priority },
         ]),
       );
       decisions = allocator.allocate(decided, {
@@ -286,47 +248,49 @@ export function simulate(
         queues: settings,
       });
     }
-    decided.forEach(({ queue, ctx }, i) => {
+    decided.forEach(({ pool, ctx }, i) => {
       const decision = decisions[i] as Decision;
       for (const edit of decision.edits) {
-        queue.editsByPolicy[edit.policy] = (queue.editsByPolicy[edit.policy] ?? 0) + 1;
+        pool.editsByPolicy[edit.policy] = (pool.editsByPolicy[edit.policy] ?? 0) + 1;
       }
       options.onDecision?.(decision, ctx);
-      reconcile(queue, decision.to, now);
-      const series = queue.series;
-      if (series) {
+      reconcile(pool, decision.to, now);
+      const after = countWorkers(pool);
+      for (const queue of pool.members) {
+        const series = queue.series;
+        if (!series) continue;
+        const last = queue.history.at(-1);
         series.tMs.push(now);
-        series.arrivalRate.push(ctx.queue.arrivalRate ?? 0);
-        series.pending.push(ctx.queue.pending ?? 0);
+        series.arrivalRate.push(last?.arrivalRate ?? 0);
+        series.pending.push(last?.pending ?? 0);
         series.running.push(ctx.workers.running);
-        const after = countWorkers(queue);
         series.workers.push(after.running + after.starting);
         series.desired.push(decision.to);
       }
     });
   };
 
-  const reconcile = (queue: QueueState, target: number, now: number) => {
-    const counts = countWorkers(queue);
+  const reconcile = (pool: PoolState, target: number, now: number) => {
+    const counts = countWorkers(pool);
     const current = counts.running + counts.starting;
     if (target > current) {
-      queue.scaleUps++;
-      for (let i = current; i < target; i++) spawn(queue, now);
+      pool.scaleUps++;
+      for (let i = current; i < target; i++) spawn(pool, now);
     } else if (target < current) {
-      queue.scaleDowns++;
+      pool.scaleDowns++;
       let remove = current - target;
-      const { concurrency } = queue.settings;
+      const { concurrency } = pool.settings;
       // Cheapest first: spawns not yet ready, then idle workers, then busy ones (which finish).
       for (const pass of ['starting', 'idle', 'busy'] as const) {
-        for (let i = queue.workers.length - 1; i >= 0 && remove > 0; i--) {
-          const worker = queue.workers[i] as Worker;
+        for (let i = pool.workers.length - 1; i >= 0 && remove > 0; i--) {
+          const worker = pool.workers[i] as Worker;
           if (pass === 'starting' && worker.state === 'starting') {
-            retire(queue, worker, now);
+            retire(pool, worker, now);
           } else if (pass === 'idle' && worker.state === 'running' && worker.busy === 0) {
-            queue.freeSlots -= concurrency;
-            retire(queue, worker, now);
+            pool.freeSlots -= concurrency;
+            retire(pool, worker, now);
           } else if (pass === 'busy' && worker.state === 'running') {
-            queue.freeSlots -= concurrency - worker.busy;
+            pool.freeSlots -= concurrency - worker.busy;
             worker.state = 'stopping';
           } else {
             continue;
@@ -335,20 +299,10 @@ export function simulate(
         }
       }
     }
-    queue.workers = queue.workers.filter((worker) => worker.state !== 'gone');
-    const after = countWorkers(queue);
-    queue.peakWorkers = Math.max(queue.peakWorkers, after.running + after.starting);
+    pool.workers = pool.workers.filter((worker) => worker.state !== 'gone');
+    const after = countWorkers(pool);
+    pool.peakWorkers = Math.max(pool.peakWorkers, after.running + after.starting);
   };
-
-  // Workers present at the start are warm.
-  for (const queue of queues) {
-    const initial = Math.max(queue.settings.min, initialWorkers(queue, parsed));
-    for (let i = 0; i < initial; i++) {
-      queue.workers.push({ spawnAt: 0, state: 'running', busy: 0 });
-      queue.freeSlots += queue.settings.concurrency;
-    }
-    queue.peakWorkers = queue.workers.length;
-  }
 
   let nextTick = tickMs;
   let progressStep = 0;
@@ -369,23 +323,26 @@ export function simulate(
     if (now > durationMs) break;
     if (eventAt <= arrivalAt && eventAt <= nextTick) {
       const event = events.pop() as SimEvent;
-      const { queue, worker } = event;
+      const { worker } = event;
       if (event.kind === 'ready') {
         if (worker.state !== 'starting') continue;
         worker.state = 'running';
-        queue.freeSlots += queue.settings.concurrency;
+        event.pool.freeSlots += event.pool.settings.concurrency;
+        dispatch(event.pool, now);
       } else {
+        const { queue } = event;
+        const pool = queue.pool;
         worker.busy--;
         queue.activeJobs--;
         queue.completed++;
         queue.completions.add(now, event.serviceMs);
-        if (worker.state === 'running') queue.freeSlots++;
-        else if (worker.state === 'stopping' && worker.busy === 0) retire(queue, worker, now);
+        if (worker.state === 'running') pool.freeSlots++;
+        else if (worker.state === 'stopping' && worker.busy === 0) retire(pool, worker, now);
+        dispatch(pool, now);
       }
-      dispatch(queue, now);
     } else if (arriving !== null && arrivalAt <= nextTick) {
       arriving.nextArrival++;
-      dispatch(arriving, now);
+      dispatch(arriving.pool, now);
     } else {
       tick(now);
       nextTick += tickMs;
@@ -396,205 +353,5 @@ export function simulate(
       }
     }
   }
-  return finish(queues, parsed, strategyName, seed, tickMs, durationMs);
-}
-
-function initialWorkers(queue: QueueState, trace: Trace): number {
-  const config = trace.queues.find((q) => q.name === queue.settings.name);
-  return config?.workers?.initial ?? queue.settings.min;
-}
-
-function initQueue(
-  queue: TraceQueue,
-  index: number,
-  trace: Trace,
-  seed: number,
-  shared: {
-    strategy: string | Strategy<unknown>;
-    strategyOptions: unknown;
-    policies: PolicySettings;
-    recordSeries: boolean;
-  },
-): QueueState {
-  const d = DEFAULTS.trace;
-  const settings: Settings = {
-    name: queue.name,
-    slo: queue.slo ?? d.slo,
-    min: queue.workers?.min ?? d.workers.min,
-    max: queue.workers?.max ?? d.workers.max,
-    concurrency: queue.workers?.concurrency ?? d.workers.concurrency,
-    spawnLatencyMs: queue.spawnLatencyMs ?? d.spawnLatencyMs,
-    spawnJitter: queue.spawnJitter ?? d.spawnJitter,
-    priority: queue.priority ?? d.priority,
-  };
-  const queueSeed = mix32(seed ^ mix32(index + 1));
-  const arrivals = arrivalTimes(
-    queue.arrivals,
-    trace.durationMs,
-    queue.arrivals.kind === 'poisson'
-      ? (queue.arrivals.interpolation ?? d.interpolation)
-      : d.interpolation,
-    new Random(queueSeed, 1),
-  );
-  const services = serviceTimes(queue.service, arrivals.length, new Random(queueSeed, 2));
-  const sloEvents: PolicyEvent[] = [];
-  return {
-    settings,
-    arrivals,
-    services,
-    nextArrival: 0,
-    nextStart: 0,
-    waits: new Float64Array(arrivals.length),
-    workers: [],
-    freeSlots: 0,
-    activeJobs: 0,
-    completed: 0,
-    pickups: new ObservationWindow(DEFAULTS.observationSamples),
-    completions: new ObservationWindow(DEFAULTS.observationSamples),
-    lastTickAt: 0,
-    arrivedAtLastTick: 0,
-    completedAtLastTick: 0,
-    history: [],
-    strategy: createStrategy(shared.strategy, shared.strategyOptions),
-    pipeline: createPolicyPipeline({
-      ...shared.policies,
-      onEvent: (event) => sloEvents.push(event),
-    }),
-    spawnRandom: new Random(queueSeed, 3),
-    workerMs: 0,
-    busyMs: 0,
-    met: 0,
-    scaleUps: 0,
-    scaleDowns: 0,
-    peakWorkers: 0,
-    editsByPolicy: {},
-    sloEvents,
-    series: shared.recordSeries
-      ? { tMs: [], arrivalRate: [], pending: [], workers: [], running: [], desired: [] }
-      : null,
-  };
-}
-
-function countWorkers(queue: QueueState): { running: number; starting: number; stopping: number } {
-  let running = 0;
-  let starting = 0;
-  let stopping = 0;
-  for (const worker of queue.workers) {
-    if (worker.state === 'running') running++;
-    else if (worker.state === 'starting') starting++;
-    else if (worker.state === 'stopping') stopping++;
-  }
-  return { running, starting, stopping };
-}
-
-/** What the daemon would hand the strategy at `now`. */
-function context(
-  queue: QueueState,
-  now: number,
-  tickMs: number,
-  observationWindowMs: number,
-): ScalingContext {
-  const { settings } = queue;
-  const spanMs = now - queue.lastTickAt;
-  const since = now - observationWindowMs;
-  const services = queue.completions.sortedSince(since);
-  const serviceTimeMs =
-    services.length > 0 ? { mean: meanOf(services), p95: percentileOf(services, 95) } : null;
-  const waits = queue.pickups.sortedSince(since);
-  const pickupLatencyMs =
-    waits.length > 0
-      ? {
-          p50: percentileOf(waits, 50),
-          p95: percentileOf(waits, 95),
-          p99: percentileOf(waits, 99),
-          samples: waits.length,
-        }
-      : null;
-  const pending = queue.nextArrival - queue.nextStart;
-  const snapshot: QueueSnapshot = {
-    queue: settings.name,
-    backend: 'bullmq',
-    at: now,
-    pending,
-    delayed: 0,
-    active: queue.activeJobs,
-    oldestPendingAgeMs: pending > 0 ? now - (queue.arrivals[queue.nextStart] as number) : 0,
-    arrivalRate: ((queue.nextArrival - queue.arrivedAtLastTick) / spanMs) * 1_000,
-    completionRate: ((queue.completed - queue.completedAtLastTick) / spanMs) * 1_000,
-    serviceTimeMs,
-    pickupLatencyMs,
-    sources: SOURCES,
-  };
-  const counts = countWorkers(queue);
-  return {
-    now,
-    queue: snapshot,
-    history: queue.history.slice(),
-    workers: { ...counts, concurrency: settings.concurrency },
-    slo: settings.slo,
-    spawnLatencyMs: settings.spawnLatencyMs,
-    tickMs,
-    bounds: { min: settings.min, max: settings.max },
-  };
-}
-
-function finish(
-  queues: QueueState[],
-  trace: Trace,
-  strategy: string,
-  seed: number,
-  tickMs: number,
-  durationMs: number,
-): SimulationResult {
-  const results = queues.map((queue): QueueResult => {
-    const { settings } = queue;
-    let workerMs = queue.workerMs;
-    for (const worker of queue.workers) workerMs += durationMs - worker.spawnAt;
-    const jobs = queue.nextArrival;
-    let met = queue.met;
-    const waits = queue.waits.subarray(0, jobs);
-    for (let i = queue.nextStart; i < jobs; i++) {
-      const wait = durationMs - (queue.arrivals[i] as number);
-      waits[i] = wait;
-      if (wait <= settings.slo.pickupMs) met++;
-    }
-    const sorted = Float64Array.from(waits).sort();
-    return {
-      queue: settings.name,
-      jobs,
-      started: queue.nextStart,
-      sloAttainment: jobs > 0 ? met / jobs : 1,
-      waitMs: {
-        p50: percentileOf(sorted, 50),
-        p95: percentileOf(sorted, 95),
-        p99: percentileOf(sorted, 99),
-        max: sorted.length > 0 ? (sorted[sorted.length - 1] as number) : 0,
-      },
-      workerSeconds: workerMs / 1_000,
-      busySeconds: queue.busyMs / settings.concurrency / 1_000,
-      scaleUps: queue.scaleUps,
-      scaleDowns: queue.scaleDowns,
-      peakWorkers: queue.peakWorkers,
-      editsByPolicy: queue.editsByPolicy,
-      sloEvents: queue.sloEvents,
-      series: queue.series,
-    };
-  });
-  const jobs = results.reduce((sum, r) => sum + r.jobs, 0);
-  const met = results.reduce((sum, r) => sum + r.sloAttainment * r.jobs, 0);
-  return {
-    trace: trace.name,
-    strategy,
-    seed,
-    durationMs,
-    tickMs,
-    queues: results,
-    total: {
-      jobs,
-      sloAttainment: jobs > 0 ? met / jobs : 1,
-      workerSeconds: results.reduce((sum, r) => sum + r.workerSeconds, 0),
-      busySeconds: results.reduce((sum, r) => sum + r.busySeconds, 0),
-      scaleEvents: results.reduce((sum, r) => sum + r.scaleUps + r.scaleDowns, 0),
-    },
-  };
+  return finish(queues, pools, parsed, strategyName, seed, tickMs, durationMs);
 }

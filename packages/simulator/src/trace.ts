@@ -138,6 +138,61 @@ export const traceQueueSchema = z
   });
 export type TraceQueue = z.infer<typeof traceQueueSchema>;
 
+const poolWorkersSchema = z.strictObject({
+  min: whole('a minimum worker count', 0).optional(),
+  max: whole('a maximum worker count', 1).optional(),
+  /** Workers running at the start (warm). Default: min. */
+  initial: whole('an initial worker count', 0).optional(),
+  concurrency: whole('jobs per worker', 1).optional(),
+});
+
+/**
+ * A worker group: one pool of workers that serves several of the trace's queues, taking jobs
+ * as the backend does (`priority`: first non-empty queue in order; `weighted`: Sidekiq's
+ * weighted-random order; `round-robin`: Celery's rotation). The member queues keep their own
+ * arrivals, service and SLO; the pool's workers and spawn settings are the group's.
+ */
+export const traceGroupSchema = z.strictObject({
+  /** The group's name (also its key in results); unique among groups and queues. */
+  name: z
+    .string({ error: 'expected a group name' })
+    .min(1, { error: 'expected a non-empty group name' }),
+  /** Member queue names (of `queues`), in priority order or in the order of `weights`. */
+  queues: z
+    .array(z.string({ error: 'expected a queue name' }), {
+      error: 'expected a list of queue names',
+    })
+    .min(1, { error: 'expected at least one queue in the group' }),
+  discipline: z.discriminatedUnion(
+    'kind',
+    [
+      z.strictObject({ kind: z.literal('priority') }),
+      z.strictObject({
+        kind: z.literal('weighted'),
+        weights: z.array(
+          z
+            .number({ error: 'expected a weight above 0' })
+            .positive({ error: 'expected a weight above 0' }),
+        ),
+      }),
+      z.strictObject({ kind: z.literal('round-robin') }),
+    ],
+    { error: 'expected a discipline of kind "priority", "weighted" or "round-robin"' },
+  ),
+  workers: poolWorkersSchema.optional(),
+  spawnLatencyMs: ms('a spawn latency').optional(),
+  spawnJitter: z
+    .number({ error: 'expected a share between 0 and 1' })
+    .min(0, { error: 'expected a share between 0 and 1' })
+    .max(1, { error: 'expected a share between 0 and 1' })
+    .optional(),
+  priority: z
+    .number({ error: 'expected a priority weight above 0' })
+    .positive({ error: 'expected a priority weight above 0' })
+    .optional(),
+});
+export type TraceGroup = z.infer<typeof traceGroupSchema>;
+
 /**
  * A workload trace: one or more queues, their arrivals and service times, their SLO and
  * worker settings, over `durationMs`, decided every `tickMs`.
@@ -155,6 +210,8 @@ export const traceSchema = z
     queues: z
       .array(traceQueueSchema, { error: 'expected a list of queues' })
       .min(1, { error: 'expected at least one queue' }),
+    /** Worker groups: pools that serve several of the queues (the others get a pool each). */
+    groups: z.array(traceGroupSchema, { error: 'expected a list of groups' }).optional(),
   })
   .superRefine((trace, ctx) => {
     const seen = new Set<string>();
@@ -168,9 +225,74 @@ export const traceSchema = z
       }
       seen.add(queue.name);
     });
+    checkGroups(trace, ctx);
   });
 export type Trace = z.infer<typeof traceSchema>;
 export type TraceInput = z.input<typeof traceSchema>;
+
+/** Groups name known queues, each queue at most once, weights match, pool settings only on the group. */
+function checkGroups(
+  trace: { queues: readonly TraceQueue[]; groups?: readonly TraceGroup[] | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  const queues = new Map(trace.queues.map((queue) => [queue.name, queue]));
+  const grouped = new Map<string, string>();
+  const groupNames = new Set<string>();
+  (trace.groups ?? []).forEach((group, g) => {
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path: ['groups', g, ...path], message });
+    if (queues.has(group.name) || groupNames.has(group.name)) {
+      issue(['name'], `expected a name no queue or other group uses, "${group.name}" is taken`);
+    }
+    groupNames.add(group.name);
+    group.queues.forEach((name, i) => {
+      const queue = queues.get(name);
+      if (!queue) {
+        issue(
+          ['queues', i],
+          `expected one of the trace's queues (${[...queues.keys()].join(', ')}), got "${name}"`,
+        );
+        return;
+      }
+      const other = grouped.get(name);
+      if (other !== undefined) {
+        issue(
+          ['queues', i],
+          `queue "${name}" is already in group "${other}"; a queue belongs to one group`,
+        );
+      }
+      grouped.set(name, group.name);
+      const own = (['workers', 'spawnLatencyMs', 'spawnJitter', 'priority'] as const).filter(
+        (key) => queue[key] !== undefined,
+      );
+      if (own.length > 0) {
+        issue(
+          ['queues', i],
+          `queue "${name}" sets ${own.join(', ')}, but its workers are the group's: set them on group "${group.name}"`,
+        );
+      }
+    });
+    if (
+      group.discipline.kind === 'weighted' &&
+      group.discipline.weights.length !== group.queues.length
+    ) {
+      issue(
+        ['discipline', 'weights'],
+        `expected one weight per queue (${group.queues.length}), got ${group.discipline.weights.length}`,
+      );
+    }
+    const min = group.workers?.min ?? DEFAULTS.trace.workers.min;
+    const max = group.workers?.max ?? DEFAULTS.trace.workers.max;
+    const initial = group.workers?.initial;
+    if (min > max) issue(['workers'], `min (${min}) is greater than max (${max})`);
+    if (initial !== undefined && (initial < min || initial > max)) {
+      issue(
+        ['workers', 'initial'],
+        `expected an initial worker count between min (${min}) and max (${max})`,
+      );
+    }
+  });
+}
 
 function ascending<T>(
   items: readonly T[],

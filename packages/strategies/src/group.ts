@@ -45,10 +45,12 @@ interface MemberModel {
  *   P(pickup wait > its SLO) stays within its percentile, given every member's load and how the
  *   discipline divides the pool (priority: non-preemptive M/M/c per class; weighted and
  *   round-robin: processor sharing by weight);
- * - `strategyExcess`: what the member's own strategy asks beyond its own steady state (backlog
- *   drain, forecast, confidence margin), computed on a view of the pool where the workers other
- *   members take ahead of it are not counted as running;
- * - member need = pooledSteady + strategyExcess; the group's workers = the largest need.
+ * - `ownSteady`: the same model with this member alone (plain Erlang C);
+ * - `sharingCost` = pooledSteady - ownSteady (never below 0): the workers sharing costs it;
+ * - `strategyWorkers`: what the member's own strategy asks (steady state, backlog drain,
+ *   forecast, quiet...), run on a view of the pool where the workers the other members take
+ *   ahead of it are not counted as running;
+ * - member need = strategyWorkers + sharingCost; the group's workers = the largest need.
  *
  * With one member this is the member's own strategy, unchanged. Bounds are left to policies, as
  * for a queue.
@@ -163,12 +165,12 @@ function recommendGroup(
       maxWorkers,
     );
     const pooled = poolWorkersFor(discipline, classes, k, model.target, concurrency, maxWorkers);
-    const excess = Math.max(0, mine.workers - alone.workers);
-    const workers = pooled.workers + excess;
+    const sharingCost = Math.max(0, pooled.workers - alone.workers);
+    const workers = mine.workers + sharingCost;
     return {
       queue: member.queue.queue,
       workers,
-      reason: memberReason(ctx, k, model, loads, pooled.workers, excess, mine, shares[k] ?? 0),
+      reason: memberReason(ctx, k, model, loads, sharingCost, mine, shares[k] ?? 0),
       terms: {
         ...mine.terms,
         arrivalRate: model.load.arrivalRate,
@@ -181,7 +183,7 @@ function recommendGroup(
         ownSteady: alone.workers,
         pooledSteady: pooled.workers,
         pooledFeasible: pooled.feasible ? 1 : 0,
-        strategyExcess: excess,
+        sharingCost,
       },
     };
   });
@@ -276,8 +278,7 @@ function memberReason(
   k: number,
   model: MemberModel,
   loads: readonly number[],
-  pooled: number,
-  excess: number,
+  sharingCost: number,
   own: Recommendation,
   share: number,
 ): string {
@@ -291,6 +292,5 @@ function memberReason(
   const service = model.serviceTimeKnown
     ? fmtMs(model.load.serviceTimeMs)
     : `${fmtMs(model.load.serviceTimeMs)} (assumed: no service time seen)`;
-  const steady = `${fmt(model.load.arrivalRate)} jobs/s x ${service} (${position}) -> ${pooled} workers of the pool for ${slo}`;
-  return excess > 0 ? `${steady}, plus ${excess} its strategy adds (${own.reason})` : steady;
+  return `${own.workers} of its own (${own.reason}) + ${sharingCost} for sharing the pool (${fmt(model.load.arrivalRate)} jobs/s x ${service}, ${position}, ${slo})`;
 }

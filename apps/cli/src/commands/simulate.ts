@@ -4,10 +4,14 @@ import { isQscaleError, type Strategy } from '@qscale/contracts';
 import {
   chartHtml,
   chartSvg,
+  GROUP_SCENARIO_NAMES,
+  groupScenarios,
   loadTrace,
   SCENARIO_NAMES,
+  type Scenario,
   type SimulationResult,
   scenarios,
+  separatePools,
   simulate,
   type Trace,
 } from '@qscale/simulator';
@@ -47,14 +51,27 @@ export async function run({ values }: SimulateArgs, io: CliIo): Promise<ExitCode
   const names = asked.map(({ name }) => name);
   const strategies = await Promise.all(asked.map(({ name, flag }) => resolveStrategy(name, flag)));
 
-  const showProgress = trace.durationMs * strategies.length >= PROGRESS_MIN_SIMULATED_MS;
-  const results: SimulationResult[] = strategies.map((strategy, i) => {
+  const grouped = (trace.groups ?? []).length > 0;
+  if (values.separate && !grouped) {
+    throw new UsageError(
+      `--separate: trace "${trace.name}" has no worker groups to run as separate pools`,
+    );
+  }
+  // With --separate, each strategy runs twice: the groups as they are, then a pool per queue.
+  const runs = strategies.flatMap((strategy, i) => {
     const name = names[i] as string;
+    const asIs = { strategy, name, trace };
+    if (!values.separate) return [asIs];
+    return [asIs, { strategy, name: `${name} (separate pools)`, trace: separatePools(trace) }];
+  });
+  const showProgress = trace.durationMs * runs.length >= PROGRESS_MIN_SIMULATED_MS;
+  const results: SimulationResult[] = runs.map((run, i) => {
+    const { name } = run;
     if (showProgress)
-      line(io.stderr, `simulating ${name} on ${trace.name} (${i + 1}/${strategies.length})`);
+      line(io.stderr, `simulating ${name} on ${trace.name} (${i + 1}/${runs.length})`);
     let reported = 0;
-    return simulate(trace, {
-      strategy,
+    const result = simulate(run.trace, {
+      strategy: run.strategy,
       seed,
       series: chart !== undefined,
       onProgress: (done) => {
@@ -67,6 +84,7 @@ export async function run({ values }: SimulateArgs, io: CliIo): Promise<ExitCode
         );
       },
     });
+    return { ...result, strategy: name };
   });
 
   if (chart !== undefined) {
@@ -84,10 +102,10 @@ export async function run({ values }: SimulateArgs, io: CliIo): Promise<ExitCode
 }
 
 function scenarioTrace(name: string): Trace {
-  const scenario = scenarios[name];
+  const scenario = scenarios[name] ?? groupScenarios[name];
   if (!scenario) {
     throw new UsageError(
-      `--scenario ${name}: unknown scenario; expected one of ${SCENARIO_NAMES.join(', ')}`,
+      `--scenario ${name}: unknown scenario; expected one of ${[...SCENARIO_NAMES, ...GROUP_SCENARIO_NAMES].join(', ')}`,
     );
   }
   return scenario.trace;
@@ -116,16 +134,18 @@ async function resolveStrategy(name: string, flag: string): Promise<string | Str
 }
 
 function listScenarios(io: CliIo, json: boolean): void {
-  const list = SCENARIO_NAMES.map((name) => {
-    const scenario = scenarios[name];
-    return {
-      name,
-      summary: scenario?.summary ?? '',
-      origin: scenario?.origin ?? 'qscale',
-      steady: scenario?.steady ?? false,
-      feasible: scenario?.feasible ?? true,
-    };
+  const describe = (scenario: Scenario, groups: boolean) => ({
+    name: scenario.name,
+    summary: scenario.summary,
+    origin: scenario.origin,
+    steady: scenario.steady,
+    feasible: scenario.feasible,
+    groups,
   });
+  const list = [
+    ...SCENARIO_NAMES.map((name) => describe(scenarios[name] as Scenario, false)),
+    ...GROUP_SCENARIO_NAMES.map((name) => describe(groupScenarios[name] as Scenario, true)),
+  ];
   if (json) {
     line(io.stdout, JSON.stringify(list, null, 2));
     return;
@@ -173,6 +193,7 @@ function printReport(io: CliIo, trace: Trace, seed: number, results: SimulationR
     row('peak workers', (q) => String(q.peakWorkers));
     line(io.stdout, table.toString());
   }
+  printGroups(io, trace, results);
   if (queueNames.length > 1) {
     line(io.stdout);
     line(io.stdout, 'all queues');
@@ -183,6 +204,39 @@ function printReport(io: CliIo, trace: Trace, seed: number, results: SimulationR
       ...results.map((r) => String(Math.round(r.total.workerSeconds))),
     ]);
     table.push(['scale events', ...results.map((r) => String(r.total.scaleEvents))]);
+    line(io.stdout, table.toString());
+  }
+}
+
+/**
+ * Per worker group: the pool's cost, and from the decision records what each member needed of
+ * it (mean need, ticks its need set the pool's size, its share of the pickups when backlogged).
+ * A member queue's worker-seconds above are its share of the pool's, by busy time.
+ */
+function printGroups(io: CliIo, trace: Trace, results: SimulationResult[]): void {
+  for (const group of trace.groups ?? []) {
+    line(io.stdout);
+    line(
+      io.stdout,
+      `group ${group.name} (${group.discipline.kind}: ${group.queues.join(', ')}; a member's worker-seconds above are its share of the pool's)`,
+    );
+    const table = newTable(results);
+    const find = (r: SimulationResult) => r.groups.find((g) => g.group === group.name);
+    const row = (label: string, cell: (g: SimulationResult['groups'][number]) => string) => {
+      table.push([label, ...results.map((r) => (find(r) ? cell(find(r) as never) : '-'))]);
+    };
+    row('worker-seconds', (g) => String(Math.round(g.workerSeconds)));
+    row('worker / busy', (g) =>
+      g.busySeconds > 0 ? (g.workerSeconds / g.busySeconds).toFixed(2) : '-',
+    );
+    row('peak workers', (g) => String(g.peakWorkers));
+    row('scale-ups / downs', (g) => `${g.scaleUps} / ${g.scaleDowns}`);
+    for (const [k, queue] of group.queues.entries()) {
+      row(`${queue}: mean need / ticks deciding`, (g) => {
+        const member = g.members[k];
+        return member ? `${member.meanNeed.toFixed(1)} / ${member.decidingTicks}` : '-';
+      });
+    }
     line(io.stdout, table.toString());
   }
 }
@@ -212,6 +266,7 @@ function toJson(
       strategy: result.strategy,
       total: result.total,
       queues: result.queues.map(({ series: _series, ...queue }) => queue),
+      groups: result.groups,
     })),
   };
 }

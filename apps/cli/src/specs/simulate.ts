@@ -48,6 +48,11 @@ const options = defineOptions({
     placeholder: 'FILE.svg|FILE.html',
     description: 'also write a chart of arrivals, backlog and workers',
   },
+  separate: {
+    type: 'boolean',
+    description:
+      "also run a trace's worker groups as separate pools (each queue its own), side by side",
+  },
   list: { type: 'boolean', description: 'list the scenarios and exit' },
   json: JSON_OPTION,
 });
@@ -67,6 +72,10 @@ export const simulateCommand = defineCommand({
     {
       command: 'qscale simulate --trace week.json --strategy ./my-strategy.js --chart week.html',
       says: 'your own strategy on your own trace, with a chart',
+    },
+    {
+      command: 'qscale simulate --scenario laravel-priority-group --separate',
+      says: 'one pool serving high,default by priority, against a pool per queue',
     },
     { command: 'qscale simulate --list', says: 'the scenarios' },
   ],

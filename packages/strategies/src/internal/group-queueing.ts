@@ -144,8 +144,11 @@ export function poolWorkersFor(
   let blocking = 1;
   for (let servers = 1; servers <= cap * concurrency; servers++) {
     blocking = (total * blocking) / (servers + total * blocking);
-    if (servers % concurrency !== 0 || servers <= total) continue;
-    const waitProbability = (servers * blocking) / (servers - total * (1 - blocking));
+    if (servers % concurrency !== 0) continue;
+    // An overloaded pool keeps every slot busy: every job waits, and whether this member's
+    // wait stays bounded depends on its place (priority, share), which `waitTail` decays by.
+    const waitProbability =
+      servers <= total ? 1 : (servers * blocking) / (servers - total * (1 - blocking));
     const tail = waitTail(discipline, classes, loads, k, servers, waitProbability, target);
     if (tail <= allowed) return { workers: servers / concurrency, feasible: true };
   }
@@ -163,10 +166,11 @@ export function predictedMiss(
   const loads = classes.map(loadOf);
   if ((loads[k] ?? 0) === 0) return 0;
   const total = loads.reduce((sum, a) => sum + a, 0);
-  if (slots <= total) return 1;
+  if (!(slots > 0)) return 1;
   let blocking = 1;
   for (let servers = 1; servers <= slots; servers++)
     blocking = (total * blocking) / (servers + total * blocking);
-  const waitProbability = (slots * blocking) / (slots - total * (1 - blocking));
+  const waitProbability =
+    slots <= total ? 1 : (slots * blocking) / (slots - total * (1 - blocking));
   return waitTail(discipline, classes, loads, k, slots, waitProbability, target);
 }
