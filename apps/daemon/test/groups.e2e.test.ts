@@ -237,6 +237,16 @@ ${scenario.pool}
   );
   const group = await launchQscaled(['--config', groupConfig], marker, cleanups);
   const separate = await launchQscaled(['--config', separateConfig, '--dry-run'], marker, cleanups);
+  // Whatever the test's outcome, the daemons stop their own workers (run before the SIGKILL of
+  // launchQscaled's cleanup): Sidekiq rewrites its process title, so the /proc sweep for the
+  // marker argument cannot find its processes.
+  cleanups.add(async () => {
+    for (const daemon of [separate, group]) {
+      if (daemon.child.exitCode !== null || daemon.child.signalCode !== null) continue;
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
+    }
+  });
   await Promise.all(
     [group, separate].map((daemon) => daemon.until((state) => state.ticks > 0, 'a first tick')),
   );
