@@ -60,7 +60,7 @@ const list: Scenario[] = [
     {
       name: 'sidekiq-weighted-group',
       summary:
-        'Sidekiq -q critical,3 -q default,2 -q low,1: 2 + 3 + 0.5 jobs/s, p95 <= 10 s / 30 s / 2 min',
+        'Sidekiq -q critical,3 -q default,2 -q low,1: 1 + 2 + 0.3 jobs/s, p95 <= 5 s / 30 s / 2 min',
       origin: 'qscale',
       steady: false,
       feasible: true,
@@ -77,23 +77,23 @@ const list: Scenario[] = [
             kind: 'poisson',
             interpolation: 'step',
             rate: [
-              { atMs: 0, perSecond: 2 },
-              { atMs: 6 * MINUTE, perSecond: 4 },
-              { atMs: 8 * MINUTE, perSecond: 2 },
+              { atMs: 0, perSecond: 1 },
+              { atMs: 6 * MINUTE, perSecond: 2 },
+              { atMs: 8 * MINUTE, perSecond: 1 },
             ],
           },
           service: { kind: 'lognormal', meanMs: 800, sigma: 0.5 },
-          slo: { pickupMs: 10_000, percentile: 95 },
+          slo: { pickupMs: 5_000, percentile: 95 },
         },
         {
           name: 'default',
-          arrivals: { kind: 'poisson', rate: 3 },
+          arrivals: { kind: 'poisson', rate: 2 },
           service: { kind: 'exponential', meanMs: 1_000 },
           slo: { pickupMs: 30_000, percentile: 95 },
         },
         {
           name: 'low',
-          arrivals: { kind: 'poisson', rate: 0.5 },
+          arrivals: { kind: 'poisson', rate: 0.3 },
           service: { kind: 'lognormal', meanMs: 3_000, sigma: 0.8 },
           slo: { pickupMs: 120_000, percentile: 95 },
         },

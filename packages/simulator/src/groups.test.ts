@@ -1,5 +1,6 @@
 import type { Decision, GroupRecommendation } from '@qscale/contracts';
 import { isQscaleError } from '@qscale/contracts';
+import { groupSteadyState } from '@qscale/strategies';
 import { describe, expect, it } from 'vitest';
 import { GROUP_SCENARIO_NAMES, groupScenarios, separatePools } from './group-scenarios.js';
 import { simulate } from './simulate.js';
@@ -123,6 +124,58 @@ describe('the pool takes jobs as the backend does', () => {
     expect(ratio).toBeGreaterThan(0.6);
     expect(ratio).toBeLessThan(1 / 0.6);
   });
+});
+
+describe('the sizing model, checked by simulation', () => {
+  const mix = [
+    { name: 'a', rate: 6, serviceMs: 500, pickupMs: 1_000 },
+    { name: 'b', rate: 3, serviceMs: 1_000, pickupMs: 5_000 },
+    { name: 'c', rate: 0.5, serviceMs: 4_000, pickupMs: 60_000 },
+  ];
+  const disciplines: TraceGroup['discipline'][] = [
+    { kind: 'priority' },
+    { kind: 'weighted', weights: [3, 2, 1] },
+    { kind: 'round-robin' },
+  ];
+  for (const discipline of disciplines) {
+    it(`a fixed pool of the model's size keeps every member within its p95 (${discipline.kind})`, () => {
+      const model = groupSteadyState(
+        discipline,
+        mix.map((m) => ({
+          arrivalRate: m.rate,
+          serviceTimeMs: m.serviceMs,
+          pickupMs: m.pickupMs,
+          percentile: 95,
+        })),
+      );
+      const n = model.workers;
+      expect(n).toBeGreaterThan(Math.ceil(3 + 3 + 2)); // more than the load (8 busy slots)
+      const result = simulate(
+        {
+          name: 'model-check',
+          durationMs: 60 * MINUTE,
+          queues: mix.map((m) => ({
+            name: m.name,
+            arrivals: { kind: 'poisson' as const, rate: m.rate },
+            service: { kind: 'exponential' as const, meanMs: m.serviceMs },
+            slo: { pickupMs: m.pickupMs, percentile: 95 },
+          })),
+          groups: [
+            {
+              name: 'pool',
+              queues: mix.map((m) => m.name),
+              discipline,
+              workers: { min: n, max: n, initial: n },
+            },
+          ],
+        },
+        { strategy: 'fixed', strategyOptions: { workers: n }, series: false },
+      );
+      for (const queue of result.queues) {
+        expect(queue.sloAttainment, queue.queue).toBeGreaterThanOrEqual(0.95);
+      }
+    });
+  }
 });
 
 describe('group traces', () => {

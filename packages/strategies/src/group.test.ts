@@ -162,6 +162,17 @@ describe('createGroupStrategy: weighted (Sidekiq) and round-robin (Celery)', () 
     expect(heavy.workers).toBeLessThanOrEqual(light.workers);
   });
 
+  it('takes each member’s own steady state from the plain pool, whatever its weight', () => {
+    const grouped = recommend('erlang-drain', { kind: 'weighted', weights: [5, 1] }, [
+      HIGH,
+      DEFAULT,
+    ]);
+    for (const [k, load] of [HIGH, DEFAULT].entries()) {
+      const alone = recommend('erlang-drain', PRIORITY, [load]);
+      expect(grouped.members[k]?.terms.ownSteady).toBe(alone.members[0]?.terms.pooledSteady);
+    }
+  });
+
   it('treats round-robin as equal weights', () => {
     const loads = [HIGH, DEFAULT];
     const rr = recommend('erlang-drain', { kind: 'round-robin' }, loads);
@@ -181,8 +192,8 @@ describe('createGroupStrategy: weighted (Sidekiq) and round-robin (Celery)', () 
 
   it('needs fewer workers than separate pools for a Sidekiq-style pair', () => {
     const loads = [
-      { ...HIGH, rate: 1.5, pickupMs: 3_000 },
-      { ...DEFAULT, rate: 2.5, pickupMs: 10_000 },
+      { ...HIGH, rate: 2, pickupMs: 2_000 },
+      { ...DEFAULT, rate: 6, pickupMs: 20_000 },
     ];
     const grouped = recommend('erlang-drain', { kind: 'weighted', weights: [3, 1] }, loads);
     const separate = loads
@@ -219,6 +230,21 @@ describe('createGroupStrategy: edge cases', () => {
     expect(reports?.terms.loadErlangs).toBeCloseTo(2, 9);
     expect(reports?.reason).toMatch(/assumed: no service time seen/);
     expect(result.members[0]?.terms.serviceTimeKnown).toBe(1);
+  });
+
+  it('keeps each member’s strategy state apart (one instance per member)', () => {
+    // hpa keeps its last sync time: a shared instance would hold the second member "between
+    // syncs" because the first member's call synced it at the same instant.
+    const group = createGroupStrategy('hpa', {}, PRIORITY, ['high', 'default']);
+    const busy = { ...DEFAULT, pending: 400, oldestMs: 25_000 };
+    const first = group.recommend(groupContext(PRIORITY, [{ ...HIGH, pending: 50 }, busy]));
+    for (const m of first.members) {
+      expect(m.reason, m.queue).not.toMatch(/between syncs/);
+      expect(m.terms.held, m.queue).toBeUndefined();
+    }
+    // Its own state does hold it on a second call at the same instant.
+    const again = group.recommend(groupContext(PRIORITY, [{ ...HIGH, pending: 50 }, busy]));
+    for (const m of again.members) expect(m.terms.held, m.queue).toBe(1);
   });
 
   it('is deterministic: the same context gives the same answer', () => {

@@ -23,6 +23,8 @@ import {
 import { serviceVariability } from './internal/queueing.js';
 import { estimateServiceTime, fmt, fmtMs, recentSnapshots } from './internal/signals.js';
 
+const ALONE: GroupDiscipline = { kind: 'priority' };
+
 /** A strategy that sizes one group: one pool of workers serving several queues. */
 export interface GroupStrategyInstance {
   readonly name: string;
@@ -156,14 +158,8 @@ function recommendGroup(
   const members: GroupMemberRecommendation[] = ctx.members.map((member, k) => {
     const model = models[k] as MemberModel;
     const mine = own[k] as Recommendation;
-    const alone = poolWorkersFor(
-      discipline,
-      [model.load],
-      0,
-      model.target,
-      concurrency,
-      maxWorkers,
-    );
+    // Alone, every discipline is the plain Erlang C pool (one class, priority 1 of 1).
+    const alone = poolWorkersFor(ALONE, [model.load], 0, model.target, concurrency, maxWorkers);
     const pooled = poolWorkersFor(discipline, classes, k, model.target, concurrency, maxWorkers);
     const sharingCost = Math.max(0, pooled.workers - alone.workers);
     const workers = mine.workers + sharingCost;

@@ -18,6 +18,8 @@ export { StrategyError } from './errors.js';
 export type { GroupStrategyInstance } from './group.js';
 export { createGroupStrategy } from './group.js';
 export { groupSnapshot } from './group-snapshot.js';
+export type { GroupClass } from './group-steady.js';
+export { groupSteadyState } from './group-steady.js';
 export type { PercentileSizing } from './internal/queueing.js';
 export { erlangC, littlesLawSlots, slotsForPercentile } from './internal/queueing.js';
 export type { LoadStrategyOptions } from './load.js';

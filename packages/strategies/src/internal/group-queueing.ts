@@ -107,7 +107,28 @@ export function waitTail(
     decayPerMs = (slots * (1 - ahead / slots) * (1 - (ahead + own) / slots)) / mixServiceMs;
     if (ahead + own >= slots) decayPerMs = 0;
   } else {
-    decayPerMs = (availableSlots(discipline, loads, k, slots) - own) / member.serviceTimeMs;
+    // While every slot is busy, slots free at c / S (S: the mean service time of all jobs) and
+    // the fetch gives this member its share of them whenever the others have jobs waiting too;
+    // the slots the others leave unused (processor sharing, `availableSlots`) help only as far
+    // as they are not backlogged themselves. So the decay goes from the guaranteed rate towards
+    // the leftover by the share of their guaranteed slots the others leave idle. Checked against
+    // the simulation: bench/strategies/groups-model.ts.
+    const total = loads.reduce((sum, a) => sum + a, 0);
+    const rate = classes.reduce((sum, c) => sum + (loadOf(c) > 0 ? c.arrivalRate : 0), 0);
+    const mixServiceMs = rate > 0 ? (total * 1_000) / rate : member.serviceTimeMs;
+    const shares = guaranteedShares(discipline, loads.length);
+    const guaranteed = ((shares[k] ?? 0) * slots) / mixServiceMs - member.arrivalRate / 1_000;
+    const leftover = (availableSlots(discipline, loads, k, slots) - own) / member.serviceTimeMs;
+    let othersShare = 0;
+    let othersUse = 0;
+    for (const [j, load] of loads.entries()) {
+      if (j === k) continue;
+      const slotsOfJ = (shares[j] ?? 0) * slots;
+      othersShare += slotsOfJ;
+      othersUse += Math.min(load, slotsOfJ);
+    }
+    const idle = othersShare > 0 ? 1 - othersUse / othersShare : 1;
+    decayPerMs = leftover > guaranteed ? guaranteed + idle * (leftover - guaranteed) : leftover;
   }
   if (!(decayPerMs > 0)) return 1;
   return Math.min(
