@@ -141,14 +141,14 @@ interface Samples {
 }
 
 /**
- * On the sizer's own figures: at every tick while both members had work, the shared
+ * On the sizer's own figures: at every tick while the group had work, the shared
  * pool's steady state is at most the sum of what each member needs as a pool of its own.
  */
 function expectPooledWithinSeparate(samples: Samples): void {
   const loaded = samples.terms.flatMap((members) => {
     const own = members.map((terms) => terms.ownSteady ?? 0);
     const pooled = Math.max(...members.map((terms) => terms.pooledSteady ?? 0));
-    return own.length > 1 && own.every((workers) => workers >= 1) ? [{ own, pooled }] : [];
+    return own.some((workers) => workers >= 1) ? [{ own, pooled }] : [];
   });
   if (process.env.QSCALE_E2E_DEBUG) console.log('sizer terms', JSON.stringify(loaded));
   expect(loaded.length).toBeGreaterThan(0);
