@@ -124,6 +124,34 @@ describe('qscale validate and init (the built binary)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('validate lists a worker group with its member queues, their SLOs and weights', async () => {
+    const file = join(dir, 'groups.yml');
+    await writeFile(
+      file,
+      `queues:
+  high: { driver: sidekiq, slo: { pickup: 5s } }
+  default: { driver: sidekiq, slo: { pickup: 1m, percentile: 99 } }
+  mail: { driver: bullmq, command: [node, mail.js] }
+groups:
+  web:
+    queues: [high, default]
+    weights: { high: 3 }
+    command: [sidekiq, -q, "high,3", -q, "default,1"]
+    workers: { max: 6 }
+`,
+    );
+    const result = await qscale(['validate', '--schema-only', '--config', file], dir);
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: [
+        `${file} is valid: 3 queues in 2 pools (1 worker group)`,
+        '  mail: bullmq, 0-10 workers, p95 pickup <= 30s, strategy predictive',
+        '  web: sidekiq group (weighted), 0-6 workers, strategy predictive, serving high (weight 3) p95 pickup <= 5s; default (weight 1) p99 pickup <= 1m',
+        '',
+      ].join('\n'),
+    });
+  });
+
   it('init writes a commented example that validate accepts', async () => {
     const init = await qscale(['init'], dir);
     expect(init).toMatchObject({ code: 0, stderr: '' });

@@ -39,12 +39,20 @@ import { RingBuffer } from './loop/ring-buffer.js';
 import { startTicker, type Ticker } from './loop/ticker.js';
 import { startWakePoller, type WakePoller } from './loop/wake-poller.js';
 import { DaemonMetrics } from './observability/metrics.js';
+import {
+  createRuntimeFor,
+  type GroupState,
+  groupStateOf,
+  memberMetricRows,
+  poolSnapshots,
+  servingRuntime,
+} from './runtime/group-runtime.js';
 import { HoldLog, type QueueHold } from './runtime/holds.js';
-import { createDecider, type Decider, QueueRuntime } from './runtime/queue-runtime.js';
+import { createDecider, type Decider, type QueueRuntime } from './runtime/queue-runtime.js';
 import { watchSupervisor } from './runtime/supervisor-events.js';
 import {
   capacityWorkers,
-  readerSource,
+  readerSources,
   sameDecider,
   samePool,
   sameSource,
@@ -115,6 +123,8 @@ export interface QueueState {
   held: QueueHold | null;
   /** Workers run elsewhere (scaler mode): how they were counted at the last tick; else absent. */
   workerCount?: WorkerCountView | null;
+  /** A worker group: its discipline and member queues, each with its term; else absent. */
+  group?: GroupState;
 }
 
 export interface DaemonState {
@@ -188,6 +198,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         decision: runtime.lastDecision,
         slo: runtime.config.slo,
       })),
+    groupMembers: () => memberMetricRows(runtimes),
     roundTrips: () => reader.stats().last?.roundTrips ?? null,
     host: () => ({ resources, capacity: hostCapacity, maxWorkers: config.limits.maxWorkers }),
     alertQueues: () => alerts.queues(),
@@ -231,7 +242,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
 
   const runtimes = new Map<string, QueueRuntime>();
   const createRuntime = async (queue: QueueConfig) => {
-    const runtime = await QueueRuntime.create(queue, {
+    const runtime = await createRuntimeFor(queue, {
       pool: null,
       configDir,
       onPolicyEvent,
@@ -249,7 +260,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   }
 
   const reader: MetricsReader = createMetricsReader({
-    sources: config.queues.map(readerSource),
+    sources: config.queues.flatMap(readerSources),
     logger,
   });
   // Pods elsewhere: counted from each queue's backend over the reader's connections.
@@ -339,7 +350,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       : true;
 
     const decided: AllocationEntry[] = [];
-    for (const snapshot of snapshots) {
+    // A group decides from its members' snapshots as one pool (runtime/group-runtime.ts).
+    const pooled = poolSnapshots(snapshots, runtimes, now, config.tickMs);
+    for (const snapshot of pooled) {
       const runtime = runtimes.get(snapshot.queue);
       if (!runtime) continue;
       try {
@@ -405,7 +418,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     lap('apply');
     alerts.observe(now, live.filter((runtime) => runtimes.has(runtime.config.name)).map(alertView));
     // The dashboard's charts: one fixed-size slot per queue and time bucket, no allocation.
-    for (const snapshot of snapshots) {
+    for (const snapshot of pooled) {
       const runtime = runtimes.get(snapshot.queue);
       if (!runtime) continue;
       history.recordSnapshot(snapshot, runtime.workers().running, runtime.lastDecision?.to ?? null);
@@ -429,7 +442,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   /** Queues with no worker whose last read found no job: a first job wakes the loop. */
   const asleep = (snapshots: readonly QueueSnapshot[]): string[] =>
     snapshots.flatMap((snapshot) => {
-      const runtime = runtimes.get(snapshot.queue);
+      const runtime = servingRuntime(runtimes, snapshot.queue);
       if (!runtime || snapshot.error || snapshot.pending !== 0) return [];
       const counts = runtime.workers();
       return counts.running + counts.starting === 0 ? [snapshot.queue] : [];
@@ -631,6 +644,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           lastDecision: runtime.lastDecision,
           held: holds.current(queue.name),
           ...(pods ? { workerCount: pods.view(queue.name) } : {}),
+          ...groupStateOf(runtime),
         },
       ];
     });
@@ -726,6 +740,19 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       const before = previous.get(queue.name);
       return before ? [{ before, queue }] : [];
     });
+    // A queue that became a worker group of the same name (or the reverse) needs a new runtime.
+    const regrouped = kept.filter(
+      ({ before, queue }) => !before.workerGroup !== !queue.workerGroup,
+    );
+    if (regrouped.length > 0) {
+      return {
+        ok: false,
+        problems: regrouped.map(
+          ({ queue }) =>
+            `${queue.name}: a queue cannot become a worker group (or the reverse) on reload; rename it or restart qscaled`,
+        ),
+      };
+    }
     const redefined = kept.filter(({ before, queue }) => !sameDecider(before, queue));
     const replaced = kept.filter(({ before, queue }) => !samePool(before, queue));
     const removed = config.queues.filter(
@@ -747,7 +774,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       for (const queue of added) {
         fresh.set(
           queue.name,
-          await QueueRuntime.create(queue, { pool: null, configDir, onPolicyEvent }),
+          await createRuntimeFor(queue, { pool: null, configDir, onPolicyEvent }),
         );
       }
       for (const { queue } of redefined) {
@@ -766,12 +793,12 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       }
       if (sourcesChanged) {
         // Queues whose source stays the same keep their measured history.
-        await reader.setSources(next.queues.map(readerSource));
+        await reader.setSources(next.queues.flatMap(readerSources));
         sourcesSet = true;
       }
     } catch (error) {
       await Promise.allSettled([...fresh.values()].map((runtime) => runtime.pool?.stop()));
-      if (sourcesSet) await reader.setSources(config.queues.map(readerSource)).catch(() => {});
+      if (sourcesSet) await reader.setSources(config.queues.flatMap(readerSources)).catch(() => {});
       if (listener) await restoreHttp(listener);
       return { ok: false, problems: [messageOf(error)] };
     }

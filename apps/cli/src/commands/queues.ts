@@ -60,12 +60,14 @@ export async function resolveQueues(
   try {
     const config = await loadConfig(file, { env: io.env });
     const wanted = flags.queue;
-    const unknown = wanted.filter((name) => !config.queues.some((queue) => queue.name === name));
+    // The queues of the file: a worker group's pool entry stands for its member queues.
+    const queues = config.queues.flatMap((queue) => queue.workerGroup?.members ?? [queue]);
+    const unknown = wanted.filter((name) => !queues.some((queue) => queue.name === name));
     if (unknown.length > 0) {
-      const names = config.queues.map((queue) => queue.name).join(', ');
+      const names = queues.map((queue) => queue.name).join(', ');
       throw new UsageError(`${file} has no queue ${unknown.join(', ')}; its queues: ${names}`);
     }
-    const sources = config.queues
+    const sources = queues
       .filter((queue) => wanted.length === 0 || wanted.includes(queue.name))
       .map((queue) => ({
         queue: queue.name,

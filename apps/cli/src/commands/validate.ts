@@ -26,10 +26,33 @@ export async function run({ values }: ValidateArgs, io: CliIo): Promise<ExitCode
       );
       return EXIT.ok;
     }
-    line(io.stdout, `${file} is valid: ${plural(config.queues.length, 'queue')}`);
+    // A worker group is one entry of config.queues; its member queues count as queues.
+    const queueCount = config.queues.reduce(
+      (sum, queue) => sum + (queue.workerGroup?.members.length ?? 1),
+      0,
+    );
+    const groupCount = config.queues.filter((queue) => queue.workerGroup).length;
+    const groups =
+      groupCount > 0
+        ? ` in ${plural(config.queues.length, 'pool')} (${plural(groupCount, 'worker group')})`
+        : '';
+    line(io.stdout, `${file} is valid: ${plural(queueCount, 'queue')}${groups}`);
     for (const queue of config.queues) {
       const { min, max } = queue.workers;
       const slo = `p${queue.slo.percentile} pickup <= ${formatDuration(queue.slo.pickupMs)}`;
+      const group = queue.workerGroup;
+      if (group) {
+        // A worker group: one pool; each member queue keeps its own SLO.
+        const members = group.members.map(
+          (member) =>
+            `${member.name}${group.weights ? ` (weight ${group.weights[member.name]})` : ''} p${member.slo.percentile} pickup <= ${formatDuration(member.slo.pickupMs)}`,
+        );
+        line(
+          io.stdout,
+          `  ${queue.name}: ${queue.driver} group (${group.discipline}), ${min}-${max} workers, strategy ${queue.strategy.name}, serving ${members.join('; ')}`,
+        );
+        continue;
+      }
       line(
         io.stdout,
         `  ${queue.name}: ${queue.driver}, ${min}-${max} workers, ${slo}, strategy ${queue.strategy.name}`,

@@ -1,3 +1,4 @@
+import type { QueueSnapshot } from '@qscale/contracts';
 import type {
   DaemonState,
   DecisionRecord,
@@ -8,14 +9,41 @@ import type {
 import { COLUMNS, type QueueColumn, renderQueueTable } from '../commands/queues.js';
 import { formatDuration, plural } from './format.js';
 
+type GroupMember = NonNullable<QueueState['group']>['members'][number];
+
+/** The member queues of worker groups, by name, with the group that serves each. */
+function groupMembers(state: DaemonState): Map<string, { group: string; member: GroupMember }> {
+  const members = new Map<string, { group: string; member: GroupMember }>();
+  for (const queue of state.queues) {
+    for (const member of queue.group?.members ?? []) {
+      members.set(member.name, { group: queue.name, member });
+    }
+  }
+  return members;
+}
+
+/**
+ * The snapshots of the table's rows: each queue's, and under a worker group's row (its
+ * combined figures) one row per member queue with that queue's own figures.
+ */
+export function daemonSnapshots(state: DaemonState): QueueSnapshot[] {
+  return state.queues.flatMap((queue) => [
+    ...(queue.snapshot ? [queue.snapshot] : []),
+    ...(queue.group?.members.flatMap((member) => (member.snapshot ? [member.snapshot] : [])) ?? []),
+  ]);
+}
+
 /** Columns that show what the daemon does with each queue, next to the queue's figures. */
 export function daemonColumns(state: DaemonState): QueueColumn[] {
   const byName = new Map(state.queues.map((queue) => [queue.name, queue]));
   const of = (name: string): QueueState | undefined => byName.get(name);
+  const members = groupMembers(state);
   return [
     {
       header: 'workers',
       cell: (snapshot) => {
+        const served = members.get(snapshot.queue);
+        if (served) return `in ${served.group}`;
         const workers = of(snapshot.queue)?.workers;
         if (!workers) return '-';
         const extra = [
@@ -25,7 +53,15 @@ export function daemonColumns(state: DaemonState): QueueColumn[] {
         return [String(workers.running), ...extra].join(' ');
       },
     },
-    { header: 'target', cell: (snapshot) => String(of(snapshot.queue)?.lastDecision?.to ?? '-') },
+    {
+      header: 'target',
+      cell: (snapshot) => {
+        // A member queue: the workers its group needs for this queue's SLO (its term).
+        const served = members.get(snapshot.queue);
+        if (served) return served.member.need ? `needs ${served.member.need.workers}` : '-';
+        return String(of(snapshot.queue)?.lastDecision?.to ?? '-');
+      },
+    },
     {
       header: 'held by',
       align: 'left',
@@ -37,7 +73,7 @@ export function daemonColumns(state: DaemonState): QueueColumn[] {
     {
       header: 'SLO',
       cell: (snapshot) => {
-        const slo = of(snapshot.queue)?.slo;
+        const slo = members.get(snapshot.queue)?.member.slo ?? of(snapshot.queue)?.slo;
         return slo ? `p${slo.percentile} <= ${formatDuration(slo.pickupMs)}` : '-';
       },
     },
@@ -47,6 +83,8 @@ export function daemonColumns(state: DaemonState): QueueColumn[] {
       cell: (snapshot) => {
         const pool = of(snapshot.queue)?.pool;
         if (snapshot.error) return snapshot.error.code;
+        const group = of(snapshot.queue)?.group;
+        if (group) return `group: ${group.discipline}${weightsOf(group.weights)}`;
         if (pool?.health === 'degraded') return 'workers failing to start';
         if (pool?.health === 'backoff') return 'restart backoff';
         return snapshot.paused ? 'paused' : '';
@@ -55,10 +93,22 @@ export function daemonColumns(state: DaemonState): QueueColumn[] {
   ];
 }
 
+function weightsOf(weights: Record<string, number> | null): string {
+  if (!weights) return '';
+  return ` ${Object.entries(weights)
+    .map(([queue, weight]) => `${queue}=${weight}`)
+    .join(' ')}`;
+}
+
 /** The columns of `qscale top` and `qscale status` when a daemon answers. */
 export function daemonTableColumns(state: DaemonState): QueueColumn[] {
+  const members = groupMembers(state);
   return [
-    COLUMNS.queue,
+    {
+      ...COLUMNS.queue,
+      // A member queue sits under its group's row.
+      cell: (snapshot) => (members.has(snapshot.queue) ? `  └ ${snapshot.queue}` : snapshot.queue),
+    },
     COLUMNS.pending,
     COLUMNS.active,
     COLUMNS.oldest,
@@ -80,7 +130,7 @@ export function renderDaemon(state: DaemonState, url: string, decisions = 5): st
   for (const reason of state.health.reasons) lines.push(`  ! ${reason}`);
   lines.push(hostLine(state));
   if (state.cluster) lines.push(...fleetLines(state.cluster));
-  const snapshots = state.queues.flatMap((queue) => (queue.snapshot ? [queue.snapshot] : []));
+  const snapshots = daemonSnapshots(state);
   lines.push(
     snapshots.length > 0
       ? renderQueueTable(snapshots, daemonTableColumns(state))
@@ -115,7 +165,14 @@ export function describeDecision(decision: DecisionRecord): string {
   }
   const edits = decision.edits.map((edit) => `${edit.policy}: ${edit.why}`).join('; ');
   const asked = decision.held ? ` (asked ${decision.held.recommended})` : '';
-  return `${clock} ${decision.queue} ${decision.direction} ${decision.from} -> ${decision.to}${asked}: ${decision.recommendation.reason}${edits ? ` [${edits}]` : ''}`;
+  return `${clock} ${decision.queue} ${decision.direction} ${decision.from} -> ${decision.to}${asked}: ${decision.recommendation.reason}${memberNeeds(decision)}${edits ? ` [${edits}]` : ''}`;
+}
+
+/** A worker group's decision: what each member queue needed (its term), " (high 3, default 1)". */
+function memberNeeds(decision: DecisionRecord): string {
+  const { members } = decision.recommendation as { members?: { queue: string; workers: number }[] };
+  if (!members || members.length === 0) return '';
+  return ` (needs: ${members.map((member) => `${member.queue} ${member.workers}`).join(', ')})`;
 }
 
 /** "held at 1 (asked 70) by fair-share for 40s". */

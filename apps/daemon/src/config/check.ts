@@ -4,7 +4,7 @@ import { silentLogger } from '@qscale/contracts';
 import { createMetricsReader } from '@qscale/metrics-reader';
 import { checkPoolOptions, SupervisorError } from '@qscale/process-supervisor';
 import { createDecider } from '../runtime/queue-runtime.js';
-import { readerSource } from '../runtime/wiring.js';
+import { readerSources } from '../runtime/wiring.js';
 import { configOrigin } from './load.js';
 import { ConfigError, type ConfigProblem, formatPath, type PathSegment } from './problems.js';
 import type { QscaleConfig, QueueConfig } from './schema.js';
@@ -69,7 +69,7 @@ export async function checkConfig(
 
   try {
     await createMetricsReader({
-      sources: config.queues.map(readerSource),
+      sources: config.queues.flatMap(readerSources),
       logger: silentLogger,
     }).close();
   } catch (error) {

@@ -63,5 +63,15 @@ queues:
     # in config/queue.php for these jobs), a finite --tries, and a --memory cap in MB.
     command: [php, artisan, queue:work, redis, --queue=reports, --timeout=600, --tries=3, --memory=256]
     stop: { grace: 11m }      # a running report may take --timeout (10 min), plus a margin
+
+# Worker groups: one worker command serving several queues, each queue with its own SLO.
+# Declare the member queues above without a command, then the group's pool here. The
+# discipline is how the backend's worker takes its queues (laravel, rq: priority, in order;
+# sidekiq: weighted, with weights as in -q high,3; celery: round-robin).
+# groups:
+#   web:
+#     queues: [high, default]
+#     command: [php, artisan, queue:work, redis, "--queue=high,default", --tries=3]
+#     workers: { min: 1, max: 8 }
 `;
 }

@@ -25,6 +25,13 @@ import {
   text,
   wholeNumber,
 } from './fields.js';
+import {
+  type GroupSpec,
+  groupPool,
+  groupSettingsSchema,
+  membership,
+  resolveGroupSpec,
+} from './groups.js';
 
 // The configuration file, as zod schemas. Every object is strict (unknown keys are errors).
 // Each queue is `defaults` deep-merged with the queue's own settings, then completed from
@@ -117,6 +124,11 @@ export interface QueueConfig {
     quietAfterTicks: number | null;
     quietMemoryMs: number;
   };
+  /**
+   * Set on the pool entry of a worker group (config/groups.ts): `name` is the group's, the
+   * members are the queues its workers serve. Absent on a plain queue.
+   */
+  workerGroup?: GroupSpec;
 }
 
 export interface QscaleConfig {
@@ -138,7 +150,10 @@ export interface QscaleConfig {
   externalScaler: ExternalScalerConfig | null;
   /** A fleet of hosts sharing the queues (config/cluster.ts); `enabled: false` by default. */
   cluster: ClusterConfig;
-  /** In the order of the file. */
+  /**
+   * One entry per pool, in the order of the file: each queue that is in no group, then each
+   * worker group (with `group` set; its member queues are inside it, not here).
+   */
   queues: QueueConfig[];
 }
 
@@ -325,6 +340,7 @@ const queueSettingsSchema = z.strictObject({
     .optional(),
 });
 type QueueSettings = z.output<typeof queueSettingsSchema>;
+const groupSchema = groupSettingsSchema(queueSettingsSchema);
 
 const fileSchema = z.strictObject({
   /** Lets editors find the JSON Schema; ignored by qscale. */
@@ -389,6 +405,16 @@ const fileSchema = z.strictObject({
     queueSettingsSchema,
     { error: 'expected a mapping of queue names to their settings' },
   ),
+  groups: z
+    .record(
+      z
+        .string()
+        .max(200, `${QUEUE_NAME_EXPECTED}, at most 200 characters`)
+        .regex(QUEUE_NAME_PATTERN, QUEUE_NAME_EXPECTED),
+      groupSchema,
+      { error: 'expected a mapping of group names to their settings' },
+    )
+    .optional(),
 });
 
 /**
@@ -416,12 +442,17 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
       input: file.queues,
     });
   }
+  const owner = membership(file.groups);
+  const members = new Map<string, QueueConfig>();
   for (const name of names) {
     const merged = mergeSettings(file.defaults ?? {}, file.queues[name] ?? {});
-    const queue = resolveQueue(name, merged, redis, file.redis ?? {}, (path, message) =>
+    // A member's pool is its group's: any command it inherits is not its own to run.
+    const settings = owner.has(name) ? { ...merged, command: [] } : merged;
+    const queue = resolveQueue(name, settings, redis, file.redis ?? {}, (path, message) =>
       ctx.issues.push({ ...WHOLE, path: ['queues', name, ...path], message }),
     );
-    if (queue) queues.push(queue);
+    if (queue && owner.has(name)) members.set(name, queue);
+    else if (queue) queues.push(queue);
     const own = file.queues[name]?.redis;
     if (own) {
       const inherited = overlayRedis(file.redis ?? {}, file.defaults?.redis ?? {});
@@ -429,7 +460,28 @@ export const configSchema = fileSchema.transform((file, ctx): QscaleConfig => {
     }
     if (queue) reportClusterLayout(queue, reportAt);
   }
-  reportSharedBackendQueues(queues, (path, message) =>
+  const standalone = [...queues];
+  for (const [name, group] of Object.entries(file.groups ?? {})) {
+    const report: Report = (path, message) => ctx.issues.push({ ...WHOLE, path, message });
+    const spec = resolveGroupSpec(
+      name,
+      group,
+      { ownSettings: file.queues, resolved: members, owner },
+      report,
+    );
+    const { queues: _members, discipline: _discipline, weights: _weights, ...own } = group;
+    // The pool's own settings resolve like a queue's; its driver (which only picks
+    // driver-specific reader settings a group has none of) is its members'.
+    const pool = resolveQueue(
+      name,
+      { ...mergeSettings(file.defaults ?? {}, own), driver: spec?.members[0]?.driver ?? 'rq' },
+      redis,
+      file.redis ?? {},
+      (path, message) => report(['groups', name, ...path], message),
+    );
+    if (spec && pool) queues.push(groupPool(pool, spec));
+  }
+  reportSharedBackendQueues([...standalone, ...members.values()], (path, message) =>
     ctx.issues.push({ ...WHOLE, path, message }),
   );
   return {

@@ -21,6 +21,17 @@ export interface MetricsSource {
     /** The queue's pickup SLO. */
     slo?: { pickupMs: number; percentile: number };
   }[];
+  /**
+   * The member queues of worker groups: each queue's snapshot, SLO and the workers its group
+   * needs for it (its term at the last tick).
+   */
+  groupMembers?(): readonly {
+    group: string;
+    queue: string;
+    snapshot: QueueSnapshot | null;
+    slo: { pickupMs: number; percentile: number };
+    workersNeeded: number | null;
+  }[];
   /** Redis round trips of the last metrics read; null before the first. */
   roundTrips(): number | null;
   /** What the last tick read of the host, and the capacity the allocator shared. */
@@ -184,6 +195,7 @@ export class DaemonMetrics {
       },
     );
     this.#hostGauges(source);
+    this.#groupGauges(source);
     this.#gauge(
       'qscale_redis_round_trips',
       'Redis round trips of the last metrics read',
@@ -197,6 +209,41 @@ export class DaemonMetrics {
       (set) => {
         for (const { webhook, queued } of source.alertQueues?.() ?? []) set({ webhook }, queued);
       },
+    );
+  }
+
+  /** A group's pool is a queue above; its member queues get their own figures here. */
+  #groupGauges(source: MetricsSource): void {
+    type Member = NonNullable<ReturnType<NonNullable<MetricsSource['groupMembers']>>>[number];
+    const perMember = (
+      name: string,
+      help: string,
+      value: (member: Member) => number | null | undefined,
+    ) =>
+      this.#gauge(name, help, ['group', 'queue'], (set) => {
+        for (const member of source.groupMembers?.() ?? []) {
+          set({ group: member.group, queue: member.queue }, value(member));
+        }
+      });
+    perMember(
+      'qscale_group_member_pending_jobs',
+      'Jobs ready and waiting in a member queue of a worker group',
+      (m) => m.snapshot?.pending,
+    );
+    perMember(
+      'qscale_group_member_pickup_latency_p95_seconds',
+      "Wait before pickup in a member queue over the reader's sliding window, p95",
+      (m) => seconds(m.snapshot?.pickupLatencyMs?.p95),
+    );
+    perMember(
+      'qscale_group_member_slo_pickup_seconds',
+      "A member queue's own pickup SLO: the target wait",
+      (m) => seconds(m.slo.pickupMs),
+    );
+    perMember(
+      'qscale_group_member_workers_needed',
+      "Workers the whole group needs for this member queue's SLO at the last tick (its term)",
+      (m) => m.workersNeeded,
     );
   }
 

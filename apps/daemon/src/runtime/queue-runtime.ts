@@ -3,6 +3,7 @@ import type {
   Logger,
   QueueSnapshot,
   ScalingContext,
+  Strategy,
   StrategyInstance,
   WorkerCounts,
 } from '@qscale/contracts';
@@ -30,7 +31,7 @@ export class QueueRuntime {
   /** Workers run elsewhere (pods, scaler mode): as counted from the backend at this tick. */
   observedWorkers: WorkerCounts | null = null;
 
-  private constructor(
+  protected constructor(
     public config: QueueConfig,
     public strategy: StrategyInstance,
     public pipeline: PolicyPipeline,
@@ -140,6 +141,8 @@ export class QueueRuntime {
 export interface Decider {
   strategy: StrategyInstance;
   pipeline: PolicyPipeline;
+  /** The strategy as loaded (a built-in's name or a plugin), for a group's sizer to reuse. */
+  plugin: string | Strategy<unknown>;
 }
 
 /** A queue's strategy (a plugin is loaded from `configDir`) and policy pipeline. */
@@ -152,6 +155,7 @@ export async function createDecider(
     ? name
     : await loadStrategy(name, { fromDir: options.configDir });
   return {
+    plugin,
     strategy: createStrategy(plugin, strategyOptions(config)),
     pipeline: createPolicyPipeline({ ...pipelineSettings(config), onEvent: options.onPolicyEvent }),
   };

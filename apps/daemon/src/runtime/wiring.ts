@@ -39,6 +39,11 @@ export function readerSource(queue: QueueConfig): QueueSource {
   };
 }
 
+/** What the reader reads for a pool entry: the queue itself, or each member of a group. */
+export function readerSources(queue: QueueConfig): QueueSource[] {
+  return (queue.workerGroup?.members ?? [queue]).map(readerSource);
+}
+
 /** The policy pipeline's settings for a queue (its `scaling` block; null keeps the default). */
 export function pipelineSettings(queue: QueueConfig): PolicySettings {
   const {
@@ -125,6 +130,7 @@ export function secretsOf(config: QscaleConfig): string[] {
   if (config.externalScaler?.token) secrets.add(config.externalScaler.token);
   for (const secret of alertSecrets(config.alerts)) secrets.add(secret);
   for (const queue of config.queues) {
+    for (const member of queue.workerGroup?.members ?? []) addRedis(member.redis);
     addRedis(queue.redis);
     for (const [name, value] of Object.entries(queue.env)) {
       if (isSecretName(name) && isSecretValue(value)) secrets.add(value);
@@ -136,7 +142,7 @@ export function secretsOf(config: QscaleConfig): string[] {
 
 /** Whether two queue configurations read the same backend queue the same way. */
 export function sameSource(a: QueueConfig, b: QueueConfig): boolean {
-  return JSON.stringify(readerSource(a)) === JSON.stringify(readerSource(b));
+  return JSON.stringify(readerSources(a)) === JSON.stringify(readerSources(b));
 }
 
 /** Whether a pool must be updated (rolling replacement) for the new settings. */
@@ -160,6 +166,17 @@ export function samePool(a: QueueConfig, b: QueueConfig): boolean {
 /** Whether the strategy and policies must be created again (their state is dropped). */
 export function sameDecider(a: QueueConfig, b: QueueConfig): boolean {
   const fields = (queue: QueueConfig) =>
-    JSON.stringify([queue.strategy, queue.scaling, queue.slo, queue.workers]);
+    JSON.stringify([
+      queue.strategy,
+      queue.scaling,
+      queue.slo,
+      queue.workers,
+      // A group's sizer knows its members, their order, SLOs and the discipline.
+      queue.workerGroup && [
+        queue.workerGroup.discipline,
+        queue.workerGroup.weights,
+        queue.workerGroup.members.map((member) => [member.name, member.slo]),
+      ],
+    ]);
   return fields(a) === fields(b);
 }
