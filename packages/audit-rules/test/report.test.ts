@@ -117,10 +117,21 @@ class ${name} implements ShouldQueue
 }
 `;
 
+  // The remote helper is recognised from its body (it runs its commands through Process::run).
+  const remoteHelper = `<?php
+use Illuminate\\Support\\Facades\\Process;
+function instant_remote_process(array $commands, $server): string
+{
+    $script = implode("\\n", $commands);
+    return Process::run("ssh deploy@host 'bash -se' <<'EOF'\\n{$script}\\nEOF")->output();
+}
+`;
+
   it('one rule into one sink function is one finding with its places; a baseline accepts each place', async () => {
     const files = Object.fromEntries(
       ['AJob', 'BJob', 'CJob'].map((n) => [`app/Jobs/${n}.php`, wrapperCall(n)]),
     );
+    files['app/helpers.php'] = remoteHelper;
     const path = await tree('grouped', files);
     const report = await runAudit({ path });
     const grouped = report.findings.filter((f) => f.places.length > 0);

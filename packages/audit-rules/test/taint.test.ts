@@ -131,6 +131,27 @@ const cases: Case[] = [
     vulnerable: { ruleId: 'JOB-006', severity: 'critical', confidence: 'traced', says: /folder/ },
     fixed: 'silent',
   },
+  {
+    // No rule and no default knows the helper's name: its body (ssh script through proc_open) is
+    // what makes its callers sinks. The fixed side escapes the value at the call.
+    pair: 't13-remote-helper-recognised-from-its-body',
+    rules: COMMAND_RULES,
+    vulnerable: {
+      ruleId: 'JOB-019',
+      severity: 'critical',
+      confidence: 'traced',
+      says: /docker resource name .*user-controlled/,
+    },
+    fixed: 'silent',
+  },
+  {
+    // A redactor is judged by its body (it masks text), not by its name: the vulnerable helper
+    // only tidies whitespace and the command still reaches the log.
+    pair: 't14-redactor-recognised-from-its-body',
+    rules: ['JOB-009'],
+    vulnerable: { ruleId: 'JOB-009', severity: 'medium', confidence: 'traced', says: /redactor/ },
+    fixed: 'silent',
+  },
 ];
 
 describe('project-wide taint and the rules built on it', () => {

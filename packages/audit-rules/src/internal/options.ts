@@ -22,27 +22,18 @@ export const DEFAULTS = {
   includeTests: false,
   /** Env files read for env() values, first found wins; `.env.example` never. @defaultValue `.env`, `.env.production` */
   envFiles: ['.env', '.env.production'] as readonly string[],
-  /** P-SINK-REMOTE: project functions that run a command on a remote host. @defaultValue Coolify's helpers */
-  remoteSinks: [
-    'instant_remote_process',
-    'instant_remote_process_with_timeout',
-    'remote_process',
-    'executeInDocker',
-    'execute_remote_command',
-    'instant_scp',
-  ] as readonly string[],
-  /** Functions whose output is safe in a shell command (besides escapeshellarg). @defaultValue escapeShellValue */
-  escapers: ['escapeShellValue'] as readonly string[],
-  /** Functions that validate a value for shell use; a validated variable counts as trusted. */
-  validators: [
-    'validateShellSafePath',
-    'validateGitRef',
-    'validate_cron_expression',
-    'isSafeTmpPath',
-    'validateServerPath',
-  ] as readonly string[],
-  /** Functions that redact secrets from messages and logs. @defaultValue redact_sensitive_info, remove_iip */
-  redactors: ['redact_sensitive_info', 'remove_iip', 'redact', 'sanitize'] as readonly string[],
+  /**
+   * P-SINK-REMOTE: extra project functions or methods whose first argument is a command run on a
+   * remote host. Wrappers are recognised from their bodies (project-facts.ts), so this is only for
+   * helpers whose body is outside the scanned tree. @defaultValue none
+   */
+  remoteSinks: [] as readonly string[],
+  /** Extra functions whose output is safe in a shell command; wrappers of escapeshellarg are recognised from their bodies. @defaultValue none */
+  escapers: [] as readonly string[],
+  /** Extra functions that validate a value for shell use; validators with a strict regex are recognised from their bodies. @defaultValue none */
+  validators: [] as readonly string[],
+  /** Functions that redact secrets from messages and logs. @defaultValue redact, sanitize */
+  redactors: ['redact', 'sanitize'] as readonly string[],
   /** Model attributes validated on write (their interpolation is trusted). @defaultValue none */
   validatedAttributes: [] as readonly string[],
   /** Files larger than this are skipped. @defaultValue 2 MiB */

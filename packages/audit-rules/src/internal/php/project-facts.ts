@@ -12,6 +12,7 @@ import {
 } from './ast.js';
 import { flatten, type Provenance, type Scope, variableKey } from './command.js';
 import type { PhpClass, PhpIndex } from './index-project.js';
+import { isRedactorBody } from './redactors.js';
 import { ownNodesOf, type ScopeInfo, sinksIn } from './scopes.js';
 import {
   blocklistStrength,
@@ -61,6 +62,8 @@ export interface ProjectFacts {
   jobArguments: Map<string, Provenance[]>;
   /** Project functions recognised as validators, with what they let through. */
   validators: Map<string, Map<number, Strength>>;
+  /** Project functions and methods recognised as redactors from their bodies (redactors.ts). */
+  redactors: Set<string>;
   resolve(call: PhpNode, scope: Scope): string | null;
 }
 
@@ -108,6 +111,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     sanitisedAttributes: new Map(),
     jobArguments: new Map(),
     validators: new Map(),
+    redactors: new Set(),
     resolve(call, scope) {
       const fn = calledFunction(call);
       if (fn) return byKey.has(`fn:${fn}`) ? `fn:${fn}` : null;
@@ -140,6 +144,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
   for (const [key, info] of byKey) {
     const checks = validatorChecks(info);
     if (checks.size > 0) facts.validators.set(key, checks);
+    if (isRedactorBody(info)) facts.redactors.add(key);
   }
   for (const info of infos) {
     for (const call of ownNodesOf(info.scope, 'call')) {

@@ -13,6 +13,7 @@ import {
 } from '../php/ast.js';
 import { flatten } from '../php/command.js';
 import type { PhpClass, PhpFile } from '../php/index-project.js';
+import { keyOf } from '../php/project-facts.js';
 import { callsIn, type ScopeInfo, walkOwn } from '../php/scopes.js';
 import type { ProjectContext, RawFinding } from '../types.js';
 import { defineRule } from './define.js';
@@ -318,12 +319,18 @@ export const job004 = defineRule({
 
 const LEAKY_OPERAND = /(command|cmd|url|uri|dsn|query|output|error|stderr)/i;
 
-function usesRedactor(node: PhpNode, redactors: readonly string[]): boolean {
+/** A configured redactor by name, or a project function whose body masks text (redactors.ts). */
+function usesRedactor(node: PhpNode, info: ScopeInfo, redactors: readonly string[]): boolean {
   let found = false;
   const wanted = redactors.map((r) => r.toLowerCase());
+  const facts = info.scope.facts;
   walk(node, (n) => {
     const name = calledFunction(n) ?? staticCall(n)?.[1] ?? methodCall(n)?.[1];
     if (name && wanted.includes(name)) found = true;
+    if (!found && n.kind === 'call' && facts) {
+      const key = facts.resolve(n, info.scope);
+      found = key !== null && facts.redactors.has(key);
+    }
     return !found;
   });
   return found;
@@ -363,7 +370,7 @@ export const job005 = defineRule({
       walk(info.scope.body, (node) => {
         if (node.kind === 'throw' && (node.what as PhpNode)?.kind === 'new') {
           const message = args(node.what as PhpNode)[0];
-          if (message && !usesRedactor(message, context.options.redactors)) {
+          if (message && !usesRedactor(message, info, context.options.redactors)) {
             const leaky = new Set<string>();
             walk(message, (n) => {
               const name =
@@ -403,7 +410,7 @@ export const job005 = defineRule({
             if (
               writer &&
               args(inner).some(mentionsTrace) &&
-              !usesRedactor(inner, context.options.redactors)
+              !usesRedactor(inner, info, context.options.redactors)
             ) {
               findings.push(
                 at(
@@ -467,7 +474,7 @@ export const job009 = defineRule({
           method === 'withproperties' ||
           (stat && /Log$/.test(stat[0])) ||
           (method === 'update' && hasKey(call, 'logs'));
-        if (!writer || usesRedactor(call, context.options.redactors)) continue;
+        if (!writer || usesRedactor(call, info, context.options.redactors)) continue;
         let leaked: string | null = null;
         for (const arg of args(call)) {
           walk(arg, (n) => {
@@ -745,8 +752,28 @@ export const job025 = defineRule({
   },
 });
 
-const CRON_VALIDATORS =
-  /isValidExpression|validate_cron_expression|validateCron|new\s+CronExpression|'cron'|"cron"/;
+const CRON_VALIDATORS = /isValidExpression|validateCron|new\s+CronExpression|'cron'|"cron"/;
+
+/** The source lines of a function or method's body, to look for a cron check inside a helper. */
+function bodyText(info: ScopeInfo): string {
+  const loc = info.scope.body.loc;
+  if (!loc) return '';
+  return info.file.text
+    .split('\n')
+    .slice(loc.start.line - 1, loc.end.line)
+    .join('\n');
+}
+
+/** A scope that calls a project helper whose own body validates a cron expression. */
+function callsCronHelper(info: ScopeInfo, helpers: ReadonlyMap<string, ScopeInfo>): boolean {
+  const facts = info.scope.facts;
+  if (!facts) return false;
+  return callsIn(info.scope).some((call) => {
+    const key = call.kind === 'call' ? facts.resolve(call, info.scope) : null;
+    const helper = key ? helpers.get(key) : undefined;
+    return helper !== undefined && helper !== info && CRON_VALIDATORS.test(bodyText(helper));
+  });
+}
 
 export const job026 = defineRule({
   id: 'JOB-026',
@@ -756,7 +783,7 @@ export const job026 = defineRule({
   covers: ['S1:JOB-026'],
   cwe: ['CWE-20'],
   description:
-    'A ->cron($model->attr) / CronExpression sink reads a model attribute that is written (->attr = …, [attr => …]) in a file that never calls a cron validator (CronExpression::isValidExpression or a configured helper).',
+    'A ->cron($model->attr) / CronExpression sink reads a model attribute that is written (->attr = …, [attr => …]) in a file that never calls a cron validator (CronExpression::isValidExpression, a project helper whose body calls it, or a configured validator).',
   fix: 'Validate on write, enforce a minimum interval per plan, isolate per-task failures in the scheduler loop.',
   check: (context) => {
     const findings: RawFinding[] = [];
@@ -780,8 +807,13 @@ export const job026 = defineRule({
     const validators = new RegExp(
       `${CRON_VALIDATORS.source}|${context.options.validators.join('|') || '$^'}`,
     );
+    const helpers = new Map<string, ScopeInfo>();
     for (const info of laravelAnalysis(context).scopes) {
-      if (validators.test(info.file.text)) continue;
+      const key = keyOf(info);
+      if (key && !helpers.has(key)) helpers.set(key, info);
+    }
+    for (const info of laravelAnalysis(context).scopes) {
+      if (validators.test(info.file.text) || callsCronHelper(info, helpers)) continue;
       walkOwn(info.scope.body, (node) => {
         if (node.kind === 'assign' && (node.left as PhpNode).kind === 'propertylookup') {
           const attr = nameOf((node.left as PhpNode).offset);
