@@ -65,6 +65,22 @@ describe('qscale audit', () => {
     expect(run.code).toBe(0);
   });
 
+  it('--remote-sink names a command wrapper the project does not define (a vendor helper)', async () => {
+    const path = await fixture('r07-job006q-scheduled-task-quotes', 'vulnerable');
+    // Without the helper's body the call is opaque: nothing to trace, nothing reported.
+    await rm(join(path, 'app/helpers.php'));
+    const ruleIds = (run: Run) =>
+      JSON.parse(run.stdout).findings.map((f: { ruleId: string }) => f.ruleId);
+    const opaque = await qscale(['audit', '--path', path, '--format', 'json'], dir);
+    expect(ruleIds(opaque)).not.toContain('JOB-006');
+    const named = await qscale(
+      ['audit', '--path', path, '--format', 'json', '--remote-sink', 'instant_remote_process'],
+      dir,
+    );
+    expect(ruleIds(named)).toContain('JOB-006');
+    expect(named.code).toBe(1);
+  });
+
   it('a vulnerable tree exits 1 at --fail-on high and 0 at --fail-on critical', async () => {
     const path = await fixture('r03-job002-slack-webhook', 'vulnerable');
     const high = await qscale(['audit', '--path', path], dir);

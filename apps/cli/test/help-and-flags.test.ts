@@ -118,6 +118,10 @@ describe('one convention for every command', () => {
       'queues --queue',
       'top --queue',
       'audit --disable',
+      'audit --remote-sink',
+      'audit --escaper',
+      'audit --validator',
+      'audit --redactor',
       'simulate --compare',
     ]);
     for (const [spec, flag] of lists) {

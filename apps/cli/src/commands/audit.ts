@@ -44,6 +44,10 @@ export async function run({ values }: AuditArgs, io: CliIo): Promise<ExitCode> {
     queueData: !values['no-queue-data'],
     onProgress: progressLine(io),
     ...(values.disable.length > 0 ? { disable: values.disable } : {}),
+    ...(values['remote-sink'].length > 0 ? { remoteSinks: values['remote-sink'] } : {}),
+    ...(values.escaper.length > 0 ? { escapers: values.escaper } : {}),
+    ...(values.validator.length > 0 ? { validators: values.validator } : {}),
+    ...(values.redactor.length > 0 ? { redactors: values.redactor } : {}),
   };
   try {
     if (values.config) {

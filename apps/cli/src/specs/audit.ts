@@ -63,6 +63,28 @@ const options = defineOptions({
     placeholder: 'RULE',
     description: 'skip these rules, by id (e.g. CFG-002)',
   },
+  'remote-sink': {
+    type: 'list',
+    placeholder: 'FUNCTION',
+    description:
+      "your functions that run their argument as a command (on this or another host), where the audit cannot see it from their bodies (e.g. Coolify's instant_remote_process)",
+  },
+  escaper: {
+    type: 'list',
+    placeholder: 'FUNCTION',
+    description: 'your functions whose result is safe in a shell command (besides escapeshellarg)',
+  },
+  validator: {
+    type: 'list',
+    placeholder: 'FUNCTION',
+    description: 'your functions that check a value is safe for a shell or a path',
+  },
+  redactor: {
+    type: 'list',
+    placeholder: 'FUNCTION',
+    description:
+      'your functions that mask secrets in messages (replaces the default redact, sanitize)',
+  },
   'include-tests': { type: 'boolean', description: 'scan test folders too' },
   'no-queue-data': { type: 'boolean', description: 'do not read job payloads from Redis' },
   'allow-partial': {
@@ -93,6 +115,11 @@ export const auditCommand = defineCommand({
     {
       command: 'qscale audit --path . --format sarif --output audit.sarif --fail-on critical',
       says: 'for code scanning in CI',
+    },
+    {
+      command:
+        'qscale audit --path . --remote-sink instant_remote_process,remote_process --validator validateShellSafePath',
+      says: "name a project's own command wrappers and validators the analysis cannot see through",
     },
   ],
   load: () => import('../commands/audit.js'),

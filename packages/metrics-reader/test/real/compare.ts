@@ -150,7 +150,7 @@ export function compare(
       }
       const range = possibleCounts(figure, truth, tick.calledAt, tick.returnedAt, slack);
       const ok = range.some(([lo, hi]) => value >= lo && value <= hi);
-      const values = new Set(range.flatMap(([lo, hi]) => [lo, hi]));
+      const values = new Set(range.flat());
       if (values.size > 1) tallies[figure].ambiguous++;
       const nearest = range.reduce((best, [lo, hi]) => {
         const error = value < lo ? value - lo : value > hi ? value - hi : 0;

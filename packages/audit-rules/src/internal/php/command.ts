@@ -634,7 +634,7 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
         const passed = scope.owner?.cls
           ? scope.facts?.jobArguments.get(`${scope.owner.cls.fqn}.${own}`)
           : undefined;
-        return passed && passed.every((p) => p === 'trusted') ? 'trusted' : 'untrusted';
+        return passed?.every((p) => p === 'trusted') ? 'trusted' : 'untrusted';
       }
       // Inside a model, `$this->git_commit_sha` is a column users edit, like `$app->git_commit_sha`.
       const cls = scope.owner?.cls;
