@@ -147,8 +147,10 @@ describe('Celery held deliveries (unacked)', () => {
   it('a held message without headers runs as soon as it can', async () => {
     const prefix = fixture.prefix('celery-held');
     await holdRaw(prefix, randomUUID(), JSON.stringify([null, '', 'tasks']));
+    await holdRaw(prefix, randomUUID(), JSON.stringify([{ body: 'e30=' }, '', 'tasks']));
     const [snapshot] = await reader(prefix, true).snapshot();
-    expect(snapshot).toMatchObject({ delayed: 0, active: 1 });
+    expect(snapshot).toMatchObject({ delayed: 0, active: 2 });
+    expect(snapshot?.error).toBeUndefined();
   });
 
   it('acks_late with the probe: times a task delivered and acked between two snapshots', async () => {
