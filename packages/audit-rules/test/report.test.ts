@@ -458,7 +458,7 @@ describe('autoscaler-config rules', () => {
 });
 
 describe('report formats', () => {
-  it('markdown follows the plan: scope, hypotheses, findings by group, manual review, fixes, notes', async () => {
+  it('markdown follows the plan after a plain summary: scope, hypotheses, findings by hypothesis, manual review, fixes, notes', async () => {
     const report = await runAudit({
       path: await tree('md', {
         'app/Jobs/PruneImagesJob.php': job(''),
@@ -468,12 +468,11 @@ describe('report formats', () => {
     const text = formatMarkdown(report);
     const headings = text.split('\n').filter((l) => /^##? /.test(l) || /^### /.test(l));
     expect(headings.slice(1)).toEqual([
+      '## Summary',
       '## Scope',
       '## Hypotheses',
       '## Findings',
-      '### Critical',
-      '### Important',
-      '### Low priority',
+      '### S1:JOB-006 Deployment commands are built safely — 1 finding',
       '### Review items (origin unknown)',
       '## Manual review required',
       '## Fixes',
@@ -487,6 +486,28 @@ describe('report formats', () => {
     expect(review.slice(0, review.indexOf('## Manual review'))).toContain(
       '$image (origin unknown) interpolated unescaped into a command run by exec',
     );
+    // The summary says what to fix first and what only needs reading, before any detail.
+    const summary = text.slice(text.indexOf('## Summary'), text.indexOf('## Scope'));
+    expect(summary).toContain('- **1 finding to fix**: 1 critical.');
+    expect(summary).toMatch(
+      /- Fix first:\n {2}- F-001 critical: .* \(JOB-006\) — app\/Http\/Controllers\/ImagesController\.php:\d+/,
+    );
+    expect(summary).toContain('- 1 review item: a value of unknown origin reaches a sink');
+    expect(summary).not.toContain('incomplete');
+    // The fixes table lists what to fix; the review items are one line.
+    expect(text).toContain(
+      '| — | 1 review item (origin unknown), listed under Findings | to read |  |',
+    );
+  });
+
+  it('the summary says when the scan is incomplete and when there is nothing to fix', async () => {
+    const path = await tree('md-partial', {
+      'app/Jobs/PruneImagesJob.php': '<?php\nnamespace App\\Jobs;\nreturn $x = (;\n',
+    });
+    const text = formatMarkdown(await runAudit({ path }));
+    const summary = text.slice(text.indexOf('## Summary'), text.indexOf('## Scope'));
+    expect(summary).toContain('- **Nothing to fix** with a traced path from untrusted input.');
+    expect(summary).toMatch(/- \*\*The scan is incomplete\*\*: laravel-src .* partial/);
   });
 
   it('SARIF 2.1.0 as GitHub reads it: rules, ruleIndex, levels, security-severity, fingerprints; runtime only on request', async () => {

@@ -1,8 +1,12 @@
 import { type AuditReport, type Finding, locationText } from '../audit.js';
+import { summaryLines } from './summary.js';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
-/** The report in the audit plan's structure: scope, hypotheses, findings, manual review, fixes, notes. */
+/**
+ * The report in the audit plan's structure, after a summary in plain words: scope, hypotheses,
+ * findings by hypothesis, manual review, fixes, notes.
+ */
 export function formatMarkdown(report: AuditReport): string {
   const out: string[] = [];
   const sha = report.run.gitSha ? report.run.gitSha.slice(0, 12) : 'no git';
@@ -10,6 +14,14 @@ export function formatMarkdown(report: AuditReport): string {
     `# Backend Jobs & Queues Security Audit — ${report.scope.project ?? 'runtime'} (${sha}, ${report.run.startedAt.slice(0, 10)})`,
     '',
   );
+  const open = report.findings.filter((f) => f.status === 'open');
+  // Traced findings first (most severe first), then the review items: the ids follow that order.
+  const traced = open.filter((f) => f.confidence === 'traced');
+  const review = open.filter((f) => f.confidence === 'review');
+  const ids = new Map(
+    [...traced, ...review].map((f, i) => [f.fingerprint, `F-${String(i + 1).padStart(3, '0')}`]),
+  );
+  out.push(...summaryLines(report, ids));
   out.push('## Scope', '');
   for (const target of report.run.targets) {
     out.push(
@@ -45,34 +57,24 @@ export function formatMarkdown(report: AuditReport): string {
       `| ${h.id} | ${cell(h.title)} | ${h.status} | ${h.checks.join(', ') || '—'} | ${h.findings} |`,
     );
   }
-  const open = report.findings.filter((f) => f.status === 'open');
-  const ids = new Map(open.map((f, i) => [f.fingerprint, `F-${String(i + 1).padStart(3, '0')}`]));
   out.push('', '## Findings', '');
-  const traced = open.filter((f) => f.confidence === 'traced');
-  const groups: [string, Finding[]][] = [
-    ['Critical', traced.filter((f) => f.severity === 'critical')],
-    ['Important', traced.filter((f) => f.severity === 'high' || f.severity === 'medium')],
-    ['Low priority', traced.filter((f) => f.severity === 'low')],
-    // Last: a value of unknown origin reaches a sink; read them once the rest is done.
-    ['Review items (origin unknown)', open.filter((f) => f.confidence === 'review')],
-  ];
-  for (const [name, list] of groups) {
-    out.push(`### ${name}`, '');
-    if (list.length === 0) out.push('None.', '');
-    for (const f of list) {
-      out.push(
-        `#### ${ids.get(f.fingerprint)} [${f.ruleId}] ${f.title} — ${locationText(f.location)}`,
-        '',
-      );
-      out.push(
-        `- Severity: ${f.severity}${f.confidence === 'review' ? ' (review: origin unknown, not counted by --fail-on)' : ''}; seeds: ${f.seedRefs.join(', ') || '—'}${f.cwe.length > 0 ? `; ${f.cwe.join(', ')}` : ''}`,
-      );
-      out.push(`- ${f.message}`);
-      if (f.places.length > 0) out.push(`- Places: ${placesText(f)}`);
-      if (f.evidence) out.push(`- Evidence (redacted): \`${f.evidence.replace(/`/g, "'")}\``);
-      out.push(`- Fix: ${f.remediation}`, `- Fingerprint: ${f.fingerprint}`, '');
-    }
+  const titles = new Map(report.hypotheses.map((h) => [h.id as string, h.title]));
+  // Each traced finding under the first hypothesis it bears on; hypotheses by their worst finding.
+  const byHypothesis = new Map<string, Finding[]>();
+  for (const f of traced) {
+    const key = f.seedRefs[0] ?? OTHER;
+    byHypothesis.set(key, [...(byHypothesis.get(key) ?? []), f]);
   }
+  if (traced.length === 0) out.push('Nothing to fix with a traced path from untrusted input.', '');
+  for (const [id, list] of byHypothesis) {
+    const title = id === OTHER ? OTHER : `${id} ${titles.get(id) ?? ''}`.trim();
+    out.push(`### ${title} — ${list.length === 1 ? '1 finding' : `${list.length} findings`}`, '');
+    for (const f of list) out.push(...findingLines(f, ids));
+  }
+  // Last: a value of unknown origin reaches a sink; read them once the rest is done.
+  out.push('### Review items (origin unknown)', '');
+  if (review.length === 0) out.push('None.', '');
+  for (const f of review) out.push(...findingLines(f, ids));
   out.push(
     '## Manual review required',
     '',
@@ -103,9 +105,13 @@ export function formatMarkdown(report: AuditReport): string {
     '| ID | Description | Status | PR/commit |',
     '| --- | --- | --- | --- |',
   );
-  if (open.length === 0) out.push('| — | nothing to fix | — | — |');
-  for (const f of open)
+  if (traced.length === 0) out.push('| — | nothing to fix | — | — |');
+  for (const f of traced)
     out.push(`| ${ids.get(f.fingerprint)} | ${cell(`[${f.ruleId}] ${f.message}`)} | open |  |`);
+  if (review.length > 0)
+    out.push(
+      `| — | ${review.length === 1 ? '1 review item' : `${review.length} review items`} (origin unknown), listed under Findings | to read |  |`,
+    );
   out.push('', '## Auditor notes', '');
   out.push(
     `- Tool: ${report.tool.name} ${report.tool.version}, rules ${report.tool.rulesVersion}; run ${report.run.startedAt} → ${report.run.finishedAt}`,
@@ -122,6 +128,23 @@ export function formatMarkdown(report: AuditReport): string {
   for (const e of report.errors) out.push(`- Error: ${e.ruleId ?? e.target}: ${e.message}`);
   for (const note of report.notes) out.push(`- ${note}`);
   return `${out.join('\n')}\n`;
+}
+
+const OTHER = 'Other findings';
+
+function findingLines(f: Finding, ids: ReadonlyMap<string, string>): string[] {
+  const out = [
+    `#### ${ids.get(f.fingerprint)} [${f.ruleId}] ${f.title} — ${locationText(f.location)}`,
+    '',
+  ];
+  out.push(
+    `- Severity: ${f.severity}${f.confidence === 'review' ? ' (review: origin unknown, not counted by --fail-on)' : ''}; seeds: ${f.seedRefs.join(', ') || '—'}${f.cwe.length > 0 ? `; ${f.cwe.join(', ')}` : ''}`,
+  );
+  out.push(`- ${f.message}`);
+  if (f.places.length > 0) out.push(`- Places: ${placesText(f)}`);
+  if (f.evidence) out.push(`- Evidence (redacted): \`${f.evidence.replace(/`/g, "'")}\``);
+  out.push(`- Fix: ${f.remediation}`, `- Fingerprint: ${f.fingerprint}`, '');
+  return out;
 }
 
 /** The places of a grouped finding, the first twenty by name. */
