@@ -190,6 +190,24 @@ describe('createGroupStrategy: weighted (Sidekiq) and round-robin (Celery)', () 
     expect(result.members[1]?.terms.availableSlots).toBeCloseTo(result.workers - 0.5, 9);
   });
 
+  it('never sizes the shared pool above the separate pools together (the model is generous)', () => {
+    // A tight queue with a small weight: the sharing model asks for more than both pools.
+    const loads = [
+      { ...HIGH, rate: 0.5, serviceMs: 1_000, pickupMs: 300 },
+      { ...DEFAULT, rate: 8, pickupMs: 30_000 },
+    ];
+    const grouped = recommend('erlang-drain', { kind: 'weighted', weights: [1, 20] }, loads);
+    const high = grouped.members[0]?.terms ?? {};
+    const separate = (grouped.members.map((m) => m.terms.ownSteady ?? 0) as number[]).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    expect(high.separateSteady).toBe(separate);
+    expect(high.pooledModelled).toBeGreaterThan(separate);
+    expect(high.pooledSteady).toBe(separate);
+    expect(high.sharingCost).toBe(separate - (high.ownSteady ?? 0));
+  });
+
   it('needs fewer workers than separate pools for a Sidekiq-style pair', () => {
     const loads = [
       { ...HIGH, rate: 2, pickupMs: 2_000 },

@@ -46,7 +46,8 @@ interface MemberModel {
  * - `pooledSteady`: the fewest workers of the shared pool with which this member's
  *   P(pickup wait > its SLO) stays within its percentile, given every member's load and how the
  *   discipline divides the pool (priority: non-preemptive M/M/c per class; weighted and
- *   round-robin: processor sharing by weight);
+ *   round-robin: processor sharing by weight), never above `separateSteady`, the members'
+ *   `ownSteady` together (`pooledModelled` keeps the model's own figure);
  * - `ownSteady`: the same model with this member alone (plain Erlang C);
  * - `sharingCost` = pooledSteady - ownSteady (never below 0): the workers sharing costs it;
  * - `strategyWorkers`: what the member's own strategy asks (steady state, backlog drain,
@@ -155,12 +156,21 @@ function recommendGroup(
   const loads = classes.map(loadOf);
   const shares = guaranteedShares(discipline, ctx.members.length);
 
+  // Alone, every discipline is the plain Erlang C pool (one class, priority 1 of 1).
+  const alones = models.map((model) =>
+    poolWorkersFor(ALONE, [model.load], 0, model.target, concurrency, maxWorkers),
+  );
+  // The separate pools the group replaces, together: a configuration known to meet every
+  // member's SLO. The sharing models (weighted and round-robin are approximations, about a
+  // worker generous) never size the shared pool above it.
+  const separateSteady = alones.reduce((sum, alone) => sum + alone.workers, 0);
+
   const members: GroupMemberRecommendation[] = ctx.members.map((member, k) => {
     const model = models[k] as MemberModel;
     const mine = own[k] as Recommendation;
-    // Alone, every discipline is the plain Erlang C pool (one class, priority 1 of 1).
-    const alone = poolWorkersFor(ALONE, [model.load], 0, model.target, concurrency, maxWorkers);
-    const pooled = poolWorkersFor(discipline, classes, k, model.target, concurrency, maxWorkers);
+    const alone = alones[k] as { workers: number };
+    const modelled = poolWorkersFor(discipline, classes, k, model.target, concurrency, maxWorkers);
+    const pooled = { ...modelled, workers: Math.min(modelled.workers, separateSteady) };
     const sharingCost = Math.max(0, pooled.workers - alone.workers);
     const workers = mine.workers + sharingCost;
     return {
@@ -178,6 +188,8 @@ function recommendGroup(
         strategyWorkers: mine.workers,
         ownSteady: alone.workers,
         pooledSteady: pooled.workers,
+        pooledModelled: modelled.workers,
+        separateSteady,
         pooledFeasible: pooled.feasible ? 1 : 0,
         sharingCost,
       },
