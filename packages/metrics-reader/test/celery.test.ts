@@ -56,7 +56,11 @@ describe('Celery', () => {
     // A rate needs 500 ms of known intervals (windows.ts): read until the reader reports one.
     // Later reads see no change, so arrivals and completions stay in the same proportion.
     let [snapshot] = await metrics.snapshot();
-    while (snapshot?.completionRate === null) [snapshot] = await metrics.snapshot();
+    expect(snapshot?.error).toBeUndefined();
+    while (snapshot?.completionRate === null) {
+      [snapshot] = await metrics.snapshot();
+      expect(snapshot?.error).toBeUndefined();
+    }
     expect(snapshot?.pending).toBe(14);
     // Over the same interval: 14 - 10 + 4 = 8 arrivals and 4 completions.
     expect(snapshot?.completionRate).toBeGreaterThan(0);

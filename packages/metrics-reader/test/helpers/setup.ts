@@ -52,6 +52,9 @@ export function redisFixture() {
           redis: { url: redisUrl() },
         })),
         minSamples: 1,
+        // A loaded machine can stall a test's event loop for seconds; a timed-out read would
+        // break the chains of reads these tests count. Timeouts are tested on their own.
+        commandTimeoutMs: 30_000,
         ...options,
       });
       cleanups.push(() => reader.close());

@@ -18,15 +18,22 @@ describe('Celery with a real worker', () => {
       seed: 5,
     });
     expect(result.jobs).toBeGreaterThan(90);
-    // kombu pops a message (BRPOP) and then writes it to `unacked` in a second round trip: in
-    // between it is in no key, so on a loaded host a read can see one pending message fewer.
-    const race = /^celery-5 tick \d+: pending read (\d+), truth during the read (\d+)/;
-    const misses = result.problems.filter((problem) => {
+    // Two hand-overs of one message Redis cannot show as they are, each off by one on a
+    // loaded host: kombu pops a message (BRPOP) and then writes it to `unacked` in a second
+    // round trip (in no key between: one fewer); the pool process starts the task and records
+    // its start before the worker's main process acks it (still in `unacked`: one more).
+    const race = /^celery-5 tick \d+: pending read (\d+), truth during the read (\d+)(?:-(\d+))?$/;
+    const offByOne = (problem: string) => {
       const match = race.exec(problem);
-      return match !== null && Number(match[2]) - Number(match[1]) === 1;
-    });
-    expect(result.problems.filter((problem) => !misses.includes(problem))).toEqual([]);
-    expect(misses.length).toBeLessThanOrEqual(2);
+      if (match === null) return false;
+      const read = Number(match[1]);
+      const low = Number(match[2]);
+      const high = match[3] === undefined ? low : Number(match[3]);
+      return read === low - 1 || read === high + 1;
+    };
+    const misses = result.problems.filter(offByOne);
+    expect(result.problems.filter((problem) => !offByOne(problem))).toEqual([]);
+    expect(misses.length).toBeLessThanOrEqual(3);
   }, 300_000);
 
   it('acks_late: every figure, with the probe timing deliveries and ends', async () => {
