@@ -13,6 +13,7 @@ export default qscaleVitestConfig({
     'test/rq.test.ts',
     'test/celery.test.ts',
     'test/celery-held.test.ts',
+    'test/celery-probe.test.ts',
     'test/ready.test.ts',
     'test/cost.test.ts',
   ],
