@@ -210,6 +210,40 @@ describe('RQ completions, arrivals and times', () => {
     // 3 completions and 3 + 3 arrivals.
     expect((snapshot?.arrivalRate ?? 0) / (snapshot?.completionRate ?? 1)).toBeCloseTo(2, 3);
   });
+  it('counts the pickup of a job that ends in the read another starts in once', async () => {
+    const prefix = fixture.prefix('rq');
+    const redis = fixture.redis;
+    const reader = fixture.reader('rq', prefix, ['default']);
+    await reader.snapshot();
+    const now = Date.now();
+    const first = await enqueueRq(redis, prefix, 'default', now - 2_000);
+    const second = await enqueueRq(redis, prefix, 'default', now - 2_000);
+    await redis.lpop(`${prefix}rq:queue:default`);
+    await redis.hset(`${prefix}rq:job:${first}`, { status: 'started', started_at: rqTime(now) });
+    await redis.zadd(`${prefix}rq:wip:default`, 9_000, `${first}:e1`);
+    expect((await reader.snapshot())[0]?.pickupLatencyMs?.samples).toBe(1);
+    // The first ends as the second starts: two pickups in all, not three.
+    await redis.zrem(`${prefix}rq:wip:default`, `${first}:e1`);
+    await endRq(prefix, 'default', first, 'finished', 9_000, now, now + 50);
+    await redis.lpop(`${prefix}rq:queue:default`);
+    await redis.hset(`${prefix}rq:job:${second}`, { status: 'started', started_at: rqTime(now) });
+    await redis.zadd(`${prefix}rq:wip:default`, 9_000, `${second}:e1`);
+    expect((await reader.snapshot())[0]?.pickupLatencyMs?.samples).toBe(2);
+  });
+
+  it('reads at most maxJobsPerTick job hashes in a read', async () => {
+    const prefix = fixture.prefix('rq');
+    const redis = fixture.redis;
+    const reader = fixture.reader('rq', prefix, ['default'], { maxJobsPerTick: 2 });
+    await reader.snapshot();
+    const now = Date.now();
+    for (const registry of ['finished', 'finished', 'failed', 'failed'] as const) {
+      const id = await enqueueRq(redis, prefix, 'default', now - 1_000);
+      await redis.lpop(`${prefix}rq:queue:default`);
+      await endRq(prefix, 'default', id, registry, 9_000, now, now + 10);
+    }
+    expect((await reader.snapshot())[0]?.pickupLatencyMs?.samples).toBe(2);
+  });
 });
 
 describe('RQ oldest age and in-flight count', () => {
