@@ -8,6 +8,7 @@ export default qscaleVitestConfig({
     'src/**/*.test.ts',
     'test/bullmq.test.ts',
     'test/bullmq-measures.test.ts',
+    'test/bullmq-events.test.ts',
     'test/laravel.test.ts',
     'test/sidekiq.test.ts',
     'test/rq.test.ts',

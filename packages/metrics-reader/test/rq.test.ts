@@ -1,5 +1,6 @@
 import { waitFor } from '@qscale/testkit';
 import { describe, expect, it } from 'vitest';
+import { nextSnapshot, readRates } from './helpers/reads.js';
 import { enqueueRq, rqTime, scheduleRq, workRq } from './helpers/rq.js';
 import { redisFixture } from './helpers/setup.js';
 
@@ -113,13 +114,6 @@ async function endRq(
     .exec();
 }
 
-/** Reads until the reader has half a second of intervals behind its rates (windows.ts). */
-async function readRates(reader: ReturnType<typeof fixture.reader>) {
-  let [snapshot] = await reader.snapshot();
-  while (snapshot?.completionRate === null) [snapshot] = await reader.snapshot();
-  return snapshot;
-}
-
 describe('RQ completions, arrivals and times', () => {
   it('counts finished and failed jobs as completions, arrivals by conservation, and times their runs', async () => {
     const prefix = fixture.prefix('rq');
@@ -187,8 +181,8 @@ describe('RQ completions, arrivals and times', () => {
     for (let index = 0; index < 7; index++) await enqueueRq(redis, prefix, 'default');
     await readRates(reader);
     // Later reads see no change: a completion counted again would show in the ratio.
-    let [snapshot] = await reader.snapshot();
-    for (let index = 0; index < 4; index++) [snapshot] = await reader.snapshot();
+    let snapshot = await nextSnapshot(reader);
+    for (let index = 0; index < 4; index++) snapshot = await nextSnapshot(reader);
     expect(snapshot?.pending).toBe(7);
     // 14 arrivals for 7 completions (4 counted, or the ties again, give 11 / 4 or less than 2).
     expect((snapshot?.arrivalRate ?? 0) / (snapshot?.completionRate ?? 1)).toBeCloseTo(2, 3);
@@ -204,8 +198,8 @@ describe('RQ completions, arrivals and times', () => {
     await redis.zadd(key, 5_001, 'new-a', 5_001, 'new-b', 5_002, 'new-c');
     for (let index = 0; index < 3; index++) await enqueueRq(redis, prefix, 'default');
     await readRates(reader);
-    let [snapshot] = await reader.snapshot();
-    for (let index = 0; index < 4; index++) [snapshot] = await reader.snapshot();
+    let snapshot = await nextSnapshot(reader);
+    for (let index = 0; index < 4; index++) snapshot = await nextSnapshot(reader);
     expect(snapshot?.failed).toBe(7);
     // 3 completions and 3 + 3 arrivals.
     expect((snapshot?.arrivalRate ?? 0) / (snapshot?.completionRate ?? 1)).toBeCloseTo(2, 3);
