@@ -91,4 +91,15 @@ describe('Celery probe scheduling', () => {
     await reader.setSources([]);
     await expectStill(reader, clock);
   });
+
+  it('counts what its probes cost: every command sent and the bytes received', async () => {
+    const prefix = fixture.prefix('celery-probe');
+    const reader = probing(prefix, ['tasks']);
+    await reader.snapshot();
+    await probesPass(reader, 5, 'the reader');
+    const { probes } = reader.stats();
+    // Four LLENs (each priority step), the unacked_index ZRANGE and TIME per probe.
+    expect(probes.commands).toBeGreaterThanOrEqual(6 * probes.count);
+    expect(probes.receivedBytes).toBeGreaterThan(0);
+  });
 });
