@@ -97,6 +97,27 @@ describe('Celery', () => {
     expect((await metrics.snapshot())[0]).toMatchObject({ pending: 0, oldestPendingAgeMs: 0 });
   });
 
+  it('ages the queue from the priority list whose oldest message was seen first', async () => {
+    const prefix = fixture.prefix('celery');
+    const metrics = fixture.reader('celery', prefix, ['tasks']);
+    await publishCelery(fixture.redis, prefix, 'tasks', 3);
+    await metrics.snapshot();
+    await metrics.snapshot();
+    const afterFirst = Date.now();
+    // Step 3's oldest is first seen by the second read, step 9's by the fourth, 300 ms later.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await publishCelery(fixture.redis, prefix, 'tasks', 9);
+    await metrics.snapshot();
+    await metrics.snapshot();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const afterNewer = Date.now();
+    const [snapshot] = await metrics.snapshot();
+    const afterLast = Date.now();
+    // At least the time since step 3's was seen (by `afterFirst`): not since step 9's.
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(afterNewer - afterFirst);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(afterLast - afterFirst + 1_000);
+  });
+
   it('counts nothing held when unacked_index holds more than maxJobsPerTick deliveries', async () => {
     const prefix = fixture.prefix('celery');
     await publishCelery(fixture.redis, prefix, 'tasks');
