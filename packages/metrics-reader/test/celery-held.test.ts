@@ -61,11 +61,15 @@ function reader(
   return created;
 }
 
-/** Two ready, and held: a countdown ahead, an ETA passed, a plain delivery, another queue's. */
+/**
+ * Two ready, and held: two countdowns ahead, an ETA passed, a plain delivery, another queue's.
+ * Not as many ahead as passed: swapping "ahead" and "passed" must change the counts.
+ */
 async function heldMix(prefix: string): Promise<void> {
   await publishCelery(fixture.redis, prefix, 'tasks');
   await publishCelery(fixture.redis, prefix, 'tasks');
   await hold(prefix, 'tasks', isoEta(Date.now() + 600_000));
+  await hold(prefix, 'tasks', isoEta(Date.now() + 300_000));
   await hold(prefix, 'tasks', isoEta(Date.now() - 5_000));
   await hold(prefix, 'tasks', null);
   await hold(prefix, 'reports', null);
@@ -77,7 +81,7 @@ describe('Celery held deliveries (unacked)', () => {
     const prefix = fixture.prefix('celery-held');
     await heldMix(prefix);
     const [snapshot] = await reader(prefix, false).snapshot();
-    expect(snapshot).toMatchObject({ pending: 4, delayed: 1, active: null });
+    expect(snapshot).toMatchObject({ pending: 4, delayed: 2, active: null });
     expect(snapshot?.error).toBeUndefined();
   });
 
@@ -85,7 +89,7 @@ describe('Celery held deliveries (unacked)', () => {
     const prefix = fixture.prefix('celery-held');
     await heldMix(prefix);
     const [snapshot] = await reader(prefix, true).snapshot();
-    expect(snapshot).toMatchObject({ pending: 2, delayed: 1, active: 2 });
+    expect(snapshot).toMatchObject({ pending: 2, delayed: 2, active: 2 });
     expect(snapshot?.error).toBeUndefined();
   });
 

@@ -75,4 +75,80 @@ describe('Celery', () => {
     const [after] = await metrics.snapshot();
     expect(after?.pending).toBe(13);
   });
+
+  it('ages a priority list from when its oldest message was first seen there', async () => {
+    const prefix = fixture.prefix('celery');
+    const metrics = fixture.reader('celery', prefix, ['tasks']);
+    await publishCelery(fixture.redis, prefix, 'tasks', 6);
+    // The first read learns the list holds jobs; the second sees its oldest (no age yet).
+    await metrics.snapshot();
+    const beforeSeen = Date.now();
+    const [seen] = await metrics.snapshot();
+    const afterSeen = Date.now();
+    expect(seen).toMatchObject({ pending: 1, oldestPendingAgeMs: null });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const beforeAged = Date.now();
+    const [aged] = await metrics.snapshot();
+    const afterAged = Date.now();
+    expect(aged?.sources.oldestPendingAgeMs).toBe('estimate');
+    expect(aged?.oldestPendingAgeMs).toBeGreaterThanOrEqual(beforeAged - afterSeen);
+    expect(aged?.oldestPendingAgeMs).toBeLessThanOrEqual(afterAged - beforeSeen);
+    // A new oldest (the first was taken) is first seen again; an emptied list is forgotten.
+    await fixture.redis.rpop(`${prefix}tasks${CELERY_SEPARATOR}6`);
+    await publishCelery(fixture.redis, prefix, 'tasks', 6);
+    expect((await metrics.snapshot())[0]?.oldestPendingAgeMs).toBeNull();
+    await fixture.redis.rpop(`${prefix}tasks${CELERY_SEPARATOR}6`);
+    expect((await metrics.snapshot())[0]).toMatchObject({ pending: 0, oldestPendingAgeMs: 0 });
+  });
+
+  it('ages the queue from the priority list whose oldest message was seen first', async () => {
+    const prefix = fixture.prefix('celery');
+    const metrics = fixture.reader('celery', prefix, ['tasks']);
+    await publishCelery(fixture.redis, prefix, 'tasks', 3);
+    await metrics.snapshot();
+    await metrics.snapshot();
+    const afterFirst = Date.now();
+    // Step 3's oldest is first seen by the second read, step 9's by the fourth, 300 ms later.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await publishCelery(fixture.redis, prefix, 'tasks', 9);
+    await metrics.snapshot();
+    await metrics.snapshot();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const afterNewer = Date.now();
+    const [snapshot] = await metrics.snapshot();
+    const afterLast = Date.now();
+    // At least the time since step 3's was seen (by `afterFirst`): not since step 9's.
+    expect(snapshot?.oldestPendingAgeMs).toBeGreaterThanOrEqual(afterNewer - afterFirst);
+    expect(snapshot?.oldestPendingAgeMs).toBeLessThanOrEqual(afterLast - afterFirst + 1_000);
+  });
+
+  it('counts nothing held when unacked_index holds more than maxJobsPerTick deliveries', async () => {
+    const prefix = fixture.prefix('celery');
+    await publishCelery(fixture.redis, prefix, 'tasks');
+    const now = Date.now() / 1000;
+    await fixture.redis.zadd(`${prefix}unacked_index`, now, 't1', now, 't2', now, 't3');
+    const [over] = await fixture
+      .reader('celery', prefix, ['tasks'], { maxJobsPerTick: 2 })
+      .snapshot();
+    expect(over).toMatchObject({ pending: null, delayed: null });
+    expect(over?.error?.message).toContain(
+      `${prefix}unacked_index holds more than maxJobsPerTick (2) deliveries`,
+    );
+    // At the limit, the deliveries are read (here acked before their HGET: none held).
+    await fixture.redis.zrem(`${prefix}unacked_index`, 't3');
+    const [within] = await fixture
+      .reader('celery', prefix, ['tasks'], { maxJobsPerTick: 2 })
+      .snapshot();
+    expect(within).toMatchObject({ pending: 1, delayed: 0 });
+  });
+
+  it('names a delivery whose unacked_index score is no time', async () => {
+    const prefix = fixture.prefix('celery');
+    await fixture.redis.zadd(`${prefix}unacked_index`, '+inf', 'tag-1');
+    const [snapshot] = await fixture.reader('celery', prefix, ['tasks']).snapshot();
+    expect(snapshot?.error?.code).toBe('BAD_PAYLOAD');
+    expect(snapshot?.error?.message).toBe(
+      `${prefix}unacked_index has score a string of 3 bytes for tag-1, expected a time`,
+    );
+  });
 });

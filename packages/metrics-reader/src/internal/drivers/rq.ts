@@ -6,12 +6,15 @@ import { QueueReader, type ReaderContext, type Tick } from '../queue-reader.js';
 
 interface Registry {
   key: string;
-  /** The last read returned a full page: count what is beyond it too. */
-  truncated: boolean;
-  /** Highest score read so far; null until the first read. */
+  /** Highest score counted so far; null until the first read. */
   lastScore: number | null;
-  /** Members read at `lastScore` (ties are re-read by the inclusive range). */
-  atLastScore: Set<string>;
+  /**
+   * How many members had `lastScore` when it was counted. RQ scores in whole seconds, so many
+   * jobs share one: members are counted by score and by this count, never by the page read.
+   * Null when a whole page shared it (more than maxJobsPerTick ended in one second): the next
+   * count of them is taken as it is, missing those that ended in that second after the read.
+   */
+  atLastScore: number | null;
 }
 
 /**
@@ -65,15 +68,13 @@ export class RqReader extends QueueReader {
     this.scheduled = `${root}scheduled:${source.backendName}`;
     this.finished = {
       key: `${root}finished:${source.backendName}`,
-      truncated: false,
       lastScore: null,
-      atLastScore: new Set(),
+      atLastScore: 0,
     };
     this.failedRegistry = {
       key: `${root}failed:${source.backendName}`,
-      truncated: false,
       lastScore: null,
-      atLastScore: new Set(),
+      atLastScore: 0,
     };
     this.completionSource = 'counter';
     const limit = context.options.maxJobsPerTick;
@@ -168,50 +169,61 @@ export class RqReader extends QueueReader {
     });
   }
 
-  /** Members added since the last read (scores are `now + ttl`, so new members score highest). */
+  /**
+   * Members added since the last read (scores are `now + ttl`, so new members score highest):
+   * those above the last score counted, plus the ones added at it. The newest page of them is
+   * sampled for their times; the rest are counted only.
+   */
   private planRegistry(batch: Batch, registry: Registry, done: (ids: string[]) => void): void {
     const limit = this.options.maxJobsPerTick;
     const figures = ['completionRate', 'arrivalRate'] as const;
-    if (registry.lastScore === null) {
-      this.read(batch, ['zrevrange', registry.key, 0, 0, 'WITHSCORES'], figures, (v) => {
-        const score = Array.isArray(v) && v.length >= 2 ? Number(v[1]) : Number.NEGATIVE_INFINITY;
-        registry.lastScore = score;
-        registry.atLastScore = new Set(
-          Array.isArray(v) && v[0] !== undefined ? [String(v[0])] : [],
-        );
+    const newest = (above: string): Sendable => [
+      'zrange',
+      registry.key,
+      '+inf',
+      above,
+      'BYSCORE',
+      'REV',
+      'LIMIT',
+      0,
+      limit,
+      'WITHSCORES',
+    ];
+    const last = registry.lastScore;
+    if (last === null) {
+      this.read(batch, newest('-inf'), figures, (v) => {
+        const page = scored(v);
+        registry.lastScore = page[0]?.score ?? Number.NEGATIVE_INFINITY;
+        registry.atLastScore = tiesAtTop(page, limit);
         done([]);
       });
       return;
     }
-    const from = Number.isFinite(registry.lastScore) ? String(registry.lastScore) : '-inf';
-    this.read(
-      batch,
-      ['zrange', registry.key, from, '+inf', 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES'],
-      figures,
-      (v) => {
-        const ids: string[] = [];
-        if (!Array.isArray(v)) return;
-        let top = registry.lastScore ?? Number.NEGATIVE_INFINITY;
-        let atTop = new Set(registry.atLastScore);
-        for (let index = 0; index + 1 < v.length; index += 2) {
-          const member = String(v[index]);
-          const score = Number(v[index + 1]);
-          if (score === registry.lastScore && registry.atLastScore.has(member)) continue;
-          ids.push(member);
-          if (score > top) {
-            top = score;
-            atTop = new Set();
-          }
-          if (score === top) atTop.add(member);
-        }
+    let ties: number | null = null;
+    let above = 0;
+    if (Number.isFinite(last)) {
+      this.read(batch, ['zcount', registry.key, last, last], figures, (v) => {
+        ties = this.count(v, 'ZCOUNT', registry.key);
+      });
+    }
+    const from = Number.isFinite(last) ? `(${last}` : '-inf';
+    this.read(batch, ['zcount', registry.key, from, '+inf'], figures, (v) => {
+      above = this.count(v, 'ZCOUNT', registry.key);
+    });
+    this.read(batch, newest(from), figures, (v) => {
+      const page = scored(v);
+      const known = registry.atLastScore ?? ties ?? 0;
+      const added = Math.max(0, (ties ?? 0) - known) + above;
+      const top = page[0]?.score;
+      if (top !== undefined) {
         registry.lastScore = top;
-        registry.atLastScore = atTop;
-        done(ids);
-      },
-    );
-    this.read(batch, ['zcount', registry.key, `(${from}`, '+inf'], figures, (v) => {
-      // More than one read's worth finished: count them all, sample the first.
-      this.finishedCount += Math.max(0, this.count(v, `ZCOUNT ${registry.key}`) - limit);
+        registry.atLastScore = tiesAtTop(page, limit);
+      } else if (ties !== null) {
+        registry.atLastScore = ties;
+      }
+      const ids = page.map((entry) => entry.member);
+      this.finishedCount += Math.max(0, added - ids.length);
+      done(ids);
     });
   }
 
@@ -351,4 +363,20 @@ export class RqReader extends QueueReader {
 function jobId(member: string): string {
   const colon = member.indexOf(':');
   return colon === -1 ? member : member.slice(0, colon);
+}
+
+/** How many of a newest-first page share its top score; null if the whole page does. */
+function tiesAtTop(page: { score: number }[], limit: number): number | null {
+  const ties = page.filter((entry) => entry.score === page[0]?.score).length;
+  return ties >= limit ? null : ties;
+}
+
+/** A `WITHSCORES` reply as members and scores, in its order. */
+function scored(value: unknown): { member: string; score: number }[] {
+  const entries: { member: string; score: number }[] = [];
+  if (!Array.isArray(value)) return entries;
+  for (let index = 0; index + 1 < value.length; index += 2) {
+    entries.push({ member: String(value[index]), score: Number(value[index + 1]) });
+  }
+  return entries;
 }
