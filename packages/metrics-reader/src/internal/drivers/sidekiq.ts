@@ -1,4 +1,4 @@
-import type { QueueFigure } from '@qscale/contracts';
+import type { QueueFigure, QueueSnapshot } from '@qscale/contracts';
 import type { Batch } from '../batch.js';
 import type { Prepared, Sendable } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
@@ -10,6 +10,9 @@ import type { SidekiqShared } from './sidekiq-shared.js';
 import { type TailView, TailWatch } from './sidekiq-tail.js';
 
 export { SidekiqShared } from './sidekiq-shared.js';
+
+/** p95 / mean of a log-normal with a coefficient of variation of 1: exp(1.645 s - s^2 / 2), s^2 = ln 2. */
+const LOGNORMAL_CV1_P95 = 2.781;
 
 /**
  * One Sidekiq queue: `queue:{name}` (LPUSH, BRPOP from the tail). Oldest age from the tail
@@ -128,7 +131,7 @@ export class SidekiqReader extends QueueReader {
     while ((this.timed[0]?.atMs ?? Number.POSITIVE_INFINITY) < horizon) this.timed.shift();
     const interval = shared.processedInterval;
     if (interval) {
-      const share = this.shareOfProcessed();
+      const share = this.shareOfProcessed(tick.readAt);
       if (share !== null) {
         this.completions.add(interval.fromMs, interval.toMs, interval.count * share);
         this.countUnseen(interval.toMs, interval.count * share);
@@ -199,18 +202,32 @@ export class SidekiqReader extends QueueReader {
     }
   }
 
-  /** This queue's share of the global counter: all of it when it is the only queue. */
-  private shareOfProcessed(): number | null {
-    const shared = this.shared;
-    if (shared.queueCount === 1) {
+  /**
+   * This queue's share of the global counter: all of it when it is the only queue, otherwise
+   * its share of the threads' busy time over the window (see BeatLedger).
+   */
+  private shareOfProcessed(nowMs: number): number | null {
+    if (this.shared.queueCount === 1) {
       this.completionSource = 'counter';
       return 1;
     }
     this.completionSource = 'estimate';
-    let total = 0;
-    for (const busy of shared.busy.values()) total += busy;
-    if (total === 0) return null;
-    return (shared.busy.get(this.source.backendName) ?? 0) / total;
+    return this.shared.shareOf(this.source.backendName, nowMs);
+  }
+
+  /**
+   * Back-to-back pickups time the run when the queue's threads serve it alone; otherwise (or
+   * too few of them) Little's law over the heartbeats: busy thread-time over jobs done, the
+   * mean of every queue the processes serve. Redis shows no spread of it: the p95 is that of a
+   * log-normal run time with a coefficient of variation of 1 (what a strategy assumes when it
+   * knows only the mean).
+   */
+  protected override serviceTime(nowMs: number): QueueSnapshot['serviceTimeMs'] {
+    const timed = super.serviceTime(nowMs);
+    if (timed) return timed;
+    const meanMs = this.shared.runTimeMs(nowMs);
+    if (meanMs === null) return null;
+    return { mean: Math.round(meanMs), p95: Math.round(meanMs * LOGNORMAL_CV1_P95) };
   }
 
   protected override onUnreadable(): void {

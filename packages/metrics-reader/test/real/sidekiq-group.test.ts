@@ -1,0 +1,51 @@
+/**
+ * A Sidekiq worker group (two weighted queues served by the same processes) while the
+ * processes change, as the daemon changes them. See sidekiq-group.ts and the README's Sidekiq
+ * section: the global counter is timed per process, so the two queues' completions together
+ * meet the 10 % criterion; how they are shared out, and the run time, come from the threads the
+ * heartbeats found busy (one look per thread every 5 s), so their accuracy is that of a sample
+ * of that size, checked here in standard errors of it.
+ */
+import { describe, expect, it } from 'vitest';
+import { runGroupAccuracy } from './sidekiq-group.js';
+
+/** Rates and run time are checked below, together and against their sampling error. */
+const SAMPLED = /(arrivalRate|completionRate|serviceTimeMean) /;
+
+describe('a Sidekiq weighted group (-q high,3 -q default,1) whose processes start and stop', () => {
+  it('reads the completions of both queues within 10 %, their split and run time within their sampling error, pending and pickups within the criteria', async () => {
+    const result = await runGroupAccuracy({
+      rates: { high: 2, default: 2 },
+      serviceMs: 150,
+      durationMs: 75_000,
+      seed: 16,
+      initialProcesses: 2,
+      // 2 -> 3 -> 4 -> 3 -> 2 -> 3 -> 2 processes during the load.
+      changes: [
+        { atMs: 10_000, change: 1 },
+        { atMs: 20_000, change: 1 },
+        { atMs: 30_000, change: -1 },
+        { atMs: 40_000, change: -1 },
+        { atMs: 50_000, change: 1 },
+        { atMs: 62_000, change: -1 },
+      ],
+    });
+    if (process.env.QSCALE_REAL_DEBUG)
+      console.log(
+        JSON.stringify({ ...result, queues: undefined }),
+        JSON.stringify(Object.values(result.queues).map((queue) => queue.figures)),
+      );
+    expect(result.processChanges).toBe(6);
+    expect(result.total.compared).toBeGreaterThan(10);
+    expect(result.total.failed).toBe(0);
+    // Four standard errors: a sample this small is that far off about once in 15,000 reads.
+    expect(result.share.compared).toBeGreaterThan(10);
+    expect(result.share.worstSigmas).toBeLessThanOrEqual(4);
+    expect(result.runTime.compared).toBeGreaterThan(10);
+    expect(result.runTime.worstSigmas).toBeLessThanOrEqual(4);
+    for (const queue of Object.values(result.queues)) {
+      expect(queue.problems.filter((problem) => !SAMPLED.test(problem))).toEqual([]);
+      expect(queue.figures.pickupP95.status).toBe('pass');
+    }
+  }, 300_000);
+});
