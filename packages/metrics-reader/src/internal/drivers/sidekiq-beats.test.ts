@@ -173,19 +173,19 @@ describe('BeatLedger: stat:processed timed by each process heartbeat', () => {
       120_000,
     );
     // a's beats stand for 0-120 s, b's (two busy threads) for 2-117 s.
-    expect(ledger.share('high', 120_000)).toBeCloseTo(120 / 350, 4);
-    expect(ledger.share('default', 120_000)).toBeCloseTo(230 / 350, 4);
-    expect(ledger.share('other', 120_000)).toBe(0);
+    expect(ledger.share('high', 120_000, 10)).toBeCloseTo(120 / 350, 4);
+    expect(ledger.share('default', 120_000, 10)).toBeCloseTo(230 / 350, 4);
+    expect(ledger.share('other', 120_000, 10)).toBe(0);
     // 3 threads always busy, 4 jobs/s: 750 ms each.
     // (the first 2 s a ran alone, and its last jobs wait for its next beat: within 2 %).
     expect(ledger.runTimeMs(120_000, 10)).toBeGreaterThan(735);
     expect(ledger.runTimeMs(120_000, 10)).toBeLessThan(765);
     // Only the last 300 s count: long after, nothing is known.
-    expect(ledger.share('high', 500_000)).toBeNull();
+    expect(ledger.share('high', 500_000, 1)).toBeNull();
     expect(ledger.runTimeMs(500_000, 1)).toBeNull();
   });
 
-  it('gives no run time before enough heartbeats found a job in flight', () => {
+  it('gives no run time and no share before enough heartbeats found a job in flight', () => {
     const { ledger } = simulate(
       [{ identity: 'a', threads: 1, startMs: 0, busy: { high: 1 } }],
       1,
@@ -194,6 +194,8 @@ describe('BeatLedger: stat:processed timed by each process heartbeat', () => {
     // Six beats, five of them after the first (which stands for no time).
     expect(ledger.runTimeMs(30_000, 7)).toBeNull();
     expect(ledger.runTimeMs(30_000, 6)).not.toBeNull();
-    expect(ledger.share('idle', 30_000)).toBe(0);
+    expect(ledger.share('high', 30_000, 7)).toBeNull();
+    expect(ledger.share('high', 30_000, 6)).toBe(1);
+    expect(ledger.share('idle', 30_000, 6)).toBe(0);
   });
 });

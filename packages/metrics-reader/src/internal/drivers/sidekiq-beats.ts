@@ -123,15 +123,20 @@ export class BeatLedger {
     return this.clockMs > fromMs ? { fromMs, toMs: this.clockMs, count } : null;
   }
 
-  /** `queue`'s share of the busy thread-time in the window; null when no thread was seen busy. */
-  share(queue: string, nowMs: number): number | null {
+  /**
+   * `queue`'s share of the busy thread-time in the window; null until `minBusyBeats`
+   * heartbeats found a job in flight (one or two would give a queue all or nothing).
+   */
+  share(queue: string, nowMs: number, minBusyBeats: number): number | null {
     let all = 0;
     let mine = 0;
+    let busyBeats = 0;
     for (const sample of this.window(nowMs)) {
       all += sample.busyMs;
       mine += sample.busyMsByQueue.get(queue) ?? 0;
+      busyBeats += sample.busyBeats;
     }
-    return all > 0 ? mine / all : null;
+    return all > 0 && busyBeats >= minBusyBeats ? mine / all : null;
   }
 
   /**

@@ -302,9 +302,9 @@ export class SidekiqShared implements SharedReader {
     );
   }
 
-  /** `queue`'s share of the threads' busy time over the window (see BeatLedger). */
+  /** `queue`'s share of the threads' busy time over the window (see BeatLedger); null until `minSamples` busy heartbeats. */
   shareOf(queue: string, nowMs: number): number | null {
-    return this.ledger.share(queue, nowMs);
+    return this.ledger.share(queue, nowMs, this.options.minSamples);
   }
 
   /** Mean run time of all the processes' jobs over the window, by Little's law. */

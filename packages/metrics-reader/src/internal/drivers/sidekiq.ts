@@ -34,6 +34,8 @@ export class SidekiqReader extends QueueReader {
   private readonly watch: TailWatch;
   /** Pickups the tail watch timed, not yet matched against the completion counter. */
   private timed: { atMs: number; weight: number }[] = [];
+  /** Jobs `stat:processed` counted while this queue's share of them was not known yet. */
+  private unshared: { fromMs: number; toMs: number; count: number }[] = [];
   /** Completions minus timed pickups: the pickups no view saw (carried while below one). */
   private unseen = 0;
 
@@ -129,14 +131,18 @@ export class SidekiqReader extends QueueReader {
     // Timed pickups no completion interval claimed (several queues, none busy) age out.
     const horizon = tick.readAt - this.options.windowMs;
     while ((this.timed[0]?.atMs ?? Number.POSITIVE_INFINITY) < horizon) this.timed.shift();
-    const interval = shared.processedInterval;
-    if (interval) {
-      const share = this.shareOfProcessed(tick.readAt);
-      if (share !== null) {
+    if (shared.processedInterval) this.unshared.push(shared.processedInterval);
+    // Until the heartbeats tell this queue's share, the counted intervals wait (within the
+    // window): shared out later, their jobs still count, and so do the pickups no view saw.
+    const share = this.unshared.length > 0 ? this.shareOfProcessed(tick.readAt) : null;
+    if (share !== null) {
+      for (const interval of this.unshared) {
         this.completions.add(interval.fromMs, interval.toMs, interval.count * share);
         this.countUnseen(interval.toMs, interval.count * share);
       }
+      this.unshared = [];
     }
+    while ((this.unshared[0]?.toMs ?? Number.POSITIVE_INFINITY) < horizon) this.unshared.shift();
     if (pending !== null) {
       const previous = this.previousPending;
       if (previous) this.growth.add(previous.readAt, tick.readAt, pending - previous.value);
