@@ -56,7 +56,7 @@ export const sidekiq6: RealSystem = {
 
   unknown: {
     serviceTimeMean:
-      'null until 10 back-to-back pickups (the next job already waiting) fall in the window: at low load (1 job/s of 200 ms) too few happen, and Redis keeps no start or finish time of a Sidekiq job',
+      "null until 10 back-to-back pickups (the next job already waiting) fall in the window, or 10 heartbeats found a job in flight (Little's law): at low load (1 job/s of 200 ms) neither happens within the run, and Redis keeps no start or finish time of a Sidekiq job",
     active:
       'null while no job waits: Sidekiq keeps running jobs in process memory and writes them to Redis only at its heartbeat (every 5 s in 6.x); while jobs wait, every thread is busy and active is exact',
   },

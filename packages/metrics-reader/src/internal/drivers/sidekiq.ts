@@ -19,8 +19,10 @@ const LOGNORMAL_CV1_P95 = 2.781;
  * job's `enqueued_at` (float seconds before 8.0, integer ms since). Pickups are timed by the
  * tail watch (every tick and every probe between ticks); the pickups it never saw (a job taken
  * between two probes) are counted from the completion counter. Completions come from the global
- * counter, exact when this is the only queue, otherwise shared out by busy threads. Run time is
- * the time from one pickup to the next while jobs wait, times the threads that serve the queue.
+ * counter timed per process heartbeat (see BeatLedger), exact when this is the only queue,
+ * otherwise shared out by the queues of the jobs the heartbeats found running. Run time is the
+ * time from one pickup to the next while jobs wait, times the threads that serve the queue
+ * alone; else Little's law over the heartbeats.
  */
 export class SidekiqReader extends QueueReader {
   protected readonly reportsFailed = false;
