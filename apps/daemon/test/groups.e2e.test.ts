@@ -411,7 +411,7 @@ describe('worker groups on real workers', () => {
       // neither split nor run time: the load runs 120 s and the ticks after that are compared.
       // At most as many workers, not strictly fewer: that split is a sample of 10-30 looks,
       // off by up to 0.3, and `high` read at 3.1 jobs/s for 2 needs a second worker within
-      // its 3/4 of the pool (one run in two: bench/RESULTS.md, "Sidekiq worker groups").
+      // its 3/4 of the pool (one run in three: bench/RESULTS.md, "Sidekiq worker groups").
       whenKnown: true,
       strictly: false,
       seconds: 120,

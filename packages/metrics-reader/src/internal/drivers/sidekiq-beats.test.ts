@@ -162,6 +162,32 @@ describe('BeatLedger: stat:processed timed by each process heartbeat', () => {
     });
   });
 
+  it("weights each process's stretch by its share of the threads: a process first seen after a few beats counts from its start", () => {
+    const ledger = new BeatLedger(300_000);
+    const beat = (identity: string, beatMs: number, startedMs: number): ProcessBeat => ({
+      identity,
+      beatMs,
+      startedMs,
+      threads: 1,
+      busy: new Map(),
+    });
+    expect(ledger.update(0, [beat('a', 0, 0)], 500, null)).toBeNull();
+    // b started at 1 s (its first beat) and beat again at 6 s; a beat at 5 s. a ran alone for
+    // 1 s, then shared the jobs with b: 1 + 4 / 2 s of a's, 5 / 2 s of b's.
+    expect(ledger.update(11, [beat('a', 5_000, 0), beat('b', 6_000, 1_000)], 6_500, 500)).toEqual({
+      fromMs: 0,
+      toMs: 5_500,
+      count: 11,
+    });
+    // b exits between two reads (its last jobs flushed then): its stretch ends halfway, at 9 s.
+    expect(ledger.update(17, [beat('a', 10_000, 0)], 11_500, 6_500)).toEqual({
+      fromMs: 5_500,
+      // a: 5-6 s shared (0.5), 6-9 s shared (1.5), 9-10 s alone (1); b: 6-9 s shared (1.5).
+      toMs: 10_000,
+      count: 6,
+    });
+  });
+
   it("shares the counter by each queue's busy thread-time and gives the run time by Little's law", () => {
     // Over 120 s at 4 jobs/s, high busy at a's beats (one thread), default at b's two threads.
     const { ledger } = simulate(
