@@ -213,11 +213,15 @@ describe('BeatLedger: stat:processed timed by each process heartbeat', () => {
 
   it('gives no run time and no share before enough heartbeats found a job in flight', () => {
     const { ledger } = simulate(
-      [{ identity: 'a', threads: 1, startMs: 0, busy: { high: 1 } }],
+      [
+        { identity: 'a', threads: 1, startMs: 0, busy: { high: 1 } },
+        // Its heartbeats find nothing running: they do not count towards the sample.
+        { identity: 'b', threads: 1, startMs: 0 },
+      ],
       1,
       30_000,
     );
-    // Six beats, five of them after the first (which stands for no time).
+    // Six beats of a, five of them after the first (which stands for no time).
     expect(ledger.runTimeMs(30_000, 7)).toBeNull();
     expect(ledger.runTimeMs(30_000, 6)).not.toBeNull();
     expect(ledger.share('high', 30_000, 7)).toBeNull();
