@@ -78,7 +78,7 @@ async function compareWhile(
   separate: QscaledProcess,
   queues: readonly string[],
 ): Promise<Samples> {
-  const samples: Samples = { group: [], separate: [], terms: [] };
+  const samples: Samples = { group: [], separate: [], terms: [], known: [] };
   let done = false;
   const finished = load.finally(() => {
     done = true;
@@ -92,6 +92,16 @@ async function compareWhile(
     const separateState = await separate.state();
     samples.group.push((groupEntry?.workers.running ?? 0) + (groupEntry?.workers.starting ?? 0));
     samples.terms.push(groupEntry?.group?.members.map((member) => member.need?.terms ?? {}) ?? []);
+    const rates = [
+      ...(groupEntry?.group?.members.map((member) => member.snapshot?.completionRate) ?? []),
+      ...queues.map(
+        (name) =>
+          separateState.queues.find((queue) => queue.name === name)?.snapshot?.completionRate,
+      ),
+    ];
+    samples.known.push(
+      rates.length > queues.length && rates.every((rate) => typeof rate === 'number'),
+    );
     samples.separate.push(
       queues.reduce(
         (sum, name) =>
@@ -113,9 +123,17 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.le
  */
 async function expectFewerWorkers(
   what: string,
-  samples: Samples,
+  all: Samples,
   group: QscaledProcess,
+  { whenKnown = false, strictly = true }: { whenKnown?: boolean; strictly?: boolean } = {},
 ): Promise<void> {
+  const kept = all.group.map((_, index) => !whenKnown || all.known[index] === true);
+  const samples = {
+    group: all.group.filter((_, index) => kept[index]),
+    separate: all.separate.filter((_, index) => kept[index]),
+  };
+  // Enough ticks with the figures known for "fewer" to mean something.
+  expect(samples.group.length).toBeGreaterThanOrEqual(10);
   if (process.env.QSCALE_E2E_DEBUG) {
     const decisions = (await group.state()).decisions.map((d) => [
       d.from,
@@ -126,8 +144,14 @@ async function expectFewerWorkers(
     console.log(what, JSON.stringify({ samples, decisions, members }));
   }
   const half = samples.group.length >> 1;
-  expect(mean(samples.group)).toBeLessThan(mean(samples.separate));
-  expect(median(samples.group.slice(half))).toBeLessThan(median(samples.separate.slice(half)));
+  const pairs = [
+    [mean(samples.group), mean(samples.separate)],
+    [median(samples.group.slice(half)), median(samples.separate.slice(half))],
+  ] as const;
+  for (const [pooled, separate] of pairs) {
+    if (strictly) expect(pooled).toBeLessThan(separate);
+    else expect(pooled).toBeLessThanOrEqual(separate);
+  }
 }
 
 /** Per tick of the group daemon while the load runs. */
@@ -138,6 +162,8 @@ interface Samples {
   separate: number[];
   /** Each member's terms at the group's last decision. */
   terms: Record<string, number>[][];
+  /** Both daemons knew every member's completion rate (the reader's split of the work). */
+  known: boolean[];
 }
 
 /**
@@ -192,6 +218,20 @@ interface Scenario {
    * @defaultValue 'separate'
    */
   compare?: 'separate' | 'sizer';
+  /**
+   * Compare only the ticks at which both daemons know every member's completion rate: a
+   * reader that must sample which queue the workers ran (Sidekiq's heartbeats) leaves them
+   * unknown at first, and a pool sized on nothing decides nothing.
+   * @defaultValue false
+   */
+  whenKnown?: boolean;
+  /**
+   * Whether the group must run strictly fewer workers than the separate pools decide, or at
+   * most as many. @defaultValue true
+   */
+  strictly?: boolean;
+  /** How long the steady load lasts. @defaultValue 30 */
+  seconds?: number;
   /**
    * The group's minimum, and what says its first worker is ready before the load starts (a
    * worker that boots in seconds would otherwise spend the tight SLO on its start).
@@ -254,7 +294,7 @@ ${scenario.pool}
   const { warm } = scenario;
   if (warm)
     await waitFor(warm.ready, { timeoutMs: 90_000, what: "the group's first worker ready" });
-  const offsets = steadyOffsets(2, 30);
+  const offsets = steadyOffsets(2, scenario.seconds ?? 30);
   const produced = Promise.all([
     scenario.produce('high', truth.high, offsets),
     scenario.produce('default', truth.default, offsets),
@@ -282,7 +322,11 @@ ${scenario.pool}
   expect(percentile95(await pickups(truth.high))).toBeLessThanOrEqual(5_000);
   expect(percentile95(await pickups(truth.default))).toBeLessThanOrEqual(30_000);
   if (scenario.compare === 'sizer') expectPooledWithinSeparate(samples);
-  else await expectFewerWorkers(prefix, samples, group);
+  else
+    await expectFewerWorkers(prefix, samples, group, {
+      whenKnown: scenario.whenKnown ?? false,
+      strictly: scenario.strictly ?? true,
+    });
   expectMemberTerms(await group.state(), ['high', 'default']);
 
   group.child.kill('SIGTERM');
@@ -335,7 +379,7 @@ describe('worker groups on real workers', () => {
     }));
   }, 300_000);
 
-  it('Sidekiq weighted group (-q high,3 -q default,1): each SLO met, never more workers than separate pools', async () => {
+  it('Sidekiq weighted group (-q high,3 -q default,1): each SLO met, never more workers than separate pools once the split is known', async () => {
     const { dir, marker, cleanup } = await scratch();
     const prefix = uniquePrefix('e2e-group-sidekiq');
     const namespace = `${prefix}sk`;
@@ -356,15 +400,21 @@ describe('worker groups on real workers', () => {
     ${SLOS[name as 'high']}`,
         )
         .join('')}\n`,
-      // Sidekiq keeps no per-queue arrival or run-time counter: the reader's estimates swing
-      // with each process's 5 s heartbeat, and both daemons' decisions with them. The pooling
-      // gain is checked on the sizer's own figures instead (see Scenario.compare).
-      compare: 'sizer',
       // Sidekiq boots in seconds: its first process is registered (its first heartbeat) first.
       warm: {
         min: 1,
         ready: async () => (await redis.scard(`${namespace}:processes`)) >= 1,
       },
+      // Sidekiq keeps one global completion counter: the reader shares it out by the queues of
+      // the jobs the heartbeats (every 5 s) found running, and times them by Little's law, once
+      // 10 heartbeats found a job (at 0.6 erlangs, about 80 s). Until then both daemons know
+      // neither split nor run time: the load runs 120 s and the ticks after that are compared.
+      // At most as many workers, not strictly fewer: that split is a sample of 10-30 looks,
+      // off by up to 0.3, and `high` read at 3.1 jobs/s for 2 needs a second worker within
+      // its 3/4 of the pool (one run in three: bench/RESULTS.md, "Sidekiq worker groups").
+      whenKnown: true,
+      strictly: false,
+      seconds: 120,
       // One thread per process, so the pool's size is its concurrency; -g tags the processes.
       pool: `    command: [sidekiq, -r, ${join(SIDEKIQ, 'truth_job.rb')}, -c, "1", -q, "high,3", -q, "default,1", -t, "5", -g, "${marker}"]
     cwd: ${SIDEKIQ}

@@ -125,6 +125,69 @@ describe('Sidekiq', () => {
     expect(quiet).toMatchObject({ pending: 1, active: null });
   });
 
+  it("shares stat:processed among queues by the heartbeats' busy threads, times it by the beats, and gives the run time by Little's law", async () => {
+    // Sidekiq 6 under a namespace: two processes serving high and default, beating every 5 s
+    // (a clock the test drives): each beat flushes its jobs to stat:processed and rewrites
+    // its jobs in flight. p1 (1 thread) runs a high job at each beat, p2 (2 threads) one high
+    // and one default job; 10 jobs per 5 s in all.
+    const prefix = `${fixture.prefix('sidekiq-group').replace(/:$/, '')}:`;
+    const redis = fixture.redis;
+    const startMs = Date.now() - 60_000;
+    let nowMs = startMs;
+    await redis.sadd(`${prefix}queues`, 'high', 'default');
+    const processes = [
+      { identity: 'web-1:1:aa', threads: 1, flushed: 4, running: ['high'] },
+      { identity: 'web-1:2:bb', threads: 2, flushed: 6, running: ['high', 'default'] },
+    ];
+    const beat = async (atMs: number) => {
+      for (const process of processes) {
+        await redis.sadd(`${prefix}processes`, process.identity);
+        await redis.incrby(`${prefix}stat:processed`, atMs === startMs ? 0 : process.flushed);
+        await redis.hset(`${prefix}${process.identity}`, {
+          info: JSON.stringify({
+            concurrency: process.threads,
+            queues: ['high', 'default'],
+            started_at: startMs / 1000,
+          }),
+          beat: atMs / 1000,
+        });
+        await redis.del(`${prefix}${process.identity}:workers`);
+        for (const [index, queue] of process.running.entries())
+          await redis.hset(
+            `${prefix}${process.identity}:workers`,
+            `tid-${index}`,
+            JSON.stringify({ queue, payload: JSON.stringify(sidekiqJob(queue, 7)), run_at: 0 }),
+          );
+      }
+    };
+    // Three busy heartbeats before a share: the first beat after the start has two.
+    const reader = fixture.reader('sidekiq', prefix, ['high', 'default'], {
+      minSamples: 3,
+      now: () => nowMs,
+    });
+    const read = async (atMs: number) => {
+      nowMs = atMs;
+      return reader.snapshot();
+    };
+    await beat(startMs);
+    await read(startMs + 1_000);
+    await beat(startMs + 5_000);
+    const [early, earlyDefault] = await read(startMs + 5_500);
+    // Two heartbeats found jobs: which queue ran what is not known yet.
+    expect(early).toMatchObject({ completionRate: null, serviceTimeMs: null });
+    expect(earlyDefault).toMatchObject({ completionRate: null, serviceTimeMs: null });
+    await beat(startMs + 10_000);
+    const [high, low] = await read(startMs + 11_000);
+    // 20 jobs in 10 s, high ran 2 of the 3 busy threads at every beat: the first 10 jobs,
+    // counted before the share was known, are shared out with the rest.
+    expect(high?.completionRate).toBeCloseTo(4 / 3, 3);
+    expect(low?.completionRate).toBeCloseTo(2 / 3, 3);
+    expect(high?.sources.completionRate).toBe('estimate');
+    // 3 threads busy for 10 s, 20 jobs: 1.5 s each; the p95 of a log-normal with CV 1.
+    expect(high?.serviceTimeMs).toEqual({ mean: 1_500, p95: 4_172 });
+    expect(low?.serviceTimeMs).toEqual({ mean: 1_500, p95: 4_172 });
+  });
+
   it('reads Sidekiq 7/8 process hashes: {identity}:work, concurrency beside info, capsules', async () => {
     // 7.3.9/8.1.7 launcher.rb: `{identity}:work`; the hash has `concurrency` and `info` lists
     // capsules with their queues.

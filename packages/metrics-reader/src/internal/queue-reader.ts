@@ -287,6 +287,13 @@ export abstract class QueueReader {
     return this.completions.rate(nowMs);
   }
 
+  /** Run time over the window: from the jobs timed, once `minSamples` were. */
+  protected serviceTime(nowMs: number): QueueSnapshot['serviceTimeMs'] {
+    const service = this.services.summary(nowMs);
+    if (!service || service.count < this.options.minSamples) return null;
+    return { mean: round(service.mean), p95: round(service.quantile(0.95)) };
+  }
+
   /** Called when a tick could not read the queue, so the next one does not bridge the gap. */
   protected onUnreadable(): void {}
 
@@ -310,12 +317,8 @@ export abstract class QueueReader {
     if (arrivalRate !== null) sources.arrivalRate = this.arrivalSource;
     if (completionRate !== null) sources.completionRate = this.completionSource;
     const minSamples = this.options.minSamples;
-    const service = this.services.summary(now);
-    let serviceTimeMs: QueueSnapshot['serviceTimeMs'] = null;
-    if (service && service.count >= minSamples) {
-      serviceTimeMs = { mean: round(service.mean), p95: round(service.quantile(0.95)) };
-      sources.serviceTimeMs = this.serviceSource;
-    }
+    const serviceTimeMs = this.serviceTime(now);
+    if (serviceTimeMs) sources.serviceTimeMs = this.serviceSource;
     const pickup = this.pickups.summary(now);
     let pickupLatencyMs: QueueSnapshot['pickupLatencyMs'] = null;
     if (pickup && pickup.count >= minSamples) {

@@ -11,14 +11,15 @@ import { promisify } from 'node:util';
 import type { RealSystem, RunContext } from './harness.js';
 import { spawnReady } from './harness.js';
 
-const SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), 'sidekiq');
+export const SIDEKIQ_SCRIPTS = join(dirname(fileURLToPath(import.meta.url)), 'sidekiq');
+const SCRIPTS = SIDEKIQ_SCRIPTS;
 const QUEUE = 'default';
 const run = promisify(execFile);
 
 /** redis-namespace puts `{namespace}:` before every key. */
 const namespaceOf = (ctx: RunContext) => `${ctx.prefix}sk`;
 
-function environment(ctx: RunContext): NodeJS.ProcessEnv {
+export function sidekiqEnvironment(ctx: RunContext): NodeJS.ProcessEnv {
   const url = new URL(ctx.redisUrl);
   if (ctx.db !== undefined) url.pathname = `/${ctx.db}`;
   return {
@@ -48,27 +49,35 @@ export const sidekiq6: RealSystem = {
     return spawnReady(
       'sidekiq',
       ['-r', join(SCRIPTS, 'truth_job.rb'), '-c', '1', '-q', QUEUE, '-t', '5'],
-      { ready: /^ready 6\./, env: environment(ctx), cwd: SCRIPTS, timeoutMs: 60_000 },
+      { ready: /^ready 6\./, env: sidekiqEnvironment(ctx), cwd: SCRIPTS, timeoutMs: 60_000 },
     );
   },
-  async produce(ctx, offsetsMs) {
-    const spec = JSON.stringify({
-      queue: QUEUE,
-      truthKey: ctx.truthKey,
-      serviceMs: ctx.serviceMs,
-      // Offsets count from this call: Ruby's start-up is not added to every gap.
-      startAtMs: Date.now(),
-      offsetsMs,
-    });
-    await run('ruby', [join(SCRIPTS, 'producer.rb'), spec], {
-      cwd: SCRIPTS,
-      env: environment(ctx),
-    });
-  },
+  produce: (ctx, offsetsMs) => produceSidekiq(ctx, offsetsMs, QUEUE),
+
   unknown: {
     serviceTimeMean:
-      'null until 10 back-to-back pickups (the next job already waiting) fall in the window: at low load (1 job/s of 200 ms) too few happen, and Redis keeps no start or finish time of a Sidekiq job',
+      "null until 10 back-to-back pickups (the next job already waiting) fall in the window, or 10 heartbeats found a job in flight (Little's law): at low load (1 job/s of 200 ms) neither happens within the run, and Redis keeps no start or finish time of a Sidekiq job",
     active:
       'null while no job waits: Sidekiq keeps running jobs in process memory and writes them to Redis only at its heartbeat (every 5 s in 6.x); while jobs wait, every thread is busy and active is exact',
   },
 };
+
+/** Pushes one TruthJob per offset to `queue` with Sidekiq::Client (sidekiq/producer.rb). */
+export async function produceSidekiq(
+  ctx: RunContext,
+  offsetsMs: number[],
+  queue: string,
+): Promise<void> {
+  const spec = JSON.stringify({
+    queue,
+    truthKey: ctx.truthKey,
+    serviceMs: ctx.serviceMs,
+    // Offsets count from this call: Ruby's start-up is not added to every gap.
+    startAtMs: Date.now(),
+    offsetsMs,
+  });
+  await run('ruby', [join(SCRIPTS, 'producer.rb'), spec], {
+    cwd: SCRIPTS,
+    env: sidekiqEnvironment(ctx),
+  });
+}

@@ -4,6 +4,7 @@ import type { ResolvedOptions } from '../options.js';
 import { DataProblem, parseJsonObject, secondsOrMillis } from '../payload.js';
 import type { Tick } from '../queue-reader.js';
 import type { SharedReader } from '../shared.js';
+import { BeatLedger, type ProcessBeat } from './sidekiq-beats.js';
 import { type ProbedQueue, SidekiqProbe } from './sidekiq-probe.js';
 
 /**
@@ -28,6 +29,8 @@ interface Problem {
 interface ProcessInfo {
   concurrency: number | null;
   queues: string[];
+  /** `started_at` (its first heartbeat), epoch ms. */
+  startedMs: number | null;
 }
 
 /**
@@ -48,14 +51,13 @@ export class SidekiqShared implements SharedReader {
   /** Jobs in the global `schedule` and `retry` sets (due or not). */
   scheduledTotal: number | null = null;
   private newProcesses: string[] = [];
-  readonly busy = new Map<string, number>();
   readonly due = new Map<string, { count: number; oldestMs: number }>();
   queueCount: number | null = null;
   /** Jobs processed in this tick's interval, timed by the heartbeats; null when unknown. */
   processedInterval: { fromMs: number; toMs: number; count: number } | null = null;
   problems: Problem[] = [];
   private processedCounter: number | null = null;
-  private lastCounted: { counter: number; atMs: number } | null = null;
+  private readonly ledger: BeatLedger;
   private schedules: [string, number][] = [];
   private readonly probed: ProbedQueue[] = [];
   readonly probe: SidekiqProbe;
@@ -66,6 +68,7 @@ export class SidekiqShared implements SharedReader {
     private readonly options: ResolvedOptions,
     probeIntervalMs = SIDEKIQ_PROBE_INTERVAL_MS,
   ) {
+    this.ledger = new BeatLedger(options.windowMs);
     this.probe = new SidekiqProbe(
       connection,
       () => this.probed,
@@ -177,7 +180,7 @@ export class SidekiqShared implements SharedReader {
 
   private parseInfo(identity: string, value: unknown): ProcessInfo {
     const [info, concurrency] = Array.isArray(value) ? value : [];
-    if (typeof info !== 'string') return { concurrency: null, queues: [] };
+    if (typeof info !== 'string') return { concurrency: null, queues: [], startedMs: null };
     const parsed = parseJsonObject(
       info,
       `${this.key(identity)} info`,
@@ -194,6 +197,7 @@ export class SidekiqShared implements SharedReader {
     }
     return {
       concurrency: Number.isInteger(threads) && threads > 0 ? threads : null,
+      startedMs: secondsOrMillis(parsed.started_at),
       queues: [...new Set(queues.map((queue) => queue.split(',')[0] ?? queue))],
     };
   }
@@ -252,11 +256,7 @@ export class SidekiqShared implements SharedReader {
   }
 
   finish(tick: Tick): void {
-    this.busy.clear();
     this.due.clear();
-    for (const works of this.works.values()) {
-      for (const work of works) this.busy.set(work.queue, (this.busy.get(work.queue) ?? 0) + 1);
-    }
     for (const [member, score] of this.schedules) {
       const queue = queueOf(member, this.options.maxPayloadBytes);
       if (queue === null) continue;
@@ -272,24 +272,44 @@ export class SidekiqShared implements SharedReader {
 
   /**
    * `stat:processed` is flushed by each process at its heartbeat, so the counter describes
-   * the time of the beats, not of the read: the interval is measured between beat times.
+   * the time of the beats, not of the read: see BeatLedger.
    */
   private timeProcessed(tick: Tick): void {
     this.processedInterval = null;
     const counter = this.processedCounter;
     if (counter === null || !Number.isFinite(counter)) return;
-    const beats = [...this.beats.values()];
-    const atMs =
-      beats.length > 0 ? beats.reduce((sum, beat) => sum + beat, 0) / beats.length : tick.readAt;
-    const last = this.lastCounted;
-    if (!last || counter < last.counter) {
-      this.lastCounted = { counter, atMs };
-      return;
+    const processes: ProcessBeat[] = [];
+    for (const identity of this.processes) {
+      const beatMs = this.beats.get(identity);
+      if (beatMs === undefined) continue;
+      const info = this.infos.get(identity);
+      const busy = new Map<string, number>();
+      for (const work of this.works.get(identity) ?? [])
+        busy.set(work.queue, (busy.get(work.queue) ?? 0) + 1);
+      processes.push({
+        identity,
+        beatMs,
+        startedMs: info?.startedMs ?? null,
+        threads: info?.concurrency ?? 1,
+        busy,
+      });
     }
-    if (atMs > last.atMs) {
-      this.processedInterval = { fromMs: last.atMs, toMs: atMs, count: counter - last.counter };
-      this.lastCounted = { counter, atMs };
-    }
+    this.processedInterval = this.ledger.update(
+      counter,
+      processes,
+      tick.readAt,
+      tick.previous?.readAt ?? null,
+    );
+  }
+
+  /** `queue`'s share of the threads' busy time over the window (see BeatLedger); null until `minSamples` busy heartbeats. */
+  shareOf(queue: string, nowMs: number): number | null {
+    return this.ledger.share(queue, nowMs, this.options.minSamples);
+  }
+
+  /** Mean run time of all the processes' jobs over the window, by Little's law. */
+  runTimeMs(nowMs: number): number | null {
+    return this.ledger.runTimeMs(nowMs, this.options.minSamples);
   }
 
   failed(): void {

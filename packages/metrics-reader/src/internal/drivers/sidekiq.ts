@@ -1,4 +1,4 @@
-import type { QueueFigure } from '@qscale/contracts';
+import type { QueueFigure, QueueSnapshot } from '@qscale/contracts';
 import type { Batch } from '../batch.js';
 import type { Prepared, Sendable } from '../connection.js';
 import type { ResolvedSource } from '../options.js';
@@ -11,13 +11,18 @@ import { type TailView, TailWatch } from './sidekiq-tail.js';
 
 export { SidekiqShared } from './sidekiq-shared.js';
 
+/** p95 / mean of a log-normal with a coefficient of variation of 1: exp(1.645 s - s^2 / 2), s^2 = ln 2. */
+const LOGNORMAL_CV1_P95 = 2.781;
+
 /**
  * One Sidekiq queue: `queue:{name}` (LPUSH, BRPOP from the tail). Oldest age from the tail
  * job's `enqueued_at` (float seconds before 8.0, integer ms since). Pickups are timed by the
  * tail watch (every tick and every probe between ticks); the pickups it never saw (a job taken
  * between two probes) are counted from the completion counter. Completions come from the global
- * counter, exact when this is the only queue, otherwise shared out by busy threads. Run time is
- * the time from one pickup to the next while jobs wait, times the threads that serve the queue.
+ * counter timed per process heartbeat (see BeatLedger), exact when this is the only queue,
+ * otherwise shared out by the queues of the jobs the heartbeats found running. Run time is the
+ * time from one pickup to the next while jobs wait, times the threads that serve the queue
+ * alone; else Little's law over the heartbeats.
  */
 export class SidekiqReader extends QueueReader {
   protected readonly reportsFailed = false;
@@ -31,6 +36,8 @@ export class SidekiqReader extends QueueReader {
   private readonly watch: TailWatch;
   /** Pickups the tail watch timed, not yet matched against the completion counter. */
   private timed: { atMs: number; weight: number }[] = [];
+  /** Jobs `stat:processed` counted while this queue's share of them was not known yet. */
+  private unshared: { fromMs: number; toMs: number; count: number }[] = [];
   /** Completions minus timed pickups: the pickups no view saw (carried while below one). */
   private unseen = 0;
 
@@ -126,14 +133,18 @@ export class SidekiqReader extends QueueReader {
     // Timed pickups no completion interval claimed (several queues, none busy) age out.
     const horizon = tick.readAt - this.options.windowMs;
     while ((this.timed[0]?.atMs ?? Number.POSITIVE_INFINITY) < horizon) this.timed.shift();
-    const interval = shared.processedInterval;
-    if (interval) {
-      const share = this.shareOfProcessed();
-      if (share !== null) {
+    if (shared.processedInterval) this.unshared.push(shared.processedInterval);
+    // Until the heartbeats tell this queue's share, the counted intervals wait (within the
+    // window): shared out later, their jobs still count, and so do the pickups no view saw.
+    const share = this.unshared.length > 0 ? this.shareOfProcessed(tick.readAt) : null;
+    if (share !== null) {
+      for (const interval of this.unshared) {
         this.completions.add(interval.fromMs, interval.toMs, interval.count * share);
         this.countUnseen(interval.toMs, interval.count * share);
       }
+      this.unshared = [];
     }
+    while ((this.unshared[0]?.toMs ?? Number.POSITIVE_INFINITY) < horizon) this.unshared.shift();
     if (pending !== null) {
       const previous = this.previousPending;
       if (previous) this.growth.add(previous.readAt, tick.readAt, pending - previous.value);
@@ -199,18 +210,32 @@ export class SidekiqReader extends QueueReader {
     }
   }
 
-  /** This queue's share of the global counter: all of it when it is the only queue. */
-  private shareOfProcessed(): number | null {
-    const shared = this.shared;
-    if (shared.queueCount === 1) {
+  /**
+   * This queue's share of the global counter: all of it when it is the only queue, otherwise
+   * its share of the threads' busy time over the window (see BeatLedger).
+   */
+  private shareOfProcessed(nowMs: number): number | null {
+    if (this.shared.queueCount === 1) {
       this.completionSource = 'counter';
       return 1;
     }
     this.completionSource = 'estimate';
-    let total = 0;
-    for (const busy of shared.busy.values()) total += busy;
-    if (total === 0) return null;
-    return (shared.busy.get(this.source.backendName) ?? 0) / total;
+    return this.shared.shareOf(this.source.backendName, nowMs);
+  }
+
+  /**
+   * Back-to-back pickups time the run when the queue's threads serve it alone; otherwise (or
+   * too few of them) Little's law over the heartbeats: busy thread-time over jobs done, the
+   * mean of every queue the processes serve. Redis shows no spread of it: the p95 is that of a
+   * log-normal run time with a coefficient of variation of 1 (what a strategy assumes when it
+   * knows only the mean).
+   */
+  protected override serviceTime(nowMs: number): QueueSnapshot['serviceTimeMs'] {
+    const timed = super.serviceTime(nowMs);
+    if (timed) return timed;
+    const meanMs = this.shared.runTimeMs(nowMs);
+    if (meanMs === null) return null;
+    return { mean: Math.round(meanMs), p95: Math.round(meanMs * LOGNORMAL_CV1_P95) };
   }
 
   protected override onUnreadable(): void {
