@@ -23,7 +23,7 @@ import {
 } from '@qscale/process-supervisor';
 import { capacity, createResourceMonitor, createWorkerCostTracker } from '@qscale/resource-monitor';
 import { type AlertsState, createAlerting } from './alerts/alerting.js';
-import { alertView } from './alerts/views.js';
+import { alertViews } from './alerts/views.js';
 import { checkConfig } from './config/check.js';
 import type { Environment } from './config/env.js';
 import type { ExternalScalerConfig } from './config/external-scaler.js';
@@ -416,7 +416,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     holds.keep(new Set(runtimes.keys()));
 
     lap('apply');
-    alerts.observe(now, live.filter((runtime) => runtimes.has(runtime.config.name)).map(alertView));
+    alerts.observe(
+      now,
+      live.filter((runtime) => runtimes.has(runtime.config.name)).flatMap(alertViews),
+    );
     // The dashboard's charts: one fixed-size slot per queue and time bucket, no allocation.
     for (const snapshot of pooled) {
       const runtime = runtimes.get(snapshot.queue);
