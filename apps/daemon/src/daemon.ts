@@ -604,6 +604,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           logger,
           source: {
             queues: () => config.queues.map((queue) => queue.name),
+            groupOf: (queue) => {
+              const serving = servingRuntime(runtimes, queue);
+              return serving?.config.workerGroup ? serving.config.name : undefined;
+            },
             verdict: (queue) => {
               const runtime = runtimes.get(queue);
               if (!runtime) return undefined;
