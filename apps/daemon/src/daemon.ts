@@ -43,7 +43,9 @@ import {
   createRuntimeFor,
   type GroupState,
   groupStateOf,
+  historyNames,
   memberMetricRows,
+  memberSnapshots,
   poolSnapshots,
   servingRuntime,
 } from './runtime/group-runtime.js';
@@ -424,7 +426,13 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     for (const snapshot of pooled) {
       const runtime = runtimes.get(snapshot.queue);
       if (!runtime) continue;
-      history.recordSnapshot(snapshot, runtime.workers().running, runtime.lastDecision?.to ?? null);
+      const running = runtime.workers().running;
+      const desired = runtime.lastDecision?.to ?? null;
+      history.recordSnapshot(snapshot, running, desired);
+      // A group's members too, each under its own name with the pool's workers: the
+      // dashboard charts each member against its own SLO, under its group.
+      for (const member of memberSnapshots(runtime))
+        history.recordSnapshot(member, running, desired);
     }
     history.prune(now);
     wakePoller?.watch(asleep(snapshots));
@@ -588,7 +596,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         history: (query) =>
           history.view(Date.now(), {
             ...query,
-            queues: query.queues ?? config.queues.map((queue) => queue.name),
+            queues: query.queues ?? historyNames(config),
           }),
       },
     });
