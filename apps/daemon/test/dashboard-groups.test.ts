@@ -65,16 +65,13 @@ groups:
     // The table: the group's row, then its members, none of them a pool of its own.
     const rows = page.locator('#queues tbody tr');
     await expect
-      .poll(
-        () => rows.evaluateAll((all) => all.map((row) => (row as HTMLElement).dataset.queue)),
-        WAIT,
-      )
+      .poll(() => rows.evaluateAll((all) => all.map((row) => row.getAttribute('data-queue'))), WAIT)
       .toEqual(['web', 'high', 'default']);
     expect(await page.locator('#queues tbody tr.group').getAttribute('data-queue')).toBe('web');
     expect(
       await page
         .locator('#queues tbody tr.member')
-        .evaluateAll((all) => all.map((row) => (row as HTMLElement).dataset.group)),
+        .evaluateAll((all) => all.map((row) => row.getAttribute('data-group'))),
     ).toEqual(['web', 'web']);
     expect(await page.locator('#meta').textContent()).toContain('2 queues (1 worker group)');
 
@@ -118,7 +115,7 @@ groups:
     expect(
       await card
         .locator('.member-charts')
-        .evaluateAll((all) => all.map((section) => (section as HTMLElement).dataset.member)),
+        .evaluateAll((all) => all.map((section) => section.getAttribute('data-member'))),
     ).toEqual(['high', 'default']);
     expect(await card.locator('.member-charts[data-member="high"] h4').textContent()).toContain(
       'its own SLO 2.0 s',
