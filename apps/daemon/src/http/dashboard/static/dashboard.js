@@ -4,13 +4,8 @@
 // Authorization header, never in a URL.
 import { Charts, HistoryStore } from './charts.js';
 import * as fmt from './format.js';
-import {
-  queueLevel,
-  renderDecisions,
-  renderQueues,
-  renderSummary,
-  renderWorkers,
-} from './render.js';
+import { queueLevel } from './group-rows.js';
+import { renderDecisions, renderQueues, renderSummary, renderWorkers } from './render.js';
 
 const TOKEN_KEY = 'qscale.dashboard.token';
 /** Charts shown at first: the first queues of the configuration. */
