@@ -23,7 +23,7 @@ import {
 } from '@qscale/process-supervisor';
 import { capacity, createResourceMonitor, createWorkerCostTracker } from '@qscale/resource-monitor';
 import { type AlertsState, createAlerting } from './alerts/alerting.js';
-import { alertView } from './alerts/views.js';
+import { alertViews } from './alerts/views.js';
 import { checkConfig } from './config/check.js';
 import type { Environment } from './config/env.js';
 import type { ExternalScalerConfig } from './config/external-scaler.js';
@@ -43,7 +43,9 @@ import {
   createRuntimeFor,
   type GroupState,
   groupStateOf,
+  historyNames,
   memberMetricRows,
+  memberSnapshots,
   poolSnapshots,
   servingRuntime,
 } from './runtime/group-runtime.js';
@@ -416,12 +418,21 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     holds.keep(new Set(runtimes.keys()));
 
     lap('apply');
-    alerts.observe(now, live.filter((runtime) => runtimes.has(runtime.config.name)).map(alertView));
+    alerts.observe(
+      now,
+      live.filter((runtime) => runtimes.has(runtime.config.name)).flatMap(alertViews),
+    );
     // The dashboard's charts: one fixed-size slot per queue and time bucket, no allocation.
     for (const snapshot of pooled) {
       const runtime = runtimes.get(snapshot.queue);
       if (!runtime) continue;
-      history.recordSnapshot(snapshot, runtime.workers().running, runtime.lastDecision?.to ?? null);
+      const running = runtime.workers().running;
+      const desired = runtime.lastDecision?.to ?? null;
+      history.recordSnapshot(snapshot, running, desired);
+      // A group's members too, each under its own name with the pool's workers: the
+      // dashboard charts each member against its own SLO, under its group.
+      for (const member of memberSnapshots(runtime))
+        history.recordSnapshot(member, running, desired);
     }
     history.prune(now);
     wakePoller?.watch(asleep(snapshots));
@@ -585,7 +596,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         history: (query) =>
           history.view(Date.now(), {
             ...query,
-            queues: query.queues ?? config.queues.map((queue) => queue.name),
+            queues: query.queues ?? historyNames(config),
           }),
       },
     });
@@ -601,6 +612,10 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           logger,
           source: {
             queues: () => config.queues.map((queue) => queue.name),
+            groupOf: (queue) => {
+              const serving = servingRuntime(runtimes, queue);
+              return serving?.config.workerGroup ? serving.config.name : undefined;
+            },
             verdict: (queue) => {
               const runtime = runtimes.get(queue);
               if (!runtime) return undefined;

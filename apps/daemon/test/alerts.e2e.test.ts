@@ -181,4 +181,73 @@ queues:
     daemon.child.kill('SIGTERM');
     expect((await daemon.exited).code).toBe(0);
   }, 150_000);
+
+  it('a worker group: the breach names the member queue late against its own SLO, and says the other meets its own', async () => {
+    const { dir, marker, cleanup } = await scratch();
+    const prefix = uniquePrefix('e2e-alerts-group');
+    cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}*`));
+    const ops = await receiver();
+    // `high` has the tightest SLO (2 s): the group's pool is held to it, but a job waiting on
+    // `default` breaches only past default's own 4 s.
+    const config = await writeConfig(
+      dir,
+      `
+redis: { url: "${redisUrl()}" }
+tick: 500ms
+http: { port: 0 }
+limits: { cpu: { enforce: false } }
+supervision: { stateFile: ${join(dir, 'state.json')} }
+alerts:
+  for: 1s
+  recoverFor: 1s
+  webhooks: [{ url: "${ops.url}/hook", name: ops }]
+queues:
+  high: { driver: rq, prefix: "${prefix}", slo: { pickup: 2s } }
+  default: { driver: rq, prefix: "${prefix}", slo: { pickup: 4s } }
+groups:
+  web:
+    queues: [high, default]
+    command: ${idleWorker(marker)}
+    workers: { min: 1, max: 1 }
+    stop: { grace: 2s }
+`,
+    );
+    const daemon = await launchQscaled(['--config', config], marker, cleanups);
+    await daemon.until((state) => running(state, 'web') === 1, 'the group worker running');
+    // Three jobs on `default` only, as RQ enqueues them; the idle worker never takes them.
+    for (const id of ['a', 'b', 'c']) {
+      await redis.hset(`${prefix}rq:job:${id}`, 'enqueued_at', new Date().toISOString());
+      await redis.rpush(`${prefix}rq:queue:default`, id);
+    }
+    await waitFor(() => ops.received.length === 1, { timeoutMs: 60_000, what: 'the breach' });
+    const breach = ops.received[0]?.body;
+    expect(breach).toMatchObject({
+      event: 'slo-breach',
+      queue: 'default',
+      key: 'slo:default',
+      details: {
+        sloMs: 4_000,
+        signal: 'oldest-pending-age',
+        workersRunning: 1,
+        group: 'web',
+        groupMembers: [{ queue: 'high', sloMs: 2_000, slo: 'ok' }],
+      },
+    });
+    expect(
+      (breach?.details as { observedMs?: number } | undefined)?.observedMs,
+    ).toBeGreaterThanOrEqual(4_000);
+    expect(breach?.summary).toMatch(
+      /^queue default \(group web\) misses its pickup SLO: oldest pending age [\d.]+s >= 4s \(p95 target\); in group web, high \([\d.]+s of 2s\) meets its own SLO$/,
+    );
+    expect((await daemon.state()).alerts.firing.map((firing) => firing.key)).toEqual([
+      'slo:default',
+    ]);
+
+    await redis.del(`${prefix}rq:queue:default`);
+    await waitFor(() => ops.received.length === 2, { timeoutMs: 60_000, what: 'the recovery' });
+    expect(events(ops)).toEqual(['slo-breach default', 'slo-recovered default']);
+    expect(ops.received[1]?.body.details).toMatchObject({ sloMs: 4_000, group: 'web' });
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.exited).code).toBe(0);
+  }, 150_000);
 });

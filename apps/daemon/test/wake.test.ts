@@ -70,3 +70,75 @@ describe('waking a queue scaled to zero', () => {
     expect(started(state)).toBe(0);
   });
 });
+
+/**
+ * A worker group of two RQ queues (`rq worker high default`, strict priority) scaled to zero,
+ * with a 60 s tick. Its worker is a process that stays up (the jobs are never run): what is
+ * tested is that the group's pool starts, not what RQ does with the job. The strategy is
+ * `backlog`: `predictive` asks no worker for a lone job whose arrival rate is not known yet
+ * (RQ's first read), a strategy matter this test of the wake poll does not depend on.
+ */
+async function startGroup() {
+  const { dir, marker, cleanup } = await scratch();
+  const prefix = uniquePrefix('wake-group');
+  cleanups.add(cleanup, () => deleteKeys(redis, `${prefix}*`));
+  const path = await writeConfig(
+    dir,
+    `
+redis: { url: "${redisUrl()}" }
+tick: 60s
+wakePoll: 100ms
+http: { port: 0 }
+log: { level: debug }
+limits: { cpu: { enforce: false } }
+supervision: { stateFile: ${join(dir, 'state.json')} }
+queues:
+  high: { driver: rq, prefix: "${prefix}", slo: { pickup: 5s } }
+  default: { driver: rq, prefix: "${prefix}", slo: { pickup: 30s } }
+groups:
+  web:
+    queues: [high, default]
+    command: [node, -e, "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000)", --, "${marker}"]
+    workers: { min: 0, max: 2 }
+    strategy: backlog
+    stop: { grace: 5s }
+`,
+  );
+  const daemon = await launchQscaled(['--config', path], marker, cleanups);
+  await daemon.until((state) => state.ticks >= 1, 'the first tick');
+  /** Enqueues one job on `queue` as RQ does: its hash, then its id on the queue's list. */
+  const enqueue = async (queue: string) => {
+    const id = `job-${Date.now()}`;
+    await redis.hset(`${prefix}rq:job:${id}`, 'enqueued_at', new Date().toISOString());
+    await redis.rpush(`${prefix}rq:queue:${queue}`, id);
+  };
+  return { daemon, enqueue };
+}
+
+const groupStarted = (state: DaemonState) => {
+  const workers = state.queues.find((entry) => entry.name === 'web')?.workers;
+  return (workers?.running ?? 0) + (workers?.starting ?? 0);
+};
+
+describe('waking a worker group scaled to zero', () => {
+  // The second member, not the first: any member's first job must wake the group's pool.
+  it('starts the pool for a first job on any member queue between ticks', async () => {
+    const { daemon, enqueue } = await startGroup();
+    const before = await daemon.state();
+    expect(before.ticks).toBe(1);
+    expect(groupStarted(before)).toBe(0);
+    await enqueue('default');
+    const woken = await daemon.until((state) => groupStarted(state) >= 1, 'a worker', 20_000);
+    // The next regular tick is about a minute away: the wake ran the second tick.
+    expect(woken.ticks).toBe(2);
+    const wake = daemon.logs.find(
+      (line) => line.msg === 'a first job for a queue without workers: ticking now',
+    );
+    expect(wake?.queues).toEqual(['default']);
+    const web = woken.queues.find((entry) => entry.name === 'web');
+    expect(web?.group?.members.map((member) => [member.name, member.snapshot?.pending])).toEqual([
+      ['high', 0],
+      ['default', 1],
+    ]);
+  });
+});

@@ -8,7 +8,7 @@ import { connectRedis, deleteKeys, redisUrl, startPrivateRedis, waitFor } from '
 import { afterEach, describe, expect, it } from 'vitest';
 import type { QueueConfig } from '../src/config/schema.js';
 import { parseConfig } from '../src/index.js';
-import { readerSource } from '../src/runtime/wiring.js';
+import { readerSource, readerSources } from '../src/runtime/wiring.js';
 import { createWorkerCounter, observedWorkers } from '../src/scaler/worker-count.js';
 
 // Scaler mode counts workers that run elsewhere from the queue system's own registry: real
@@ -92,6 +92,51 @@ describe('counting workers from the backend', () => {
       timeoutMs: 30_000,
       what: 'the stopped Sidekiq process gone from the count',
     });
+  }, 150_000);
+
+  it('Sidekiq worker group: each process serving any member counted once, not once per member queue', async () => {
+    const namespace = `qscale-test-skg-${randomUUID().slice(0, 8)}`;
+    const redis = connectRedis();
+    cleanups.push(async () => {
+      await deleteKeys(redis, `${namespace}:*`);
+      await redis.quit();
+    });
+    const sidekiq = (...queues: string[]) =>
+      startProcess('sidekiq', ['-r', SIDEKIQ_APP, ...queues.flatMap((q) => ['-q', q]), '-c', '1'], {
+        REDIS_URL: redisUrl(),
+        SIDEKIQ_NAMESPACE: namespace,
+      });
+    // Two pods of the group (weighted, as `sidekiq -q high,3 -q default,1`), one of another queue.
+    sidekiq('high,3', 'default,1');
+    sidekiq('high,3', 'default,1');
+    sidekiq('other');
+    const queues = parseConfig(
+      `redis: { url: "${redisUrl()}" }
+queues:
+  high: { driver: sidekiq, prefix: "${namespace}:" }
+  default: { driver: sidekiq, prefix: "${namespace}:" }
+  other: { driver: sidekiq, prefix: "${namespace}:", command: [worker] }
+groups:
+  web: { queues: [high, default], command: [worker], weights: { high: 3 } }`,
+      { env: {} },
+    ).queues;
+    const reader = createMetricsReader({ sources: queues.flatMap(readerSources) });
+    cleanups.push(() => reader.close());
+    const counter = createWorkerCounter({ logger: console, reader });
+    await waitFor(async () => (await redis.scard(`${namespace}:processes`)) === 3, {
+      timeoutMs: 90_000,
+      intervalMs: 200,
+      what: 'three Sidekiq processes registered',
+    });
+    // Each member queue alone shows both pods: summing the members would say four.
+    const members = await reader.workerCounts(['high', 'default']);
+    expect(members.map((count) => [count.queue, count.workers])).toEqual([
+      ['high', 2],
+      ['default', 2],
+    ]);
+    const counts = await counter.count(queues);
+    expect(counts.get('web')).toEqual({ registered: 2, source: 'sidekiq-processes' });
+    expect(counts.get('other')).toEqual({ registered: 1, source: 'sidekiq-processes' });
   }, 150_000);
 
   it('RQ: live workers of rq:workers:<queue>', async () => {

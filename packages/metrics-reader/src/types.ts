@@ -214,6 +214,12 @@ export interface WorkerCount {
   registry: WorkerRegistry | null;
   /** Why `workers` is null. */
   reason?: string;
+  /**
+   * The registry's entries counted (Sidekiq process identities, RQ worker keys); absent for
+   * BullMQ. A process serving several queues appears under each: a worker group counts the
+   * union of its members' entries, each process once.
+   */
+  workerIds?: string[];
 }
 
 /** Running totals since the reader was created. */

@@ -140,3 +140,92 @@ describe('alert rules: degraded queues and Redis', () => {
     expect(rules.firing()).toEqual([]);
   });
 });
+
+describe('alert rules: a worker group', () => {
+  // Group `web` serves `high` (SLO 2 s) and `default` (SLO 10 s) with one pool.
+  const member = (name: string, pickupMs: number, figures: Partial<QueueSnapshot>) =>
+    view(
+      { queue: name, ...figures },
+      {
+        name,
+        slo: { pickupMs, percentile: 95 },
+        poolHealth: null,
+        group: { name: 'web', role: 'member' },
+      },
+    );
+  const pool = (extra: Partial<AlertQueueView> = {}) =>
+    view(
+      { queue: 'web', oldestPendingAgeMs: 12_000, pending: 5 },
+      {
+        name: 'web',
+        slo: { pickupMs: 2_000, percentile: 95 },
+        group: { name: 'web', role: 'pool' },
+        ...extra,
+      },
+    );
+  const tick = (highAgeMs: number, defaultAgeMs: number, poolView = pool()) => [
+    member('high', 2_000, { oldestPendingAgeMs: highAgeMs, pending: 1 }),
+    member('default', 10_000, { oldestPendingAgeMs: defaultAgeMs, pending: 4 }),
+    poolView,
+  ];
+
+  it('holds each member to its own SLO, not the tightest: default waiting 5 s of its 10 s is no breach', () => {
+    const events = run(new AlertRules(), Array(10).fill(tick(500, 5_000)));
+    expect(events).toEqual([]);
+  });
+
+  it('names the member that breaches with its own SLO, and says the high member meets its own', () => {
+    const events = run(new AlertRules(), [
+      ...Array(7).fill(tick(500, 12_000)),
+      ...Array(12).fill(tick(500, 1_000)),
+    ]);
+    expect(events.map(({ type, event }) => [type, event.queue])).toEqual([
+      ['slo-breach', 'default'],
+      ['slo-recovered', 'default'],
+    ]);
+    const breach = events[0]?.event;
+    expect(breach?.key).toBe('slo:default');
+    expect(breach?.summary).toBe(
+      'queue default (group web) misses its pickup SLO: oldest pending age 12s >= 10s (p95 target); in group web, high (0.5s of 2s) meets its own SLO',
+    );
+    expect(breach?.details).toMatchObject({
+      sloMs: 10_000,
+      observedMs: 12_000,
+      group: 'web',
+      groupMembers: [{ queue: 'high', sloMs: 2_000, observedMs: 500, slo: 'ok' }],
+    });
+    expect(events[1]?.event.details).toMatchObject({ sloMs: 10_000, group: 'web' });
+  });
+
+  it('both members late: two breaches, each saying the other misses its own too', () => {
+    const events = run(new AlertRules(), Array(7).fill(tick(3_000, 12_000)));
+    expect(events.map(({ event }) => event.queue)).toEqual(['high', 'default']);
+    expect(events[0]?.event.summary).toContain('in group web, default misses its own too');
+    expect(events[0]?.event.details).toMatchObject({ sloMs: 2_000, observedMs: 3_000 });
+  });
+
+  it('a pool failing to start its workers is one event naming the group, not one per member', () => {
+    const failing = pool({ poolHealth: 'degraded', failedStarts: 4 });
+    const events = run(new AlertRules(), Array(7).fill(tick(500, 1_000, failing)));
+    expect(events.map(({ type, event }) => [type, event.key])).toEqual([
+      ['queue-degraded', 'degraded:web'],
+    ]);
+    expect(events[0]?.event.summary).toBe(
+      'worker group web is degraded: its workers keep failing to start (4 failed starts in a row)',
+    );
+  });
+
+  it('an unreadable member is degraded under its own name', () => {
+    const events = run(
+      new AlertRules(),
+      Array(7).fill([
+        member('high', 2_000, { error: { code: 'WRONG_TYPE', message: 'x' } }),
+        member('default', 10_000, { oldestPendingAgeMs: 1_000, pending: 1 }),
+        pool(),
+      ]),
+    );
+    expect(events.map(({ event }) => [event.key, event.summary])).toEqual([
+      ['degraded:high', 'queue high (group web) is degraded: cannot be read (WRONG_TYPE)'],
+    ]);
+  });
+});

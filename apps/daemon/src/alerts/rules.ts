@@ -13,6 +13,12 @@ export interface AlertQueueView {
   workers: { running: number; desired: number | null };
   /** `host:port` of the queue's Redis (never credentials). */
   redis: string;
+  /**
+   * A worker group's views: each member queue (`member`: its own snapshot and SLO, the
+   * group's workers) and the group's pool (`pool`: its workers' health only). SLO and
+   * unreadable alerts name the member; a pool failing to start its workers names the group.
+   */
+  group?: { name: string; role: 'member' | 'pool' };
 }
 
 /** Errors that mean Redis itself could not be reached or used: a Redis event, not a queue's. */
@@ -52,9 +58,9 @@ class Condition {
 }
 
 /**
- * Turns what each tick measured into alert events: SLO breach and recovery per queue, a
- * degraded queue (unreadable, or its workers failing to start) and back, Redis unreachable
- * and back. Pure apart from its conditions' memory; time comes in through `now`.
+ * Turns what each tick measured into alert events: SLO breach and recovery per queue (per
+ * member queue of a worker group, each against its own SLO), a degraded queue (unreadable, or
+ * its workers failing to start) and back, Redis unreachable and back. Pure apart from its conditions' memory; time comes in through `now`.
  */
 export class AlertRules {
   readonly #conditions = new Map<string, Condition>();
@@ -83,27 +89,33 @@ export class AlertRules {
       events.push(condition.firing ? fire() : recover(now - openedAt));
     };
 
+    const statuses = new Map(queues.map((queue) => [queue, sloStatus(queue)]));
     for (const queue of queues) {
-      const slo = sloStatus(queue);
-      check(
-        `slo:${queue.name}`,
-        slo.status,
-        () => breachEvent(queue, slo.signal, now),
-        (durationMs) => ({
-          type: 'slo-recovered',
-          status: 'resolved',
-          key: `slo:${queue.name}`,
-          at: now,
-          queue: queue.name,
-          summary: `queue ${queue.name} meets its pickup SLO again (${describe(slo.signal)} < ${secondsText(queue.slo.pickupMs * ALERT_DEFAULTS.sloRecoverBelow)}) after ${secondsText(durationMs)}`,
-          details: {
-            sloMs: queue.slo.pickupMs,
-            percentile: queue.slo.percentile,
-            observedMs: slo.signal?.observedMs ?? null,
-            breachDurationMs: durationMs,
-          },
-        }),
-      );
+      const slo = statuses.get(queue) ?? sloStatus(queue);
+      // A group's pool has no SLO of its own: each member is held to its own.
+      if (queue.group?.role !== 'pool') {
+        const group = queue.group ? groupOf(queue, queues, statuses) : null;
+        check(
+          `slo:${queue.name}`,
+          slo.status,
+          () => breachEvent(queue, slo.signal, now, group),
+          (durationMs) => ({
+            type: 'slo-recovered',
+            status: 'resolved',
+            key: `slo:${queue.name}`,
+            at: now,
+            queue: queue.name,
+            summary: `queue ${nameOf(queue)} meets its pickup SLO again (${describe(slo.signal)} < ${secondsText(queue.slo.pickupMs * ALERT_DEFAULTS.sloRecoverBelow)}) after ${secondsText(durationMs)}`,
+            details: {
+              sloMs: queue.slo.pickupMs,
+              percentile: queue.slo.percentile,
+              observedMs: slo.signal?.observedMs ?? null,
+              breachDurationMs: durationMs,
+              ...(group ? { group: group.name } : {}),
+            },
+          }),
+        );
+      }
       const degraded = degradedStatus(queue);
       check(
         `degraded:${queue.name}`,
@@ -114,8 +126,11 @@ export class AlertRules {
           key: `degraded:${queue.name}`,
           at: now,
           queue: queue.name,
-          summary: `queue ${queue.name} is degraded: ${degraded.reasons.map((reason) => reason.message).join('; ')}`,
-          details: { reasons: degraded.reasons },
+          summary: `${kindOf(queue)} ${nameOf(queue)} is degraded: ${degraded.reasons.map((reason) => reason.message).join('; ')}`,
+          details: {
+            reasons: degraded.reasons,
+            ...(queue.group ? { group: queue.group.name } : {}),
+          },
         }),
         (durationMs) => ({
           type: 'queue-recovered',
@@ -123,13 +138,18 @@ export class AlertRules {
           key: `degraded:${queue.name}`,
           at: now,
           queue: queue.name,
-          summary: `queue ${queue.name} is healthy again after ${secondsText(durationMs)}`,
-          details: { degradedForMs: durationMs },
+          summary: `${kindOf(queue)} ${nameOf(queue)} is healthy again after ${secondsText(durationMs)}`,
+          details: {
+            degradedForMs: durationMs,
+            ...(queue.group ? { group: queue.group.name } : {}),
+          },
         }),
       );
     }
 
-    for (const [redis, members] of groupBy(queues, (queue) => queue.redis)) {
+    // The queues read (a group's members, not its pool, which reads nothing itself).
+    const read = queues.filter((queue) => queue.group?.role !== 'pool');
+    for (const [redis, members] of groupBy(read, (queue) => queue.redis)) {
       const status = redisStatus(members);
       const names = members.map((queue) => queue.name);
       check(
@@ -207,14 +227,81 @@ function sloStatus(queue: AlertQueueView): { status: Status; signal: Signal | nu
   return { status, signal };
 }
 
-function breachEvent(queue: AlertQueueView, signal: Signal | null, now: number): AlertEvent {
+/** How a group member's siblings stand at this tick, for a member's breach. */
+interface GroupContext {
+  name: string;
+  others: {
+    queue: string;
+    sloMs: number;
+    observedMs: number | null;
+    /** `breach`: at or above its own SLO; `near`: above 80 % of it; `unknown`: no figure. */
+    slo: 'ok' | 'near' | 'breach' | 'unknown';
+  }[];
+}
+
+const SLO_WORDS = { good: 'ok', band: 'near', bad: 'breach', unknown: 'unknown' } as const;
+
+function groupOf(
+  member: AlertQueueView,
+  queues: readonly AlertQueueView[],
+  statuses: ReadonlyMap<AlertQueueView, { status: Status; signal: Signal | null }>,
+): GroupContext {
+  const name = member.group?.name ?? '';
+  return {
+    name,
+    others: queues
+      .filter(
+        (queue) => queue !== member && queue.group?.name === name && queue.group.role === 'member',
+      )
+      .map((queue) => {
+        const status = statuses.get(queue) ?? sloStatus(queue);
+        return {
+          queue: queue.name,
+          sloMs: queue.slo.pickupMs,
+          observedMs: status.signal?.observedMs ?? null,
+          slo: SLO_WORDS[status.status],
+        };
+      }),
+  };
+}
+
+function breachEvent(
+  queue: AlertQueueView,
+  signal: Signal | null,
+  now: number,
+  group: GroupContext | null,
+): AlertEvent {
+  // A member's breach says how the group's other queues stand: a pool whose high-priority
+  // queue is fine while its default queue waits is a different fix from one where all wait.
+  const others = group?.others ?? [];
+  const meeting = others.filter((other) => other.slo === 'ok' || other.slo === 'near');
+  const missing = others.filter((other) => other.slo === 'breach');
+  const siblings =
+    others.length === 0
+      ? ''
+      : `; in group ${group?.name}, ${[
+          meeting.length > 0
+            ? `${meeting.map((other) => `${other.queue} (${secondsText(other.observedMs ?? 0)} of ${secondsText(other.sloMs)})`).join(', ')} ${meeting.length === 1 ? 'meets its' : 'meet their'} own SLO`
+            : null,
+          missing.length > 0
+            ? `${missing.map((other) => other.queue).join(', ')} ${missing.length === 1 ? 'misses its' : 'miss their'} own too`
+            : null,
+          others.some((other) => other.slo === 'unknown')
+            ? `${others
+                .filter((other) => other.slo === 'unknown')
+                .map((other) => other.queue)
+                .join(', ')} not known`
+            : null,
+        ]
+          .filter((part) => part !== null)
+          .join('; ')}`;
   return {
     type: 'slo-breach',
     status: 'firing',
     key: `slo:${queue.name}`,
     at: now,
     queue: queue.name,
-    summary: `queue ${queue.name} misses its pickup SLO: ${describe(signal)} >= ${secondsText(queue.slo.pickupMs)} (p${queue.slo.percentile} target)`,
+    summary: `queue ${nameOf(queue)} misses its pickup SLO: ${describe(signal)} >= ${secondsText(queue.slo.pickupMs)} (p${queue.slo.percentile} target)${siblings}`,
     details: {
       sloMs: queue.slo.pickupMs,
       percentile: queue.slo.percentile,
@@ -222,8 +309,18 @@ function breachEvent(queue: AlertQueueView, signal: Signal | null, now: number):
       observedMs: signal?.observedMs ?? null,
       workersRunning: queue.workers.running,
       workersDesired: queue.workers.desired,
+      ...(group ? { group: group.name, groupMembers: group.others } : {}),
     },
   };
+}
+
+/** `emails`, or `default (group web)` for a group's member. */
+function nameOf(queue: AlertQueueView): string {
+  return queue.group?.role === 'member' ? `${queue.name} (group ${queue.group.name})` : queue.name;
+}
+
+function kindOf(queue: AlertQueueView): string {
+  return queue.group?.role === 'pool' ? 'worker group' : 'queue';
 }
 
 type Reason =
@@ -233,7 +330,8 @@ type Reason =
 function degradedStatus(queue: AlertQueueView): { status: Status; reasons: Reason[] } {
   const reasons: Reason[] = [];
   const error = queue.snapshot?.error;
-  if (error && !CONNECTION_CODES.has(error.code)) {
+  // A group's pool reads no queue: its members report their own reads.
+  if (error && !CONNECTION_CODES.has(error.code) && queue.group?.role !== 'pool') {
     reasons.push({
       reason: 'unreadable',
       code: error.code,
@@ -248,6 +346,7 @@ function degradedStatus(queue: AlertQueueView): { status: Status; reasons: Reaso
     });
   }
   if (reasons.length > 0) return { status: 'bad', reasons };
+  if (queue.group?.role === 'pool') return { status: 'good', reasons };
   // With Redis unreachable the queue's own readability is unknown: that is Redis' event.
   return { status: error || !queue.snapshot ? 'unknown' : 'good', reasons };
 }

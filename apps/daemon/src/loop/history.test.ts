@@ -28,6 +28,15 @@ describe('QueueHistory', () => {
     expect(view?.desired).toEqual([2, null]);
   });
 
+  it("keeps the oldest job's age at its peak per bucket, null where none waits", () => {
+    const history = new QueueHistory({ windowMs: 60_000, points: 12 });
+    history.record('q', sample(10_000, { oldestAgeMs: 4_000 }));
+    history.record('q', sample(11_000, { oldestAgeMs: 6_500 }));
+    history.record('q', sample(12_000, { oldestAgeMs: null }));
+    history.record('q', sample(15_000));
+    expect(history.view(16_000).queues.q?.oldestAgeMs).toEqual([6_500, null]);
+  });
+
   it('never holds more than its points, whatever the run time', () => {
     const history = new QueueHistory({ windowMs: 60_000, points: 12 });
     for (let at = 0; at < 600_000; at += 1_000) history.record('q', sample(at, { backlog: at }));

@@ -14,6 +14,8 @@ export interface HistorySample {
   running: number;
   /** Pickup latency p95 in ms, or null when too few pickups were observed. */
   pickupP95Ms: number | null;
+  /** Age of the oldest pending job in ms (null: none waits, or unknown). */
+  oldestAgeMs?: number | null;
 }
 
 /** The JSON of `/api/history`: per queue, parallel arrays, oldest first; null for unknown. */
@@ -31,6 +33,7 @@ export interface HistoryView {
       desired: (number | null)[];
       running: (number | null)[];
       pickupP95Ms: (number | null)[];
+      oldestAgeMs: (number | null)[];
     }
   >;
 }
@@ -44,8 +47,8 @@ export const HISTORY_DEFAULTS = {
 
 /**
  * One queue's recent figures in fixed-size typed arrays, one slot per time bucket. Ticks that
- * fall in the same bucket are merged (arrivals averaged, backlog and pickup p95 kept at their
- * peak so a spike is not smoothed away, workers as last seen). Nothing is allocated per sample.
+ * fall in the same bucket are merged (arrivals averaged, backlog, pickup p95 and oldest age kept
+ * at their peak so a spike is not smoothed away, workers as last seen). Nothing is allocated per sample.
  */
 class QueueSeries {
   readonly at: Float64Array;
@@ -55,6 +58,7 @@ class QueueSeries {
   readonly desired: Float32Array;
   readonly running: Float32Array;
   readonly pickupP95Ms: Float32Array;
+  readonly oldestAgeMs: Float32Array;
   /** Samples merged into each slot (for the running mean of arrivals). */
   readonly merged: Uint16Array;
   /** Index of the newest slot; -1 while empty. */
@@ -69,6 +73,7 @@ class QueueSeries {
     this.desired = new Float32Array(capacity);
     this.running = new Float32Array(capacity);
     this.pickupP95Ms = new Float32Array(capacity);
+    this.oldestAgeMs = new Float32Array(capacity);
     this.merged = new Uint16Array(capacity);
   }
 
@@ -80,6 +85,7 @@ class QueueSeries {
     desired: number,
     running: number,
     pickupP95Ms: number,
+    oldestAgeMs: number,
     bucketMs: number,
   ): void {
     const bucket = Math.floor(at / bucketMs);
@@ -94,6 +100,7 @@ class QueueSeries {
       this.desired[slot] = desired;
       this.running[slot] = running;
       this.pickupP95Ms[slot] = pickupP95Ms;
+      this.oldestAgeMs[slot] = oldestAgeMs;
       this.merged[slot] = Number.isNaN(arrivalRate) ? 0 : 1;
       return;
     }
@@ -106,6 +113,7 @@ class QueueSeries {
     }
     this.backlog[slot] = peak(this.backlog[slot], backlog);
     this.pickupP95Ms[slot] = peak(this.pickupP95Ms[slot], pickupP95Ms);
+    this.oldestAgeMs[slot] = peak(this.oldestAgeMs[slot], oldestAgeMs);
     if (!Number.isNaN(desired)) this.desired[slot] = desired;
     this.running[slot] = running;
   }
@@ -124,7 +132,7 @@ function orNaN(value: number | null | undefined): number {
 
 /**
  * The last hour (by default) of every queue, for the dashboard's charts: memory is fixed per
- * queue (about 20 KB for 720 points), whatever the tick, and a queue no longer recorded for a
+ * queue (about 24 KB of arrays for 720 points), whatever the tick, and a queue no longer recorded for a
  * whole window is forgotten.
  */
 export class QueueHistory {
@@ -156,6 +164,7 @@ export class QueueHistory {
       orNaN(sample.desired),
       sample.running,
       orNaN(sample.pickupP95Ms),
+      orNaN(sample.oldestAgeMs),
       this.bucketMs,
     );
   }
@@ -170,6 +179,7 @@ export class QueueHistory {
       orNaN(desired),
       running,
       readable ? orNaN(snapshot.pickupLatencyMs?.p95) : Number.NaN,
+      readable ? orNaN(snapshot.oldestPendingAgeMs) : Number.NaN,
       this.bucketMs,
     );
   }
@@ -216,6 +226,7 @@ export class QueueHistory {
         desired: [] as (number | null)[],
         running: [] as (number | null)[],
         pickupP95Ms: [] as (number | null)[],
+        oldestAgeMs: [] as (number | null)[],
       };
       for (let i = series.size - 1; i >= 0; i--) {
         const slot = (series.head - i + series.capacity) % series.capacity;
@@ -227,6 +238,7 @@ export class QueueHistory {
         out.desired.push(known(series.desired[slot]));
         out.running.push(known(series.running[slot]));
         out.pickupP95Ms.push(known(series.pickupP95Ms[slot]));
+        out.oldestAgeMs.push(known(series.oldestAgeMs[slot]));
       }
       queues[name] = out;
     }

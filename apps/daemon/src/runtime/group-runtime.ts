@@ -265,3 +265,20 @@ export function memberMetricRows(runtimes: ReadonlyMap<string, QueueRuntime>): {
       : [],
   );
 }
+
+/** This tick's member snapshots of a group (none for a queue), for the dashboard's history. */
+export function memberSnapshots(runtime: QueueRuntime): QueueSnapshot[] {
+  if (!(runtime instanceof GroupRuntime)) return [];
+  return runtime.spec.members.flatMap((member) => {
+    const own = runtime.memberSnapshot(member.name);
+    return own ? [own] : [];
+  });
+}
+
+/** Every name the dashboard's history keeps: each pool entry and each group's member queues. */
+export function historyNames(config: { queues: readonly QueueConfig[] }): string[] {
+  return config.queues.flatMap((queue) => [
+    queue.name,
+    ...(queue.workerGroup?.members.map((member) => member.name) ?? []),
+  ]);
+}

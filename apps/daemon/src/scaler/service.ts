@@ -27,6 +27,8 @@ export interface QueueVerdict {
 export interface VerdictSource {
   /** The queue's names in the configuration, for a NOT_FOUND that lists them. */
   queues(): string[];
+  /** The worker group serving a member queue (its pods are the group's); undefined otherwise. */
+  groupOf?(queue: string): string | undefined;
   /** undefined: no such queue; null: known but not decided yet (before the first tick). */
   verdict(queue: string): QueueVerdict | null | undefined;
   /** Called after every tick; returns the unsubscribe function. */
@@ -103,6 +105,14 @@ export async function startExternalScalerServer(options: {
       );
     }
     const verdict = source.verdict(queue);
+    const group = verdict === undefined ? source.groupOf?.(queue) : undefined;
+    if (group !== undefined) {
+      // One deployment serves the group: a trigger per member would scale its pods twice.
+      throw new CallError(
+        status.NOT_FOUND,
+        `queue "${queue}" (ScaledObject ${describe(ref)}) is served by worker group "${group}", whose pods are scaled as one: name the group in the trigger (queue: ${group})`,
+      );
+    }
     if (verdict === undefined) {
       throw new CallError(
         status.NOT_FOUND,

@@ -1,5 +1,5 @@
 import type { Logger, WorkerCounts } from '@qscale/contracts';
-import type { MetricsReader, WorkerRegistry } from '@qscale/metrics-reader';
+import type { MetricsReader, WorkerCount, WorkerRegistry } from '@qscale/metrics-reader';
 import type { QueueConfig } from '../config/schema.js';
 
 // When the workers are pods (KEDA scales them), qscale spawns nothing and must learn how many
@@ -27,7 +27,12 @@ export interface WorkerCounter {
   count(queues: readonly QueueConfig[]): Promise<Map<string, CountedWorkers>>;
 }
 
-/** Counts with the reader that reads the queues (it must have every queue counted as a source). */
+/**
+ * Counts with the reader that reads the queues (it must have every queue counted as a source;
+ * a worker group's members are its sources). A group's count is its pods once each: the
+ * registry entries serving any member, as a union (a Sidekiq process serving `high` and
+ * `default`, an RQ worker listening on both, is one pod, not one per queue it serves).
+ */
 export function createWorkerCounter(options: {
   logger: Logger;
   reader: Pick<MetricsReader, 'workerCounts'>;
@@ -36,7 +41,21 @@ export function createWorkerCounter(options: {
   return {
     async count(queues) {
       const result = new Map<string, CountedWorkers>();
-      const counts = await options.reader.workerCounts(queues.map((queue) => queue.name));
+      const names = queues.flatMap((queue) =>
+        queue.workerGroup ? queue.workerGroup.members.map((member) => member.name) : [queue.name],
+      );
+      const read = await options.reader.workerCounts(names);
+      const byName = new Map(read.map((count) => [count.queue, count]));
+      const counts = queues.flatMap((queue): WorkerCount[] => {
+        if (!queue.workerGroup)
+          return byName.has(queue.name) ? [byName.get(queue.name) as WorkerCount] : [];
+        return [
+          groupCount(
+            queue.name,
+            queue.workerGroup.members.map((member) => byName.get(member.name)),
+          ),
+        ];
+      });
       for (const count of counts) {
         if (count.workers !== null && count.registry !== null) {
           result.set(count.queue, { registered: count.workers, source: count.registry });
@@ -60,6 +79,33 @@ export function createWorkerCounter(options: {
       return result;
     },
   };
+}
+
+/**
+ * A group's pods from its members' counts: the union of the registry entries that serve any
+ * member. A member not counted (its registry unreadable) leaves the group's count unknown: a
+ * partial union would undercount.
+ */
+function groupCount(group: string, members: readonly (WorkerCount | undefined)[]): WorkerCount {
+  const first = members[0];
+  const registry = first?.registry ?? null;
+  if (registry === null) {
+    return { queue: group, workers: null, registry: null, reason: first?.reason ?? 'no registry' };
+  }
+  const ids = new Set<string>();
+  for (const member of members) {
+    if (!member || member.workers === null || !member.workerIds) {
+      return {
+        queue: group,
+        workers: null,
+        registry,
+        reason:
+          member?.reason ?? `the worker registry of ${member?.queue ?? 'a member'} cannot be read`,
+      };
+    }
+    for (const id of member.workerIds) ids.add(id);
+  }
+  return { queue: group, workers: ids.size, registry, workerIds: [...ids] };
 }
 
 /**

@@ -29,6 +29,8 @@ export async function countWorkers(
 ): Promise<WorkerCount[]> {
   const counted = sources.filter((source) => REGISTRY[source.driver]);
   const counts = new Map<ResolvedSource, number>();
+  /** Each source's live registry members (Sidekiq process identities, RQ worker keys). */
+  const ids = new Map<ResolvedSource, string[]>();
   try {
     if (counted.some((source) => source.driver === 'bullmq')) {
       const names = await clientNames(connection);
@@ -45,11 +47,14 @@ export async function countWorkers(
     await run(connection, first);
     const second = new Batch();
     for (const [source, list] of members) {
-      let live = 0;
+      const alive: string[] = [];
       counts.set(source, 0);
+      ids.set(source, alive);
       for (const member of list) {
         second.add(memberRead(source, member), (reply) => {
-          if (isLive(source, reply)) counts.set(source, ++live);
+          if (!isLive(source, reply)) return;
+          alive.push(member);
+          counts.set(source, alive.length);
         });
       }
     }
@@ -73,7 +78,13 @@ export async function countWorkers(
         reason: NO_REGISTRY[source.driver] ?? 'no registry',
       };
     }
-    return { queue: source.queue, workers: counts.get(source) ?? 0, registry };
+    const live = ids.get(source);
+    return {
+      queue: source.queue,
+      workers: counts.get(source) ?? 0,
+      registry,
+      ...(live ? { workerIds: live } : {}),
+    };
   });
 }
 

@@ -34,6 +34,7 @@ const FILES: Record<string, { file: () => string; type: string }> = {
   '/': { file: () => `${STATIC_DIR}index.html`, type: 'text/html; charset=utf-8' },
   '/dashboard.js': { file: () => `${STATIC_DIR}dashboard.js`, type: JS },
   '/render.js': { file: () => `${STATIC_DIR}render.js`, type: JS },
+  '/group-rows.js': { file: () => `${STATIC_DIR}group-rows.js`, type: JS },
   '/charts.js': { file: () => `${STATIC_DIR}charts.js`, type: JS },
   '/format.js': { file: () => `${STATIC_DIR}format.js`, type: JS },
   '/dashboard.css': { file: () => `${STATIC_DIR}dashboard.css`, type: CSS },

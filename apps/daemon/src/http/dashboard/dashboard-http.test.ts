@@ -58,7 +58,8 @@ describe('the dashboard over HTTP', () => {
     const js = await fetch(`${url}/dashboard.js`);
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     // The dashboard renders data as text only.
-    for (const file of ['dashboard.js', 'render.js', 'charts.js']) {
+    for (const file of ['dashboard.js', 'render.js', 'group-rows.js', 'charts.js']) {
+      expect((await fetch(`${url}/${file}`)).status, file).toBe(200);
       const source = await readFile(new URL(`./static/${file}`, import.meta.url), 'utf8');
       expect(source, file).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
     }

@@ -10,7 +10,14 @@ const COLORS = {
   running: '#059669',
   pickup: '#0891b2',
   slo: '#dc2626',
+  oldest: '#4b5563',
 };
+
+/** What a card is drawn for: a queue's SLO, or each member's of a group (a change redraws it). */
+function signatureOf(queue) {
+  const queues = queue.group?.members ?? [queue];
+  return queues.map((q) => `${q.name}:${q.slo.pickupMs}:${q.slo.percentile}`).join(',');
+}
 
 /**
  * The series the history keeps, per queue: times in epoch ms and figures, oldest first.
@@ -41,7 +48,7 @@ export class HistoryStore {
       let drop = series.at.findIndex((at) => at >= from);
       if (drop === -1) drop = keep;
       for (const key of Object.keys(series)) {
-        series[key] = [...series[key].slice(drop, keep), ...fresh[key]];
+        series[key] = [...series[key].slice(drop, keep), ...(fresh[key] ?? [])];
       }
       this.queues.set(name, series);
       const last = series.at.at(-1);
@@ -51,12 +58,20 @@ export class HistoryStore {
 }
 
 function empty() {
-  return { at: [], arrivalRate: [], backlog: [], desired: [], running: [], pickupP95Ms: [] };
+  return {
+    at: [],
+    arrivalRate: [],
+    backlog: [],
+    desired: [],
+    running: [],
+    pickupP95Ms: [],
+    oldestAgeMs: [],
+  };
 }
 
 /** The charts of the queues the user chose, kept in sync with the table and the store. */
 export class Charts {
-  /** @type {Map<string, { card: HTMLElement, plots: any[], sloMs: number }>} */
+  /** @type {Map<string, { card: HTMLElement, plots: any[], signature: string, members?: any[] }>} */
   cards = new Map();
 
   /** @param {HTMLElement} container */
@@ -88,17 +103,19 @@ export class Charts {
     }
     for (const queue of wanted) {
       let entry = this.cards.get(queue.name);
-      if (!entry || entry.sloMs !== queue.slo.pickupMs) {
+      if (!entry || entry.signature !== signatureOf(queue)) {
         if (entry) {
           for (const plot of entry.plots) plot.destroy();
           entry.card.remove();
         }
-        entry = this.create(queue);
+        entry = queue.group ? this.createGroup(queue) : this.create(queue);
         this.cards.set(queue.name, entry);
       }
       this.container.append(entry.card); // keeps the table's order
       const series = store.queues.get(queue.name);
-      if (series) this.fill(entry, series, queue.slo.pickupMs, store.bucketMs);
+      if (queue.group) {
+        if (series) this.fillGroup(entry, series, store);
+      } else if (series) this.fill(entry, series, queue.slo.pickupMs, store.bucketMs);
     }
     if (wanted.length === 0) {
       this.container.replaceChildren(
@@ -161,7 +178,120 @@ export class Charts {
       this.resizer.observe(p.target);
       return plot;
     });
-    return { card, plots, sloMs: queue.slo.pickupMs };
+    return { card, plots, signature: signatureOf(queue) };
+  }
+
+  /**
+   * A worker group: one card, the pool's arrivals and workers once, then each member queue's
+   * backlog and its pickup and oldest job against its own SLO.
+   */
+  createGroup(queue) {
+    const pool = [
+      panel('Arrivals, all members', 'jobs/s', [
+        { label: 'arrivals', stroke: COLORS.arrivals, fill: '#2563eb22' },
+      ]),
+      panel('Workers of the pool', 'workers', [
+        { label: 'desired', stroke: COLORS.desired, dash: [6, 4], paths: stepped() },
+        { label: 'running', stroke: COLORS.running, paths: stepped() },
+      ]),
+    ];
+    const members = queue.group.members.map((member) => {
+      const panels = [
+        panel('Backlog', 'jobs', [{ label: 'pending', stroke: COLORS.backlog, fill: '#7c3aed22' }]),
+        panel(`Pickup p${member.slo.percentile} and oldest job`, 's', [
+          { label: `p${member.slo.percentile}`, stroke: COLORS.pickup },
+          { label: 'oldest', stroke: COLORS.oldest },
+          {
+            label: `SLO ${fmt.duration(member.slo.pickupMs)}`,
+            stroke: COLORS.slo,
+            dash: [4, 4],
+            points: { show: false },
+          },
+        ]),
+      ];
+      const section = h(
+        'section',
+        { class: 'member-charts', data: { member: member.name, points: '0' } },
+        h(
+          'h4',
+          null,
+          h('span', { class: 'queue-name' }, member.name),
+          h('span', { class: 'sub' }, ` · its own SLO ${fmt.duration(member.slo.pickupMs)}`),
+          h('span', { class: 'breach-note' }),
+        ),
+        h('div', { class: 'panels' }, ...panels.map((p) => p.box)),
+      );
+      return { name: member.name, sloMs: member.slo.pickupMs, section, panels };
+    });
+    const card = h(
+      'article',
+      { class: 'chart-card group-card', data: { queue: queue.name, points: '0' } },
+      h(
+        'h3',
+        null,
+        h('span', { class: 'queue-name' }, queue.name),
+        h('span', { class: 'sub' }, ` · worker group of ${members.map((m) => m.name).join(', ')}`),
+      ),
+      h('p', { class: 'sub collecting' }),
+      h('div', { class: 'panels' }, ...pool.map((p) => p.box)),
+      ...members.map((member) => member.section),
+    );
+    this.container.append(card);
+    const plots = pool.map((p) => this.plot(p));
+    for (const member of members) member.plots = member.panels.map((p) => this.plot(p));
+    return {
+      card,
+      plots: [...plots, ...members.flatMap((member) => member.plots)],
+      pool: plots,
+      members,
+      signature: signatureOf(queue),
+    };
+  }
+
+  plot(p) {
+    const width = Math.max(240, Math.floor(p.target.clientWidth || 300));
+    const options = p.options(width);
+    const plot = new uPlot(options, [[], ...options.series.slice(1).map(() => [])], p.target);
+    p.target.plot = plot;
+    this.resizer.observe(p.target);
+    return plot;
+  }
+
+  fillGroup(entry, series, store) {
+    const x = series.at.map((at) => at / 1000);
+    const seconds = (ms) => (ms === null || ms === undefined ? null : ms / 1000);
+    const [arrivals, workers] = entry.pool;
+    arrivals.setData([x, series.arrivalRate]);
+    workers.setData([x, series.desired, series.running]);
+    entry.card.dataset.points = String(x.length);
+    entry.card.querySelector('.collecting').textContent =
+      x.length < 2
+        ? `Collecting: one point every ${fmt.duration(store.bucketMs)}; lines appear from the second.`
+        : '';
+    for (const member of entry.members) {
+      const own = store.queues.get(member.name);
+      if (!own) continue;
+      const mx = own.at.map((at) => at / 1000);
+      const [backlog, pickup] = member.plots;
+      backlog.setData([mx, own.backlog]);
+      pickup.setData([
+        mx,
+        own.pickupP95Ms.map(seconds),
+        (own.oldestAgeMs ?? []).map(seconds),
+        mx.map(() => member.sloMs / 1000),
+      ]);
+      member.section.dataset.points = String(mx.length);
+      // Late against its own SLO: the pickup p95 or the oldest job waiting now.
+      const latest = Math.max(
+        own.pickupP95Ms.findLast((value) => value !== null) ?? 0,
+        own.oldestAgeMs?.at(-1) ?? 0,
+      );
+      const breach = latest > member.sloMs;
+      member.section.classList.toggle('breach', breach);
+      member.section.querySelector('.breach-note').textContent = breach
+        ? ` SLO breached: ${fmt.duration(latest)} > ${fmt.duration(member.sloMs)}`
+        : '';
+    }
   }
 
   fill(entry, series, sloMs, bucketMs) {

@@ -4,6 +4,7 @@
 // Authorization header, never in a URL.
 import { Charts, HistoryStore } from './charts.js';
 import * as fmt from './format.js';
+import { queueLevel } from './group-rows.js';
 import { renderDecisions, renderQueues, renderSummary, renderWorkers } from './render.js';
 
 const TOKEN_KEY = 'qscale.dashboard.token';
@@ -41,15 +42,31 @@ async function poll() {
     charted = new Set(state.queues.slice(0, CHARTED_AT_FIRST).map((queue) => queue.name));
   }
   // History of the charted queues only (a full hour of 200 queues is megabytes): what is new
-  // for those already drawn, the whole hour for those just shown.
-  store.forgetAllBut(charted);
-  const drawn = [...charted].filter((name) => store.queues.has(name));
-  const fresh = [...charted].filter((name) => !store.queues.has(name));
+  // for those already drawn, the whole hour for those just shown. A charted group reads its
+  // pool's series and each member's.
+  const names = seriesNames(state, charted);
+  store.forgetAllBut(names);
+  const drawn = [...names].filter((name) => store.queues.has(name));
+  const fresh = [...names].filter((name) => !store.queues.has(name));
   if (drawn.length > 0) store.merge(await api(historyPath(drawn, store.newestAt)));
   if (fresh.length > 0) store.merge(await api(historyPath(fresh, 0)));
   lastState = state;
   render(state);
   return state;
+}
+
+/** The series the charts of `charted` need: each entry's own, and a group's members'. */
+function seriesNames(state, charted) {
+  return new Set(
+    state.queues
+      .filter((queue) => charted.has(queue.name))
+      .flatMap((queue) => [queue.name, ...(queue.group?.members ?? []).map((m) => m.name)]),
+  );
+}
+
+/** The queues read: a queue, or each member of a group (held to its own SLO). */
+function readQueues(state) {
+  return state.queues.flatMap((queue) => queue.group?.members ?? [queue]);
 }
 
 /** `/api/history?queue=a&queue=b&since=…`: names are encoded, never pasted. */
@@ -65,12 +82,12 @@ function render(state) {
   health.textContent = state.health.status === 'ok' ? 'healthy' : 'degraded';
   health.className = `badge ${state.health.status === 'ok' ? 'ok' : 'breach'}`;
   health.title = state.health.reasons.join('\n');
-  const breaching = state.queues.filter((queue) => {
-    const p95 = queue.snapshot?.pickupLatencyMs?.p95;
-    return p95 !== undefined && p95 !== null && p95 > queue.slo.pickupMs;
-  }).length;
+  // A group's members count one by one, each against its own SLO (its pickup or its oldest job).
+  const queues = readQueues(state);
+  const breaching = queues.filter((queue) => queueLevel(queue) === 'breach').length;
+  const groups = state.queues.filter((queue) => queue.group).length;
   $('meta').textContent =
-    `${state.queues.length} queues · ${breaching} over their SLO${state.dryRun ? ' · dry run' : ''}`;
+    `${queues.length} queues${groups > 0 ? ` (${groups} worker group${groups === 1 ? '' : 's'})` : ''} · ${breaching} over their SLO${state.dryRun ? ' · dry run' : ''}`;
   $('updated').textContent = `updated ${fmt.clock(state.now)}`;
   renderSummary(state, $('summary'));
   renderQueues(state, $('queues').querySelector('tbody'), charted, toggle);

@@ -2,6 +2,7 @@
 // queue names, reasons and policy messages can hold any character, `<` included, and are
 // never parsed as HTML.
 import * as fmt from './format.js';
+import { groupRow, memberRow } from './group-rows.js';
 
 /**
  * Creates an element; string children become text nodes, null children are skipped.
@@ -109,43 +110,57 @@ function card(title, headline, rows) {
  */
 export function renderQueues(state, tbody, charted, toggle) {
   tbody.replaceChildren(
-    ...state.queues.map((queue) => {
-      const snapshot = queue.snapshot;
-      const pickup = pickupAtSlo(queue);
-      const level = sloLevel(pickup.ms, queue.slo.pickupMs);
-      const oldestLevel = sloLevel(snapshot?.oldestPendingAgeMs ?? null, queue.slo.pickupMs);
-      const button = h(
-        'button',
-        {
-          class: 'toggle',
-          attrs: { type: 'button', 'aria-pressed': String(charted.has(queue.name)) },
-        },
-        charted.has(queue.name) ? 'shown' : 'show',
-      );
-      button.addEventListener('click', () => toggle(queue.name));
-      return h(
-        'tr',
-        { class: `level-${level}`, data: { queue: queue.name } },
-        h(
-          'th',
-          { attrs: { scope: 'row' } },
-          h('span', { class: 'queue-name' }, queue.name),
-          h('span', { class: 'driver' }, queue.driver),
-          snapshot?.error ? h('span', { class: 'pill breach' }, 'unreadable') : null,
-        ),
-        h('td', { class: 'num', data: { field: 'pending' } }, fmt.count(snapshot?.pending)),
-        h('td', { class: `num ${oldestLevel}` }, fmt.duration(snapshot?.oldestPendingAgeMs)),
-        h('td', { class: 'num' }, fmt.rate(snapshot?.arrivalRate)),
-        h('td', { class: level }, pickupCell(pickup, queue.slo)),
-        h('td', null, workersCell(queue)),
-        h('td', null, decisionCell(queue)),
-        h('td', null, button),
-      );
+    ...state.queues.flatMap((queue) => {
+      if (!queue.group) return [queueRow(queue, charted, toggle)];
+      // A worker group: its pool's row, then each member queue against its own SLO.
+      return [
+        groupRow(queue, charted, toggle),
+        ...queue.group.members.map((member) => memberRow(queue, member)),
+      ];
     }),
   );
 }
 
-function pickupCell(pickup, slo) {
+export function chartButton(name, charted, toggle) {
+  const button = h(
+    'button',
+    {
+      class: 'toggle',
+      attrs: { type: 'button', 'aria-pressed': String(charted.has(name)) },
+    },
+    charted.has(name) ? 'shown' : 'show',
+  );
+  button.addEventListener('click', () => toggle(name));
+  return button;
+}
+
+function queueRow(queue, charted, toggle) {
+  const snapshot = queue.snapshot;
+  const pickup = pickupAtSlo(queue);
+  const level = sloLevel(pickup.ms, queue.slo.pickupMs);
+  const oldestLevel = sloLevel(snapshot?.oldestPendingAgeMs ?? null, queue.slo.pickupMs);
+  const button = chartButton(queue.name, charted, toggle);
+  return h(
+    'tr',
+    { class: `level-${level}`, data: { queue: queue.name } },
+    h(
+      'th',
+      { attrs: { scope: 'row' } },
+      h('span', { class: 'queue-name' }, queue.name),
+      h('span', { class: 'driver' }, queue.driver),
+      snapshot?.error ? h('span', { class: 'pill breach' }, 'unreadable') : null,
+    ),
+    h('td', { class: 'num', data: { field: 'pending' } }, fmt.count(snapshot?.pending)),
+    h('td', { class: `num ${oldestLevel}` }, fmt.duration(snapshot?.oldestPendingAgeMs)),
+    h('td', { class: 'num' }, fmt.rate(snapshot?.arrivalRate)),
+    h('td', { class: level }, pickupCell(pickup, queue.slo)),
+    h('td', null, workersCell(queue)),
+    h('td', null, decisionCell(queue)),
+    h('td', null, button),
+  );
+}
+
+export function pickupCell(pickup, slo) {
   const ratio = pickup.ms === null ? 0 : Math.min(pickup.ms / slo.pickupMs, 1.5);
   const bar = h('span', { class: 'bar', attrs: { 'aria-hidden': 'true' } }, h('span', null));
   // A CSSOM property, not a style attribute: allowed by the page's CSP.
@@ -161,7 +176,7 @@ function pickupCell(pickup, slo) {
   );
 }
 
-function workersCell(queue) {
+export function workersCell(queue) {
   const { running, starting, stopping } = queue.workers;
   const desired = queue.lastDecision?.to ?? null;
   return h(
@@ -182,7 +197,7 @@ function workersCell(queue) {
 }
 
 /** The last decision, and the policy that held it below the strategy, if one did. */
-function decisionCell(queue) {
+export function decisionCell(queue) {
   const decision = queue.lastDecision;
   if (!decision) return h('span', { class: 'sub' }, 'none yet');
   const wanted = decision.recommendation.workers;
@@ -229,6 +244,13 @@ export function renderWorkers(state, container) {
           'h3',
           null,
           h('span', { class: 'queue-name' }, queue.name),
+          queue.group
+            ? h(
+                'span',
+                { class: 'sub serves' },
+                ` serves ${queue.group.members.map((member) => member.name).join(', ')} ·`,
+              )
+            : null,
           h(
             'span',
             { class: 'sub' },
