@@ -15,7 +15,7 @@ import {
 import type { PhpClass, PhpFile } from './index-project.js';
 import type { ProjectFacts, PropertyDef } from './project-facts.js';
 import type { Strength } from './validator-strength.js';
-import { regexStrength } from './validator-strength.js';
+import { regexStrength, strippingIsSafe } from './validator-strength.js';
 
 // Turns the argument of a shell sink into literal text and operands, following variables
 // assigned earlier in the same function (intra-procedural def-use), and scores each operand:
@@ -80,6 +80,10 @@ export interface Scope {
   owner?: { file: PhpFile; cls: PhpClass | null };
   /** Project-wide facts (summaries, properties), set once every scope exists. */
   facts?: ProjectFacts;
+  /** A closure's enclosing body, where its captured variables are defined. */
+  parent?: Scope;
+  /** Variables a closure captures (`use (...)`), or `all` for an arrow function. */
+  captured?: ReadonlySet<string> | 'all';
 }
 
 const TRUSTED_NAME = /([Uu]uid|_id|Id|_ids|Ids|^id|[Dd]elimiter|_count|Count)$/;
@@ -279,6 +283,8 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
     case 'variable': {
       const name = typeof node.name === 'string' ? node.name : null;
       if (name === null || seen.has(name)) return [opaque(node, scope)];
+      const captured = scope.parent && capturedFromParent(scope, name);
+      if (captured && scope.parent) return flattenParts(node, scope.parent, seen, depth + 1);
       const defs = (scope.defs.get(name) ?? []).filter((def) => !def.push);
       const useLine = line(node);
       const before = defs.filter((def) => def.line <= useLine);
@@ -320,6 +326,8 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
       if ((fn === 'trim' || fn === 'strtolower' || fn === 'rtrim' || fn === 'ltrim') && first) {
         return flattenParts(first, scope, seen, depth + 1);
       }
+      const built = builderParts(node, scope, seen, depth);
+      if (built) return built;
       return summarisedCall(node, scope, seen, depth) ?? [opaque(node, scope)];
     }
     case 'propertylookup':
@@ -333,6 +341,39 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
     default:
       return [opaque(node, scope)];
   }
+}
+
+const REPLACERS = new Set(['str_replace', 'str_ireplace', 'preg_replace']);
+
+/**
+ * String builders keep the taint of what they are built from: `str_replace($search, $value,
+ * $template)` returns the template's operands and the inserted value; `sprintf($format, …)`
+ * with a format that is not a literal returns its arguments. Only the operands are kept (the
+ * text after a replacement is not known). Escaping replacements are left to `opaque`.
+ */
+function builderParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] | null {
+  const fn = calledFunction(node);
+  const values = args(node).map((a) => (a.kind === 'namedargument' ? (a.value as PhpNode) : a));
+  const operandsOf = (value: PhpNode | undefined) =>
+    value ? flattenParts(value, scope, seen, depth + 1).filter((p) => 'operand' in p) : [];
+  if (fn && REPLACERS.has(fn) && values.length >= 3) {
+    const [search, replace, subject] = values as [PhpNode, PhpNode, PhpNode];
+    if (literal(search) === "'" && literal(replace) === "'\\''") return null;
+    if (fn === 'preg_replace' && literal(replace) === '' && strippingIsSafe(literal(search) ?? '')) {
+      return null;
+    }
+    const template = operandsOf(subject);
+    if (template.length === 0 && literal(subject) === null) return null;
+    // The template's own operands went through the replacement: a weak escape at best.
+    const marked = template.map((p) =>
+      'operand' in p ? { operand: { ...p.operand, weakEscape: fn } } : p,
+    );
+    return [...marked, ...operandsOf(replace)];
+  }
+  if ((fn === 'sprintf' || fn === 'vsprintf') && values[0] && literal(values[0]) === null) {
+    return values.flatMap((value) => operandsOf(value));
+  }
+  return null;
 }
 
 /**
@@ -564,7 +605,8 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
   if (node.kind === 'number' || node.kind === 'boolean' || node.kind === 'nullkeyword') {
     return { operand: { ...base, safe: true, provenance: 'trusted' } };
   }
-  if (node.kind === 'constref' || node.kind === 'staticlookup' || node.kind === 'magic') {
+  // `PHP_EOL`, `DIRECTORY_SEPARATOR`: php-parser reads a bare constant as a `name`.
+  if (['constref', 'staticlookup', 'magic', 'name'].includes(node.kind)) {
     return { operand: { ...base, safe: false, provenance: 'trusted' } };
   }
   if (node.kind === 'bin' && node.type === '??') {
@@ -584,6 +626,12 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     return { operand: { ...base, safe, provenance } };
   }
   return { operand: { ...base, safe: false, provenance: provenanceOf(node, scope) } };
+}
+
+/** A variable a closure reads from its enclosing body: captured, and not its own. */
+function capturedFromParent(scope: Scope, name: string): boolean {
+  if (scope.params.has(name) || scope.defs.has(name) || name === 'this') return false;
+  return scope.captured === 'all' || scope.captured?.has(name) === true;
 }
 
 function isLiteralList(node: PhpNode | null): boolean {

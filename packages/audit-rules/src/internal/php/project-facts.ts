@@ -13,7 +13,7 @@ import {
 import { flatten, type Provenance, type Scope, variableKey } from './command.js';
 import type { PhpClass, PhpIndex } from './index-project.js';
 import { isRedactorBody } from './redactors.js';
-import { ownNodesOf, type ScopeInfo, sinksIn } from './scopes.js';
+import { ownNodesOf, type ScopeInfo, type SinkCall, sinksIn } from './scopes.js';
 import {
   blocklistStrength,
   regexStrength,
@@ -158,10 +158,11 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
   for (const info of infos) collectDispatches(facts, info);
   // Only called functions need a summary: it is read at their call sites.
   const summarised = [...byKey].filter(([key]) => facts.called.has(key));
+  const closures = closuresByParent(infos);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let changed = false;
     for (const [key, info] of summarised) {
-      const next = summarise(info);
+      const next = summarise(info, closures);
       const before = facts.summaries.get(key);
       if (!before || JSON.stringify(serial(before)) !== JSON.stringify(serial(next))) {
         facts.summaries.set(key, next);
@@ -177,7 +178,36 @@ function serial(summary: FunctionSummary): unknown {
   return { ...summary, executes: [...summary.executes] };
 }
 
-function summarise(info: ScopeInfo): FunctionSummary {
+function closuresByParent(infos: readonly ScopeInfo[]): Map<ScopeInfo, ScopeInfo[]> {
+  const out = new Map<ScopeInfo, ScopeInfo[]>();
+  for (const info of infos) {
+    if (!info.parent) continue;
+    const list = out.get(info.parent) ?? [];
+    list.push(info);
+    out.set(info.parent, list);
+  }
+  return out;
+}
+
+/**
+ * Sinks in the closures a body creates (`retry(function () use ($command) {…})`), each with the
+ * closure parameters that hide the body's own names: the body runs what its closures run.
+ */
+function closureSinks(
+  info: ScopeInfo,
+  closures: Map<ScopeInfo, ScopeInfo[]>,
+  shadowed: ReadonlySet<string> = new Set(),
+): { sink: SinkCall; shadowed: ReadonlySet<string> }[] {
+  return (closures.get(info) ?? []).flatMap((closure) => {
+    const inner = new Set([...shadowed, ...closure.scope.params]);
+    return [
+      ...sinksIn(closure).map((sink) => ({ sink, shadowed: inner })),
+      ...closureSinks(closure, closures, inner),
+    ];
+  });
+}
+
+function summarise(info: ScopeInfo, closures: Map<ScopeInfo, ScopeInfo[]>): FunctionSummary {
   const params = [...info.scope.params];
   const summary: FunctionSummary = {
     returnSafe: true,
@@ -212,10 +242,15 @@ function summarise(info: ScopeInfo): FunctionSummary {
     summary.returnSafe = false;
     summary.returnProvenance = 'unknown';
   }
-  for (const sink of sinksIn(info)) {
+  const sinks = [
+    ...sinksIn(info).map((sink) => ({ sink, shadowed: new Set<string>() })),
+    ...closureSinks(info, closures),
+  ];
+  for (const { sink, shadowed } of sinks) {
     for (const command of sink.commands) {
       for (const op of command.operands) {
-        const at = op.param && !op.safe ? params.indexOf(op.param) : -1;
+        const own = op.param && !op.safe && !shadowed.has(op.param);
+        const at = own ? params.indexOf(op.param ?? '') : -1;
         if (at >= 0 && !summary.executes.has(at)) summary.executes.set(at, sink.sink);
       }
     }

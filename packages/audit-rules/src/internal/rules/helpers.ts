@@ -3,7 +3,14 @@ import { column, line, type PhpNode } from '../php/ast.js';
 import type { FlatCommand, Operand } from '../php/command.js';
 import type { PhpFile } from '../php/index-project.js';
 import { buildFacts, keyOf, type ProjectFacts } from '../php/project-facts.js';
-import { type ScopeInfo, type SinkCall, scopesOf, sinksIn, stringsIn } from '../php/scopes.js';
+import {
+  enclosingFunction,
+  type ScopeInfo,
+  type SinkCall,
+  scopesOf,
+  sinksIn,
+  stringsIn,
+} from '../php/scopes.js';
 import type { CheckOutcome, ProjectContext, RawFinding, Severity } from '../types.js';
 
 export function outcome(findings: RawFinding[], unknown?: string): CheckOutcome {
@@ -116,13 +123,18 @@ export function laravelAnalysis(context: ProjectContext): LaravelAnalysis {
  * call (with the caller's value), not here with "origin unknown".
  */
 function atCallers(sink: SinkCall, facts: ProjectFacts): SinkCall {
-  const key = keyOf(sink.info);
+  // In a closure, the parameters are those of the function it is written in (unless the
+  // closure's own parameters hide them: its caller is whatever invokes the closure).
+  const { info, shadowed } = enclosingFunction(sink.info);
+  const key = keyOf(info);
   if (!key || !facts.called.has(key)) return sink;
   return {
     ...sink,
     commands: sink.commands.map((command) => ({
       ...command,
-      operands: command.operands.filter((op) => op.param === undefined),
+      operands: command.operands.filter(
+        (op) => op.param === undefined || shadowed.has(op.param),
+      ),
     })),
   };
 }
