@@ -65,7 +65,15 @@ export interface Scope {
   /** Assignments per variable; `loop`: the variable is one element of `node` (foreach). */
   defs: Map<
     string,
-    { node: PhpNode; operator: string; push: boolean; line: number; loop?: boolean }[]
+    {
+      node: PhpNode;
+      operator: string;
+      push: boolean;
+      line: number;
+      loop?: boolean;
+      /** Inside an `if`, `switch` or loop: the value before it may still arrive. */
+      conditional?: boolean;
+    }[]
   >;
   /** Variables passed to a validator (`validateShellSafePath($x)`, `preg_match(..., $x)`). */
   validated: Set<string>;
@@ -86,6 +94,8 @@ export interface Scope {
   captured?: ReadonlySet<string> | 'all';
 }
 
+const SAME_VALUE_METHODS = new Set(['toarray', 'all', 'values', 'tostring', '__tostring', 'value']);
+const CONDITIONAL_KINDS = new Set(['if', 'switch', 'while', 'do', 'for', 'foreach', 'retif']);
 const TRUSTED_NAME = /([Uu]uid|_id|Id|_ids|Ids|^id|[Dd]elimiter|_count|Count)$/;
 const TRUSTED_CALLS = new Set([
   'md5',
@@ -137,7 +147,7 @@ export function buildScope(
   const validated = new Set<string>();
   const weakChecks: Scope['weakChecks'] = new Map();
   const validators = new Set(options.validators.map((v) => v.toLowerCase()));
-  walk(body, (node) => {
+  walk(body, (node, ancestors) => {
     if (node !== body && ['closure', 'function', 'class'].includes(node.kind)) return false;
     if (node.kind === 'assign') {
       const left = node.left as PhpNode;
@@ -150,6 +160,7 @@ export function buildScope(
           operator: String(node.operator),
           push,
           line: line(node),
+          conditional: ancestors.some((a) => CONDITIONAL_KINDS.has(a.kind)),
         });
         defs.set(target.name, list);
       }
@@ -289,24 +300,9 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
       const useLine = line(node);
       const before = defs.filter((def) => def.line <= useLine);
       const usable = before.length > 0 ? before : defs;
-      const lastAssign = usable.map((def) => def.operator).lastIndexOf('=');
-      if (lastAssign < 0) return [opaque(node, scope)];
-      const chain = usable
-        .slice(lastAssign)
-        .filter((def) => def.operator === '=' || def.operator === '.=');
       const inner = new Set(seen).add(name);
-      // A validated variable keeps its assigned text but its operands count as trusted.
-      const parts = chain.flatMap((def) => {
-        const from = flattenParts(def.node, scope, inner, depth + 1);
-        if (!def.loop) return from;
-        // One element of what the loop iterates: named as the loop variable, with the
-        // provenance of the collection.
-        const provenance = from.reduce<Provenance>(
-          (p, part) => ('operand' in part ? worst(p, part.operand.provenance) : p),
-          'trusted',
-        );
-        return [{ operand: { ...opaque(node, scope).operand, provenance } }];
-      });
+      const parts = definitionParts(usable, node, scope, inner, depth);
+      if (parts === null) return [opaque(node, scope)];
       if (scope.validated.has(name))
         return parts.map((p) =>
           'operand' in p ? { operand: { ...p.operand, provenance: 'trusted' } } : p,
@@ -321,14 +317,28 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
         if (format !== null) return sprintfParts(format, args(node).slice(1), scope, seen, depth);
       }
       if ((fn === 'implode' || fn === 'join') && args(node).length === 2) {
-        return [implodeOperand(node, scope, seen, depth)];
+        return implodeOperands(node, scope, seen, depth);
       }
       if ((fn === 'trim' || fn === 'strtolower' || fn === 'rtrim' || fn === 'ltrim') && first) {
         return flattenParts(first, scope, seen, depth + 1);
       }
       const built = builderParts(node, scope, seen, depth);
       if (built) return built;
+      // `$commands->toArray()`, `$name->value()`: the same value in another shape.
+      const method = methodCall(node);
+      if (method && args(node).length === 0 && SAME_VALUE_METHODS.has(method[1])) {
+        return flattenParts(method[0], scope, seen, depth + 1);
+      }
       return summarisedCall(node, scope, seen, depth) ?? [opaque(node, scope)];
+    }
+    case 'retif': {
+      // `$a ? $b : $c`: either branch may be the value (`$a ?: $c` returns `$a`).
+      const yes = (node.trueExpr as PhpNode | null) ?? (node.test as PhpNode);
+      return [
+        ...flattenParts(yes, scope, seen, depth + 1),
+        { text: ' ' },
+        ...flattenParts(node.falseExpr as PhpNode, scope, seen, depth + 1),
+      ];
     }
     case 'propertylookup':
     case 'nullsafepropertylookup': {
@@ -373,7 +383,38 @@ function builderParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
   if ((fn === 'sprintf' || fn === 'vsprintf') && values[0] && literal(values[0]) === null) {
     return values.flatMap((value) => operandsOf(value));
   }
+  // List reshaping keeps the elements: `iterator_to_array($commands)`, `array_map($fn, $commands)`.
+  const kept = fn ? LIST_PASS_THROUGH[fn] : undefined;
+  if (kept !== undefined && values.length > 0) {
+    const from = values.slice(kept === 'all' ? 0 : kept, kept === 'all' ? undefined : kept + 1);
+    const parts: Part[] = from.flatMap((value) => operandsOf(value));
+    if (fn === 'array_map' && values[0]) parts.push(...mappedParts(values[0], scope, seen, depth));
+    return parts;
+  }
   return null;
+}
+
+/** Argument positions whose elements a list function returns (`all`: every argument). */
+const LIST_PASS_THROUGH: Record<string, number | 'all'> = {
+  iterator_to_array: 0,
+  array_values: 0,
+  array_filter: 0,
+  array_unique: 0,
+  array_reverse: 0,
+  array_slice: 0,
+  array_map: 1,
+  array_merge: 'all',
+};
+
+/** What an `array_map` callback adds around each element: `fn ($line) => 'sudo '.$line`. */
+function mappedParts(fn: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
+  const body =
+    fn.kind === 'arrowfunc' ? (fn.body as PhpNode) : fn.kind === 'closure' ? returnOf(fn) : null;
+  if (!body) return [];
+  const own = new Set(((fn.arguments as PhpNode[]) ?? []).map((p) => nameOf(p.name) ?? ''));
+  return flattenParts(body, scope, seen, depth + 1).filter(
+    (p) => 'operand' in p && !(p.operand.node.kind === 'variable' && own.has(String(p.operand.node.name))),
+  );
 }
 
 /**
@@ -490,7 +531,7 @@ function sprintfParts(
   return parts;
 }
 
-function implodeOperand(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part {
+function implodeOperands(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
   const [, list] = args(node) as [PhpNode, PhpNode];
   let elements: PhpNode[] = [];
   if (list.kind === 'array') elements = arrayValues(list);
@@ -506,19 +547,22 @@ function implodeOperand(node: PhpNode, scope: Scope, seen: Set<string>, depth: n
   }
   const base = { node, label: 'implode(…)', weakEscape: null, line: line(node) };
   if (elements.length === 0 && list.kind === 'variable') {
-    // `implode("\n", $commands)`: the list stands for its elements (a parameter stays one).
-    const from = flattenParts(list, scope, seen, depth + 1).find((p) => 'operand' in p);
-    if (from && 'operand' in from) return { operand: { ...from.operand, label: base.label } };
+    // `implode("\n", $commands)`: the list stands for its elements (a parameter stays one,
+    // and a list that is either the parameter or a rewrite of it keeps both).
+    const from = flattenParts(list, scope, seen, depth + 1).flatMap((p) =>
+      'operand' in p ? [{ operand: { ...p.operand, label: base.label } }] : [],
+    );
+    if (from.length > 0) return from;
   }
-  if (elements.length === 0) return { operand: { ...base, safe: false, provenance: 'unknown' } };
+  if (elements.length === 0) return [{ operand: { ...base, safe: false, provenance: 'unknown' } }];
   const operands = elements
     .flatMap((element) => flattenParts(element, scope, seen, depth + 1))
     .filter((p): p is { operand: Omit<Operand, 'quote' | 'offset'> } => 'operand' in p)
     .map((p) => p.operand);
   const unsafe = operands.filter((op) => !op.safe && op.provenance !== 'trusted');
-  if (unsafe.length === 0) return { operand: { ...base, safe: true, provenance: 'trusted' } };
+  if (unsafe.length === 0) return [{ operand: { ...base, safe: true, provenance: 'trusted' } }];
   const provenance = unsafe.some((op) => op.provenance === 'untrusted') ? 'untrusted' : 'unknown';
-  return { operand: { ...base, safe: false, provenance } };
+  return [{ operand: { ...base, safe: false, provenance } }];
 }
 
 function returnOf(fn: PhpNode): PhpNode | null {
@@ -626,6 +670,42 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     return { operand: { ...base, safe, provenance } };
   }
   return { operand: { ...base, safe: false, provenance: provenanceOf(node, scope) } };
+}
+
+type Def = Scope['defs'] extends Map<string, (infer D)[]> ? D : never;
+
+/**
+ * The value of a variable from its assignments before the use: the last `=` and the `.=` after
+ * it. When that `=` is conditional (inside an `if` or a loop), the value before it may still
+ * arrive: its operands (or the parameter itself) are added.
+ */
+function definitionParts(
+  usable: readonly Def[],
+  node: PhpNode,
+  scope: Scope,
+  inner: Set<string>,
+  depth: number,
+): Part[] | null {
+  const lastAssign = usable.map((def) => def.operator).lastIndexOf('=');
+  if (lastAssign < 0) return null;
+  const chain = usable
+    .slice(lastAssign)
+    .filter((def) => def.operator === '=' || def.operator === '.=');
+  const parts = chain.flatMap((def) => {
+    const from = flattenParts(def.node, scope, inner, depth + 1);
+    if (!def.loop) return from;
+    // One element of what the loop iterates: named as the loop variable, with the
+    // provenance of the collection.
+    const provenance = from.reduce<Provenance>(
+      (p, part) => ('operand' in part ? worst(p, part.operand.provenance) : p),
+      'trusted',
+    );
+    return [{ operand: { ...opaque(node, scope).operand, provenance } }];
+  });
+  if (!usable[lastAssign]?.conditional) return parts;
+  const earlier = definitionParts(usable.slice(0, lastAssign), node, scope, inner, depth);
+  const prior = earlier ?? (scope.params.has(String(node.name)) ? [opaque(node, scope)] : []);
+  return [...parts, ...prior.filter((p) => 'operand' in p)];
 }
 
 /** A variable a closure reads from its enclosing body: captured, and not its own. */
