@@ -42,7 +42,7 @@ const pairs: [pair: string, ruleId: string, severity: string][] = [
   ['r05-job010-rollback-ref', 'JOB-010', 'high'],
   ['r06-job011-ssh-user-host', 'JOB-011', 'critical'],
   ['r07-job006q-scheduled-task-quotes', 'JOB-006Q', 'critical'],
-  ['r08-job006q-sentinel-env', 'JOB-006Q', 'high'],
+  ['r08-job006q-sentinel-env', 'JOB-006Q', 'critical'],
   ['r09-job014-package-name', 'JOB-014', 'high'],
   ['r10-job022-redis-no-password', 'JOB-022', 'high'],
   ['r11-hzn002-horizon-memory-zero', 'HZN-002', 'medium'],

@@ -386,10 +386,9 @@ function builderParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
   // List reshaping keeps the elements: `iterator_to_array($commands)`, `array_map($fn, $commands)`.
   const kept = fn ? LIST_PASS_THROUGH[fn] : undefined;
   if (kept !== undefined && values.length > 0) {
+    if (fn === 'array_map') return mapParts(node, scope, seen, depth);
     const from = values.slice(kept === 'all' ? 0 : kept, kept === 'all' ? undefined : kept + 1);
-    const parts: Part[] = from.flatMap((value) => operandsOf(value));
-    if (fn === 'array_map' && values[0]) parts.push(...mappedParts(values[0], scope, seen, depth));
-    return parts;
+    return from.flatMap((value) => operandsOf(value));
   }
   return null;
 }
@@ -405,17 +404,6 @@ const LIST_PASS_THROUGH: Record<string, number | 'all'> = {
   array_map: 1,
   array_merge: 'all',
 };
-
-/** What an `array_map` callback adds around each element: `fn ($line) => 'sudo '.$line`. */
-function mappedParts(fn: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
-  const body =
-    fn.kind === 'arrowfunc' ? (fn.body as PhpNode) : fn.kind === 'closure' ? returnOf(fn) : null;
-  if (!body) return [];
-  const own = new Set(((fn.arguments as PhpNode[]) ?? []).map((p) => nameOf(p.name) ?? ''));
-  return flattenParts(body, scope, seen, depth + 1).filter(
-    (p) => 'operand' in p && !(p.operand.node.kind === 'variable' && own.has(String(p.operand.node.name))),
-  );
-}
 
 /**
  * A call to a project function or method, read through its summary: an escaper gives a safe
@@ -533,20 +521,13 @@ function sprintfParts(
 
 function implodeOperands(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
   const [, list] = args(node) as [PhpNode, PhpNode];
-  let elements: PhpNode[] = [];
-  if (list.kind === 'array') elements = arrayValues(list);
-  else if (list.kind === 'call' && calledFunction(list) === 'array_map') {
-    const fn = args(list)[0];
-    const body =
-      fn?.kind === 'arrowfunc'
-        ? (fn.body as PhpNode)
-        : fn?.kind === 'closure'
-          ? returnOf(fn)
-          : null;
-    if (body) elements = [body];
-  }
   const base = { node, label: 'implode(…)', weakEscape: null, line: line(node) };
-  if (elements.length === 0 && list.kind === 'variable') {
+  let operands: Omit<Operand, 'quote' | 'offset'>[] | null = null;
+  if (list.kind === 'array') operands = elementOperands(list, scope, seen, depth);
+  else if (list.kind === 'call' && calledFunction(list) === 'array_map') {
+    operands = operandsOnly(mapParts(list, scope, seen, depth));
+  }
+  if (operands === null && list.kind === 'variable') {
     // `implode("\n", $commands)`: the list stands for its elements (a parameter stays one,
     // and a list that is either the parameter or a rewrite of it keeps both).
     const from = flattenParts(list, scope, seen, depth + 1).flatMap((p) =>
@@ -554,15 +535,72 @@ function implodeOperands(node: PhpNode, scope: Scope, seen: Set<string>, depth: 
     );
     if (from.length > 0) return from;
   }
-  if (elements.length === 0) return [{ operand: { ...base, safe: false, provenance: 'unknown' } }];
-  const operands = elements
-    .flatMap((element) => flattenParts(element, scope, seen, depth + 1))
-    .filter((p): p is { operand: Omit<Operand, 'quote' | 'offset'> } => 'operand' in p)
-    .map((p) => p.operand);
+  if (operands === null) return [{ operand: { ...base, safe: false, provenance: 'unknown' } }];
   const unsafe = operands.filter((op) => !op.safe && op.provenance !== 'trusted');
   if (unsafe.length === 0) return [{ operand: { ...base, safe: true, provenance: 'trusted' } }];
   const provenance = unsafe.some((op) => op.provenance === 'untrusted') ? 'untrusted' : 'unknown';
   return [{ operand: { ...base, safe: false, provenance } }];
+}
+
+type PlainOperand = Omit<Operand, 'quote' | 'offset'>;
+
+function operandsOnly(parts: readonly Part[]): PlainOperand[] {
+  return parts.flatMap((p) => ('operand' in p ? [p.operand] : []));
+}
+
+/**
+ * `array_map(fn ($key, $value) => "$key=$value", array_keys($env), $env)`: the callback's
+ * result, with each of its parameters standing for the elements of the matching list.
+ */
+function mapParts(call: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
+  const [fn, ...lists] = args(call);
+  const body =
+    fn?.kind === 'arrowfunc' ? (fn.body as PhpNode) : fn?.kind === 'closure' ? returnOf(fn) : null;
+  if (!fn || !body) {
+    return lists.flatMap((list) =>
+      elementOperands(list, scope, seen, depth).map((operand) => ({ operand })),
+    );
+  }
+  const params = ((fn.arguments as PhpNode[]) ?? []).map((p) => nameOf(p.name) ?? '');
+  return flattenParts(body, scope, seen, depth + 1).flatMap((part): Part[] => {
+    if (!('operand' in part) || part.operand.node.kind !== 'variable') return [part];
+    const at = params.indexOf(String(part.operand.node.name));
+    if (at < 0) return [part];
+    const list = lists[at];
+    return list ? elementOperands(list, scope, seen, depth).map((operand) => ({ operand })) : [];
+  });
+}
+
+/** The operands of a list's elements: array literals, pushes, `array_keys` of a literal. */
+function elementOperands(list: PhpNode, scope: Scope, seen: Set<string>, depth: number): PlainOperand[] {
+  if (depth > 12) return [opaque(list, scope).operand];
+  if (list.kind === 'array') {
+    return arrayValues(list).flatMap((value) =>
+      value.kind === 'array'
+        ? elementOperands(value, scope, seen, depth + 1)
+        : operandsOnly(flattenParts(value, scope, seen, depth + 1)),
+    );
+  }
+  if (list.kind === 'call' && calledFunction(list) === 'array_keys' && args(list)[0]?.kind === 'array') {
+    const keys = ((args(list)[0]?.items as PhpNode[]) ?? []).map((item) =>
+      item.kind === 'entry' ? (item.key as PhpNode | null) : null,
+    );
+    return keys.flatMap((key) => (key ? operandsOnly(flattenParts(key, scope, seen, depth + 1)) : []));
+  }
+  if (list.kind === 'call' && calledFunction(list) === 'array_keys' && args(list)[0]) {
+    return elementOperands(args(list)[0] as PhpNode, scope, seen, depth + 1);
+  }
+  const name = list.kind === 'variable' && typeof list.name === 'string' ? list.name : null;
+  const defs = name && !seen.has(name) ? (scope.defs.get(name) ?? []) : [];
+  if (name && defs.some((def) => def.push || def.node.kind === 'array')) {
+    const inner = new Set(seen).add(name);
+    return defs.flatMap((def) =>
+      def.push || def.node.kind !== 'array'
+        ? operandsOnly(flattenParts(def.node, scope, inner, depth + 1))
+        : elementOperands(def.node, scope, inner, depth + 1),
+    );
+  }
+  return operandsOnly(flattenParts(list, scope, seen, depth + 1));
 }
 
 function returnOf(fn: PhpNode): PhpNode | null {

@@ -377,9 +377,15 @@ export const job020 = defineRule({
     );
     // A flag written into the product's own command or compose file is a design decision
     // (a deployment tool needs the socket): a review item, to accept once with a reason.
-    return outcome(
-      [...strings, ...files].map((finding): RawFinding => ({ ...finding, confidence: 'review' })),
-    );
+    // In PHP it is a flag the application gives the containers it orchestrates (medium, one
+    // finding per flag with its places); in the compose files and scripts that deploy the
+    // application itself, its own workers get root on their host (high).
+    const review = [...strings, ...files].map((finding): RawFinding => {
+      if (!/\.php$/.test(finding.location.path ?? '')) return { ...finding, confidence: 'review' };
+      const flag = /container started with (.+)$/.exec(finding.message)?.[1] ?? finding.message;
+      return { ...finding, confidence: 'review', severity: 'medium', group: `flag ${flag}` };
+    });
+    return outcome(review);
   },
 });
 
