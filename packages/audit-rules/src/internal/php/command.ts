@@ -1,6 +1,7 @@
 import type { ResolvedOptions } from '../types.js';
 import {
   args,
+  argumentFor,
   calledFunction,
   findAll,
   line,
@@ -421,9 +422,8 @@ function summarisedCall(
   const base = { node, label: labelOf(node), weakEscape: null, line: line(node) };
   if (summary.returnSafe) return [{ operand: { ...base, safe: true, provenance: 'trusted' } }];
   const parts: Part[] = summary.returnParams.flatMap((at) => {
-    const arg = args(node)[at];
-    if (!arg) return [];
-    const value = arg.kind === 'namedargument' ? (arg.value as PhpNode) : arg;
+    const value = argumentFor(node, at, summary.paramNames[at]);
+    if (!value) return [];
     return flattenParts(value, scope, seen, depth + 1).filter((p) => 'operand' in p);
   });
   if (summary.returnProvenance !== 'trusted' || parts.length === 0) {

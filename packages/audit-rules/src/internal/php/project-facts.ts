@@ -36,6 +36,8 @@ export interface FunctionSummary {
   returnProvenance: Provenance;
   /** Parameters (by position) that reach a shell sink unescaped, with that sink. */
   executes: Map<number, string>;
+  /** Parameter names by position, for calls with named arguments (`command: [...]`). */
+  paramNames: string[];
 }
 
 export interface PropertyDef {
@@ -214,6 +216,7 @@ function summarise(info: ScopeInfo, closures: Map<ScopeInfo, ScopeInfo[]>): Func
     returnParams: [],
     returnProvenance: 'trusted',
     executes: new Map(),
+    paramNames: params,
   };
   let returns = 0;
   for (const node of ownNodesOf(info.scope, 'return')) {

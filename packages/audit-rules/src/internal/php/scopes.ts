@@ -1,6 +1,7 @@
 import type { ResolvedOptions } from '../types.js';
 import {
   args,
+  argumentFor,
   calledFunction,
   literal,
   methodCall,
@@ -231,11 +232,11 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
       } else {
         // A project function whose body runs one of its parameters (found by its summary).
         const key = scope.facts?.resolve(call, scope);
-        const executes = key ? scope.facts?.summaries.get(key)?.executes : undefined;
-        if (executes && executes.size > 0) {
+        const summary = key ? scope.facts?.summaries.get(key) : undefined;
+        if (summary && summary.executes.size > 0) {
           sink = labelOfCall(call);
-          commandArgs = [...executes.keys()]
-            .map((at) => args(call)[at])
+          commandArgs = [...summary.executes.keys()]
+            .map((at) => argumentFor(call, at, summary.paramNames[at]))
             .filter((arg): arg is PhpNode => arg !== undefined)
             .flatMap((arg) => remoteItems(arg));
         }

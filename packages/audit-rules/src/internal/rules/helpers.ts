@@ -151,8 +151,11 @@ export function unsafeOperands(command: FlatCommand): Operand[] {
 
 /**
  * Judges an injection by where its operands come from: a user-controlled one makes it critical
- * and traced; operands of unknown origin only make a high review item. Injections into the
- * same sink function are grouped.
+ * and traced. Operands of unknown origin make a review item: high when one is a parameter of a
+ * function the project never calls by name (an entry point whose caller is out of sight: an
+ * action, a command, a public method), medium otherwise (a call's result, a file listing: the
+ * many places where the origin is simply not modelled). Injections into the same sink function
+ * are grouped.
  */
 export function judgedByProvenance(
   finding: RawFinding,
@@ -160,7 +163,8 @@ export function judgedByProvenance(
   sink: string,
 ): RawFinding {
   const traced = operands.some((op) => op.provenance === 'untrusted');
-  finding.severity = traced ? 'critical' : 'high';
+  const entryParameter = operands.some((op) => op.param !== undefined);
+  finding.severity = traced ? 'critical' : entryParameter ? 'high' : 'medium';
   if (!traced) finding.confidence = 'review';
   finding.group = sink;
   return finding;
