@@ -83,6 +83,8 @@ export interface Scope {
   options: ResolvedOptions;
   /** Parameters a browser sets directly (public methods of a Livewire component). */
   userParams: Set<string>;
+  /** Parameters declared `int`, `float` or `bool`: PHP converts or refuses anything else. */
+  numericParams: Set<string>;
   /** Variables gated by a check that still lets shell or path syntax through. */
   weakChecks: Map<string, { node: PhpNode; strength: Strength }>;
   /** Where the body is declared, for resolving `$this`, `self::` and project calls. */
@@ -208,6 +210,7 @@ export function buildScope(
     jobParams,
     options,
     userParams: new Set(),
+    numericParams: new Set(),
     weakChecks,
   };
 }
@@ -617,6 +620,9 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
       const via = 'a parameter of a public Livewire method (the browser calls it)';
       return { operand: { ...base, safe: false, provenance: 'untrusted', via } };
     }
+    if (scope.numericParams.has(node.name) && scope.params.has(node.name)) {
+      return { operand: { ...base, safe: true, provenance: 'trusted' } };
+    }
     if (scope.params.has(node.name) && !scope.validated.has(node.name)) {
       const provenance = provenanceOf(node, scope);
       const weak = scope.weakChecks.get(node.name);
@@ -791,6 +797,7 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
   if (node.kind === 'propertylookup' || node.kind === 'nullsafepropertylookup') {
     const prop = nameOf(node.offset) ?? '';
     if (scope.options.validatedAttributes.includes(prop)) return 'trusted';
+    if (scope.facts?.numericAttributes.has(prop)) return 'trusted';
     const owner = node.what as PhpNode;
     if (isRequestObject(owner)) return 'untrusted';
     const own = thisProperty(node);

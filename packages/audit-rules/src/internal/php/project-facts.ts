@@ -66,6 +66,11 @@ export interface ProjectFacts {
   validators: Map<string, Map<number, Strength>>;
   /** Project functions and methods recognised as redactors from their bodies (redactors.ts). */
   redactors: Set<string>;
+  /**
+   * Model attributes whose every migration column is numeric or boolean (`$table->integer('port')`):
+   * the database cannot hold shell syntax in them.
+   */
+  numericAttributes: Set<string>;
   resolve(call: PhpNode, scope: Scope): string | null;
 }
 
@@ -114,6 +119,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     jobArguments: new Map(),
     validators: new Map(),
     redactors: new Set(),
+    numericAttributes: numericColumns(index),
     resolve(call, scope) {
       const fn = calledFunction(call);
       if (fn) return byKey.has(`fn:${fn}`) ? `fn:${fn}` : null;
@@ -174,6 +180,29 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     if (!changed) break;
   }
   return facts;
+}
+
+const NUMERIC_COLUMN =
+  /^(integer|tinyinteger|smallinteger|mediuminteger|biginteger|unsigned\w*integer|boolean|float|double|decimal|unsigneddecimal|year|increments|bigincrements|foreignid)$/;
+const COLUMN =
+  /^(string|char|text|mediumtext|longtext|tinytext|json|jsonb|enum|set|binary|uuid|ulid|ipaddress|macaddress|date|datetime|datetimetz|timestamp|timestamptz|time|timetz)$/;
+
+/** Columns that every migration declares numeric or boolean, by name. */
+function numericColumns(index: PhpIndex): Set<string> {
+  const numeric = new Set<string>();
+  const other = new Set<string>();
+  for (const file of index.files) {
+    if (!/(^|\/)database\/migrations\//.test(file.path)) continue;
+    for (const call of findAll(file.ast, 'call')) {
+      const method = methodCall(call)?.[1];
+      const column = literal(args(call)[0]);
+      if (!method || column === null) continue;
+      if (NUMERIC_COLUMN.test(method)) numeric.add(column);
+      else if (COLUMN.test(method)) other.add(column);
+    }
+  }
+  for (const name of other) numeric.delete(name);
+  return numeric;
 }
 
 function serial(summary: FunctionSummary): unknown {
@@ -244,6 +273,12 @@ function summarise(info: ScopeInfo, closures: Map<ScopeInfo, ScopeInfo[]>): Func
   if (returns === 0) {
     summary.returnSafe = false;
     summary.returnProvenance = 'unknown';
+  }
+  if (info.returnsNumber) {
+    // `: int` is enforced by PHP: whatever the body computes, the caller gets a number.
+    summary.returnSafe = true;
+    summary.returnParams = [];
+    summary.returnProvenance = 'trusted';
   }
   const sinks = [
     ...sinksIn(info).map((sink) => ({ sink, shadowed: new Set<string>() })),
@@ -357,6 +392,12 @@ function livewireProperties(facts: ProjectFacts, cls: PhpClass): void {
         (g) => (g.attrs as PhpNode[]) ?? [],
       );
       if (attrs.some((a) => /(^|\\)Locked$/.test(String(a.name)))) continue;
+      // `public ?int $lines`: Livewire casts what the browser sends to the declared type.
+      const type = prop.type as PhpNode | null;
+      if (type?.kind === 'typereference' && /^(int|float|bool)$/i.test(String(type.name))) {
+        facts.userProperties.set(`${cls.fqn}.${name}`, { strength: { strict: true, lets: [] } });
+        continue;
+      }
       const validate = attrs.find((a) => /(^|\\)(Validate|Rule)$/.test(String(a.name)));
       const rule = validate
         ? ruleText((validate.args as PhpNode[])?.[0] ?? null)

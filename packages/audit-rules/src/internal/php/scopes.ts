@@ -21,6 +21,8 @@ export interface ScopeInfo {
   method: string | null;
   /** For a closure or arrow function: the body it is written in (its `use` variables live there). */
   parent?: ScopeInfo;
+  /** Declared to return an int, float or bool: its result never carries shell syntax. */
+  returnsNumber?: boolean;
 }
 
 const FUNCTION_KINDS = new Set(['method', 'function', 'closure', 'arrowfunc']);
@@ -46,6 +48,7 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
     const params = (node.arguments as PhpNode[]) ?? [];
     const scope = buildScope(body, params, jobParams, options);
     scope.owner = { file, cls };
+    for (const param of params) if (numericType(param.type)) scope.numericParams.add(nameOf(param.name) ?? '');
     if (cls && node.kind === 'method' && isBrowserCallable(node, cls, index)) {
       for (const param of params)
         if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
@@ -59,6 +62,7 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
           ? (nameOf(node.name) ?? '').toLowerCase()
           : null,
     };
+    if (numericType(node.type)) info.returnsNumber = true;
     if (node.kind === 'closure' || node.kind === 'arrowfunc') {
       // `function () use ($command) {…}` reads the enclosing body's `$command`; an arrow
       // function reads any variable of it. Linking them lets a wrapper that runs its parameter
@@ -98,6 +102,12 @@ function isBrowserCallable(method: PhpNode, cls: PhpClass, index: PhpIndex): boo
   if (method.isStatic || name.startsWith('__') || name === 'render') return false;
   if (String(method.visibility || 'public') !== 'public') return false;
   return index.implementsInterface(cls.fqn, 'Livewire\\Component');
+}
+
+/** `int`, `?float`, `bool`: a declared type that PHP enforces, with no room for shell syntax. */
+function numericType(type: unknown): boolean {
+  const node = type as PhpNode | null | undefined;
+  return node?.kind === 'typereference' && /^(int|float|bool)$/i.test(String(node.name));
 }
 
 /** `int $id`, `bool $force`, `Server $server` (model binding): nothing a shell can misread. */

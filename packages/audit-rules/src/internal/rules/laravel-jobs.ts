@@ -149,6 +149,9 @@ export const job002 = defineRule({
       for (const prop of cls.properties) {
         if (prop.name === 'shouldBeEncrypted' || !isSecretName(prop.name)) continue;
         if (prop.type && /^\??(int|bool|float)$/.test(prop.type)) continue;
+        // A model under SerializesModels is queued as its class and key, not its attributes.
+        const type = prop.type?.replace(/^\?/, '');
+        if (type && context.php.isModel(type) && serializesModels(context, cls.fqn)) continue;
         findings.push(
           at(
             fileOf(context, cls),
@@ -184,6 +187,19 @@ const SERIALIZES_MODELS = [
   'Illuminate\\Queue\\SerializesModels',
   'Illuminate\\Foundation\\Queue\\Queueable',
 ];
+/** Framework base classes that use SerializesModels themselves. */
+const SERIALIZING_BASES = /^Illuminate\\(Notifications\\Notification|Mail\\Mailable)$/;
+
+function serializesModels(context: ProjectContext, fqn: string): boolean {
+  if (SERIALIZES_MODELS.some((trait) => context.php.usesTrait(fqn, trait))) return true;
+  const seen = new Set<string>();
+  for (let cls = context.php.classes.get(fqn); cls && !seen.has(cls.fqn); ) {
+    seen.add(cls.fqn);
+    if (cls.extends && SERIALIZING_BASES.test(cls.extends)) return true;
+    cls = cls.extends ? context.php.classes.get(cls.extends) : undefined;
+  }
+  return false;
+}
 
 export const job002m = defineRule({
   id: 'JOB-002M',
