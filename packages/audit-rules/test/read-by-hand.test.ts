@@ -254,4 +254,90 @@ class ExtractArchive
       ]),
     );
   });
+
+  it('a webhook URL checked by a guard that refuses private addresses is not SSRF; an unchecked one is', async () => {
+    const job = (name: string, guard: string) => `<?php
+namespace App\\Jobs;
+use App\\Support\\SafeUrl;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+use Illuminate\\Support\\Facades\\Http;
+class ${name} implements ShouldQueue
+{
+    public function __construct(public string $webhookUrl) {}
+    public function handle(): void
+    {
+        ${guard}
+        $this->send($options);
+    }
+    private function send(array $options): void
+    {
+        Http::withOptions($options)->post($this->webhookUrl, ['text' => 'done']);
+    }
+}
+`;
+    const report = await audit('ssrf-guard', {
+      'app/Support/SafeUrl.php': `<?php
+namespace App\\Support;
+class SafeUrl
+{
+    public static function clientOptions(string $url): array
+    {
+        $ip = gethostbyname((string) parse_url($url, PHP_URL_HOST));
+        if (! self::isPublic($ip)) {
+            throw new \\RuntimeException('refused');
+        }
+        return ['curl' => [CURLOPT_RESOLVE => [$ip]]];
+    }
+    private static function isPublic(string $ip): bool
+    {
+        return filter_var($ip, FILTER_VALIDATE_IP, FILTER_FLAG_NO_PRIV_RANGE | FILTER_FLAG_NO_RES_RANGE) !== false;
+    }
+}
+`,
+      'app/Jobs/GuardedWebhookJob.php': job('GuardedWebhookJob', '$options = SafeUrl::clientOptions($this->webhookUrl);'),
+      'app/Jobs/OpenWebhookJob.php': job('OpenWebhookJob', '$options = [];'),
+      'app/Http/Controllers/HookController.php': `<?php
+namespace App\\Http\\Controllers;
+use App\\Jobs\\GuardedWebhookJob;
+use App\\Jobs\\OpenWebhookJob;
+use Illuminate\\Http\\Request;
+class HookController
+{
+    public function store(Request $request): void
+    {
+        GuardedWebhookJob::dispatch($request->input('url'));
+        OpenWebhookJob::dispatch($request->input('url'));
+    }
+}
+`,
+    });
+    const ssrf = report.findings.filter((f) => f.ruleId === 'JOB-029');
+    expect(ssrf.map((f) => f.location.path)).toEqual(['app/Jobs/OpenWebhookJob.php']);
+  });
+
+  it("a trait's private helper called through $this is judged at its callers, not as an entry point", async () => {
+    const report = await audit('trait-helper', {
+      'app/Traits/RunsCommands.php': `<?php
+namespace App\\Traits;
+trait RunsCommands
+{
+    public function runAll(array $steps): void
+    {
+        collect($steps)->each(function ($step) {
+            $this->runOne('cd /srv && '.$step);
+        });
+    }
+    private function runOne($command): void
+    {
+        exec($command);
+    }
+}
+`,
+    });
+    // Reported once, where the trait's public method hands its steps over (line 8).
+    const lines = commandFindings(report).flatMap((f) =>
+      (f.places.length > 0 ? f.places : [f]).map((p) => p.location.startLine),
+    );
+    expect(lines).toEqual([8]);
+  });
 });

@@ -186,7 +186,8 @@ function indexFile(path: string, text: string, ast: PhpNode): PhpFile {
     return raw === null ? null : resolve(raw, String(node.resolution ?? 'uqn'));
   };
 
-  for (const node of findAll(ast, 'class')) {
+  // Traits too: `$this->method()` inside a trait resolves to the trait's own methods.
+  for (const node of findAll(ast, ['class', 'trait'])) {
     const short = nameOf(node.name);
     if (!short) continue;
     const cls: PhpClass = {

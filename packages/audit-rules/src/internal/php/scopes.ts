@@ -38,7 +38,7 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
   const infoOf = new Map<PhpNode, ScopeInfo>();
   walk(file.ast, (node, ancestors) => {
     if (!FUNCTION_KINDS.has(node.kind) || !node.body) return true;
-    const owner = [...ancestors].reverse().find((a) => a.kind === 'class');
+    const owner = [...ancestors].reverse().find((a) => a.kind === 'class' || a.kind === 'trait');
     const cls = owner ? classAt(owner) : null;
     const jobParams =
       cls && index.isQueued(cls.fqn)
