@@ -340,4 +340,79 @@ trait RunsCommands
     );
     expect(lines).toEqual([8]);
   });
+
+  it('a digest of the secrets as a build arg is a cache key; the secret itself is reported', async () => {
+    const report = await audit('build-arg-digest', {
+      'app/Jobs/BuildImageJob.php': `<?php
+namespace App\\Jobs;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+class BuildImageJob implements ShouldQueue
+{
+    public function handle(): void
+    {
+        $hash = hash('sha256', 'x');
+        exec("docker build --build-arg BUILD_SECRETS_HASH={$hash} -t app .");
+        exec("docker build --build-arg NPM_TOKEN=abc -t app .");
+    }
+}
+`,
+    });
+    const lines = report.findings
+      .filter((f) => f.ruleId === 'JOB-008')
+      .map((f) => f.location.startLine);
+    expect(lines).toEqual([10]);
+  });
+
+  it('a private helper that saves a task after its callers authorize is quiet; a public one is reported', async () => {
+    const component = (visibility: string) => `<?php
+namespace App\\Livewire;
+use App\\Models\\ScheduledTask;
+use Livewire\\Component;
+class AddTask extends Component
+{
+    public string $command = '';
+    public function submit(): void
+    {
+        $this->authorize('update', $this->resource);
+        $this->saveTask();
+    }
+    ${visibility} function saveTask(): void
+    {
+        $task = new ScheduledTask;
+        $task->command = $this->command;
+        $task->save();
+    }
+}
+`;
+    const missing = (report: AuditReport) =>
+      report.findings.filter((f) => f.ruleId === 'JOB-028').map((f) => f.message);
+    expect(missing(await audit('task-private', { 'app/Livewire/AddTask.php': component('private') }))).toEqual([]);
+    expect(missing(await audit('task-public', { 'app/Livewire/AddTask.php': component('public') }))).toEqual([
+      'AddTask::savetask() changes a scheduled task with no authorization check',
+    ]);
+  });
+
+  it('a policy ability on the user alone may return true; one on a resource may not', async () => {
+    const report = await audit('policy-abilities', {
+      'app/Policies/TaskPolicy.php': `<?php
+namespace App\\Policies;
+use App\\Models\\ScheduledTask;
+use App\\Models\\User;
+class TaskPolicy
+{
+    public function create(User $user): bool
+    {
+        return true;
+    }
+    public function update(User $user, ScheduledTask $task): bool
+    {
+        return true;
+    }
+}
+`,
+    });
+    expect(report.findings.filter((f) => f.ruleId === 'JOB-028').map((f) => f.message)).toEqual([
+      'TaskPolicy::update() allows everyone (return true)',
+    ]);
+  });
 });

@@ -425,10 +425,12 @@ export const job008 = defineRule({
     "--build-arg NAME=… where NAME is secret-like, and Dockerfile ARG/ENV with secret-like names (Docker's SecretsUsedInArgOrEnv).",
   fix: 'Use BuildKit secrets: --secret id=X,env=X and RUN --mount=type=secret.',
   check: async (context) => {
-    const buildArg = /--build-arg\s+['"]?\w*(SECRET|TOKEN|PASS|KEY|DSN)\w*=/i;
+    const buildArg = /--build-arg\s+['"]?(\w*(SECRET|TOKEN|PASS|KEY|DSN)\w*)=/gi;
+    // `SECRETS_HASH`, `TOKEN_SHA256`: a digest of secrets (a cache key), not the secret.
+    const digest = /_(HASH|DIGEST|CHECKSUM|SHA\d*|FINGERPRINT)$/i;
     const strings = await textPattern(
       context,
-      (t) => buildArg.test(t),
+      (t) => [...t.matchAll(buildArg)].some((m) => !digest.test(m[1] ?? '')),
       () => 'a secret is passed as a docker build arg: it stays in the image history',
       ['shell'],
     );
