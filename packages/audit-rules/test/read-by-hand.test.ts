@@ -415,4 +415,29 @@ class TaskPolicy
       'TaskPolicy::update() allows everyone (return true)',
     ]);
   });
+
+  it('a value reassigned inside a branch is the only one seen in that branch; after it, both may arrive', async () => {
+    const report = await audit('branch-reassignment', {
+      'app/Models/App.php': `<?php
+namespace App\\Models;
+use Illuminate\\Database\\Eloquent\\Model;
+class App extends Model
+{
+    public function fetch(int $pullRequest): void
+    {
+        $branch = $this->git_branch;
+        if ($pullRequest > 0) {
+            $branch = 'pull/head';
+            exec("git fetch origin $branch");
+        }
+        exec("git checkout $branch");
+    }
+}
+`,
+    });
+    const lines = commandFindings(report).flatMap((f) =>
+      (f.places.length > 0 ? f.places : [f]).map((p) => p.location.startLine),
+    );
+    expect(lines).toEqual([13]);
+  });
 });

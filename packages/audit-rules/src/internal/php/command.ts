@@ -74,6 +74,8 @@ export interface Scope {
       loop?: boolean;
       /** Inside an `if`, `switch` or loop: the value before it may still arrive. */
       conditional?: boolean;
+      /** The branch it is in (source offsets): a use inside the same branch sees only it. */
+      branch?: { start: number; end: number };
     }[]
   >;
   /** Variables passed to a validator (`validateShellSafePath($x)`, `preg_match(..., $x)`). */
@@ -163,7 +165,7 @@ export function buildScope(
           operator: String(node.operator),
           push,
           line: line(node),
-          conditional: ancestors.some((a) => CONDITIONAL_KINDS.has(a.kind)),
+          ...conditionalBranch(ancestors, node),
         });
         defs.set(target.name, list);
       }
@@ -746,10 +748,37 @@ function definitionParts(
     );
     return [{ operand: { ...opaque(node, scope).operand, provenance } }];
   });
-  if (!usable[lastAssign]?.conditional) return parts;
+  const last = usable[lastAssign];
+  const at = node.loc ? position(node.loc.start) : -1;
+  const sameBranch =
+    last?.branch !== undefined &&
+    at >= last.branch.start &&
+    at <= last.branch.end;
+  if (!last?.conditional || sameBranch) return parts;
   const earlier = definitionParts(usable.slice(0, lastAssign), node, scope, inner, depth);
   const prior = earlier ?? (scope.params.has(String(node.name)) ? [opaque(node, scope)] : []);
   return [...parts, ...prior.filter((p) => 'operand' in p)];
+}
+
+/** A source position as one comparable number (line-major). */
+function position(at: { line: number; column: number }): number {
+  return at.line * 100_000 + at.column;
+}
+
+/** Whether an assignment is conditional, and the branch (the `if` body, the loop body) it is in. */
+function conditionalBranch(
+  ancestors: readonly PhpNode[],
+  node: PhpNode,
+): { conditional?: boolean; branch?: { start: number; end: number } } {
+  let at = -1;
+  ancestors.forEach((a, i) => {
+    if (CONDITIONAL_KINDS.has(a.kind)) at = i;
+  });
+  if (at < 0) return {};
+  const loc = (ancestors[at + 1] ?? node).loc;
+  return loc
+    ? { conditional: true, branch: { start: position(loc.start), end: position(loc.end) } }
+    : { conditional: true };
 }
 
 /** A variable a closure reads from its enclosing body: captured, and not its own. */
