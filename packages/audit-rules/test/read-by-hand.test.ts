@@ -440,4 +440,49 @@ class App extends Model
     );
     expect(lines).toEqual([13]);
   });
+
+  it('an attribute a job validates in its constructor is trusted in every method; an unvalidated one is not', async () => {
+    const report = await audit('constructor-validation', {
+      'app/Support/Patterns.php': `<?php
+namespace App\\Support;
+class Patterns
+{
+    public const PATH = '/^\\/[a-zA-Z0-9._\\-\\/]+$/';
+}
+`,
+      'app/Jobs/DeployJob.php': `<?php
+namespace App\\Jobs;
+use App\\Models\\Application;
+use App\\Support\\Patterns;
+use Illuminate\\Contracts\\Queue\\ShouldQueue;
+class DeployJob implements ShouldQueue
+{
+    private string $workdir;
+    public function __construct(public Application $application)
+    {
+        $baseDir = $this->application->base_directory;
+        $this->validatePath($baseDir);
+        $this->workdir = '/artifacts'.rtrim($baseDir, '/');
+    }
+    public function handle(): void
+    {
+        exec("cd {$this->workdir} && ls {$this->application->base_directory}");
+        exec("cd /srv && ls {$this->application->publish_directory}");
+    }
+    private function validatePath(string $value): void
+    {
+        if (! preg_match(Patterns::PATH, $value)) {
+            throw new \\RuntimeException('bad path');
+        }
+        if (str_contains($value, '..')) {
+            throw new \\RuntimeException('traversal');
+        }
+    }
+}
+`,
+    });
+    const text = said(commandFindings(report));
+    expect(text).toContain('publish_directory');
+    expect(text).not.toMatch(/workdir|base_directory/);
+  });
 });

@@ -349,8 +349,11 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
     case 'propertylookup':
     case 'nullsafepropertylookup': {
       const key = variableKey(node);
-      // Checked by a strict validator in this body: trusted whatever it was assigned.
-      if (key && scope.validated.has(key)) return [opaque(node, scope)];
+      // Checked by a strict validator in this body (or in a method of its class, such as the
+      // constructor): trusted whatever it was assigned.
+      if (key && (scope.validated.has(key) || classValidated(scope, key))) {
+        return [{ operand: { ...opaque(node, scope).operand, provenance: 'trusted' } }];
+      }
       const parts = propertyParts(node, scope, seen, depth) ?? [opaque(node, scope)];
       return markWeak(parts, key ? scope.weakChecks.get(key) : undefined);
     }
@@ -808,10 +811,15 @@ function isRequestObject(node: PhpNode): boolean {
   return thisProperty(node) === 'request';
 }
 
+function classValidated(scope: Scope, key: string): boolean {
+  const cls = scope.owner?.cls;
+  return cls ? scope.facts?.classValidated.get(cls.fqn)?.has(key) === true : false;
+}
+
 /** P-PROV for a value: where it comes from. */
 export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
   const key = variableKey(node);
-  if (key && scope.validated.has(key)) return 'trusted';
+  if (key && (scope.validated.has(key) || classValidated(scope, key))) return 'trusted';
   const lastName = key?.split('.').at(-1) ?? nameOf(node) ?? '';
   if (lastName && TRUSTED_NAME.test(lastName)) return 'trusted';
   if (node.kind === 'variable') {

@@ -71,6 +71,11 @@ export interface ProjectFacts {
    * the database cannot hold shell syntax in them.
    */
   numericAttributes: Set<string>;
+  /**
+   * `Fqn` -> property paths (`this.application.base_directory`) a strict validator checks in
+   * one of the class's methods (a job's constructor refusing a bad path): trusted in all of them.
+   */
+  classValidated: Map<string, Set<string>>;
   resolve(call: PhpNode, scope: Scope): string | null;
 }
 
@@ -120,6 +125,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     validators: new Map(),
     redactors: new Set(),
     numericAttributes: numericColumns(index),
+    classValidated: new Map(),
     resolve(call, scope) {
       const fn = calledFunction(call);
       if (fn) return byKey.has(`fn:${fn}`) ? `fn:${fn}` : null;
@@ -150,7 +156,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
 
   collectClassFacts(facts, infos);
   for (const [key, info] of byKey) {
-    const checks = validatorChecks(info);
+    const checks = validatorChecks(info, index);
     if (checks.size > 0) facts.validators.set(key, checks);
     if (isRedactorBody(info)) facts.redactors.add(key);
   }
@@ -159,7 +165,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
       const key = facts.resolve(call, info.scope);
       if (!key) continue;
       facts.called.add(key);
-      applyValidator(facts.validators.get(key), call, info.scope);
+      applyValidator(facts.validators.get(key), call, info, facts);
     }
   }
   // Summaries depend on each other (a wrapper of a wrapper): iterate to a fixed point, bounded.
@@ -300,7 +306,19 @@ function summarise(info: ScopeInfo, closures: Map<ScopeInfo, ScopeInfo[]>): Func
  * A function that checks a parameter and throws or returns early: `preg_match('/^…$/', $p)`
  * (judged by what the regex admits) or a loop over a literal list of refused characters.
  */
-function validatorChecks(info: ScopeInfo): Map<number, Strength> {
+function refusesTraversal(info: ScopeInfo, name: string): boolean {
+  return ownNodesOf(info.scope, 'call').some((call) => {
+    const [subject, needle] = args(call);
+    return (
+      calledFunction(call) === 'str_contains' &&
+      subject?.kind === 'variable' &&
+      subject.name === name &&
+      literal(needle) === '..'
+    );
+  });
+}
+
+function validatorChecks(info: ScopeInfo, index: PhpIndex): Map<number, Strength> {
   const params = [...info.scope.params];
   const out = new Map<number, Strength>();
   const own = (kind: string) => ownNodesOf(info.scope, kind);
@@ -310,8 +328,13 @@ function validatorChecks(info: ScopeInfo): Map<number, Strength> {
     const [first, second] = args(call);
     if (fn === 'preg_match' && first && second?.kind === 'variable') {
       const at = params.indexOf(String(second.name));
-      const pattern = literal(first);
-      const strength = pattern === null ? null : regexStrength(pattern);
+      const pattern = literal(first) ?? classConstant(index, info.file.resolve, first);
+      let strength = pattern === null ? null : regexStrength(pattern);
+      // `if (str_contains($path, '..')) throw …`: the traversal the regex admits is refused.
+      if (strength && refusesTraversal(info, String(second.name))) {
+        const lets = strength.lets.filter((l) => l !== '..');
+        strength = { strict: lets.every((l) => l === 'a leading -'), lets };
+      }
       if (at >= 0 && strength) out.set(at, strength);
     }
   }
@@ -346,14 +369,26 @@ function assignedArray(info: ScopeInfo, name: string): PhpNode | null {
 function applyValidator(
   checks: Map<number, Strength> | undefined,
   call: PhpNode,
-  scope: Scope,
+  info: ScopeInfo,
+  facts: ProjectFacts,
 ): void {
   if (!checks) return;
+  const { scope } = info;
   for (const [at, strength] of checks) {
     const arg = args(call)[at];
     const name = arg ? variableKey(arg) : null;
     if (!name) continue;
-    if (strength.strict) scope.validated.add(name);
+    if (strength.strict) {
+      scope.validated.add(name);
+      // `$dir = $this->application->base_directory; validate($dir)`: the attribute itself.
+      const defs = scope.defs.get(name) ?? [];
+      const source = defs.length === 1 ? variableKey(defs[0]?.node) : name.includes('.') ? name : null;
+      if (source?.startsWith('this.') && info.cls) {
+        const set = facts.classValidated.get(info.cls.fqn) ?? new Set<string>();
+        set.add(source);
+        facts.classValidated.set(info.cls.fqn, set);
+      }
+    }
     else {
       // The project's own body decides, whatever the validator is called.
       scope.validated.delete(name);
