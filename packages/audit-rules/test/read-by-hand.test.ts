@@ -225,7 +225,9 @@ function redact_tokens(string $text): string
     });
     const secrets = report.findings.filter((f) => f.ruleId === 'SEC-001');
     expect(
-      secrets.map((f) => [f.location.path, f.severity]).sort((a, b) => String(a).localeCompare(String(b))),
+      secrets
+        .map((f) => [f.location.path, f.severity])
+        .sort((a, b) => String(a).localeCompare(String(b))),
     ).toEqual([
       ['database/seeders/PrivateKeySeeder.php', 'low'],
       ['database/seeders/ProductionSeeder.php', 'critical'],
@@ -294,7 +296,10 @@ class SafeUrl
     }
 }
 `,
-      'app/Jobs/GuardedWebhookJob.php': job('GuardedWebhookJob', '$options = SafeUrl::clientOptions($this->webhookUrl);'),
+      'app/Jobs/GuardedWebhookJob.php': job(
+        'GuardedWebhookJob',
+        '$options = SafeUrl::clientOptions($this->webhookUrl);',
+      ),
       'app/Jobs/OpenWebhookJob.php': job('OpenWebhookJob', '$options = [];'),
       'app/Http/Controllers/HookController.php': `<?php
 namespace App\\Http\\Controllers;
@@ -386,10 +391,12 @@ class AddTask extends Component
 `;
     const missing = (report: AuditReport) =>
       report.findings.filter((f) => f.ruleId === 'JOB-028').map((f) => f.message);
-    expect(missing(await audit('task-private', { 'app/Livewire/AddTask.php': component('private') }))).toEqual([]);
-    expect(missing(await audit('task-public', { 'app/Livewire/AddTask.php': component('public') }))).toEqual([
-      'AddTask::savetask() changes a scheduled task with no authorization check',
-    ]);
+    expect(
+      missing(await audit('task-private', { 'app/Livewire/AddTask.php': component('private') })),
+    ).toEqual([]);
+    expect(
+      missing(await audit('task-public', { 'app/Livewire/AddTask.php': component('public') })),
+    ).toEqual(['AddTask::savetask() changes a scheduled task with no authorization check']);
   });
 
   it('a policy ability on the user alone may return true; one on a resource may not', async () => {

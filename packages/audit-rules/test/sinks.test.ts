@@ -104,7 +104,8 @@ class PruneJob implements ShouldQueue
       const messages = words.findings.map((f) => f.message);
       expect(messages.length).toBeGreaterThanOrEqual(2);
       expect(messages.some((m) => m.includes('a match expression'))).toBe(true);
-      for (const message of messages) expect(message).not.toMatch(/\b(retif|encapsed|bin|match)\b(?! expression)/);
+      for (const message of messages)
+        expect(message).not.toMatch(/\b(retif|encapsed|bin|match)\b(?! expression)/);
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -237,7 +237,11 @@ export function thisProperty(node: PhpNode): string | null {
 }
 
 /** The value passed for a parameter: by position, or by name (`command: [...]`). */
-export function argumentFor(call: PhpNode, at: number, name: string | undefined): PhpNode | undefined {
+export function argumentFor(
+  call: PhpNode,
+  at: number,
+  name: string | undefined,
+): PhpNode | undefined {
   const list = args(call);
   const named = list.find((a) => a.kind === 'namedargument' && String(a.name) === name);
   if (named) return named.value as PhpNode;

@@ -370,7 +370,12 @@ const REPLACERS = new Set(['str_replace', 'str_ireplace', 'preg_replace']);
  * with a format that is not a literal returns its arguments. Only the operands are kept (the
  * text after a replacement is not known). Escaping replacements are left to `opaque`.
  */
-function builderParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] | null {
+function builderParts(
+  node: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] | null {
   const fn = calledFunction(node);
   const values = args(node).map((a) => (a.kind === 'namedargument' ? (a.value as PhpNode) : a));
   const operandsOf = (value: PhpNode | undefined) =>
@@ -378,7 +383,11 @@ function builderParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
   if (fn && REPLACERS.has(fn) && values.length >= 3) {
     const [search, replace, subject] = values as [PhpNode, PhpNode, PhpNode];
     if (literal(search) === "'" && literal(replace) === "'\\''") return null;
-    if (fn === 'preg_replace' && literal(replace) === '' && strippingIsSafe(literal(search) ?? '')) {
+    if (
+      fn === 'preg_replace' &&
+      literal(replace) === '' &&
+      strippingIsSafe(literal(search) ?? '')
+    ) {
       return null;
     }
     const template = operandsOf(subject);
@@ -580,7 +589,12 @@ function mapParts(call: PhpNode, scope: Scope, seen: Set<string>, depth: number)
 }
 
 /** The operands of a list's elements: array literals, pushes, `array_keys` of a literal. */
-function elementOperands(list: PhpNode, scope: Scope, seen: Set<string>, depth: number): PlainOperand[] {
+function elementOperands(
+  list: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): PlainOperand[] {
   if (depth > 12) return [opaque(list, scope).operand];
   if (list.kind === 'array') {
     return arrayValues(list).flatMap((value) =>
@@ -589,11 +603,17 @@ function elementOperands(list: PhpNode, scope: Scope, seen: Set<string>, depth: 
         : operandsOnly(flattenParts(value, scope, seen, depth + 1)),
     );
   }
-  if (list.kind === 'call' && calledFunction(list) === 'array_keys' && args(list)[0]?.kind === 'array') {
+  if (
+    list.kind === 'call' &&
+    calledFunction(list) === 'array_keys' &&
+    args(list)[0]?.kind === 'array'
+  ) {
     const keys = ((args(list)[0]?.items as PhpNode[]) ?? []).map((item) =>
       item.kind === 'entry' ? (item.key as PhpNode | null) : null,
     );
-    return keys.flatMap((key) => (key ? operandsOnly(flattenParts(key, scope, seen, depth + 1)) : []));
+    return keys.flatMap((key) =>
+      key ? operandsOnly(flattenParts(key, scope, seen, depth + 1)) : [],
+    );
   }
   if (list.kind === 'call' && calledFunction(list) === 'array_keys' && args(list)[0]) {
     return elementOperands(args(list)[0] as PhpNode, scope, seen, depth + 1);
@@ -753,10 +773,7 @@ function definitionParts(
   });
   const last = usable[lastAssign];
   const at = node.loc ? position(node.loc.start) : -1;
-  const sameBranch =
-    last?.branch !== undefined &&
-    at >= last.branch.start &&
-    at <= last.branch.end;
+  const sameBranch = last?.branch !== undefined && at >= last.branch.start && at <= last.branch.end;
   if (!last?.conditional || sameBranch) return parts;
   const earlier = definitionParts(usable.slice(0, lastAssign), node, scope, inner, depth);
   const prior = earlier ?? (scope.params.has(String(node.name)) ? [opaque(node, scope)] : []);

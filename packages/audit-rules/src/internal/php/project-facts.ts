@@ -382,14 +382,14 @@ function applyValidator(
       scope.validated.add(name);
       // `$dir = $this->application->base_directory; validate($dir)`: the attribute itself.
       const defs = scope.defs.get(name) ?? [];
-      const source = defs.length === 1 ? variableKey(defs[0]?.node) : name.includes('.') ? name : null;
+      const source =
+        defs.length === 1 ? variableKey(defs[0]?.node) : name.includes('.') ? name : null;
       if (source?.startsWith('this.') && info.cls) {
         const set = facts.classValidated.get(info.cls.fqn) ?? new Set<string>();
         set.add(source);
         facts.classValidated.set(info.cls.fqn, set);
       }
-    }
-    else {
+    } else {
       // The project's own body decides, whatever the validator is called.
       scope.validated.delete(name);
       scope.weakChecks.set(name, { node: call, strength });

@@ -48,7 +48,8 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
     const params = (node.arguments as PhpNode[]) ?? [];
     const scope = buildScope(body, params, jobParams, options);
     scope.owner = { file, cls };
-    for (const param of params) if (numericType(param.type)) scope.numericParams.add(nameOf(param.name) ?? '');
+    for (const param of params)
+      if (numericType(param.type)) scope.numericParams.add(nameOf(param.name) ?? '');
     if (cls && node.kind === 'method' && isBrowserCallable(node, cls, index)) {
       for (const param of params)
         if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
@@ -229,7 +230,12 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
           sink = `${stat[0].split('\\').at(-1)}::${stat[1]}`;
           commandArgs = [first];
         }
-      } else if (method && PROCESS_METHODS.has(method[1]) && first && processChain(method[0], info)) {
+      } else if (
+        method &&
+        PROCESS_METHODS.has(method[1]) &&
+        first &&
+        processChain(method[0], info)
+      ) {
         // `Process::timeout(30)->run($cmd)`, `Process::path($dir)->start($cmd)`: the facade's
         // builder methods return a pending process whose run/start take a shell string too.
         if (first.kind !== 'array') {

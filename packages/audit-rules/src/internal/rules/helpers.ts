@@ -132,9 +132,7 @@ function atCallers(sink: SinkCall, facts: ProjectFacts): SinkCall {
     ...sink,
     commands: sink.commands.map((command) => ({
       ...command,
-      operands: command.operands.filter(
-        (op) => op.param === undefined || shadowed.has(op.param),
-      ),
+      operands: command.operands.filter((op) => op.param === undefined || shadowed.has(op.param)),
     })),
   };
 }
