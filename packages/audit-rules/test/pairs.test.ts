@@ -42,7 +42,7 @@ const pairs: [pair: string, ruleId: string, severity: string][] = [
   ['r05-job010-rollback-ref', 'JOB-010', 'high'],
   ['r06-job011-ssh-user-host', 'JOB-011', 'critical'],
   ['r07-job006q-scheduled-task-quotes', 'JOB-006Q', 'critical'],
-  ['r08-job006q-sentinel-env', 'JOB-006Q', 'high'],
+  ['r08-job006q-sentinel-env', 'JOB-006Q', 'critical'],
   ['r09-job014-package-name', 'JOB-014', 'high'],
   ['r10-job022-redis-no-password', 'JOB-022', 'high'],
   ['r11-hzn002-horizon-memory-zero', 'HZN-002', 'medium'],
@@ -146,12 +146,12 @@ describe('what the pairs pin down beyond the rule id', () => {
     expect(fixed.findings.filter((f) => f.ruleId === 'JOB-002')).toEqual([]);
   });
 
-  it('R4: $containerName from docker ps output is high, the user-named volume is critical', async () => {
+  it('R4: $containerName from docker ps output is a medium review item, the user-named volume is critical', async () => {
     const report = await audit('r04-job019-container-names', 'vulnerable');
     const bySeverity = Object.fromEntries(
       open(report, 'JOB-019').map((f) => [f.severity, f.message]),
     );
-    expect(bySeverity.high).toContain('$containerName');
+    expect(bySeverity.medium).toContain('$containerName');
     expect(bySeverity.critical).toContain('$storage->name');
   });
 

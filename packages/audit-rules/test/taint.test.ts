@@ -152,6 +152,44 @@ const cases: Case[] = [
     vulnerable: { ruleId: 'JOB-009', severity: 'medium', confidence: 'traced', says: /redactor/ },
     fixed: 'silent',
   },
+  {
+    // The helper runs its parameter only inside a retry closure (`use ($script)`): the closure's
+    // captured variable is the enclosing function's, so the helper is a sink for its callers.
+    pair: 't15-closure-use-runs-the-parameter',
+    rules: COMMAND_RULES,
+    vulnerable: {
+      ruleId: 'JOB-006',
+      severity: 'critical',
+      confidence: 'traced',
+      says: /run by run_with_retries/,
+    },
+    fixed: 'silent',
+  },
+  {
+    // `Process::path(…)->timeout(…)->run($command)` and `Process::forever()->start(…)`: a
+    // configured pending process runs a shell string like `Process::run`.
+    pair: 't16-chained-process-facade',
+    rules: COMMAND_RULES,
+    vulnerable: {
+      ruleId: 'JOB-006',
+      severity: 'critical',
+      confidence: 'traced',
+      says: /run by (start_detached|run_in)/,
+    },
+    fixed: 'silent',
+  },
+  {
+    // `str_replace` in a heredoc builder and in a template filler keeps the caller's value.
+    pair: 't17-string-builders-keep-taint',
+    rules: COMMAND_RULES,
+    vulnerable: {
+      ruleId: 'JOB-006',
+      severity: 'critical',
+      confidence: 'traced',
+      says: /^\$request->input\(…\) \(user-controlled\) interpolated/,
+    },
+    fixed: 'silent',
+  },
 ];
 
 describe('project-wide taint and the rules built on it', () => {

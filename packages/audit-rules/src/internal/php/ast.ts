@@ -235,3 +235,16 @@ export function thisProperty(node: PhpNode): string | null {
   if (target.kind !== 'variable' || target.name !== 'this') return null;
   return nameOf(node.offset);
 }
+
+/** The value passed for a parameter: by position, or by name (`command: [...]`). */
+export function argumentFor(
+  call: PhpNode,
+  at: number,
+  name: string | undefined,
+): PhpNode | undefined {
+  const list = args(call);
+  const named = list.find((a) => a.kind === 'namedargument' && String(a.name) === name);
+  if (named) return named.value as PhpNode;
+  const positional = list[at];
+  return positional && positional.kind !== 'namedargument' ? positional : undefined;
+}

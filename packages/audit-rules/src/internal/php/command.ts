@@ -1,6 +1,7 @@
 import type { ResolvedOptions } from '../types.js';
 import {
   args,
+  argumentFor,
   calledFunction,
   findAll,
   line,
@@ -15,7 +16,7 @@ import {
 import type { PhpClass, PhpFile } from './index-project.js';
 import type { ProjectFacts, PropertyDef } from './project-facts.js';
 import type { Strength } from './validator-strength.js';
-import { regexStrength } from './validator-strength.js';
+import { regexStrength, strippingIsSafe } from './validator-strength.js';
 
 // Turns the argument of a shell sink into literal text and operands, following variables
 // assigned earlier in the same function (intra-procedural def-use), and scores each operand:
@@ -65,7 +66,17 @@ export interface Scope {
   /** Assignments per variable; `loop`: the variable is one element of `node` (foreach). */
   defs: Map<
     string,
-    { node: PhpNode; operator: string; push: boolean; line: number; loop?: boolean }[]
+    {
+      node: PhpNode;
+      operator: string;
+      push: boolean;
+      line: number;
+      loop?: boolean;
+      /** Inside an `if`, `switch` or loop: the value before it may still arrive. */
+      conditional?: boolean;
+      /** The branch it is in (source offsets): a use inside the same branch sees only it. */
+      branch?: { start: number; end: number };
+    }[]
   >;
   /** Variables passed to a validator (`validateShellSafePath($x)`, `preg_match(..., $x)`). */
   validated: Set<string>;
@@ -74,14 +85,22 @@ export interface Scope {
   options: ResolvedOptions;
   /** Parameters a browser sets directly (public methods of a Livewire component). */
   userParams: Set<string>;
+  /** Parameters declared `int`, `float` or `bool`: PHP converts or refuses anything else. */
+  numericParams: Set<string>;
   /** Variables gated by a check that still lets shell or path syntax through. */
   weakChecks: Map<string, { node: PhpNode; strength: Strength }>;
   /** Where the body is declared, for resolving `$this`, `self::` and project calls. */
   owner?: { file: PhpFile; cls: PhpClass | null };
   /** Project-wide facts (summaries, properties), set once every scope exists. */
   facts?: ProjectFacts;
+  /** A closure's enclosing body, where its captured variables are defined. */
+  parent?: Scope;
+  /** Variables a closure captures (`use (...)`), or `all` for an arrow function. */
+  captured?: ReadonlySet<string> | 'all';
 }
 
+const SAME_VALUE_METHODS = new Set(['toarray', 'all', 'values', 'tostring', '__tostring', 'value']);
+const CONDITIONAL_KINDS = new Set(['if', 'switch', 'while', 'do', 'for', 'foreach', 'retif']);
 const TRUSTED_NAME = /([Uu]uid|_id|Id|_ids|Ids|^id|[Dd]elimiter|_count|Count)$/;
 const TRUSTED_CALLS = new Set([
   'md5',
@@ -133,7 +152,7 @@ export function buildScope(
   const validated = new Set<string>();
   const weakChecks: Scope['weakChecks'] = new Map();
   const validators = new Set(options.validators.map((v) => v.toLowerCase()));
-  walk(body, (node) => {
+  walk(body, (node, ancestors) => {
     if (node !== body && ['closure', 'function', 'class'].includes(node.kind)) return false;
     if (node.kind === 'assign') {
       const left = node.left as PhpNode;
@@ -146,6 +165,7 @@ export function buildScope(
           operator: String(node.operator),
           push,
           line: line(node),
+          ...conditionalBranch(ancestors, node),
         });
         defs.set(target.name, list);
       }
@@ -192,6 +212,7 @@ export function buildScope(
     jobParams,
     options,
     userParams: new Set(),
+    numericParams: new Set(),
     weakChecks,
   };
 }
@@ -279,28 +300,15 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
     case 'variable': {
       const name = typeof node.name === 'string' ? node.name : null;
       if (name === null || seen.has(name)) return [opaque(node, scope)];
+      const captured = scope.parent && capturedFromParent(scope, name);
+      if (captured && scope.parent) return flattenParts(node, scope.parent, seen, depth + 1);
       const defs = (scope.defs.get(name) ?? []).filter((def) => !def.push);
       const useLine = line(node);
       const before = defs.filter((def) => def.line <= useLine);
       const usable = before.length > 0 ? before : defs;
-      const lastAssign = usable.map((def) => def.operator).lastIndexOf('=');
-      if (lastAssign < 0) return [opaque(node, scope)];
-      const chain = usable
-        .slice(lastAssign)
-        .filter((def) => def.operator === '=' || def.operator === '.=');
       const inner = new Set(seen).add(name);
-      // A validated variable keeps its assigned text but its operands count as trusted.
-      const parts = chain.flatMap((def) => {
-        const from = flattenParts(def.node, scope, inner, depth + 1);
-        if (!def.loop) return from;
-        // One element of what the loop iterates: named as the loop variable, with the
-        // provenance of the collection.
-        const provenance = from.reduce<Provenance>(
-          (p, part) => ('operand' in part ? worst(p, part.operand.provenance) : p),
-          'trusted',
-        );
-        return [{ operand: { ...opaque(node, scope).operand, provenance } }];
-      });
+      const parts = definitionParts(usable, node, scope, inner, depth);
+      if (parts === null) return [opaque(node, scope)];
       if (scope.validated.has(name))
         return parts.map((p) =>
           'operand' in p ? { operand: { ...p.operand, provenance: 'trusted' } } : p,
@@ -315,18 +323,37 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
         if (format !== null) return sprintfParts(format, args(node).slice(1), scope, seen, depth);
       }
       if ((fn === 'implode' || fn === 'join') && args(node).length === 2) {
-        return [implodeOperand(node, scope, seen, depth)];
+        return implodeOperands(node, scope, seen, depth);
       }
       if ((fn === 'trim' || fn === 'strtolower' || fn === 'rtrim' || fn === 'ltrim') && first) {
         return flattenParts(first, scope, seen, depth + 1);
       }
+      const built = builderParts(node, scope, seen, depth);
+      if (built) return built;
+      // `$commands->toArray()`, `$name->value()`: the same value in another shape.
+      const method = methodCall(node);
+      if (method && args(node).length === 0 && SAME_VALUE_METHODS.has(method[1])) {
+        return flattenParts(method[0], scope, seen, depth + 1);
+      }
       return summarisedCall(node, scope, seen, depth) ?? [opaque(node, scope)];
+    }
+    case 'retif': {
+      // `$a ? $b : $c`: either branch may be the value (`$a ?: $c` returns `$a`).
+      const yes = (node.trueExpr as PhpNode | null) ?? (node.test as PhpNode);
+      return [
+        ...flattenParts(yes, scope, seen, depth + 1),
+        { text: ' ' },
+        ...flattenParts(node.falseExpr as PhpNode, scope, seen, depth + 1),
+      ];
     }
     case 'propertylookup':
     case 'nullsafepropertylookup': {
       const key = variableKey(node);
-      // Checked by a strict validator in this body: trusted whatever it was assigned.
-      if (key && scope.validated.has(key)) return [opaque(node, scope)];
+      // Checked by a strict validator in this body (or in a method of its class, such as the
+      // constructor): trusted whatever it was assigned.
+      if (key && (scope.validated.has(key) || classValidated(scope, key))) {
+        return [{ operand: { ...opaque(node, scope).operand, provenance: 'trusted' } }];
+      }
       const parts = propertyParts(node, scope, seen, depth) ?? [opaque(node, scope)];
       return markWeak(parts, key ? scope.weakChecks.get(key) : undefined);
     }
@@ -334,6 +361,67 @@ function flattenParts(node: PhpNode, scope: Scope, seen: Set<string>, depth: num
       return [opaque(node, scope)];
   }
 }
+
+const REPLACERS = new Set(['str_replace', 'str_ireplace', 'preg_replace']);
+
+/**
+ * String builders keep the taint of what they are built from: `str_replace($search, $value,
+ * $template)` returns the template's operands and the inserted value; `sprintf($format, …)`
+ * with a format that is not a literal returns its arguments. Only the operands are kept (the
+ * text after a replacement is not known). Escaping replacements are left to `opaque`.
+ */
+function builderParts(
+  node: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): Part[] | null {
+  const fn = calledFunction(node);
+  const values = args(node).map((a) => (a.kind === 'namedargument' ? (a.value as PhpNode) : a));
+  const operandsOf = (value: PhpNode | undefined) =>
+    value ? flattenParts(value, scope, seen, depth + 1).filter((p) => 'operand' in p) : [];
+  if (fn && REPLACERS.has(fn) && values.length >= 3) {
+    const [search, replace, subject] = values as [PhpNode, PhpNode, PhpNode];
+    if (literal(search) === "'" && literal(replace) === "'\\''") return null;
+    if (
+      fn === 'preg_replace' &&
+      literal(replace) === '' &&
+      strippingIsSafe(literal(search) ?? '')
+    ) {
+      return null;
+    }
+    const template = operandsOf(subject);
+    if (template.length === 0 && literal(subject) === null) return null;
+    // The template's own operands went through the replacement: a weak escape at best.
+    const marked = template.map((p) =>
+      'operand' in p ? { operand: { ...p.operand, weakEscape: fn } } : p,
+    );
+    return [...marked, ...operandsOf(replace)];
+  }
+  if ((fn === 'sprintf' || fn === 'vsprintf') && values[0] && literal(values[0]) === null) {
+    return values.flatMap((value) => operandsOf(value));
+  }
+  // List reshaping keeps the elements: `iterator_to_array($commands)`, `array_map($fn, $commands)`.
+  const kept = fn ? LIST_PASS_THROUGH[fn] : undefined;
+  if (kept !== undefined && values.length > 0) {
+    if (fn === 'array_map') return mapParts(node, scope, seen, depth);
+    const from = values.slice(kept === 'all' ? 0 : kept, kept === 'all' ? undefined : kept + 1);
+    return from.flatMap((value) => operandsOf(value));
+  }
+  return null;
+}
+
+/** Argument positions whose elements a list function returns (`all`: every argument). */
+const LIST_PASS_THROUGH: Record<string, number | 'all'> = {
+  iterator_to_array: 0,
+  array_values: 0,
+  array_filter: 0,
+  array_unique: 0,
+  array_reverse: 0,
+  array_slice: 0,
+  array_map: 1,
+  array_merge: 'all',
+};
 
 /**
  * A call to a project function or method, read through its summary: an escaper gives a safe
@@ -351,9 +439,8 @@ function summarisedCall(
   const base = { node, label: labelOf(node), weakEscape: null, line: line(node) };
   if (summary.returnSafe) return [{ operand: { ...base, safe: true, provenance: 'trusted' } }];
   const parts: Part[] = summary.returnParams.flatMap((at) => {
-    const arg = args(node)[at];
-    if (!arg) return [];
-    const value = arg.kind === 'namedargument' ? (arg.value as PhpNode) : arg;
+    const value = argumentFor(node, at, summary.paramNames[at]);
+    if (!value) return [];
     return flattenParts(value, scope, seen, depth + 1).filter((p) => 'operand' in p);
   });
   if (summary.returnProvenance !== 'trusted' || parts.length === 0) {
@@ -449,35 +536,99 @@ function sprintfParts(
   return parts;
 }
 
-function implodeOperand(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part {
+function implodeOperands(node: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
   const [, list] = args(node) as [PhpNode, PhpNode];
-  let elements: PhpNode[] = [];
-  if (list.kind === 'array') elements = arrayValues(list);
-  else if (list.kind === 'call' && calledFunction(list) === 'array_map') {
-    const fn = args(list)[0];
-    const body =
-      fn?.kind === 'arrowfunc'
-        ? (fn.body as PhpNode)
-        : fn?.kind === 'closure'
-          ? returnOf(fn)
-          : null;
-    if (body) elements = [body];
-  }
   const base = { node, label: 'implode(…)', weakEscape: null, line: line(node) };
-  if (elements.length === 0 && list.kind === 'variable') {
-    // `implode("\n", $commands)`: the list stands for its elements (a parameter stays one).
-    const from = flattenParts(list, scope, seen, depth + 1).find((p) => 'operand' in p);
-    if (from && 'operand' in from) return { operand: { ...from.operand, label: base.label } };
+  let operands: Omit<Operand, 'quote' | 'offset'>[] | null = null;
+  if (list.kind === 'array') operands = elementOperands(list, scope, seen, depth);
+  else if (list.kind === 'call' && calledFunction(list) === 'array_map') {
+    operands = operandsOnly(mapParts(list, scope, seen, depth));
   }
-  if (elements.length === 0) return { operand: { ...base, safe: false, provenance: 'unknown' } };
-  const operands = elements
-    .flatMap((element) => flattenParts(element, scope, seen, depth + 1))
-    .filter((p): p is { operand: Omit<Operand, 'quote' | 'offset'> } => 'operand' in p)
-    .map((p) => p.operand);
+  if (operands === null && list.kind === 'variable') {
+    // `implode("\n", $commands)`: the list stands for its elements (a parameter stays one,
+    // and a list that is either the parameter or a rewrite of it keeps both).
+    const from = flattenParts(list, scope, seen, depth + 1).flatMap((p) =>
+      'operand' in p ? [{ operand: { ...p.operand, label: base.label } }] : [],
+    );
+    if (from.length > 0) return from;
+  }
+  if (operands === null) return [{ operand: { ...base, safe: false, provenance: 'unknown' } }];
   const unsafe = operands.filter((op) => !op.safe && op.provenance !== 'trusted');
-  if (unsafe.length === 0) return { operand: { ...base, safe: true, provenance: 'trusted' } };
+  if (unsafe.length === 0) return [{ operand: { ...base, safe: true, provenance: 'trusted' } }];
   const provenance = unsafe.some((op) => op.provenance === 'untrusted') ? 'untrusted' : 'unknown';
-  return { operand: { ...base, safe: false, provenance } };
+  return [{ operand: { ...base, safe: false, provenance } }];
+}
+
+type PlainOperand = Omit<Operand, 'quote' | 'offset'>;
+
+function operandsOnly(parts: readonly Part[]): PlainOperand[] {
+  return parts.flatMap((p) => ('operand' in p ? [p.operand] : []));
+}
+
+/**
+ * `array_map(fn ($key, $value) => "$key=$value", array_keys($env), $env)`: the callback's
+ * result, with each of its parameters standing for the elements of the matching list.
+ */
+function mapParts(call: PhpNode, scope: Scope, seen: Set<string>, depth: number): Part[] {
+  const [fn, ...lists] = args(call);
+  const body =
+    fn?.kind === 'arrowfunc' ? (fn.body as PhpNode) : fn?.kind === 'closure' ? returnOf(fn) : null;
+  if (!fn || !body) {
+    return lists.flatMap((list) =>
+      elementOperands(list, scope, seen, depth).map((operand) => ({ operand })),
+    );
+  }
+  const params = ((fn.arguments as PhpNode[]) ?? []).map((p) => nameOf(p.name) ?? '');
+  return flattenParts(body, scope, seen, depth + 1).flatMap((part): Part[] => {
+    if (!('operand' in part) || part.operand.node.kind !== 'variable') return [part];
+    const at = params.indexOf(String(part.operand.node.name));
+    if (at < 0) return [part];
+    const list = lists[at];
+    return list ? elementOperands(list, scope, seen, depth).map((operand) => ({ operand })) : [];
+  });
+}
+
+/** The operands of a list's elements: array literals, pushes, `array_keys` of a literal. */
+function elementOperands(
+  list: PhpNode,
+  scope: Scope,
+  seen: Set<string>,
+  depth: number,
+): PlainOperand[] {
+  if (depth > 12) return [opaque(list, scope).operand];
+  if (list.kind === 'array') {
+    return arrayValues(list).flatMap((value) =>
+      value.kind === 'array'
+        ? elementOperands(value, scope, seen, depth + 1)
+        : operandsOnly(flattenParts(value, scope, seen, depth + 1)),
+    );
+  }
+  if (
+    list.kind === 'call' &&
+    calledFunction(list) === 'array_keys' &&
+    args(list)[0]?.kind === 'array'
+  ) {
+    const keys = ((args(list)[0]?.items as PhpNode[]) ?? []).map((item) =>
+      item.kind === 'entry' ? (item.key as PhpNode | null) : null,
+    );
+    return keys.flatMap((key) =>
+      key ? operandsOnly(flattenParts(key, scope, seen, depth + 1)) : [],
+    );
+  }
+  if (list.kind === 'call' && calledFunction(list) === 'array_keys' && args(list)[0]) {
+    return elementOperands(args(list)[0] as PhpNode, scope, seen, depth + 1);
+  }
+  const name = list.kind === 'variable' && typeof list.name === 'string' ? list.name : null;
+  const defs = name && !seen.has(name) ? (scope.defs.get(name) ?? []) : [];
+  if (name && defs.some((def) => def.push || def.node.kind === 'array')) {
+    const inner = new Set(seen).add(name);
+    return defs.flatMap((def) =>
+      def.push || def.node.kind !== 'array'
+        ? operandsOnly(flattenParts(def.node, scope, inner, depth + 1))
+        : elementOperands(def.node, scope, inner, depth + 1),
+    );
+  }
+  return operandsOnly(flattenParts(list, scope, seen, depth + 1));
 }
 
 function returnOf(fn: PhpNode): PhpNode | null {
@@ -493,6 +644,9 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     if (scope.userParams.has(node.name)) {
       const via = 'a parameter of a public Livewire method (the browser calls it)';
       return { operand: { ...base, safe: false, provenance: 'untrusted', via } };
+    }
+    if (scope.numericParams.has(node.name) && scope.params.has(node.name)) {
+      return { operand: { ...base, safe: true, provenance: 'trusted' } };
     }
     if (scope.params.has(node.name) && !scope.validated.has(node.name)) {
       const provenance = provenanceOf(node, scope);
@@ -564,7 +718,8 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
   if (node.kind === 'number' || node.kind === 'boolean' || node.kind === 'nullkeyword') {
     return { operand: { ...base, safe: true, provenance: 'trusted' } };
   }
-  if (node.kind === 'constref' || node.kind === 'staticlookup' || node.kind === 'magic') {
+  // `PHP_EOL`, `DIRECTORY_SEPARATOR`: php-parser reads a bare constant as a `name`.
+  if (['constref', 'staticlookup', 'magic', 'name'].includes(node.kind)) {
     return { operand: { ...base, safe: false, provenance: 'trusted' } };
   }
   if (node.kind === 'bin' && node.type === '??') {
@@ -584,6 +739,72 @@ function opaque(node: PhpNode, scope: Scope): { operand: Omit<Operand, 'quote' |
     return { operand: { ...base, safe, provenance } };
   }
   return { operand: { ...base, safe: false, provenance: provenanceOf(node, scope) } };
+}
+
+type Def = Scope['defs'] extends Map<string, (infer D)[]> ? D : never;
+
+/**
+ * The value of a variable from its assignments before the use: the last `=` and the `.=` after
+ * it. When that `=` is conditional (inside an `if` or a loop), the value before it may still
+ * arrive: its operands (or the parameter itself) are added.
+ */
+function definitionParts(
+  usable: readonly Def[],
+  node: PhpNode,
+  scope: Scope,
+  inner: Set<string>,
+  depth: number,
+): Part[] | null {
+  const lastAssign = usable.map((def) => def.operator).lastIndexOf('=');
+  if (lastAssign < 0) return null;
+  const chain = usable
+    .slice(lastAssign)
+    .filter((def) => def.operator === '=' || def.operator === '.=');
+  const parts = chain.flatMap((def) => {
+    const from = flattenParts(def.node, scope, inner, depth + 1);
+    if (!def.loop) return from;
+    // One element of what the loop iterates: named as the loop variable, with the
+    // provenance of the collection.
+    const provenance = from.reduce<Provenance>(
+      (p, part) => ('operand' in part ? worst(p, part.operand.provenance) : p),
+      'trusted',
+    );
+    return [{ operand: { ...opaque(node, scope).operand, provenance } }];
+  });
+  const last = usable[lastAssign];
+  const at = node.loc ? position(node.loc.start) : -1;
+  const sameBranch = last?.branch !== undefined && at >= last.branch.start && at <= last.branch.end;
+  if (!last?.conditional || sameBranch) return parts;
+  const earlier = definitionParts(usable.slice(0, lastAssign), node, scope, inner, depth);
+  const prior = earlier ?? (scope.params.has(String(node.name)) ? [opaque(node, scope)] : []);
+  return [...parts, ...prior.filter((p) => 'operand' in p)];
+}
+
+/** A source position as one comparable number (line-major). */
+function position(at: { line: number; column: number }): number {
+  return at.line * 100_000 + at.column;
+}
+
+/** Whether an assignment is conditional, and the branch (the `if` body, the loop body) it is in. */
+function conditionalBranch(
+  ancestors: readonly PhpNode[],
+  node: PhpNode,
+): { conditional?: boolean; branch?: { start: number; end: number } } {
+  let at = -1;
+  ancestors.forEach((a, i) => {
+    if (CONDITIONAL_KINDS.has(a.kind)) at = i;
+  });
+  if (at < 0) return {};
+  const loc = (ancestors[at + 1] ?? node).loc;
+  return loc
+    ? { conditional: true, branch: { start: position(loc.start), end: position(loc.end) } }
+    : { conditional: true };
+}
+
+/** A variable a closure reads from its enclosing body: captured, and not its own. */
+function capturedFromParent(scope: Scope, name: string): boolean {
+  if (scope.params.has(name) || scope.defs.has(name) || name === 'this') return false;
+  return scope.captured === 'all' || scope.captured?.has(name) === true;
 }
 
 function isLiteralList(node: PhpNode | null): boolean {
@@ -607,10 +828,15 @@ function isRequestObject(node: PhpNode): boolean {
   return thisProperty(node) === 'request';
 }
 
+function classValidated(scope: Scope, key: string): boolean {
+  const cls = scope.owner?.cls;
+  return cls ? scope.facts?.classValidated.get(cls.fqn)?.has(key) === true : false;
+}
+
 /** P-PROV for a value: where it comes from. */
 export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
   const key = variableKey(node);
-  if (key && scope.validated.has(key)) return 'trusted';
+  if (key && (scope.validated.has(key) || classValidated(scope, key))) return 'trusted';
   const lastName = key?.split('.').at(-1) ?? nameOf(node) ?? '';
   if (lastName && TRUSTED_NAME.test(lastName)) return 'trusted';
   if (node.kind === 'variable') {
@@ -625,6 +851,7 @@ export function provenanceOf(node: PhpNode, scope: Scope): Provenance {
   if (node.kind === 'propertylookup' || node.kind === 'nullsafepropertylookup') {
     const prop = nameOf(node.offset) ?? '';
     if (scope.options.validatedAttributes.includes(prop)) return 'trusted';
+    if (scope.facts?.numericAttributes.has(prop)) return 'trusted';
     const owner = node.what as PhpNode;
     if (isRequestObject(owner)) return 'untrusted';
     const own = thisProperty(node);

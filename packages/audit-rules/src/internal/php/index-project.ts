@@ -70,6 +70,12 @@ const MODEL_BASES = new Set([
   'Illuminate\\Database\\Eloquent\\Model',
   'Illuminate\\Foundation\\Auth\\User',
   'Illuminate\\Database\\Eloquent\\Relations\\Pivot',
+  'Illuminate\\Database\\Eloquent\\Relations\\MorphPivot',
+  'Illuminate\\Notifications\\DatabaseNotification',
+  // Packages' models that applications extend (their own parent is Eloquent's Model).
+  'Laravel\\Sanctum\\PersonalAccessToken',
+  'Laravel\\Passport\\Token',
+  'Laravel\\Passport\\Client',
 ]);
 
 /** `line 362: syntax error, unexpected '??'` (the first stretch; the others by line). */
@@ -180,7 +186,8 @@ function indexFile(path: string, text: string, ast: PhpNode): PhpFile {
     return raw === null ? null : resolve(raw, String(node.resolution ?? 'uqn'));
   };
 
-  for (const node of findAll(ast, 'class')) {
+  // Traits too: `$this->method()` inside a trait resolves to the trait's own methods.
+  for (const node of findAll(ast, ['class', 'trait'])) {
     const short = nameOf(node.name);
     if (!short) continue;
     const cls: PhpClass = {

@@ -13,7 +13,7 @@ import {
 import { flatten, type Provenance, type Scope, variableKey } from './command.js';
 import type { PhpClass, PhpIndex } from './index-project.js';
 import { isRedactorBody } from './redactors.js';
-import { ownNodesOf, type ScopeInfo, sinksIn } from './scopes.js';
+import { ownNodesOf, type ScopeInfo, type SinkCall, sinksIn } from './scopes.js';
 import {
   blocklistStrength,
   regexStrength,
@@ -36,6 +36,8 @@ export interface FunctionSummary {
   returnProvenance: Provenance;
   /** Parameters (by position) that reach a shell sink unescaped, with that sink. */
   executes: Map<number, string>;
+  /** Parameter names by position, for calls with named arguments (`command: [...]`). */
+  paramNames: string[];
 }
 
 export interface PropertyDef {
@@ -64,6 +66,16 @@ export interface ProjectFacts {
   validators: Map<string, Map<number, Strength>>;
   /** Project functions and methods recognised as redactors from their bodies (redactors.ts). */
   redactors: Set<string>;
+  /**
+   * Model attributes whose every migration column is numeric or boolean (`$table->integer('port')`):
+   * the database cannot hold shell syntax in them.
+   */
+  numericAttributes: Set<string>;
+  /**
+   * `Fqn` -> property paths (`this.application.base_directory`) a strict validator checks in
+   * one of the class's methods (a job's constructor refusing a bad path): trusted in all of them.
+   */
+  classValidated: Map<string, Set<string>>;
   resolve(call: PhpNode, scope: Scope): string | null;
 }
 
@@ -112,6 +124,8 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
     jobArguments: new Map(),
     validators: new Map(),
     redactors: new Set(),
+    numericAttributes: numericColumns(index),
+    classValidated: new Map(),
     resolve(call, scope) {
       const fn = calledFunction(call);
       if (fn) return byKey.has(`fn:${fn}`) ? `fn:${fn}` : null;
@@ -142,7 +156,7 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
 
   collectClassFacts(facts, infos);
   for (const [key, info] of byKey) {
-    const checks = validatorChecks(info);
+    const checks = validatorChecks(info, index);
     if (checks.size > 0) facts.validators.set(key, checks);
     if (isRedactorBody(info)) facts.redactors.add(key);
   }
@@ -151,17 +165,18 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
       const key = facts.resolve(call, info.scope);
       if (!key) continue;
       facts.called.add(key);
-      applyValidator(facts.validators.get(key), call, info.scope);
+      applyValidator(facts.validators.get(key), call, info, facts);
     }
   }
   // Summaries depend on each other (a wrapper of a wrapper): iterate to a fixed point, bounded.
   for (const info of infos) collectDispatches(facts, info);
   // Only called functions need a summary: it is read at their call sites.
   const summarised = [...byKey].filter(([key]) => facts.called.has(key));
+  const closures = closuresByParent(infos);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let changed = false;
     for (const [key, info] of summarised) {
-      const next = summarise(info);
+      const next = summarise(info, closures);
       const before = facts.summaries.get(key);
       if (!before || JSON.stringify(serial(before)) !== JSON.stringify(serial(next))) {
         facts.summaries.set(key, next);
@@ -173,17 +188,70 @@ export function buildFacts(infos: readonly ScopeInfo[], index: PhpIndex): Projec
   return facts;
 }
 
+const NUMERIC_COLUMN =
+  /^(integer|tinyinteger|smallinteger|mediuminteger|biginteger|unsigned\w*integer|boolean|float|double|decimal|unsigneddecimal|year|increments|bigincrements|foreignid)$/;
+const COLUMN =
+  /^(string|char|text|mediumtext|longtext|tinytext|json|jsonb|enum|set|binary|uuid|ulid|ipaddress|macaddress|date|datetime|datetimetz|timestamp|timestamptz|time|timetz)$/;
+
+/** Columns that every migration declares numeric or boolean, by name. */
+function numericColumns(index: PhpIndex): Set<string> {
+  const numeric = new Set<string>();
+  const other = new Set<string>();
+  for (const file of index.files) {
+    if (!/(^|\/)database\/migrations\//.test(file.path)) continue;
+    for (const call of findAll(file.ast, 'call')) {
+      const method = methodCall(call)?.[1];
+      const column = literal(args(call)[0]);
+      if (!method || column === null) continue;
+      if (NUMERIC_COLUMN.test(method)) numeric.add(column);
+      else if (COLUMN.test(method)) other.add(column);
+    }
+  }
+  for (const name of other) numeric.delete(name);
+  return numeric;
+}
+
 function serial(summary: FunctionSummary): unknown {
   return { ...summary, executes: [...summary.executes] };
 }
 
-function summarise(info: ScopeInfo): FunctionSummary {
+function closuresByParent(infos: readonly ScopeInfo[]): Map<ScopeInfo, ScopeInfo[]> {
+  const out = new Map<ScopeInfo, ScopeInfo[]>();
+  for (const info of infos) {
+    if (!info.parent) continue;
+    const list = out.get(info.parent) ?? [];
+    list.push(info);
+    out.set(info.parent, list);
+  }
+  return out;
+}
+
+/**
+ * Sinks in the closures a body creates (`retry(function () use ($command) {…})`), each with the
+ * closure parameters that hide the body's own names: the body runs what its closures run.
+ */
+function closureSinks(
+  info: ScopeInfo,
+  closures: Map<ScopeInfo, ScopeInfo[]>,
+  shadowed: ReadonlySet<string> = new Set(),
+): { sink: SinkCall; shadowed: ReadonlySet<string> }[] {
+  return (closures.get(info) ?? []).flatMap((closure) => {
+    const inner = new Set([...shadowed, ...closure.scope.params]);
+    return [
+      ...sinksIn(closure).map((sink) => ({ sink, shadowed: inner })),
+      ...closureSinks(closure, closures, inner),
+    ];
+  });
+}
+
+function summarise(info: ScopeInfo, closures: Map<ScopeInfo, ScopeInfo[]>): FunctionSummary {
   const params = [...info.scope.params];
   const summary: FunctionSummary = {
     returnSafe: true,
     returnParams: [],
     returnProvenance: 'trusted',
     executes: new Map(),
+    paramNames: params,
   };
   let returns = 0;
   for (const node of ownNodesOf(info.scope, 'return')) {
@@ -212,10 +280,21 @@ function summarise(info: ScopeInfo): FunctionSummary {
     summary.returnSafe = false;
     summary.returnProvenance = 'unknown';
   }
-  for (const sink of sinksIn(info)) {
+  if (info.returnsNumber) {
+    // `: int` is enforced by PHP: whatever the body computes, the caller gets a number.
+    summary.returnSafe = true;
+    summary.returnParams = [];
+    summary.returnProvenance = 'trusted';
+  }
+  const sinks = [
+    ...sinksIn(info).map((sink) => ({ sink, shadowed: new Set<string>() })),
+    ...closureSinks(info, closures),
+  ];
+  for (const { sink, shadowed } of sinks) {
     for (const command of sink.commands) {
       for (const op of command.operands) {
-        const at = op.param && !op.safe ? params.indexOf(op.param) : -1;
+        const own = op.param && !op.safe && !shadowed.has(op.param);
+        const at = own ? params.indexOf(op.param ?? '') : -1;
         if (at >= 0 && !summary.executes.has(at)) summary.executes.set(at, sink.sink);
       }
     }
@@ -227,7 +306,19 @@ function summarise(info: ScopeInfo): FunctionSummary {
  * A function that checks a parameter and throws or returns early: `preg_match('/^…$/', $p)`
  * (judged by what the regex admits) or a loop over a literal list of refused characters.
  */
-function validatorChecks(info: ScopeInfo): Map<number, Strength> {
+function refusesTraversal(info: ScopeInfo, name: string): boolean {
+  return ownNodesOf(info.scope, 'call').some((call) => {
+    const [subject, needle] = args(call);
+    return (
+      calledFunction(call) === 'str_contains' &&
+      subject?.kind === 'variable' &&
+      subject.name === name &&
+      literal(needle) === '..'
+    );
+  });
+}
+
+function validatorChecks(info: ScopeInfo, index: PhpIndex): Map<number, Strength> {
   const params = [...info.scope.params];
   const out = new Map<number, Strength>();
   const own = (kind: string) => ownNodesOf(info.scope, kind);
@@ -237,8 +328,13 @@ function validatorChecks(info: ScopeInfo): Map<number, Strength> {
     const [first, second] = args(call);
     if (fn === 'preg_match' && first && second?.kind === 'variable') {
       const at = params.indexOf(String(second.name));
-      const pattern = literal(first);
-      const strength = pattern === null ? null : regexStrength(pattern);
+      const pattern = literal(first) ?? classConstant(index, info.file.resolve, first);
+      let strength = pattern === null ? null : regexStrength(pattern);
+      // `if (str_contains($path, '..')) throw …`: the traversal the regex admits is refused.
+      if (strength && refusesTraversal(info, String(second.name))) {
+        const lets = strength.lets.filter((l) => l !== '..');
+        strength = { strict: lets.every((l) => l === 'a leading -'), lets };
+      }
       if (at >= 0 && strength) out.set(at, strength);
     }
   }
@@ -273,15 +369,27 @@ function assignedArray(info: ScopeInfo, name: string): PhpNode | null {
 function applyValidator(
   checks: Map<number, Strength> | undefined,
   call: PhpNode,
-  scope: Scope,
+  info: ScopeInfo,
+  facts: ProjectFacts,
 ): void {
   if (!checks) return;
+  const { scope } = info;
   for (const [at, strength] of checks) {
     const arg = args(call)[at];
     const name = arg ? variableKey(arg) : null;
     if (!name) continue;
-    if (strength.strict) scope.validated.add(name);
-    else {
+    if (strength.strict) {
+      scope.validated.add(name);
+      // `$dir = $this->application->base_directory; validate($dir)`: the attribute itself.
+      const defs = scope.defs.get(name) ?? [];
+      const source =
+        defs.length === 1 ? variableKey(defs[0]?.node) : name.includes('.') ? name : null;
+      if (source?.startsWith('this.') && info.cls) {
+        const set = facts.classValidated.get(info.cls.fqn) ?? new Set<string>();
+        set.add(source);
+        facts.classValidated.set(info.cls.fqn, set);
+      }
+    } else {
       // The project's own body decides, whatever the validator is called.
       scope.validated.delete(name);
       scope.weakChecks.set(name, { node: call, strength });
@@ -319,6 +427,12 @@ function livewireProperties(facts: ProjectFacts, cls: PhpClass): void {
         (g) => (g.attrs as PhpNode[]) ?? [],
       );
       if (attrs.some((a) => /(^|\\)Locked$/.test(String(a.name)))) continue;
+      // `public ?int $lines`: Livewire casts what the browser sends to the declared type.
+      const type = prop.type as PhpNode | null;
+      if (type?.kind === 'typereference' && /^(int|float|bool)$/i.test(String(type.name))) {
+        facts.userProperties.set(`${cls.fqn}.${name}`, { strength: { strict: true, lets: [] } });
+        continue;
+      }
       const validate = attrs.find((a) => /(^|\\)(Validate|Rule)$/.test(String(a.name)));
       const rule = validate
         ? ruleText((validate.args as PhpNode[])?.[0] ?? null)

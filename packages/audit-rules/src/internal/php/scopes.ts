@@ -1,6 +1,7 @@
 import type { ResolvedOptions } from '../types.js';
 import {
   args,
+  argumentFor,
   calledFunction,
   literal,
   methodCall,
@@ -18,6 +19,10 @@ export interface ScopeInfo {
   cls: PhpClass | null;
   /** Method name (lower case) or function name, null for top-level code and closures. */
   method: string | null;
+  /** For a closure or arrow function: the body it is written in (its `use` variables live there). */
+  parent?: ScopeInfo;
+  /** Declared to return an int, float or bool: its result never carries shell syntax. */
+  returnsNumber?: boolean;
 }
 
 const FUNCTION_KINDS = new Set(['method', 'function', 'closure', 'arrowfunc']);
@@ -28,10 +33,12 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
   const classAt = (node: PhpNode) => file.classes.find((cls) => cls.node === node) ?? null;
   const top = buildScope(file.ast, [], new Set(), options);
   top.owner = { file, cls: null };
-  out.push({ scope: top, file, cls: null, method: null });
+  const topInfo: ScopeInfo = { scope: top, file, cls: null, method: null };
+  out.push(topInfo);
+  const infoOf = new Map<PhpNode, ScopeInfo>();
   walk(file.ast, (node, ancestors) => {
     if (!FUNCTION_KINDS.has(node.kind) || !node.body) return true;
-    const owner = [...ancestors].reverse().find((a) => a.kind === 'class');
+    const owner = [...ancestors].reverse().find((a) => a.kind === 'class' || a.kind === 'trait');
     const cls = owner ? classAt(owner) : null;
     const jobParams =
       cls && index.isQueued(cls.fqn)
@@ -41,11 +48,13 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
     const params = (node.arguments as PhpNode[]) ?? [];
     const scope = buildScope(body, params, jobParams, options);
     scope.owner = { file, cls };
+    for (const param of params)
+      if (numericType(param.type)) scope.numericParams.add(nameOf(param.name) ?? '');
     if (cls && node.kind === 'method' && isBrowserCallable(node, cls, index)) {
       for (const param of params)
         if (!typedSafely(param)) scope.userParams.add(nameOf(param.name) ?? '');
     }
-    out.push({
+    const info: ScopeInfo = {
       scope,
       file,
       cls,
@@ -53,10 +62,39 @@ export function scopesOf(file: PhpFile, index: PhpIndex, options: ResolvedOption
         node.kind === 'method' || node.kind === 'function'
           ? (nameOf(node.name) ?? '').toLowerCase()
           : null,
-    });
+    };
+    if (numericType(node.type)) info.returnsNumber = true;
+    if (node.kind === 'closure' || node.kind === 'arrowfunc') {
+      // `function () use ($command) {…}` reads the enclosing body's `$command`; an arrow
+      // function reads any variable of it. Linking them lets a wrapper that runs its parameter
+      // inside a retry closure be recognised as running it.
+      const enclosing = [...ancestors].reverse().find((a) => FUNCTION_KINDS.has(a.kind));
+      const parent = enclosing ? infoOf.get(enclosing) : topInfo;
+      if (parent) {
+        info.parent = parent;
+        scope.parent = parent.scope;
+        scope.captured =
+          node.kind === 'arrowfunc'
+            ? 'all'
+            : new Set(((node.uses as PhpNode[]) ?? []).map((u) => nameOf(u) ?? ''));
+      }
+    }
+    infoOf.set(node, info);
+    out.push(info);
     return true;
   });
   return out;
+}
+
+/** The named function or method a closure is written in, with the closures' own parameters on the way. */
+export function enclosingFunction(info: ScopeInfo): { info: ScopeInfo; shadowed: Set<string> } {
+  const shadowed = new Set<string>();
+  let current = info;
+  while (current.method === null && current.parent) {
+    for (const param of current.scope.params) shadowed.add(param);
+    current = current.parent;
+  }
+  return { info: current, shadowed };
 }
 
 /** A public method of a Livewire component: the browser may call it with any arguments. */
@@ -65,6 +103,12 @@ function isBrowserCallable(method: PhpNode, cls: PhpClass, index: PhpIndex): boo
   if (method.isStatic || name.startsWith('__') || name === 'render') return false;
   if (String(method.visibility || 'public') !== 'public') return false;
   return index.implementsInterface(cls.fqn, 'Livewire\\Component');
+}
+
+/** `int`, `?float`, `bool`: a declared type that PHP enforces, with no room for shell syntax. */
+function numericType(type: unknown): boolean {
+  const node = type as PhpNode | null | undefined;
+  return node?.kind === 'typereference' && /^(int|float|bool)$/i.test(String(node.name));
 }
 
 /** `int $id`, `bool $force`, `Server $server` (model binding): nothing a shell can misread. */
@@ -186,17 +230,29 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
           sink = `${stat[0].split('\\').at(-1)}::${stat[1]}`;
           commandArgs = [first];
         }
+      } else if (
+        method &&
+        PROCESS_METHODS.has(method[1]) &&
+        first &&
+        processChain(method[0], info)
+      ) {
+        // `Process::timeout(30)->run($cmd)`, `Process::path($dir)->start($cmd)`: the facade's
+        // builder methods return a pending process whose run/start take a shell string too.
+        if (first.kind !== 'array') {
+          sink = `Process::${processChain(method[0], info)}(…)->${method[1]}`;
+          commandArgs = [first];
+        }
       } else if (method && remote.has(method[1])) {
         sink = method[1];
         commandArgs = args(call).flatMap((arg) => remoteItems(arg));
       } else {
         // A project function whose body runs one of its parameters (found by its summary).
         const key = scope.facts?.resolve(call, scope);
-        const executes = key ? scope.facts?.summaries.get(key)?.executes : undefined;
-        if (executes && executes.size > 0) {
+        const summary = key ? scope.facts?.summaries.get(key) : undefined;
+        if (summary && summary.executes.size > 0) {
           sink = labelOfCall(call);
-          commandArgs = [...executes.keys()]
-            .map((at) => args(call)[at])
+          commandArgs = [...summary.executes.keys()]
+            .map((at) => argumentFor(call, at, summary.paramNames[at]))
             .filter((arg): arg is PhpNode => arg !== undefined)
             .flatMap((arg) => remoteItems(arg));
         }
@@ -223,6 +279,26 @@ export function sinksIn(info: ScopeInfo): SinkCall[] {
     out.push({ call, sink, commands, info });
   }
   return out;
+}
+
+/**
+ * The first builder method when `receiver` is a chain on the Process facade
+ * (`Process::timeout(30)`, `Process::path($dir)->env([...])`), else null.
+ */
+function processChain(receiver: PhpNode, info: ScopeInfo): string | null {
+  let node = receiver;
+  for (let hops = 0; hops < 8 && node.kind === 'call'; hops++) {
+    const stat = staticCall(node);
+    if (stat) {
+      return /(^|\\)Process$/.test(info.file.resolve(stat[0])) && !PROCESS_METHODS.has(stat[1])
+        ? stat[1]
+        : null;
+    }
+    const inner = methodCall(node);
+    if (!inner) return null;
+    node = inner[0];
+  }
+  return null;
 }
 
 function labelOfCall(call: PhpNode): string {

@@ -49,7 +49,8 @@ export function regexStrength(pattern: string): Strength | null {
   const regex = phpRegex(pattern);
   if (!regex) return null;
   // A character the pattern accepts, to surround each probe with ("a b" rather than " ").
-  const base = ['a', '1', 'x', 'A']
+  // Paths must often start with a slash (`/^\/[\w.\/-]+$/`).
+  const base = ['a', '1', 'x', 'A', '/a']
     .flatMap((c) => [c, c.repeat(2), c.repeat(8)])
     .find((candidate) => regex.test(candidate));
   if (base === undefined) return null;

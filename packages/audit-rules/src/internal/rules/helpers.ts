@@ -3,7 +3,14 @@ import { column, line, type PhpNode } from '../php/ast.js';
 import type { FlatCommand, Operand } from '../php/command.js';
 import type { PhpFile } from '../php/index-project.js';
 import { buildFacts, keyOf, type ProjectFacts } from '../php/project-facts.js';
-import { type ScopeInfo, type SinkCall, scopesOf, sinksIn, stringsIn } from '../php/scopes.js';
+import {
+  enclosingFunction,
+  type ScopeInfo,
+  type SinkCall,
+  scopesOf,
+  sinksIn,
+  stringsIn,
+} from '../php/scopes.js';
 import type { CheckOutcome, ProjectContext, RawFinding, Severity } from '../types.js';
 
 export function outcome(findings: RawFinding[], unknown?: string): CheckOutcome {
@@ -116,13 +123,16 @@ export function laravelAnalysis(context: ProjectContext): LaravelAnalysis {
  * call (with the caller's value), not here with "origin unknown".
  */
 function atCallers(sink: SinkCall, facts: ProjectFacts): SinkCall {
-  const key = keyOf(sink.info);
+  // In a closure, the parameters are those of the function it is written in (unless the
+  // closure's own parameters hide them: its caller is whatever invokes the closure).
+  const { info, shadowed } = enclosingFunction(sink.info);
+  const key = keyOf(info);
   if (!key || !facts.called.has(key)) return sink;
   return {
     ...sink,
     commands: sink.commands.map((command) => ({
       ...command,
-      operands: command.operands.filter((op) => op.param === undefined),
+      operands: command.operands.filter((op) => op.param === undefined || shadowed.has(op.param)),
     })),
   };
 }
@@ -139,8 +149,11 @@ export function unsafeOperands(command: FlatCommand): Operand[] {
 
 /**
  * Judges an injection by where its operands come from: a user-controlled one makes it critical
- * and traced; operands of unknown origin only make a high review item. Injections into the
- * same sink function are grouped.
+ * and traced. Operands of unknown origin make a review item: high when one is a parameter of a
+ * function the project never calls by name (an entry point whose caller is out of sight: an
+ * action, a command, a public method), medium otherwise (a call's result, a file listing: the
+ * many places where the origin is simply not modelled). Injections into the same sink function
+ * are grouped.
  */
 export function judgedByProvenance(
   finding: RawFinding,
@@ -148,7 +161,8 @@ export function judgedByProvenance(
   sink: string,
 ): RawFinding {
   const traced = operands.some((op) => op.provenance === 'untrusted');
-  finding.severity = traced ? 'critical' : 'high';
+  const entryParameter = operands.some((op) => op.param !== undefined);
+  finding.severity = traced ? 'critical' : entryParameter ? 'high' : 'medium';
   if (!traced) finding.confidence = 'review';
   finding.group = sink;
   return finding;

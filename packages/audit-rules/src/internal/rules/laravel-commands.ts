@@ -377,9 +377,15 @@ export const job020 = defineRule({
     );
     // A flag written into the product's own command or compose file is a design decision
     // (a deployment tool needs the socket): a review item, to accept once with a reason.
-    return outcome(
-      [...strings, ...files].map((finding): RawFinding => ({ ...finding, confidence: 'review' })),
-    );
+    // In PHP it is a flag the application gives the containers it orchestrates (medium, one
+    // finding per flag with its places); in the compose files and scripts that deploy the
+    // application itself, its own workers get root on their host (high).
+    const review = [...strings, ...files].map((finding): RawFinding => {
+      if (!/\.php$/.test(finding.location.path ?? '')) return { ...finding, confidence: 'review' };
+      const flag = /container started with (.+)$/.exec(finding.message)?.[1] ?? finding.message;
+      return { ...finding, confidence: 'review', severity: 'medium', group: `flag ${flag}` };
+    });
+    return outcome(review);
   },
 });
 
@@ -419,10 +425,12 @@ export const job008 = defineRule({
     "--build-arg NAME=… where NAME is secret-like, and Dockerfile ARG/ENV with secret-like names (Docker's SecretsUsedInArgOrEnv).",
   fix: 'Use BuildKit secrets: --secret id=X,env=X and RUN --mount=type=secret.',
   check: async (context) => {
-    const buildArg = /--build-arg\s+['"]?\w*(SECRET|TOKEN|PASS|KEY|DSN)\w*=/i;
+    const buildArg = /--build-arg\s+['"]?(\w*(SECRET|TOKEN|PASS|KEY|DSN)\w*)=/gi;
+    // `SECRETS_HASH`, `TOKEN_SHA256`: a digest of secrets (a cache key), not the secret.
+    const digest = /_(HASH|DIGEST|CHECKSUM|SHA\d*|FINGERPRINT)$/i;
     const strings = await textPattern(
       context,
-      (t) => buildArg.test(t),
+      (t) => [...t.matchAll(buildArg)].some((m) => !digest.test(m[1] ?? '')),
       () => 'a secret is passed as a docker build arg: it stays in the image history',
       ['shell'],
     );

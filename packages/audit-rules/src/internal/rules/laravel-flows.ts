@@ -9,7 +9,8 @@ import {
   type PhpNode,
   staticCall,
 } from '../php/ast.js';
-import { flatten, type Operand } from '../php/command.js';
+import { flatten, type Operand, variableKey } from '../php/command.js';
+import { keyOf } from '../php/project-facts.js';
 import { callsIn, type ScopeInfo } from '../php/scopes.js';
 import type { ProjectContext, RawFinding } from '../types.js';
 import { defineRule } from './define.js';
@@ -49,6 +50,53 @@ function hasAllowlist(info: ScopeInfo): boolean {
   );
 }
 
+/** PHP's own words for refusing private and reserved addresses. */
+const PRIVATE_RANGE_FLAGS = /^FILTER_FLAG_NO_(PRIV|RES)_RANGE$/;
+const guardCache = new WeakMap<object, Set<string>>();
+
+/**
+ * Project functions and methods that check where a URL points: their body, or their class
+ * (a static entry point and its private helpers), refuses private or reserved addresses.
+ */
+function urlGuards(context: ProjectContext): Set<string> {
+  const analysis = laravelAnalysis(context);
+  let guards = guardCache.get(analysis);
+  if (guards) return guards;
+  guards = new Set();
+  const refuses = (node: PhpNode) =>
+    findAll(node, 'name').some((n) => PRIVATE_RANGE_FLAGS.test(String(n.name)));
+  const classRefuses = new Map<string, boolean>();
+  for (const info of analysis.scopes) {
+    const key = keyOf(info);
+    if (!key) continue;
+    if (info.cls) {
+      const fqn = info.cls.fqn;
+      if (!classRefuses.has(fqn)) classRefuses.set(fqn, refuses(info.cls.node));
+      if (classRefuses.get(fqn)) guards.add(key);
+    } else if (refuses(info.scope.body)) guards.add(key);
+  }
+  guardCache.set(analysis, guards);
+  return guards;
+}
+
+/**
+ * The URL is passed to a guard in this body or, for a method, in any method of its class
+ * (`$options = SafeUrl::clientOptions($this->url)` in `handle()`, the request in a helper).
+ */
+function guardedUrl(context: ProjectContext, info: ScopeInfo, url: Operand): boolean {
+  const target = variableKey(url.node);
+  if (!target) return false;
+  const guards = urlGuards(context);
+  const { facts, scopes } = laravelAnalysis(context);
+  const bodies = info.cls ? scopes.filter((other) => other.cls === info.cls) : [info];
+  return bodies.some((body) =>
+    callsIn(body.scope).some((call) => {
+      const key = call.kind === 'call' ? facts.resolve(call, body.scope) : null;
+      return key !== null && guards.has(key) && args(call).some((a) => variableKey(a) === target);
+    }),
+  );
+}
+
 export const job029 = defineRule({
   id: 'JOB-029',
   title: 'Server-side request to a URL from user input or job data (SSRF)',
@@ -75,6 +123,7 @@ export const job029 = defineRule({
         // A local path (storage_path(...) . $name) is a traversal question, not SSRF.
         if (prefix.length > 0 && !/^[a-z][\w+.-]*:\/\/?$/i.test(prefix)) continue;
         if (first.provenance !== 'untrusted' || hasAllowlist(info)) continue;
+        if (guardedUrl(context, info, first)) continue;
         findings.push(
           at(
             info.file,

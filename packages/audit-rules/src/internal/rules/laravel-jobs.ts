@@ -14,7 +14,7 @@ import {
 import { flatten } from '../php/command.js';
 import type { PhpClass, PhpFile } from '../php/index-project.js';
 import { keyOf } from '../php/project-facts.js';
-import { callsIn, type ScopeInfo, walkOwn } from '../php/scopes.js';
+import { callsIn, enclosingFunction, type ScopeInfo, walkOwn } from '../php/scopes.js';
 import type { ProjectContext, RawFinding } from '../types.js';
 import { defineRule } from './define.js';
 import { at, judgedByProvenance, laravelAnalysis, outcome } from './helpers.js';
@@ -149,6 +149,9 @@ export const job002 = defineRule({
       for (const prop of cls.properties) {
         if (prop.name === 'shouldBeEncrypted' || !isSecretName(prop.name)) continue;
         if (prop.type && /^\??(int|bool|float)$/.test(prop.type)) continue;
+        // A model under SerializesModels is queued as its class and key, not its attributes.
+        const type = prop.type?.replace(/^\?/, '');
+        if (type && context.php.isModel(type) && serializesModels(context, cls.fqn)) continue;
         findings.push(
           at(
             fileOf(context, cls),
@@ -184,6 +187,19 @@ const SERIALIZES_MODELS = [
   'Illuminate\\Queue\\SerializesModels',
   'Illuminate\\Foundation\\Queue\\Queueable',
 ];
+/** Framework base classes that use SerializesModels themselves. */
+const SERIALIZING_BASES = /^Illuminate\\(Notifications\\Notification|Mail\\Mailable)$/;
+
+function serializesModels(context: ProjectContext, fqn: string): boolean {
+  if (SERIALIZES_MODELS.some((trait) => context.php.usesTrait(fqn, trait))) return true;
+  const seen = new Set<string>();
+  for (let cls = context.php.classes.get(fqn); cls && !seen.has(cls.fqn); ) {
+    seen.add(cls.fqn);
+    if (cls.extends && SERIALIZING_BASES.test(cls.extends)) return true;
+    cls = cls.extends ? context.php.classes.get(cls.extends) : undefined;
+  }
+  return false;
+}
 
 export const job002m = defineRule({
   id: 'JOB-002M',
@@ -878,6 +894,43 @@ export const job027 = defineRule({
 
 const TASK_LIKE = /task|schedul|cron/i;
 
+const AUTHORIZING = new Set(['authorize', 'can', 'cannot', 'authorizeresource']);
+
+function authorizes(info: ScopeInfo): boolean {
+  let found = false;
+  walkOwn(info.scope.body, (node) => {
+    if (node.kind !== 'call') return true;
+    const stat = staticCall(node);
+    const name = stat?.[1] ?? methodCall(node)?.[1] ?? calledFunction(node) ?? '';
+    if (AUTHORIZING.has(name) || (stat && /Gate$/.test(stat[0]))) found = true;
+    return !found;
+  });
+  return found;
+}
+
+/**
+ * A private or protected helper (the browser cannot call it, nor a route) whose every caller
+ * in its class checks authorization first: the check is the caller's.
+ */
+function authorizedByEveryCaller(scopes: readonly ScopeInfo[], helper: ScopeInfo): boolean {
+  const node = helper.cls?.methods.get(helper.method ?? '');
+  if (!node || String(node.visibility || 'public') === 'public') return false;
+  const callers = scopes.filter(
+    (other) =>
+      other.cls === helper.cls &&
+      other !== helper &&
+      callsIn(other.scope).some((call) => {
+        const method = call.kind === 'call' ? methodCall(call) : null;
+        return method?.[1] === helper.method && nameOf(method[0]) === 'this';
+      }),
+  );
+  // A call inside a closure (`DB::transaction(function () {…})`) is checked by its method.
+  return (
+    callers.length > 0 &&
+    callers.every((caller) => authorizes(caller) || authorizes(enclosingFunction(caller).info))
+  );
+}
+
 export const job028 = defineRule({
   id: 'JOB-028',
   title: 'Scheduled-task endpoints without authorization, or disabled policies',
@@ -906,7 +959,10 @@ export const job028 = defineRule({
         const only = statements.length === 1 ? statements[0] : undefined;
         // viewAny() lets a user open the list; what the list holds is the query's scope (teams),
         // so `return true` there is Laravel's usual form, not a missing check.
-        const listing = info.method.toLowerCase() === 'viewany';
+        // The same for an ability that takes the user alone (create, manage own tokens): there
+        // is no resource to check; what it makes belongs to the user or their team.
+        const userOnly = info.scope.params.size <= 1;
+        const listing = info.method.toLowerCase() === 'viewany' || userOnly;
         if (!listing && only?.kind === 'return' && literal(only.expr as PhpNode) === 'true') {
           findings.push(
             at(
@@ -951,7 +1007,9 @@ export const job028 = defineRule({
       const routeProtected = new RegExp(
         `${info.cls.shortName}[^;]*can:|can:[^;]*${info.cls.shortName}`,
       ).test(routes);
-      if (writes && !authorized && !routeProtected) {
+      const helperOfAuthorized =
+        writes && !authorized && authorizedByEveryCaller(laravelAnalysis(context).scopes, info);
+      if (writes && !authorized && !routeProtected && !helperOfAuthorized) {
         findings.push(
           at(
             info.file,

@@ -49,10 +49,14 @@ async function scan(
     }
     for (const secret of findSecrets(text)) {
       const line = lineOf(text, secret.index);
-      const live = LIVE_KEY.has(secret.patternId);
-      // A live cloud key is compromised wherever it is committed; a password in a seeder or a
-      // factory is development data, worth a look, not a leaked production secret.
-      const development = !live && DEVELOPMENT_DATA.test(path);
+      // A live cloud key is compromised wherever it is committed; a password or an SSH key in
+      // a seeder or a factory is development data (a test container's key), worth a look, not
+      // a leaked production secret. A seeder for production keeps its severity.
+      const development =
+        DEVELOPMENT_DATA.test(path) &&
+        !PRODUCTION_NAMED.test(path) &&
+        (!LIVE_KEY.has(secret.patternId) || secret.patternId === 'private-key');
+      const live = LIVE_KEY.has(secret.patternId) && !development;
       const severity: Severity = live ? 'critical' : development ? 'low' : 'high';
       findings.push({
         message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} ${development ? 'development-data file (seeder, factory or stub)' : 'file'}: ${redactSecret(secret.match)}`,
@@ -68,6 +72,7 @@ async function scan(
 
 /** Seeders, factories and stubs: data for development databases, not for production. */
 const DEVELOPMENT_DATA = /(^|\/)database\/(seeders|seeds|factories)\/|(^|\/)stubs\//;
+const PRODUCTION_NAMED = /[^/]*Production[^/]*$/i;
 
 export const sec001 = defineRule({
   id: 'SEC-001',
