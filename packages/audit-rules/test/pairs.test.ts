@@ -77,6 +77,8 @@ const pairs: [pair: string, ruleId: string, severity: string][] = [
   ['r42-sec001n-redis-url-in-source', 'SEC-001N', 'high'],
   ['r43-job021-docker-run-without-limits', 'JOB-021', 'low'],
   ['r44-hzn003-long-retention', 'HZN-003', 'low'],
+  ['r45-job029-guzzle-and-guard-in-own-class', 'JOB-029', 'high'],
+  ['r46-job002-model-held-as-id', 'JOB-002', 'high'],
 ];
 
 describe('vulnerable/fixed fixture pairs', () => {
@@ -111,6 +113,19 @@ describe('vulnerable/fixed fixture pairs', () => {
 });
 
 describe('what the pairs pin down beyond the rule id', () => {
+  it('SEC-001: a credential URL is high; one whose password is its user name is a low development default', async () => {
+    const real = await audit('r47-sec001-user-name-as-password', 'vulnerable', true);
+    const defaults = await audit('r47-sec001-user-name-as-password', 'fixed', true);
+    expect(open(real, 'SEC-001').map((f) => f.severity)).toEqual(['high']);
+    const [low, ...rest] = open(defaults, 'SEC-001');
+    expect(rest).toEqual([]);
+    expect(low?.severity).toBe('low');
+    expect(low?.message).toMatch(
+      /^url-credentials found in a committed file: .*the user name as its password/,
+    );
+    expect(JSON.stringify(defaults)).not.toContain('app-test@');
+  });
+
   it('R1: the user-editable database name is named in the message, and the escaped form is silent on every command rule', async () => {
     const vulnerable = await audit('r01-job015-backup-dbname', 'vulnerable');
     const [hit] = open(vulnerable, 'JOB-015');

@@ -132,6 +132,11 @@ export const job001 = defineRule({
   },
 });
 
+const SERIALIZES_MODELS = [
+  'Illuminate\\Queue\\SerializesModels',
+  'Illuminate\\Foundation\\Queue\\Queueable',
+];
+
 export const job002 = defineRule({
   id: 'JOB-002',
   title: 'Secret-bearing job state serialized in plaintext',
@@ -146,9 +151,14 @@ export const job002 = defineRule({
     const findings: RawFinding[] = [];
     for (const cls of queued(context)) {
       if (context.php.isEncrypted(cls.fqn)) continue;
+      const modelsAsIds = SERIALIZES_MODELS.some((trait) => context.php.usesTrait(cls.fqn, trait));
       for (const prop of cls.properties) {
         if (prop.name === 'shouldBeEncrypted' || !isSecretName(prop.name)) continue;
         if (prop.type && /^\??(int|bool|float)$/.test(prop.type)) continue;
+        // With SerializesModels a model is stored as its class and key, not its attributes
+        // (`Webhook $webhook`, `PersonalAccessToken $token`): no secret is in the payload.
+        const type = prop.type?.replace(/^\?/, '');
+        if (modelsAsIds && type && /\\/.test(type) && context.php.isModel(type)) continue;
         findings.push(
           at(
             fileOf(context, cls),
@@ -179,11 +189,6 @@ export const job002 = defineRule({
     return outcome(findings);
   },
 });
-
-const SERIALIZES_MODELS = [
-  'Illuminate\\Queue\\SerializesModels',
-  'Illuminate\\Foundation\\Queue\\Queueable',
-];
 
 export const job002m = defineRule({
   id: 'JOB-002M',

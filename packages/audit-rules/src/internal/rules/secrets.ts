@@ -53,9 +53,14 @@ async function scan(
       // A live cloud key is compromised wherever it is committed; a password in a seeder or a
       // factory is development data, worth a look, not a leaked production secret.
       const development = !live && DEVELOPMENT_DATA.test(path);
-      const severity: Severity = live ? 'critical' : development ? 'low' : 'high';
+      // `mysql://app-test:app-test@db/…`: the user name as its password is a development
+      // default (a compose file's test database), weak if it ever reached production, not a leak.
+      const userAsPassword =
+        secret.patternId === 'url-credentials' && USER_AS_PASSWORD.test(secret.match);
+      const severity: Severity = live ? 'critical' : development || userAsPassword ? 'low' : 'high';
+      const where = development ? 'development-data file (seeder, factory or stub)' : 'file';
       findings.push({
-        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} ${development ? 'development-data file (seeder, factory or stub)' : 'file'}: ${redactSecret(secret.match)}`,
+        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} ${where}: ${redactSecret(secret.match)}${userAsPassword ? ' (the user name as its password: a development default)' : ''}`,
         severity,
         location: { path, startLine: line, startColumn: 1 },
         evidence: redactText(text.split('\n')[line - 1] ?? '', 160),
@@ -65,6 +70,9 @@ async function scan(
   }
   return findings;
 }
+
+/** `scheme://user:user@`: a URL whose password repeats its user name. */
+const USER_AS_PASSWORD = /:\/\/([^:/\s'"@]+):\1@/;
 
 /** Seeders, factories and stubs: data for development databases, not for production. */
 const DEVELOPMENT_DATA = /(^|\/)database\/(seeders|seeds|factories)\/|(^|\/)stubs\//;
