@@ -145,6 +145,33 @@ function guardedBefore(
   });
 }
 
+/**
+ * The request sits in a method its class calls (`$this->sendToSlack()`), and every such call
+ * comes after the same value (a property) was handed to a check: the guard is in the caller.
+ */
+function guardedByEveryCaller(
+  value: Operand,
+  info: ScopeInfo,
+  scopes: readonly ScopeInfo[],
+  checkers: Set<string>,
+): boolean {
+  if (!info.cls || !info.method || !value.label.startsWith('$this->')) return false;
+  const sites = scopes
+    .filter((other) => other.cls === info.cls && other !== info)
+    .flatMap((other) =>
+      findAll(other.scope.body, 'call')
+        .filter((c) => {
+          const m = methodCall(c);
+          return m !== null && isThis(m[0]) && m[1] === info.method;
+        })
+        .map((site) => ({ site, other })),
+    );
+  return (
+    sites.length > 0 &&
+    sites.every(({ site, other }) => guardedBefore(site, value, other, checkers))
+  );
+}
+
 export const job029 = defineRule({
   id: 'JOB-029',
   title: 'Server-side request to a URL from user input or job data (SSRF)',
@@ -174,6 +201,7 @@ export const job029 = defineRule({
         if (prefix.length > 0 && !/^[a-z][\w+.-]*:\/\/?$/i.test(prefix)) continue;
         if (first.provenance !== 'untrusted' || hasAllowlist(info)) continue;
         if (guardedBefore(call, first, info, checkers)) continue;
+        if (guardedByEveryCaller(first, info, scopes, checkers)) continue;
         findings.push(
           at(
             info.file,

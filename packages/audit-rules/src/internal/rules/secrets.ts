@@ -4,7 +4,8 @@ import { defineRule } from './define.js';
 import { lineOf, outcome, redactText } from './helpers.js';
 
 const ENV_FILE = /(^|\/)\.env(\.[\w-]+)?$/;
-const TEMPLATE_ENV = /\.env\.(example|sample|dist|template|testing|test)$/;
+// Templates and the environments of tests and CI runs (`.ci/.env.ci`): placeholders, not secrets.
+const TEMPLATE_ENV = /\.env\.(example|sample|dist|template|testing|test|ci)$/;
 const SECRET_ENV_KEYS =
   /^(REDIS_PASSWORD|AWS_SECRET_ACCESS_KEY|APP_KEY|DB_PASSWORD|MAIL_PASSWORD|PUSHER_APP_SECRET|\w*(SECRET|TOKEN|WEBHOOK_URL|API_KEY|PRIVATE_KEY)\w*)$/;
 const NODE_FILE = /\.(ts|tsx|js|mjs|cjs|jsx|json)$|(^|\/)\.npmrc$/;
