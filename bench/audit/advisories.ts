@@ -1,6 +1,7 @@
-// Precision and recall of the source audit on the labelled corpus of Coolify advisories
-// (packages/audit-rules/test/fixtures/advisories: minimised reproductions of published
-// command-injection fixes, labelled from reading the code). `--dist` audits with another build
+// Precision and recall of the source audit, per rule family, on the labelled corpus of advisories
+// (packages/audit-rules/test/fixtures/advisories: minimised reproductions of published fixes of
+// Coolify and BookStack, labelled from reading the code; labels.json also defines which rules,
+// at which severity, count as reporting each family). `--dist` audits with another build
 // of @qscale/audit-rules (e.g. the main checkout's, for a before/after comparison).
 // Usage: tsx audit/advisories.ts [--dist /path/to/audit-rules/dist/index.js]
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -16,37 +17,28 @@ const { runAudit } = (values.dist ? await import(values.dist) : current) as type
 const CORPUS = fileURLToPath(
   new URL('../../packages/audit-rules/test/fixtures/advisories/', import.meta.url),
 );
-const FAMILIES: Record<string, { rules: readonly string[]; anySeverity: boolean }> = {
-  'command-injection': {
-    rules: [
-      'JOB-006',
-      'JOB-006Q',
-      'JOB-010',
-      'JOB-011',
-      'JOB-014',
-      'JOB-015',
-      'JOB-019',
-      'JOB-027',
-      'JOB-032',
-    ],
-    anySeverity: false,
-  },
-  'secret-on-command-line': { rules: ['JOB-030', 'JOB-015C', 'JOB-016'], anySeverity: true },
-};
+interface Family {
+  rules: string[];
+  /** 'high': only critical and high findings count; 'low': any severity. */
+  minSeverity: 'high' | 'low';
+  note: string;
+}
 interface Label {
   case: string;
+  app: string | null;
   family: string;
   vulnerable: boolean;
   fixedStillVulnerable?: boolean;
 }
 
 const labels = JSON.parse(await readFile(join(CORPUS, 'labels.json'), 'utf8')) as {
+  families: Record<string, Family>;
   cases: Label[];
 };
 const score = new Map<string, { tp: number; fn: number; fp: number; tn: number; traced: number }>();
 const detail: Record<string, string>[] = [];
 for (const label of labels.cases) {
-  const family = FAMILIES[label.family];
+  const family = labels.families[label.family];
   if (!family) throw new Error(`labels.json: unknown family ${label.family} in ${label.case}`);
   const tally = score.get(label.family) ?? { tp: 0, fn: 0, fp: 0, tn: 0, traced: 0 };
   score.set(label.family, tally);
@@ -59,7 +51,7 @@ for (const label of labels.cases) {
       (f) =>
         f.status === 'open' &&
         family.rules.includes(f.ruleId) &&
-        (family.anySeverity || f.severity === 'critical' || f.severity === 'high'),
+        (family.minSeverity === 'low' || f.severity === 'critical' || f.severity === 'high'),
     );
     const positive =
       label.vulnerable && (side === 'vulnerable' || label.fixedStillVulnerable === true);
@@ -69,6 +61,7 @@ for (const label of labels.cases) {
     else hit ? tally.fp++ : tally.tn++;
     detail.push({
       case: label.case,
+      app: label.app ?? '—',
       family: label.family,
       side,
       vulnerable: positive ? 'yes' : 'no',
@@ -89,5 +82,12 @@ process.stdout.write(
       recall: ratio(t.tp, t.tp + t.fn),
       'recall, traced only': ratio(t.traced, t.tp + t.fn),
     })),
-  )}\n\n${markdownTable(detail)}\n`,
+  )}\n\n${markdownTable(detail)}\n\n${markdownTable(
+    Object.entries(labels.families).map(([family, f]) => ({
+      family,
+      rules: f.rules.join(', '),
+      counts: f.minSeverity === 'high' ? 'critical or high' : 'any severity',
+      what: f.note,
+    })),
+  )}\n`,
 );

@@ -77,6 +77,8 @@ const pairs: [pair: string, ruleId: string, severity: string][] = [
   ['r42-sec001n-redis-url-in-source', 'SEC-001N', 'high'],
   ['r43-job021-docker-run-without-limits', 'JOB-021', 'low'],
   ['r44-hzn003-long-retention', 'HZN-003', 'low'],
+  ['r45-job029-guzzle-and-guard-in-own-class', 'JOB-029', 'high'],
+  ['r46-job002-model-held-as-id', 'JOB-002', 'high'],
 ];
 
 describe('vulnerable/fixed fixture pairs', () => {
@@ -111,6 +113,40 @@ describe('vulnerable/fixed fixture pairs', () => {
 });
 
 describe('what the pairs pin down beyond the rule id', () => {
+  it('JOB-029: a Guzzle request() and a request in a method of its own are reported; a check in the caller or in its own class silences both', async () => {
+    const vulnerable = await audit('r45-job029-guzzle-and-guard-in-own-class', 'vulnerable');
+    const fixed = await audit('r45-job029-guzzle-and-guard-in-own-class', 'fixed');
+    expect(
+      open(vulnerable, 'JOB-029')
+        .map((f) => f.location.path)
+        .sort(),
+    ).toEqual(['app/Jobs/DeliverHookJob.php', 'app/Jobs/NotifyUrlJob.php']);
+    expect(open(fixed, 'JOB-029')).toEqual([]);
+  });
+  it("SEC-001: a committed .env.staging is reported; the CI run's .ci/.env.ci is a template", async () => {
+    const committed = await audit('r48-sec001-ci-env', 'vulnerable', true);
+    const ci = await audit('r48-sec001-ci-env', 'fixed', true);
+    expect(open(committed, 'SEC-001').map((f) => f.message)).toEqual(
+      expect.arrayContaining([
+        '.env.staging is committed to git: every secret in it is in the history',
+        expect.stringMatching(/^DB_PASSWORD has a literal value in a committed env file/),
+      ]),
+    );
+    expect(open(ci, 'SEC-001')).toEqual([]);
+  });
+  it('SEC-001: a credential URL is high; one whose password is its user name is a low development default', async () => {
+    const real = await audit('r47-sec001-user-name-as-password', 'vulnerable', true);
+    const defaults = await audit('r47-sec001-user-name-as-password', 'fixed', true);
+    expect(open(real, 'SEC-001').map((f) => f.severity)).toEqual(['high']);
+    const [low, ...rest] = open(defaults, 'SEC-001');
+    expect(rest).toEqual([]);
+    expect(low?.severity).toBe('low');
+    expect(low?.message).toMatch(
+      /^url-credentials found in a committed file: .*the user name as its password/,
+    );
+    expect(JSON.stringify(defaults)).not.toContain('app-test@');
+  });
+
   it('R1: the user-editable database name is named in the message, and the escaped form is silent on every command rule', async () => {
     const vulnerable = await audit('r01-job015-backup-dbname', 'vulnerable');
     const [hit] = open(vulnerable, 'JOB-015');

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 
 /** P-SECRET-NAME: identifiers that name a secret, minus ids, counts and the like. */
 const SECRET_NAME =
-  /(secret|token|passw(or)?d|passwd|pwd|api[_-]?key|private[_-]?key|credential|webhook(_?url)?|dsn|access[_-]?key|bearer|authorization)/i;
+  /(secret|token|passw(or)?d|passwd|pwd|api[_-]?key|private[_-]?key|credential|webhook(?:_?url)?(?![a-z_])|dsn|access[_-]?key|bearer|authorization)/i;
 const NOT_SECRET_SUFFIX =
   /(Id|Ids|Count|Length|Type|Name|At|Ttl|UrlId|_id|_ids|_count|_at|_type|_name|_ttl|_length)$/;
 

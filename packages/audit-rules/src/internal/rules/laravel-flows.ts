@@ -21,6 +21,9 @@ import { at, laravelAnalysis, outcome } from './helpers.js';
 
 const HTTP_VERBS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'send']);
 const URL_FUNCTIONS = new Set(['curl_init', 'file_get_contents', 'fopen', 'get_headers']);
+const GUZZLE_METHOD = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)$/i;
+/** Calls that compare a value with patterns or a list. */
+const MATCHERS = new Set(['preg_match', 'in_array', 'str_starts_with', 'str_ends_with', 'fnmatch']);
 
 /** The URL argument of an outgoing request in this call, or null. */
 function requestedUrl(call: PhpNode, info: ScopeInfo): PhpNode | null {
@@ -31,6 +34,10 @@ function requestedUrl(call: PhpNode, info: ScopeInfo): PhpNode | null {
   }
   const stat = staticCall(call);
   const method = methodCall(call);
+  // Guzzle's `$client->request('POST', $url, …)`: the literal HTTP method names the call.
+  if (method?.[1] === 'request' && GUZZLE_METHOD.test(literal(args(call)[0]) ?? '')) {
+    return args(call)[1] ?? null;
+  }
   const verb = stat?.[1] ?? method?.[1];
   if (!verb || !HTTP_VERBS.has(verb)) return null;
   // Laravel's Http facade, directly or at the root of a chain (Http::withToken(...)->post()).
@@ -97,6 +104,122 @@ function guardedUrl(context: ProjectContext, info: ScopeInfo, url: Operand): boo
   );
 }
 
+const isThis = (node: PhpNode) => node.kind === 'variable' && node.name === 'this';
+
+/** `self::m(…)` / `static::m(…)`: `m`, else null (php-parser's own node kinds for both). */
+function ownStatic(call: PhpNode): string | null {
+  const what = call.what as PhpNode | undefined;
+  if (what?.kind !== 'staticlookup') return null;
+  const cls = (what.what as PhpNode | undefined)?.kind;
+  if (cls !== 'selfreference' && cls !== 'staticreference') return null;
+  return nameOf(what.offset)?.toLowerCase() ?? null;
+}
+
+/**
+ * Functions and methods (`Class::method`, `::function`, lower case) that match a value against
+ * patterns or a list, in their own body or through `$this->…()`/`self::…()` of their class: what a host
+ * allowlist kept in its own class looks like (`$guard->ensureAllowed($url)`), whatever its name.
+ */
+function matchingCallables(scopes: readonly ScopeInfo[]): Set<string> {
+  const own = new Map<string, string[]>();
+  const out = new Set<string>();
+  for (const info of scopes) {
+    if (!info.method) continue;
+    const key = `${info.cls?.fqn ?? ''}::${info.method}`.toLowerCase();
+    const calls = findAll(info.scope.body, 'call');
+    if (calls.some((c) => MATCHERS.has(calledFunction(c) ?? ''))) out.add(key);
+    const cls = info.cls?.fqn ?? '';
+    own.set(
+      key,
+      calls.flatMap((c) => {
+        const m = methodCall(c);
+        if (m && isThis(m[0])) return [`${cls}::${m[1]}`.toLowerCase()];
+        return ownStatic(c) ? [`${cls}::${ownStatic(c)}`.toLowerCase()] : [];
+      }),
+    );
+  }
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [key, callees] of own) {
+      if (!out.has(key) && callees.some((c) => out.has(c))) {
+        out.add(key);
+        changed = true;
+      }
+    }
+  }
+  return out;
+}
+
+/** The key of the callable a call names, as far as the call says (class unknown: null class). */
+function calleeKey(call: PhpNode, info: ScopeInfo): { cls: string | null; name: string } | null {
+  const fn = calledFunction(call);
+  if (fn) return { cls: '', name: fn };
+  const stat = staticCall(call);
+  if (stat) return { cls: info.file.resolve(stat[0]).toLowerCase(), name: stat[1] };
+  const own = ownStatic(call);
+  if (own) return { cls: (info.cls?.fqn ?? '').toLowerCase(), name: own };
+  const method = methodCall(call);
+  if (!method) return null;
+  const [receiver, name] = method;
+  if (isThis(receiver)) return { cls: (info.cls?.fqn ?? '').toLowerCase(), name };
+  const made = receiver.kind === 'new' ? nameOf(receiver.what) : null;
+  return { cls: made ? info.file.resolve(made).toLowerCase() : null, name };
+}
+
+/**
+ * Before the request, the same value is handed to a project callable that matches it against
+ * patterns or a list (and so can refuse it): the host is checked, by whatever name.
+ */
+function guardedBefore(
+  request: PhpNode,
+  value: Operand,
+  info: ScopeInfo,
+  checkers: Set<string>,
+): boolean {
+  const at = (node: PhpNode) => [node.loc?.start.line ?? 0, node.loc?.start.column ?? 0];
+  const [line, column] = at(request) as [number, number];
+  return findAll(info.scope.body, 'call').some((call) => {
+    const [l, c] = at(call) as [number, number];
+    if (l > line || (l === line && c >= column)) return false;
+    const key = calleeKey(call, info);
+    if (!key) return false;
+    const known =
+      key.cls === null
+        ? [...checkers].some((c) => c.endsWith(`::${key.name}`))
+        : checkers.has(`${key.cls}::${key.name}`);
+    return (
+      known && args(call).some((a) => flatten(a, info.scope).operands[0]?.label === value.label)
+    );
+  });
+}
+
+/**
+ * The request sits in a method its class calls (`$this->sendToSlack()`), and every such call
+ * comes after the same value (a property) was handed to a check: the guard is in the caller.
+ */
+function guardedByEveryCaller(
+  value: Operand,
+  info: ScopeInfo,
+  scopes: readonly ScopeInfo[],
+  checkers: Set<string>,
+): boolean {
+  if (!info.cls || !info.method || !value.label.startsWith('$this->')) return false;
+  const sites = scopes
+    .filter((other) => other.cls === info.cls && other !== info)
+    .flatMap((other) =>
+      findAll(other.scope.body, 'call')
+        .filter((c) => {
+          const m = methodCall(c);
+          return m !== null && isThis(m[0]) && m[1] === info.method;
+        })
+        .map((site) => ({ site, other })),
+    );
+  return (
+    sites.length > 0 &&
+    sites.every(({ site, other }) => guardedBefore(site, value, other, checkers))
+  );
+}
+
 export const job029 = defineRule({
   id: 'JOB-029',
   title: 'Server-side request to a URL from user input or job data (SSRF)',
@@ -105,11 +228,13 @@ export const job029 = defineRule({
   covers: ['S1:JOB-001', 'S2:validated-inputs'],
   cwe: ['CWE-918'],
   description:
-    'An HTTP client call (Http facade, curl, file_get_contents, fopen, get_headers) requests a URL whose host comes from request data, a Livewire property, a model attribute or the data of a queued job, with no allowlist of hosts: a worker inside the network fetches what the user names (cloud metadata, internal services).',
+    'An HTTP client call (Http facade, Guzzle request(), curl, file_get_contents, fopen, get_headers) requests a URL whose host comes from request data, a Livewire property, a model attribute or the data of a queued job, with no allowlist of hosts (in the same function, or a project function or method handed the URL first that matches it against patterns or a list): a worker inside the network fetches what the user names (cloud metadata, internal services).',
   fix: 'Parse the URL and compare its scheme and host with an allowlist; refuse private, loopback and link-local addresses after DNS resolution; disable redirects or re-check each hop.',
   check: (context) => {
     const findings: RawFinding[] = [];
-    for (const info of laravelAnalysis(context).scopes) {
+    const scopes = laravelAnalysis(context).scopes;
+    const checkers = matchingCallables(scopes);
+    for (const info of scopes) {
       for (const call of callsIn(info.scope)) {
         if (call.kind !== 'call') continue;
         const url = requestedUrl(call, info);
@@ -124,6 +249,8 @@ export const job029 = defineRule({
         if (prefix.length > 0 && !/^[a-z][\w+.-]*:\/\/?$/i.test(prefix)) continue;
         if (first.provenance !== 'untrusted' || hasAllowlist(info)) continue;
         if (guardedUrl(context, info, first)) continue;
+        if (guardedBefore(call, first, info, checkers)) continue;
+        if (guardedByEveryCaller(first, info, scopes, checkers)) continue;
         findings.push(
           at(
             info.file,

@@ -4,7 +4,8 @@ import { defineRule } from './define.js';
 import { lineOf, outcome, redactText } from './helpers.js';
 
 const ENV_FILE = /(^|\/)\.env(\.[\w-]+)?$/;
-const TEMPLATE_ENV = /\.env\.(example|sample|dist|template|testing|test)$/;
+// Templates and the environments of tests and CI runs (`.ci/.env.ci`): placeholders, not secrets.
+const TEMPLATE_ENV = /\.env\.(example|sample|dist|template|testing|test|ci)$/;
 const SECRET_ENV_KEYS =
   /^(REDIS_PASSWORD|AWS_SECRET_ACCESS_KEY|APP_KEY|DB_PASSWORD|MAIL_PASSWORD|PUSHER_APP_SECRET|\w*(SECRET|TOKEN|WEBHOOK_URL|API_KEY|PRIVATE_KEY)\w*)$/;
 const NODE_FILE = /\.(ts|tsx|js|mjs|cjs|jsx|json)$|(^|\/)\.npmrc$/;
@@ -57,9 +58,14 @@ async function scan(
         !PRODUCTION_NAMED.test(path) &&
         (!LIVE_KEY.has(secret.patternId) || secret.patternId === 'private-key');
       const live = LIVE_KEY.has(secret.patternId) && !development;
-      const severity: Severity = live ? 'critical' : development ? 'low' : 'high';
+      // `mysql://app-test:app-test@db/…`: the user name as its password is a development
+      // default (a compose file's test database), weak if it ever reached production, not a leak.
+      const userAsPassword =
+        secret.patternId === 'url-credentials' && USER_AS_PASSWORD.test(secret.match);
+      const severity: Severity = live ? 'critical' : development || userAsPassword ? 'low' : 'high';
+      const where = development ? 'development-data file (seeder, factory or stub)' : 'file';
       findings.push({
-        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} ${development ? 'development-data file (seeder, factory or stub)' : 'file'}: ${redactSecret(secret.match)}`,
+        message: `${secret.patternId} found in ${tracked ? 'a committed' : 'an untracked'} ${where}: ${redactSecret(secret.match)}${userAsPassword ? ' (the user name as its password: a development default)' : ''}`,
         severity,
         location: { path, startLine: line, startColumn: 1 },
         evidence: redactText(text.split('\n')[line - 1] ?? '', 160),
@@ -69,6 +75,9 @@ async function scan(
   }
   return findings;
 }
+
+/** `scheme://user:user@`: a URL whose password repeats its user name. */
+const USER_AS_PASSWORD = /:\/\/([^:/\s'"@]+):\1@/;
 
 /** Seeders, factories and stubs: data for development databases, not for production. */
 const DEVELOPMENT_DATA = /(^|\/)database\/(seeders|seeds|factories)\/|(^|\/)stubs\//;
