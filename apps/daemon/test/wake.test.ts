@@ -74,9 +74,9 @@ describe('waking a queue scaled to zero', () => {
 /**
  * A worker group of two RQ queues (`rq worker high default`, strict priority) scaled to zero,
  * with a 60 s tick. Its worker is a process that stays up (the jobs are never run): what is
- * tested is that the group's pool starts, not what RQ does with the job. The strategy is
- * `backlog`: `predictive` asks no worker for a lone job whose arrival rate is not known yet
- * (RQ's first read), a strategy matter this test of the wake poll does not depend on.
+ * tested is that the group's pool starts, not what RQ does with the job. The strategy is the
+ * default `predictive`, asked at the wake for a lone job whose arrival rate is not known yet
+ * (RQ's first read): the slot that runs it (it once asked for none).
  */
 async function startGroup() {
   const { dir, marker, cleanup } = await scratch();
@@ -100,7 +100,6 @@ groups:
     queues: [high, default]
     command: [node, -e, "process.on('SIGTERM', () => process.exit(0)); setInterval(() => {}, 1000)", --, "${marker}"]
     workers: { min: 0, max: 2 }
-    strategy: backlog
     stop: { grace: 5s }
 `,
   );

@@ -30,9 +30,12 @@ describe('fifoDrainSlots', () => {
     expect(drain([current])).toEqual({ slots: 0, budgetMs: 7_000 });
   });
 
-  it('a lone waiting job with nothing ahead of it needs no slot, within its remaining budget', () => {
+  it('a lone waiting job with nothing ahead of it needs the slot that runs it, and no more', () => {
     const current = snapshot({ at: NOW, pending: 1, oldestPendingAgeMs: 4_000, arrivalRate: null });
-    expect(drain([current])).toEqual({ slots: 0, budgetMs: 6_000 });
+    // Nothing running (a queue at zero workers): one slot, or the job never starts.
+    expect(drain([current])).toEqual({ slots: 1, budgetMs: 6_000 });
+    // A slot running already takes it: no new one.
+    expect(drain([current], { runningSlots: 1 })).toEqual({ slots: 0, budgetMs: 6_000 });
   });
 
   it("ages the last tick's arrivals from that tick, the rest as old as the oldest", () => {

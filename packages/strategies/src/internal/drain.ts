@@ -69,5 +69,8 @@ export function fifoDrainSlots(input: DrainInput): { slots: number; budgetMs: nu
   // The rest, as old as the oldest: the youngest of them has the most ahead.
   if (newer < pending) consider(Math.max(0, Math.ceil(pending - newer - 1e-9) - 1), oldestMs);
   consider(0, oldestMs);
+  // A lone job with nothing running asks for no work ahead of it, yet only a slot can start it
+  // (a first job on a queue at zero workers, its arrival rate not known yet).
+  if (runningSlots === 0 && slots === 0) slots = 1;
   return { slots, budgetMs: tightestBudgetMs };
 }
