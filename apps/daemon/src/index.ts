@@ -2,31 +2,9 @@ export type { Alerting, AlertsState } from './alerts/alerting.js';
 export type { ChannelState } from './alerts/channel.js';
 export type { AlertEvent, LeaderChange } from './alerts/events.js';
 export { jsonBody, leaderChangedEvent, slackBody } from './alerts/events.js';
-export type { AlertEventType, AlertsConfig, AlertWebhookConfig } from './config/alerts.js';
-export { ALERT_EVENTS } from './config/alerts.js';
 export type { CheckConfigOptions } from './config/check.js';
 export { checkConfig } from './config/check.js';
-export type { ClusterConfig } from './config/cluster.js';
-export { DEFAULTS } from './config/defaults.js';
-export type { Environment } from './config/env.js';
-export { exampleConfig } from './config/example.js';
-export type { ExternalScalerConfig } from './config/external-scaler.js';
-export { EXTERNAL_SCALER_DEFAULTS } from './config/external-scaler.js';
-export { COMMAND_PLACEHOLDER } from './config/fields.js';
-export { configJsonSchema } from './config/json-schema.js';
-export type { ParseConfigOptions } from './config/load.js';
-export { loadConfig, parseConfig } from './config/load.js';
-export type { ConfigErrorCode, ConfigProblem } from './config/problems.js';
-export { ConfigError, formatProblem } from './config/problems.js';
-export type {
-  ConfigInput,
-  QscaleConfig,
-  QueueConfig,
-  RedisConnection,
-  StrategyChoice,
-} from './config/schema.js';
-export { configSchema } from './config/schema.js';
-export { configWarnings } from './config/warnings.js';
+export * from './config/index.js';
 export type {
   Daemon,
   DaemonOptions,

@@ -15,7 +15,7 @@ import {
   runAudit,
   type Severity,
 } from '@qscale/audit-rules';
-import { ConfigError, formatProblem, loadConfig } from '@qscale/daemon';
+import { ConfigError, formatProblem, loadConfig } from '@qscale/daemon/config';
 import { closest, UsageError } from '../internal/args.js';
 import { plural } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';

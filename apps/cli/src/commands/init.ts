@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { exampleConfig } from '@qscale/daemon';
+import { exampleConfig } from '@qscale/daemon/config';
 import { UsageError } from '../internal/args.js';
 import { initDiscover } from '../internal/discover/index.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';

@@ -6,7 +6,7 @@ import {
   type QueueFigure,
   type QueueSnapshot,
 } from '@qscale/contracts';
-import { ConfigError, formatProblem, loadConfig } from '@qscale/daemon';
+import { ConfigError, formatProblem, loadConfig } from '@qscale/daemon/config';
 import {
   createMetricsReader,
   type MetricsReader,

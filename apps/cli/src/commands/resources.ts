@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostCapacity, ResourceSnapshot } from '@qscale/contracts';
-import { ConfigError, formatProblem, loadConfig, type QscaleConfig } from '@qscale/daemon';
+import { ConfigError, formatProblem, loadConfig, type QscaleConfig } from '@qscale/daemon/config';
 import { capacity, createResourceMonitor, type ResourceLimits } from '@qscale/resource-monitor';
 import { plural } from '../internal/format.js';
 import { type CliIo, EXIT, type ExitCode, line } from '../internal/io.js';

@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
-import { type DaemonState, loadConfig } from '@qscale/daemon';
+import type { DaemonState } from '@qscale/daemon';
+import { loadConfig } from '@qscale/daemon/config';
 import { UsageError } from './args.js';
 import type { CliIo } from './io.js';
 

@@ -1,7 +1,7 @@
 import { access, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { QueueSnapshot } from '@qscale/contracts';
-import { COMMAND_PLACEHOLDER, DEFAULTS as DAEMON_DEFAULTS } from '@qscale/daemon';
+import { COMMAND_PLACEHOLDER, DEFAULTS as DAEMON_DEFAULTS } from '@qscale/daemon/config';
 import { createResourceMonitor } from '@qscale/resource-monitor';
 import { Redis } from 'ioredis';
 import { UsageError } from '../args.js';

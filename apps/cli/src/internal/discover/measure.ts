@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { QueueSnapshot } from '@qscale/contracts';
-import { DEFAULTS as DAEMON_DEFAULTS } from '@qscale/daemon';
+import { DEFAULTS as DAEMON_DEFAULTS } from '@qscale/daemon/config';
 import { createMetricsReader, type QueueSource } from '@qscale/metrics-reader';
 import type { FoundQueue } from './discover.js';
 
