@@ -31,6 +31,23 @@ describe('RateWindow', () => {
 });
 
 describe('SlidingSketch', () => {
+  it('keeps what two reads within one millisecond counted', () => {
+    const joined = new RateWindow(10_000);
+    joined.add(0, 1_000, 4);
+    joined.add(1_000, 1_000, 2);
+    expect(joined.rate(1_000)).toBe(6);
+    // Nothing before it to join: it is carried into the next interval, once.
+    const carried = new RateWindow(10_000);
+    carried.add(500, 500, 3);
+    expect(carried.rate(500)).toBeNull();
+    carried.add(500, 1_500, 1);
+    carried.add(1_500, 2_500, 2);
+    expect(carried.rate(2_500)).toBe(3);
+    // A clock that went backwards gives no interval at all.
+    carried.add(3_000, 2_900, 50);
+    expect(carried.rate(2_500)).toBe(3);
+  });
+
   it('gives percentiles within 1 % and forgets samples older than the window', () => {
     const sketch = new SlidingSketch(60_000);
     for (let value = 1; value <= 1_000; value++) sketch.add(value, 1_000);

@@ -98,11 +98,25 @@ export class RateWindow {
   private head = 0;
   private totalCount = 0;
   private totalMs = 0;
+  /** Counted over no time (see `add`), waiting for the next interval. */
+  private carried = 0;
 
   constructor(private readonly windowMs: number) {}
 
   add(startMs: number, endMs: number, count: number): void {
-    if (!(endMs > startMs) || !Number.isFinite(count)) return;
+    if (!Number.isFinite(count) || !Number.isFinite(startMs) || !(endMs >= startMs)) return;
+    if (endMs === startMs) {
+      // Two reads within one millisecond: no time to spread the events over, but they
+      // happened. They join the interval that ended then, or else the next one.
+      const last = this.intervals.at(-1);
+      if (last && this.intervals.length > this.head && last.endMs === startMs) {
+        last.count += count;
+        this.totalCount += count;
+      } else this.carried += count;
+      return;
+    }
+    count += this.carried;
+    this.carried = 0;
     this.intervals.push({ startMs, endMs, count });
     this.totalCount += count;
     this.totalMs += endMs - startMs;
