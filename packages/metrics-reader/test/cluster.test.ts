@@ -18,14 +18,22 @@ function node(port: number): Redis {
   return redis;
 }
 
-beforeAll(async () => {
-  for (let index = 0; index < 3; index++) {
+/**
+ * One cluster node on a free port, with its cluster bus on another free port (by default the
+ * bus is the port + 10000, which nothing checked was free). A port taken between the check and
+ * the bind (the ephemeral range is shared with every outgoing connection) is tried again.
+ */
+async function startNode(): Promise<Server> {
+  for (let attempt = 1; ; attempt++) {
     const port = await freePort();
-    nodes.push(
-      await startServer(
+    const busPort = await freePort();
+    try {
+      return await startServer(
         [
           '--port',
           String(port),
+          '--cluster-port',
+          String(busPort),
           '--bind',
           '127.0.0.1',
           '--cluster-enabled',
@@ -39,9 +47,15 @@ beforeAll(async () => {
           'no',
         ],
         { port },
-      ),
-    );
+      );
+    } catch (error) {
+      if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
+    }
   }
+}
+
+beforeAll(async () => {
+  for (let index = 0; index < 3; index++) nodes.push(await startNode());
   await redisCli([
     '--cluster',
     'create',

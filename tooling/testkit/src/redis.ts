@@ -68,10 +68,9 @@ export interface PrivateRedis {
  * file once landed in (and was committed from) the package whose tests ran.
  */
 export async function startPrivateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
-  const port = await freePort();
+  let port = 0;
   let child: ReturnType<typeof spawn> | undefined;
   let dir: string | undefined;
-  const url = `redis://127.0.0.1:${port}`;
 
   const start = async (): Promise<void> => {
     dir = await mkdtemp(join(tmpdir(), 'qscale-redis-'));
@@ -90,15 +89,25 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
         dir,
         ...extraArgs,
       ],
-      { stdio: 'ignore', cwd: dir },
+      { stdio: ['ignore', 'pipe', 'ignore'], cwd: dir },
     );
     const spawned = child;
+    // Its log, kept short: why it exited, if it does.
+    let output = '';
+    spawned.stdout?.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-4096);
+    });
     await new Promise<void>((resolve, reject) => {
       spawned.once('error', reject);
       spawned.once('spawn', () => resolve());
     });
     await waitFor(
       async () => {
+        // Exited (the port was taken since it was free, say): whatever answers there now is
+        // someone else's server, not this one.
+        if (spawned.exitCode !== null || spawned.signalCode !== null) {
+          throw new Error(`redis-server on port ${port} exited:\n${output}`);
+        }
         const probe = new Redis(port, '127.0.0.1', {
           lazyConnect: true,
           maxRetriesPerRequest: 0,
@@ -120,7 +129,7 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
           probe.disconnect();
         }
       },
-      { timeoutMs: 10_000, what: `redis-server on port ${port}` },
+      { timeoutMs: 30_000, what: `redis-server on port ${port}` },
     );
   };
 
@@ -139,9 +148,20 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
     if (runDir) await rm(runDir, { recursive: true, force: true });
   };
 
-  await start();
+  // A port free a moment ago may be taken before the server binds it (the ephemeral range is
+  // shared with every outgoing connection of the machine): then another one is tried.
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      await start();
+      break;
+    } catch (error) {
+      await stop();
+      if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
   return {
-    url,
+    url: `redis://127.0.0.1:${port}`,
     port,
     get pid() {
       return child?.pid ?? null;

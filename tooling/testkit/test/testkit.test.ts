@@ -1,11 +1,15 @@
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readlink } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   connectRedis,
   deleteKeys,
   findProcessesWithArg,
+  listProcesses,
   readProc,
   startPrivateRedis,
   uniquePrefix,
@@ -43,6 +47,26 @@ describe('testkit', () => {
     await server.start();
     expect(server.pid).not.toBe(firstPid);
     await server.stop();
+  });
+
+  it('says why a private redis-server could not start, after trying other ports, and leaves nothing behind', async () => {
+    // Every attempt is told to use a port this test holds (a later --port wins), as if each
+    // free port were taken before the server bound it.
+    const holder = createServer().listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const taken = (holder.address() as { port: number }).port;
+    const before = (await readdir(tmpdir())).filter((name) => name.startsWith('qscale-redis-'));
+    await expect(startPrivateRedis(['--port', String(taken)])).rejects.toThrow(
+      /exited:[\s\S]*Address already in use/,
+    );
+    holder.close();
+    const after = (await readdir(tmpdir())).filter((name) => name.startsWith('qscale-redis-'));
+    expect(after.filter((name) => !before.includes(name))).toEqual([]);
+    // No redis-server of this test runs: each exited, and it was told to use only `taken`.
+    const servers = (await listProcesses()).filter((info) =>
+      info.argv.join(' ').includes(`:${taken}`),
+    );
+    expect(servers).toEqual([]);
   });
 
   it('keeps a private redis-server and any dump it writes out of the working directory', async () => {
