@@ -10,7 +10,9 @@ import {
   thisProperty,
   walk,
 } from './ast.js';
-import { flatten, type Provenance, type Scope, variableKey } from './command.js';
+import { flatten } from './command.js';
+import type { Provenance } from './command-provenance.js';
+import { type Scope, variableKey } from './command-scope.js';
 import type { PhpClass, PhpIndex } from './index-project.js';
 import { isRedactorBody } from './redactors.js';
 import { ownNodesOf, type ScopeInfo, type SinkCall, sinksIn } from './scopes.js';
