@@ -27,7 +27,8 @@ import {
 // with its arguments (summaries), what each property of `$this` is assigned anywhere in its
 // class, which properties a browser controls (Livewire), which model attributes an accessor
 // sanitises, and which project functions are validators. Rules never read these directly; the
-// command flattening (command.ts) consults them when it meets a call or a property.
+// command flattening consults them when it meets a call (command-call-parts.ts), a property
+// (command-property-parts.ts) or a value whose origin it judges (command-provenance.ts).
 
 export interface FunctionSummary {
   /** Every return value is escaped or constant: a call to it is shell-safe (an escaper). */
