@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { AuditError } from './errors.js';
+import type { AuditReport } from './report-shape.js';
 
 /** Accepted findings, by fingerprint, each with the reason it was accepted. */
 export interface Baseline {
@@ -54,4 +55,22 @@ export async function readBaseline(path: string): Promise<Baseline> {
     );
   }
   return parseBaseline(text, path);
+}
+
+/** A baseline accepting every open finding of `report`, each with `reason`. */
+export function baselineFrom(
+  report: AuditReport,
+  reason: string,
+): { version: 1; findings: { fingerprint: string; ruleId: string; reason: string }[] } {
+  return {
+    version: 1,
+    // A group is accepted place by place: a new place of the same pattern is a new finding.
+    findings: report.findings
+      .filter((f) => f.status === 'open' && !f.ruleId.startsWith('AUD-'))
+      .flatMap((f) =>
+        (f.places.length === 0 ? [f.fingerprint] : f.places.map((p) => p.fingerprint)).map(
+          (fingerprint) => ({ fingerprint, ruleId: f.ruleId, reason }),
+        ),
+      ),
+  };
 }

@@ -28,22 +28,12 @@ import {
   que004,
 } from './rules/laravel-config.js';
 import { job029, job030, job031, job032 } from './rules/laravel-flows.js';
-import {
-  job001,
-  job002,
-  job002m,
-  job003,
-  job004,
-  job005,
-  job009,
-  job017,
-  job018,
-  job024,
-  job025,
-  job026,
-  job027,
-  job028,
-} from './rules/laravel-jobs.js';
+import { job004, job028 } from './rules/laravel-job-authorization.js';
+import { job017, job018 } from './rules/laravel-job-host-effects.js';
+import { job005, job009 } from './rules/laravel-job-leaks.js';
+import { job001, job002, job002m, job003 } from './rules/laravel-job-payloads.js';
+import { job024, job025 } from './rules/laravel-job-retries.js';
+import { job026, job027 } from './rules/laravel-job-scheduler.js';
 import { node001, node002, node003, node004 } from './rules/node.js';
 import { rdq001, rdq002, rdq003, rdq004 } from './rules/queue-data.js';
 import { rds001, rds002, rds003, rds004, rds005, rds006 } from './rules/redis.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Finding, Occurrence } from './audit.js';
+import type { Finding, Occurrence } from './report-shape.js';
 
 /**
  * Folds open findings of one rule into the same sink function (their `group`), with the same

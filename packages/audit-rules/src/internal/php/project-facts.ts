@@ -10,7 +10,9 @@ import {
   thisProperty,
   walk,
 } from './ast.js';
-import { flatten, type Provenance, type Scope, variableKey } from './command.js';
+import { flatten } from './command.js';
+import type { Provenance } from './command-provenance.js';
+import { type Scope, variableKey } from './command-scope.js';
 import type { PhpClass, PhpIndex } from './index-project.js';
 import { isRedactorBody } from './redactors.js';
 import { ownNodesOf, type ScopeInfo, type SinkCall, sinksIn } from './scopes.js';
@@ -25,7 +27,8 @@ import {
 // with its arguments (summaries), what each property of `$this` is assigned anywhere in its
 // class, which properties a browser controls (Livewire), which model attributes an accessor
 // sanitises, and which project functions are validators. Rules never read these directly; the
-// command flattening (command.ts) consults them when it meets a call or a property.
+// command flattening consults them when it meets a call (command-call-parts.ts), a property
+// (command-property-parts.ts) or a value whose origin it judges (command-provenance.ts).
 
 export interface FunctionSummary {
   /** Every return value is escaped or constant: a call to it is shell-safe (an escaper). */

@@ -10,7 +10,8 @@ import {
   staticCall,
   walk,
 } from './ast.js';
-import { buildScope, commandsOf, type FlatCommand, flatten, type Scope } from './command.js';
+import { commandsOf, type FlatCommand, flatten } from './command.js';
+import { buildScope, type Scope } from './command-scope.js';
 import type { PhpClass, PhpFile, PhpIndex } from './index-project.js';
 
 export interface ScopeInfo {

@@ -1,4 +1,4 @@
-import { type AuditReport, type Finding, locationText } from '../audit.js';
+import { type AuditReport, type Finding, locationText } from '../report-shape.js';
 import { summaryLines } from './summary.js';
 
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Log, Result, Run } from 'sarif';
-import type { AuditReport, Finding } from '../audit.js';
 import { RULES, RUNNER_RULES } from '../catalog.js';
+import type { AuditReport, Finding } from '../report-shape.js';
 import type { Severity } from '../types.js';
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {

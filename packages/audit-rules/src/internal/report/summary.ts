@@ -1,4 +1,4 @@
-import { type AuditReport, type Finding, locationText } from '../audit.js';
+import { type AuditReport, type Finding, locationText } from '../report-shape.js';
 
 /** How many traced findings the summary names as the ones to fix first. */
 const FIX_FIRST = 5;

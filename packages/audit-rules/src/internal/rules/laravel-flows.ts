@@ -9,7 +9,8 @@ import {
   type PhpNode,
   staticCall,
 } from '../php/ast.js';
-import { flatten, type Operand, variableKey } from '../php/command.js';
+import { flatten, type Operand } from '../php/command.js';
+import { variableKey } from '../php/command-scope.js';
 import { keyOf } from '../php/project-facts.js';
 import { callsIn, type ScopeInfo } from '../php/scopes.js';
 import type { ProjectContext, RawFinding } from '../types.js';
