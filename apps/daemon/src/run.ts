@@ -3,7 +3,8 @@ import type { Environment } from './config/env.js';
 import { EXTERNAL_SCALER_DEFAULTS } from './config/external-scaler.js';
 import { loadConfig } from './config/load.js';
 import { ConfigError, formatProblem } from './config/problems.js';
-import { type Daemon, startDaemon } from './daemon.js';
+import { startDaemon } from './daemon.js';
+import type { Daemon } from './daemon-types.js';
 import { createDaemonLogger } from './observability/logging.js';
 
 export interface RunIo {

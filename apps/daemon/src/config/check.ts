@@ -6,7 +6,13 @@ import { checkPoolOptions, SupervisorError } from '@qscale/process-supervisor';
 import { createDecider } from '../runtime/queue-runtime.js';
 import { readerSources } from '../runtime/wiring.js';
 import { configOrigin } from './load.js';
-import { ConfigError, type ConfigProblem, formatPath, type PathSegment } from './problems.js';
+import {
+  ConfigError,
+  type ConfigProblem,
+  formatPath,
+  messageOf,
+  type PathSegment,
+} from './problems.js';
 import type { QscaleConfig, QueueConfig } from './schema.js';
 
 export interface CheckConfigOptions {
@@ -132,8 +138,4 @@ function poolProblem(queue: QueueConfig, error: unknown): [string, string] {
     default:
       return ['command', message];
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -160,3 +160,8 @@ function editDistance(a: string, b: string): number {
   }
   return previous[b.length] ?? 0;
 }
+
+/** An error's message, or the thrown value as text: one line of a problem list. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

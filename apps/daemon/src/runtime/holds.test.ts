@@ -1,7 +1,7 @@
 import type { Decision, HostCapacity, ResourceSnapshot } from '@qscale/contracts';
 import { describe, expect, it } from 'vitest';
 import { RingBuffer } from '../loop/ring-buffer.js';
-import { HoldLog, type HostView, holdOf, type LoggedDecision } from './holds.js';
+import { type DecisionRecord, HoldLog, type HostView, holdOf } from './holds.js';
 
 const limits = { maxWorkers: 16, cpu: { maxPercent: 85 }, memory: { maxPercent: 85 } };
 
@@ -80,7 +80,7 @@ describe('holds: a decision below the strategy recommendation, with the policies
   });
 
   it('folds repeated holds into one record that lasts, and starts a new one after a change', () => {
-    const log = new RingBuffer<LoggedDecision>(10);
+    const log = new RingBuffer<DecisionRecord>(10);
     const holds = new HoldLog(log);
     for (const now of [1_000, 2_000, 3_000]) {
       const held = decision(1, 1, 60 + now / 1_000, cut);

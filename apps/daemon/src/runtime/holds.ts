@@ -50,12 +50,20 @@ export function hostLimit({ capacity, limits }: HostView): string {
   return `host capacity (${capacity.why ?? capacity.limiter}): ${room} for all queues together`;
 }
 
-/** The shape of a decision record the log keeps (the daemon's DecisionRecord). */
-export interface LoggedDecision extends Decision {
+/**
+ * One decision that changed a queue's worker count, or held it below the strategy's
+ * recommendation, as logs and /api/state show it.
+ */
+export interface DecisionRecord extends Decision {
+  /** Epoch ms of the tick (of the first tick, for a run of holds). */
   at: number;
+  /** Index of the tick that decided it (0 for the first). */
   tick: number;
+  /** `up` or `down`; `hold` (only in `holds`): the count stayed, below the recommendation. */
   direction: 'up' | 'down' | 'hold';
+  /** Set when the decision is below the recommendation: by how much, which policies, why. */
   held?: QueueHold;
+  /** A run of identical holds is one record: epoch ms of its last tick, and how many ticks. */
   until?: number;
   heldTicks?: number;
 }
@@ -68,9 +76,9 @@ export interface LoggedDecision extends Decision {
 export class HoldLog {
   readonly #since = new Map<string, number>();
   readonly #current = new Map<string, QueueHold>();
-  readonly #lastHold = new Map<string, LoggedDecision>();
+  readonly #lastHold = new Map<string, DecisionRecord>();
 
-  constructor(private readonly log: RingBuffer<LoggedDecision>) {}
+  constructor(private readonly log: RingBuffer<DecisionRecord>) {}
 
   /** The hold of this tick's decision (null when none), remembering since when it lasts. */
   hold(decision: Decision, host: HostView, now: number): QueueHold | null {
@@ -96,7 +104,7 @@ export class HoldLog {
     const last = this.#lastHold.get(decision.queue);
     if (last && last.to === decision.to && sameList(last.held?.by ?? [], hold.by)) {
       this.log.remove(last);
-      const merged: LoggedDecision = {
+      const merged: DecisionRecord = {
         ...last,
         recommendation: decision.recommendation,
         edits: decision.edits,
@@ -108,7 +116,7 @@ export class HoldLog {
       this.#lastHold.set(decision.queue, merged);
       return;
     }
-    const record: LoggedDecision = {
+    const record: DecisionRecord = {
       ...decision,
       at: now,
       tick,
