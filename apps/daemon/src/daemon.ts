@@ -166,14 +166,9 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         })
       : null;
   } catch (error) {
-    await ctx.ticker.stop();
-    await Promise.allSettled([
-      supervisor?.stop(),
-      reader.close(),
-      monitor.close(),
-      ctx.http?.close(),
-      fleet?.close(),
-    ]);
+    // Nothing of a failed start outlives it: the same teardown as `stop()` (the wake poller, a
+    // tick in flight that may be spawning, alert channels, every listener and connection).
+    await shutDown(ctx);
     throw error;
   }
 

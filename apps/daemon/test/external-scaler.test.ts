@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { credentials, type ServiceError, status } from '@grpc/grpc-js';
-import { redisUrl, waitFor } from '@qscale/testkit';
+import { findProcessesWithArg, redisUrl, waitFor } from '@qscale/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Daemon,
@@ -17,6 +20,7 @@ import {
 // workers (here a dry run's) are what it reports. `qscale scaler` is tested in apps/cli.
 
 const ExternalScaler = loadExternalScaler();
+const CHATTY = fileURLToPath(new URL('./fixtures/chatty-worker.mjs', import.meta.url));
 
 function config(section: string, queue = 'mail') {
   return parseConfig(text(section, queue), { env: {} });
@@ -42,6 +46,28 @@ describe('qscaled and the externalScaler section', () => {
   afterEach(async () => {
     await daemon?.stop();
     daemon = null;
+  });
+
+  it('a scaler port already in use: the start fails naming it and leaves no worker running', async () => {
+    const holder = createServer().listen(0, '127.0.0.1');
+    await once(holder, 'listening');
+    const port = (holder.address() as AddressInfo).port;
+    const dir = await mkdtemp(join(tmpdir(), 'qscale-ext-taken-'));
+    const marker = `--qscale-ext-taken=${randomUUID()}`;
+    try {
+      const section = `externalScaler: { port: ${port} }
+supervision: { stateFile: ${join(dir, 'state.json')} }`;
+      const worker = `[node, ${JSON.stringify(CHATTY)}, --quiet, "${marker}"]`;
+      const started = startDaemon({
+        config: parseConfig(text(section).replace('[node, worker.js]', worker), { env: {} }),
+      });
+      await expect(started).rejects.toThrow(new RegExp(`${port}`));
+      expect(await findProcessesWithArg(marker)).toEqual([]);
+    } finally {
+      holder.close();
+      for (const info of await findProcessesWithArg(marker)) process.kill(info.pid, 'SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('is not served without the section', async () => {
