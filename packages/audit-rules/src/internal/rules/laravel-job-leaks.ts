@@ -38,6 +38,12 @@ function usesRedactor(node: PhpNode, info: ScopeInfo, redactors: readonly string
   return found;
 }
 
+/** The name a value goes by in a message or a log call: `$output`, `$this->output`. */
+function operandName(node: PhpNode): string | null {
+  if (node.kind === 'variable') return String(node.name);
+  return node.kind === 'propertylookup' ? nameOf(node.offset) : null;
+}
+
 function mentionsTrace(node: PhpNode): boolean {
   let found = false;
   walk(node, (n) => {
@@ -75,12 +81,7 @@ export const job005 = defineRule({
           if (message && !usesRedactor(message, info, context.options.redactors)) {
             const leaky = new Set<string>();
             walk(message, (n) => {
-              const name =
-                n.kind === 'variable'
-                  ? String(n.name)
-                  : n.kind === 'propertylookup'
-                    ? nameOf(n.offset)
-                    : null;
+              const name = operandName(n);
               if (name && LEAKY_OPERAND.test(name)) leaky.add(`$${name}`);
               return true;
             });
@@ -180,12 +181,7 @@ export const job009 = defineRule({
         let leaked: string | null = null;
         for (const arg of args(call)) {
           walk(arg, (n) => {
-            const name =
-              n.kind === 'variable'
-                ? String(n.name)
-                : n.kind === 'propertylookup'
-                  ? nameOf(n.offset)
-                  : null;
+            const name = operandName(n);
             if (name && LOG_VALUE.test(name)) leaked = name;
             return leaked === null;
           });
