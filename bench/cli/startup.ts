@@ -2,7 +2,9 @@
 // another, and timed from spawn to exit (what a user waits for). `node -e 0` is the floor: a
 // Node process that does nothing. Usage: tsx cli/startup.ts [--runs N] [--bin PATH]
 import { spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { machine, markdownTable, measure } from '../lib/measure.js';
@@ -18,12 +20,15 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const bin = values.bin;
+const scratch = mkdtempSync(join(tmpdir(), 'qscale-bench-startup-'));
 
 const cases: [string, string[]][] = [
   ['node -e 0 (the floor)', ['-e', '0']],
   ['qscale --version', [bin, '--version']],
   ['qscale --help', [bin, '--help']],
   ['qscale validate --help', [bin, 'validate', '--help']],
+  // A command that loads configuration code (`@qscale/daemon/config`, not the whole daemon).
+  ['qscale init --force', [bin, 'init', '--force', '--config', join(scratch, 'qscale.yml')]],
 ];
 
 const load = () =>
@@ -49,6 +54,7 @@ for (const [name, args] of cases) {
     'max ms': timing.maxMs,
   });
 }
+rmSync(scratch, { recursive: true, force: true });
 console.log(`bin: ${bin}`);
 console.log(
   `Machine: ${machine()}; load average (1/5/15 min) ${loadBefore} before, ${load()} after.`,
