@@ -1,4 +1,4 @@
-import { freePort, LaravelRedisQueue, waitFor } from '@qscale/testkit';
+import { freePort, LaravelRedisQueue, onFreePorts, waitFor } from '@qscale/testkit';
 import { Queue } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,38 +20,33 @@ function node(port: number): Redis {
 
 /**
  * One cluster node on a free port, with its cluster bus on another free port (by default the
- * bus is the port + 10000, which nothing checked was free). A port taken between the check and
- * the bind (the ephemeral range is shared with every outgoing connection) is tried again.
+ * bus is the port + 10000, which nothing checked was free).
  */
-async function startNode(): Promise<Server> {
-  for (let attempt = 1; ; attempt++) {
+function startNode(): Promise<Server> {
+  return onFreePorts(async () => {
     const port = await freePort();
     const busPort = await freePort();
-    try {
-      return await startServer(
-        [
-          '--port',
-          String(port),
-          '--cluster-port',
-          String(busPort),
-          '--bind',
-          '127.0.0.1',
-          '--cluster-enabled',
-          'yes',
-          '--cluster-config-file',
-          'nodes.conf',
-          '--cluster-node-timeout',
-          '5000',
-          // A master going down (last test) leaves the others serving their slots.
-          '--cluster-require-full-coverage',
-          'no',
-        ],
-        { port },
-      );
-    } catch (error) {
-      if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
-    }
-  }
+    return startServer(
+      [
+        '--port',
+        String(port),
+        '--cluster-port',
+        String(busPort),
+        '--bind',
+        '127.0.0.1',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        '5000',
+        // A master going down (last test) leaves the others serving their slots.
+        '--cluster-require-full-coverage',
+        'no',
+      ],
+      { port },
+    );
+  });
 }
 
 beforeAll(async () => {

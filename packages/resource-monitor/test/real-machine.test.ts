@@ -123,15 +123,19 @@ describe('on this machine', () => {
     monitor = createResourceMonitor();
     await monitor.snapshot([busy, idle]);
     let figures: (number | null | undefined)[] = [];
+    // Each read measures the CPU used since the read before: the poll interval is the window.
     await waitFor(
       async () => {
-        await new Promise((resolve) => setTimeout(resolve, 500));
         const { perWorker } = await (monitor as ResourceMonitor).snapshot([busy, idle]);
         figures = [perWorker[String(busy)]?.cpuCores, perWorker[String(idle)]?.cpuCores];
-        const [busyCores = 0, idleCores = 1] = figures;
+        const [busyCores, idleCores] = figures;
         return (busyCores ?? 0) > 0.1 && (idleCores ?? 1) < 0.05;
       },
-      { timeoutMs: 20_000, what: 'a busy worker above 0.1 cores and an idle one below 0.05' },
+      {
+        timeoutMs: 20_000,
+        intervalMs: 500,
+        what: 'a busy worker above 0.1 cores and an idle one below 0.05',
+      },
     );
     expect(figures[0]).toBeGreaterThan(figures[1] ?? 1);
   });

@@ -7,6 +7,7 @@ export {
   connectRedis,
   deleteKeys,
   freePort,
+  onFreePorts,
   redisUrl,
   startPrivateRedis,
   uniquePrefix,

@@ -46,6 +46,22 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs `start`, which binds ports it takes from `freePort()`, again when a port was taken
+ * between the check and the bind (the ephemeral range is shared with every outgoing connection
+ * of the machine): any error naming `Address already in use`, up to `attempts` times. `start`
+ * must leave nothing running when it throws.
+ */
+export async function onFreePorts<T>(start: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= attempts || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
 export interface PrivateRedis {
   readonly url: string;
   readonly port: number;
@@ -148,18 +164,13 @@ export async function startPrivateRedis(extraArgs: readonly string[] = []): Prom
     if (runDir) await rm(runDir, { recursive: true, force: true });
   };
 
-  // A port free a moment ago may be taken before the server binds it (the ephemeral range is
-  // shared with every outgoing connection of the machine): then another one is tried.
-  for (let attempt = 1; ; attempt++) {
+  await onFreePorts(async () => {
     port = await freePort();
-    try {
-      await start();
-      break;
-    } catch (error) {
+    await start().catch(async (error: unknown) => {
       await stop();
-      if (attempt >= 5 || !/Address already in use/.test(String(error))) throw error;
-    }
-  }
+      throw error;
+    });
+  });
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
