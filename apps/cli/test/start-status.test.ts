@@ -170,17 +170,21 @@ queues:
     });
     const url = /"http":"(http:[^"]+)"/.exec(logs)?.[1] ?? '';
 
-    // A few ticks of the same hold: one record in the decisions, lasting.
+    // A few ticks of the same hold: one record in the decisions, lasting. Two ticks are not
+    // always a second apart (the loop keeps its rhythm), so wait for the record to span one.
     let state: DaemonState | null = null;
     await waitFor(
       async () => {
         const json = await run(['status', '--url', url, '--json'], dir);
         state = JSON.parse(json.stdout) as DaemonState;
         return state.holds.some(
-          (decision) => decision.direction === 'hold' && (decision.heldTicks ?? 0) >= 2,
+          (decision) =>
+            decision.direction === 'hold' &&
+            (decision.heldTicks ?? 0) >= 2 &&
+            (decision.until ?? decision.at) - decision.at >= 1_000,
         );
       },
-      { timeoutMs: 60_000, what: 'a hold lasting two ticks' },
+      { timeoutMs: 60_000, what: 'a hold record lasting a second' },
     );
     const held = (state as DaemonState | null)?.queues[0]?.held;
     expect(held?.decided).toBe(1);
