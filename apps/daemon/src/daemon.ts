@@ -105,7 +105,8 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // Pods elsewhere: counted from each queue's backend over the reader's connections.
   const pods = options.workersElsewhere ? new PodWorkers(logger, reader) : null;
   // A fleet shares the queues through the top-level Redis (src/fleet/); its settings apply
-  // at the next start.
+  // at the next start, so its alerts name the key prefix it started with, not a reloaded one.
+  const fleetKeyPrefix = config.cluster.keyPrefix;
   const fleet = config.cluster.enabled
     ? new Fleet({
         cluster: config.cluster,
@@ -113,7 +114,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         logger,
         onLeaderChange: ({ from, to, term }) =>
           alerts.leaderChanged({
-            fleet: ctx.config.cluster.keyPrefix,
+            fleet: fleetKeyPrefix,
             previous: { host: from, id: from },
             leader: { host: to, id: to },
             fencingToken: term,

@@ -176,11 +176,27 @@ describe('a fleet of qscaled hosts sharing one queue', () => {
     expect(states.find((state) => state.cluster?.id === leader)?.cluster?.members).toHaveLength(3);
     expect(sampler.maxTotal).toBeLessThanOrEqual(6);
 
+    // The others reload a file naming another fleet: cluster settings wait for a restart, so
+    // they stay in this one (and their alert below names it).
+    const survivors = HOSTS.filter((host) => host !== leader);
+    for (const host of survivors) {
+      const renamed = { dir, host, marker: markers[host], prefix, webhook: `${ops.url}/hook` };
+      await writeFile(
+        join(dir, `${host}.yml`),
+        fleetConfig({ ...renamed, fleetPrefix: `${fleetPrefix}-renamed` }),
+      );
+      daemons[host].child.kill('SIGHUP');
+    }
+    for (const host of survivors) {
+      await waitFor(() => daemons[host].hasLog('cluster settings apply at the next start'), {
+        what: `${host} to reload`,
+      });
+    }
+
     // The leader and its workers die at once, with no chance to hand anything over.
     daemons[leader].child.kill('SIGKILL');
     await daemons[leader].exited;
     await killMarked(markers[leader]);
-    const survivors = HOSTS.filter((host) => host !== leader);
 
     // Within 30 s (the issue's bound: leaseTtl 5 s plus ticks, with room for a busy machine)
     // the two others run six again and one of them leads with a higher term.
@@ -218,6 +234,7 @@ describe('a fleet of qscaled hosts sharing one queue', () => {
     await waitFor(() => ops.received.length > 0, { timeoutMs: 30_000, what: 'the alert' });
     expect(ops.received.map((delivery) => delivery.body.event)).toEqual(['fleet-leader-changed']);
     expect(ops.received[0]?.body.details).toMatchObject({
+      fleet: fleetPrefix,
       previous: { host: leader, id: leader },
       leader: { host: newLeader, id: newLeader },
       fencingToken: after.cluster?.term,
