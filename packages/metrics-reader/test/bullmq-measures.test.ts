@@ -1,4 +1,4 @@
-import { deleteKeys, redisUrl, uniquePrefix } from '@qscale/testkit';
+import { deleteKeys, redisUrl, uniquePrefix, waitFor } from '@qscale/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Queue as Queue5 } from 'bullmq5';
 import { describe, expect, it } from 'vitest';
@@ -27,17 +27,17 @@ describe('BullMQ rates', () => {
     const { prefix, queue, reader } = setUp('rated');
     await reader.snapshot();
     for (let index = 0; index < 12; index++) await queue.add('job', { index });
-    let done = 0;
-    const worker = new Worker(
-      'rated',
-      async () => {
-        done++;
-      },
-      { connection: connection(), prefix, concurrency: 3 },
-    );
+    const worker = new Worker('rated', async () => {}, {
+      connection: connection(),
+      prefix,
+      concurrency: 3,
+    });
     fixture.cleanups.push(() => worker.close());
-    while (done < 12) await new Promise((resolve) => setTimeout(resolve, 20));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Completed is recorded (with its event) after the processor returns: wait for the record.
+    await waitFor(async () => (await queue.getCompletedCount()) === 12, {
+      timeoutMs: 30_000,
+      what: '12 jobs recorded completed',
+    });
     const [snapshot] = await reader.snapshot();
     expect(snapshot?.arrivalRate).toBeGreaterThan(0);
     expect(snapshot?.completionRate).toBeCloseTo(snapshot?.arrivalRate ?? Number.NaN, 6);

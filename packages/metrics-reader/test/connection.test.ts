@@ -6,8 +6,10 @@ import {
   createTestCertificates,
   freePort,
   LaravelRedisQueue,
+  onFreePorts,
   redisUrl,
   startPrivateRedis,
+  type TestCertificates,
   uniquePrefix,
   waitFor,
 } from '@qscale/testkit';
@@ -119,6 +121,18 @@ describe('a Redis that goes away', () => {
   });
 });
 
+/**
+ * A private Redis with a TLS port besides its plain one. startPrivateRedis retries a taken
+ * plain port, not the TLS port it is given: the TLS port is taken afresh on each attempt.
+ */
+function tlsRedis(certificates: TestCertificates, options?: { authClients?: boolean }) {
+  return onFreePorts(async () => {
+    const tlsPort = await freePort();
+    const server = await startPrivateRedis(certificates.tlsServerArgs(tlsPort, options));
+    return { tlsPort, server };
+  });
+}
+
 describe('credentials and TLS', () => {
   it('reports a refused password as REDIS_AUTH and never shows the password', async () => {
     const server = await startPrivateRedis();
@@ -147,8 +161,7 @@ describe('credentials and TLS', () => {
   it('reads over TLS, verifying the server against the given CA; an unknown CA is REDIS_TLS', async () => {
     const certificates = await createTestCertificates();
     cleanups.push(() => certificates.remove());
-    const tlsPort = await freePort();
-    const server = await startPrivateRedis(certificates.tlsServerArgs(tlsPort));
+    const { tlsPort, server } = await tlsRedis(certificates);
     cleanups.push(() => server.stop());
     const admin = new Redis(server.url);
     cleanups.push(() => admin.quit());
@@ -183,10 +196,7 @@ describe('credentials and TLS', () => {
   it('presents a client certificate to a server that demands one; without it the server refuses, REDIS_TLS', async () => {
     const certificates = await createTestCertificates();
     cleanups.push(() => certificates.remove());
-    const tlsPort = await freePort();
-    const server = await startPrivateRedis(
-      certificates.tlsServerArgs(tlsPort, { authClients: true }),
-    );
+    const { tlsPort, server } = await tlsRedis(certificates, { authClients: true });
     cleanups.push(() => server.stop());
     const admin = new Redis(server.url);
     cleanups.push(() => admin.quit());

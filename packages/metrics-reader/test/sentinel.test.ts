@@ -1,5 +1,5 @@
 import type { Logger } from '@qscale/contracts';
-import { freePort, LaravelRedisQueue, uniquePrefix, waitFor } from '@qscale/testkit';
+import { freePort, LaravelRedisQueue, onFreePorts, uniquePrefix, waitFor } from '@qscale/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
@@ -24,40 +24,46 @@ function client(port: number, password = MASTER_PASSWORD): Redis {
 
 beforeAll(async () => {
   const auth = ['--requirepass', MASTER_PASSWORD, '--masterauth', MASTER_PASSWORD];
-  const masterPort = await freePort();
-  master = await startServer(['--port', String(masterPort), '--bind', '127.0.0.1', ...auth], {
-    port: masterPort,
+  // Each port was free a moment before its server binds it: a port taken in between (the
+  // ephemeral range is shared with every outgoing connection) starts that server again.
+  master = await onFreePorts(async () => {
+    const port = await freePort();
+    return startServer(['--port', String(port), '--bind', '127.0.0.1', ...auth], { port });
   });
   servers.push(master);
-  const replicaPort = await freePort();
-  replica = await startServer(
-    [
-      '--port',
-      String(replicaPort),
-      '--bind',
-      '127.0.0.1',
-      ...auth,
-      '--replicaof',
-      '127.0.0.1',
-      String(masterPort),
-    ],
-    { port: replicaPort },
-  );
-  servers.push(replica);
-  sentinel = await startServer([], {
-    sentinel: true,
-    config: (_dir, port) =>
+  replica = await onFreePorts(async () => {
+    const port = await freePort();
+    return startServer(
       [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `sentinel monitor mymaster 127.0.0.1 ${masterPort} 1`,
-        `sentinel auth-pass mymaster ${MASTER_PASSWORD}`,
-        'sentinel down-after-milliseconds mymaster 2000',
-        'sentinel failover-timeout mymaster 10000',
-        `requirepass ${SENTINEL_PASSWORD}`,
-        '',
-      ].join('\n'),
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        ...auth,
+        '--replicaof',
+        '127.0.0.1',
+        String(master.port),
+      ],
+      { port },
+    );
   });
+  servers.push(replica);
+  sentinel = await onFreePorts(() =>
+    startServer([], {
+      sentinel: true,
+      config: (_dir, port) =>
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
+          `sentinel auth-pass mymaster ${MASTER_PASSWORD}`,
+          'sentinel down-after-milliseconds mymaster 2000',
+          'sentinel failover-timeout mymaster 10000',
+          `requirepass ${SENTINEL_PASSWORD}`,
+          '',
+        ].join('\n'),
+    }),
+  );
   servers.push(sentinel);
 }, 60_000);
 

@@ -1,4 +1,4 @@
-import { freePort, uniquePrefix, waitFor } from '@qscale/testkit';
+import { freePort, onFreePorts, uniquePrefix, waitFor } from '@qscale/testkit';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader } from '../src/index.js';
@@ -11,22 +11,27 @@ let master: Server;
 let sentinel: Server;
 
 beforeAll(async () => {
-  const masterPort = await freePort();
-  master = await startServer(
-    ['--port', String(masterPort), '--bind', '127.0.0.1', '--requirepass', PASSWORD],
-    { port: masterPort },
-  );
-  sentinel = await startServer([], {
-    sentinel: true,
-    config: (_dir, port) =>
-      [
-        `port ${port}`,
-        'bind 127.0.0.1',
-        `sentinel monitor countsmaster 127.0.0.1 ${masterPort} 1`,
-        `sentinel auth-pass countsmaster ${PASSWORD}`,
-        '',
-      ].join('\n'),
+  // Each port was free a moment before its server binds it: one taken in between starts that
+  // server again (as the cluster and Sentinel tests do).
+  master = await onFreePorts(async () => {
+    const port = await freePort();
+    return startServer(['--port', String(port), '--bind', '127.0.0.1', '--requirepass', PASSWORD], {
+      port,
+    });
   });
+  sentinel = await onFreePorts(() =>
+    startServer([], {
+      sentinel: true,
+      config: (_dir, port) =>
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `sentinel monitor countsmaster 127.0.0.1 ${master.port} 1`,
+          `sentinel auth-pass countsmaster ${PASSWORD}`,
+          '',
+        ].join('\n'),
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {

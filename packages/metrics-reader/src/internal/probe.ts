@@ -11,6 +11,7 @@ import type { Group } from './reader.js';
 export class Prober {
   private timer: NodeJS.Timeout | null = null;
   private readonly counts = { count: 0, commands: 0, receivedBytes: 0 };
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly groups: () => readonly Group[],
@@ -27,7 +28,11 @@ export class Prober {
     if (intervals.length === 0) return;
     this.timer = setInterval(
       () => {
-        for (const group of this.groups()) void this.probe(group);
+        for (const group of this.groups()) {
+          const probe = this.probe(group);
+          this.inFlight.add(probe);
+          void probe.finally(() => this.inFlight.delete(probe));
+        }
       },
       Math.min(...intervals),
     );
@@ -37,6 +42,11 @@ export class Prober {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Resolves once the probes in flight have their replies (or failed): what they sent is counted. */
+  async settled(): Promise<void> {
+    await Promise.all(this.inFlight);
   }
 
   /** Round trips, commands and bytes received since the reader was created. */

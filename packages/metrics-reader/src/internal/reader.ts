@@ -450,6 +450,20 @@ export function createMetricsReader(input: MetricsReaderOptions): MetricsReader 
       closed = true;
       prober.stop();
       await inFlight?.catch(() => undefined);
+      // A probe in flight gets its replies before the connections close: what it sent is
+      // counted in stats() (Redis served it), and no probe is cut off half-read.
+      const celery = [...readers.values()].flatMap((reader) =>
+        reader instanceof CeleryReader && reader.probe ? [reader.probe] : [],
+      );
+      for (const probe of celery) probe.stop();
+      for (const shared of allShared) shared.probe.stop();
+      await Promise.all([
+        prober.settled(),
+        ...celery.map((probe) => probe.settled()),
+        ...allShared.map((shared) => shared.probe.settled()),
+      ]);
+      // A Sidekiq probe that finished schedules its next one: not any more.
+      for (const shared of allShared) shared.probe.stop();
       await Promise.all([...connections.values()].map((connection) => connection.close()));
     },
   };

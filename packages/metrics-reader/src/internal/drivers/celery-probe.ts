@@ -36,6 +36,7 @@ export class CeleryProbe {
   };
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private current: Promise<void> | null = null;
   private paused = false;
   private lastTick: number | null = null;
   private stopped = false;
@@ -62,7 +63,12 @@ export class CeleryProbe {
     this.schedule();
   }
 
-  /** For good: the reader was dropped (`setSources`). */
+  /** Resolves once the probe in flight, if any, has its replies (or failed): what it sent is counted. */
+  async settled(): Promise<void> {
+    await this.current;
+  }
+
+  /** For good: the reader was dropped (`setSources`) or closed. */
   stop(): void {
     this.stopped = true;
     this.pause();
@@ -72,7 +78,7 @@ export class CeleryProbe {
     if (this.paused || this.running || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.run();
+      this.current = this.run();
     }, this.intervalMs);
     this.timer.unref();
   }
@@ -99,7 +105,7 @@ export class CeleryProbe {
     if (this.paused || this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.run();
+      this.current = this.run();
     }, RETRY_MS);
     this.timer.unref();
   }

@@ -36,6 +36,7 @@ export class SidekiqProbe {
   private timer: NodeJS.Timeout | null = null;
   private until = 0;
   private running = false;
+  private current: Promise<void> | null = null;
   readonly cost: ProbeCost = { probes: 0, commands: 0, receivedBytes: 0, durationMs: 0 };
 
   constructor(
@@ -64,7 +65,7 @@ export class SidekiqProbe {
       this.timer = null;
       if (this.now() > this.until) return;
       this.running = true;
-      this.probe()
+      this.current = this.probe()
         .then(
           () => {
             this.running = false;
@@ -79,6 +80,11 @@ export class SidekiqProbe {
         .catch(() => undefined);
     }, this.intervalMs);
     this.timer.unref();
+  }
+
+  /** Resolves once the probe in flight, if any, has its reply (or failed): what it sent is counted. */
+  async settled(): Promise<void> {
+    await this.current;
   }
 
   private async probe(): Promise<void> {
