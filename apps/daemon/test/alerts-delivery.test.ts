@@ -110,7 +110,11 @@ describe('alert webhooks', () => {
     ]);
     // The Slack webhook did not subscribe to recoveries.
     alerting.observe(2_000, FINE);
-    await waitFor(() => json.received.length === 2, { what: 'the recovery' });
+    // Received is not yet answered: `sent` counts once the response is back.
+    await waitFor(
+      () => json.received.length === 2 && (alerting.state().webhooks[0]?.sent ?? 0) >= 2,
+      { what: 'the recovery sent' },
+    );
     expect(json.received[1]?.body.event).toBe('slo-recovered');
     expect(slack.received).toHaveLength(1);
     expect(await metrics.render()).toContain(

@@ -96,8 +96,13 @@ queues:
     expect(ops.received[1]?.body.details).toMatchObject({ sloMs: 2_000 });
 
     // The hanging receiver still holds the breach: its recovery waits behind it, and the loop
-    // went on ticking all the while.
-    const state = await daemon.until((s) => s.ticks >= hungAt + 4, 'ticks while a webhook hangs');
+    // went on ticking all the while. The receiver has the recovery before the daemon has its
+    // answer: `sent` counts answers, so it is waited for too.
+    const state = await daemon.until(
+      (s) =>
+        s.ticks >= hungAt + 4 && (s.alerts.webhooks.find((w) => w.name === 'ops')?.sent ?? 0) >= 2,
+      'ticks while a webhook hangs, and the recovery answered',
+    );
     expect(hanging.received).toHaveLength(1);
     expect(state.alerts.webhooks.find((w) => w.name === 'hangs')).toMatchObject({
       sent: 0,

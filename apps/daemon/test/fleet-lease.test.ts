@@ -72,10 +72,13 @@ describe('fleet lease', () => {
 });
 
 describe('fleet membership', () => {
+  // Expiry is simulated by deleting keys: a lease or heartbeat must not lapse on its own while
+  // a slow machine runs the test (with 1 s, a stall of a second between two syncs would let
+  // another host take the lease, or drop a member, and the shares asserted would differ).
   const cluster = (prefix: string, id: string): ClusterConfig => ({
     enabled: true,
     id,
-    leaseTtlMs: 1_000,
+    leaseTtlMs: 60_000,
     keyPrefix: prefix,
   });
   const counts = (running: number) => ({
