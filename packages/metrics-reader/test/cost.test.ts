@@ -1,5 +1,5 @@
 import type { QueueBackend } from '@qscale/contracts';
-import { LaravelRedisQueue, startPrivateRedis, uniquePrefix } from '@qscale/testkit';
+import { LaravelRedisQueue, startPrivateRedis, uniquePrefix, waitFor } from '@qscale/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
@@ -76,17 +76,20 @@ describe('cost of a snapshot', () => {
     },
     { driver: 'sidekiq', intervalMs: 100, options: {} },
   ] as const)(
-    'counts what a $driver probe in flight when the reader closes sent: close() waits for its replies',
+    'close() with a $driver probe in flight: what the probe sent is counted, then no connection or probe is left',
     async ({ driver, intervalMs, options }) => {
       const server = await startPrivateRedis();
       const admin = new Redis(server.url);
       try {
         const prefix = uniquePrefix('cost');
         if (driver === 'laravel') await new LaravelRedisQueue(admin, { prefix, queue: 'q' }).push();
+        const clients = async () =>
+          ((await admin.client('LIST')) as string).trim().split('\n').length;
+        // Every command but ours (the reset, these reads): the reader's.
         const served = async () => {
           const info = (await admin.info('commandstats')) as string;
           return [...info.matchAll(/cmdstat_(\w+(?:\|\w+)?):calls=(\d+)/g)]
-            .filter(([, name]) => name !== 'config|resetstat' && name !== 'rpush')
+            .filter(([, name]) => !/^(config\|resetstat|info|client\|list)$/.test(name ?? ''))
             .reduce((sum, [, , calls]) => sum + Number(calls), 0);
         };
         // Closed at moments spread over a probe interval: some closes meet a probe whose
@@ -122,6 +125,11 @@ describe('cost of a snapshot', () => {
           }
         }
         expect(uncounted).toEqual([]);
+        // Closed means gone: the server sees no connection but ours, and no probe runs on.
+        await waitFor(async () => (await clients()) === 1, { what: 'the readers disconnected' });
+        const servedAfter = await served();
+        await new Promise((resolve) => setTimeout(resolve, 3 * intervalMs));
+        expect(await served()).toBe(servedAfter);
       } finally {
         await admin.quit();
         await server.stop();
