@@ -1,9 +1,9 @@
 import type { Logger } from '@qscale/contracts';
-import { freePort, LaravelRedisQueue, onFreePorts, uniquePrefix, waitFor } from '@qscale/testkit';
+import { freePort, LaravelRedisQueue, uniquePrefix, waitFor } from '@qscale/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsReader } from '../src/index.js';
-import { type Server, startServer } from './helpers/servers.js';
+import { type Server, startSentinel, startServerOnFreePort } from './helpers/servers.js';
 
 // A master, its replica and one Sentinel, all private to this file. Passwords differ between
 // the Redis servers and the Sentinel, so a mix-up shows as REDIS_AUTH.
@@ -24,46 +24,15 @@ function client(port: number, password = MASTER_PASSWORD): Redis {
 
 beforeAll(async () => {
   const auth = ['--requirepass', MASTER_PASSWORD, '--masterauth', MASTER_PASSWORD];
-  // Each port was free a moment before its server binds it: a port taken in between (the
-  // ephemeral range is shared with every outgoing connection) starts that server again.
-  master = await onFreePorts(async () => {
-    const port = await freePort();
-    return startServer(['--port', String(port), '--bind', '127.0.0.1', ...auth], { port });
-  });
+  master = await startServerOnFreePort(auth);
   servers.push(master);
-  replica = await onFreePorts(async () => {
-    const port = await freePort();
-    return startServer(
-      [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        ...auth,
-        '--replicaof',
-        '127.0.0.1',
-        String(master.port),
-      ],
-      { port },
-    );
-  });
+  replica = await startServerOnFreePort([...auth, '--replicaof', '127.0.0.1', String(master.port)]);
   servers.push(replica);
-  sentinel = await onFreePorts(() =>
-    startServer([], {
-      sentinel: true,
-      config: (_dir, port) =>
-        [
-          `port ${port}`,
-          'bind 127.0.0.1',
-          `sentinel monitor mymaster 127.0.0.1 ${master.port} 1`,
-          `sentinel auth-pass mymaster ${MASTER_PASSWORD}`,
-          'sentinel down-after-milliseconds mymaster 2000',
-          'sentinel failover-timeout mymaster 10000',
-          `requirepass ${SENTINEL_PASSWORD}`,
-          '',
-        ].join('\n'),
-    }),
-  );
+  sentinel = await startSentinel('mymaster', master.port, MASTER_PASSWORD, [
+    'sentinel down-after-milliseconds mymaster 2000',
+    'sentinel failover-timeout mymaster 10000',
+    `requirepass ${SENTINEL_PASSWORD}`,
+  ]);
   servers.push(sentinel);
 }, 60_000);
 

@@ -1,8 +1,8 @@
-import { freePort, onFreePorts, uniquePrefix, waitFor } from '@qscale/testkit';
+import { freePort, uniquePrefix, waitFor } from '@qscale/testkit';
 import { Queue, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetricsReader, type MetricsReader } from '../src/index.js';
-import { type Server, startServer } from './helpers/servers.js';
+import { type Server, startSentinel, startServerOnFreePort } from './helpers/servers.js';
 
 // workerCounts() reads the registries over the reader's own connection, so a deployment behind
 // a Sentinel is counted like a plain one: a private master and Sentinel, a real BullMQ Worker.
@@ -11,27 +11,8 @@ let master: Server;
 let sentinel: Server;
 
 beforeAll(async () => {
-  // Each port was free a moment before its server binds it: one taken in between starts that
-  // server again (as the cluster and Sentinel tests do).
-  master = await onFreePorts(async () => {
-    const port = await freePort();
-    return startServer(['--port', String(port), '--bind', '127.0.0.1', '--requirepass', PASSWORD], {
-      port,
-    });
-  });
-  sentinel = await onFreePorts(() =>
-    startServer([], {
-      sentinel: true,
-      config: (_dir, port) =>
-        [
-          `port ${port}`,
-          'bind 127.0.0.1',
-          `sentinel monitor countsmaster 127.0.0.1 ${master.port} 1`,
-          `sentinel auth-pass countsmaster ${PASSWORD}`,
-          '',
-        ].join('\n'),
-    }),
-  );
+  master = await startServerOnFreePort(['--requirepass', PASSWORD]);
+  sentinel = await startSentinel('countsmaster', master.port, PASSWORD);
 }, 60_000);
 
 afterAll(async () => {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, waitFor } from '@qscale/testkit';
+import { freePort, onFreePorts, waitFor } from '@qscale/testkit';
 
 const run = promisify(execFile);
 
@@ -77,6 +77,40 @@ export async function startServer(
     throw error;
   }
   return { port: chosen, dir, pid: child.pid as number, log: () => output, stop };
+}
+
+/**
+ * A redis-server on 127.0.0.1 at a port free a moment before; a port taken in between (the
+ * ephemeral range is shared with every outgoing connection) starts it again on another.
+ */
+export function startServerOnFreePort(args: readonly string[]): Promise<Server> {
+  return onFreePorts(async () => {
+    const port = await freePort();
+    return startServer(['--port', String(port), '--bind', '127.0.0.1', ...args], { port });
+  });
+}
+
+/** A Sentinel (quorum 1) watching the master at `masterPort` as `name`, plus `extra` lines. */
+export function startSentinel(
+  name: string,
+  masterPort: number,
+  authPass: string,
+  extra: readonly string[] = [],
+): Promise<Server> {
+  return onFreePorts(() =>
+    startServer([], {
+      sentinel: true,
+      config: (_dir, port) =>
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+          `sentinel auth-pass ${name} ${authPass}`,
+          ...extra,
+          '',
+        ].join('\n'),
+    }),
+  );
 }
 
 /** `redis-cli` with argv (no shell); its stdout. */
